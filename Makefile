@@ -1,0 +1,32 @@
+# Two commands a new user needs (see README): `make example` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup example test lint bench report-example
+
+setup: $(STAMP)
+
+# torch is pinned through constraints.txt (a local CPU wheel here); an unpinned torch pulls a CUDA build.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+## The main job on the bundled example data: profile + advise + Optuna trials + HTML report.
+example: setup
+	$(VENV)/bin/lossadvisor tune --images examples/buildings/images --masks examples/buildings/masks \
+		--out reports/buildings
+
+## The test suite (CPU only, a few minutes on 2 cores).
+test: setup
+	$(PY) -m pytest -q tests
+
+lint: setup
+	$(VENV)/bin/ruff check lossadvisor tests benchmarks
+
+## Every benchmark, each printing its ratios.
+bench: setup
+	$(PY) -m benchmarks

@@ -1,0 +1,11 @@
+"""`lossadvisor advise` (being written; see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("advise")
+def advise_command() -> None:
+    """(being written)"""
+    raise click.ClickException("not built yet")

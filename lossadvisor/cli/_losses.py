@@ -1,0 +1,11 @@
+"""`lossadvisor losses` (being written; see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("losses")
+def losses_command() -> None:
+    """(being written)"""
+    raise click.ClickException("not built yet")

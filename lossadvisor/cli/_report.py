@@ -1,0 +1,11 @@
+"""`lossadvisor report` (being written; see docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("report")
+def report_command() -> None:
+    """(being written)"""
+    raise click.ClickException("not built yet")

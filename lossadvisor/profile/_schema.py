@@ -1,0 +1,169 @@
+"""The dataset fingerprint: typed, frozen records saved as ``profile.json`` and read back identically.
+
+The rules engine reads only these records, never the masks, the same split nnU-Net makes between its dataset
+fingerprint and its planner. Field names are part of the public contract (the rules, the tuner and the report
+read them), so renaming one is a breaking change; bump :data:`PROFILE_SCHEMA_VERSION` when the shape changes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lossadvisor._records import from_jsonable, load_record, save_record, to_jsonable
+
+PROFILE_SCHEMA_VERSION = 1
+
+# Object size buckets by area in pixels at native resolution. "tiny" is under 8x8 px: there a handful of wrong
+# pixels moves per-object Dice by tens of percent. "small" / "medium" / "large" follow the COCO detection
+# convention (area < 32^2, < 96^2, >= 96^2; Lin et al. 2014, "Microsoft COCO").
+SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
+    ("tiny", 0.0, 64.0),
+    ("small", 64.0, 1024.0),
+    ("medium", 1024.0, 9216.0),
+    ("large", 9216.0, float("inf")),
+)
+
+# Equivalent diameters (px) under which an object is considered lost after resizing to the training size.
+SCALE_DIAMETER_THRESHOLDS_PX: tuple[float, ...] = (2.0, 4.0)
+
+# Percentiles stored in every :class:`Distribution`.
+PERCENTILES: tuple[int, ...] = (5, 10, 25, 50, 75, 90, 95)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Summary of a sample of numbers (per-image fractions, object areas, ...).
+
+    ``percentiles`` maps "p5", "p10", ... "p95" to values. ``cv`` is std / mean (0.0 when the mean is 0).
+    Every field is 0.0 and ``count`` 0 for an empty sample.
+    """
+
+    count: int
+    mean: float
+    std: float
+    cv: float
+    min: float
+    median: float
+    max: float
+    percentiles: dict[str, float]
+
+
+@dataclass(frozen=True)
+class ObjectStats:
+    """Connected objects of one foreground class, over the whole dataset."""
+
+    count: int  # objects in all images
+    per_image: Distribution  # objects per image (images where the class is absent count as 0)
+    area_px: Distribution  # object area in pixels
+    area_share: Distribution  # object area / pixels of its image
+    equivalent_diameter: Distribution  # sqrt(4 * area / pi), in pixels
+    size_buckets: dict[str, int]  # bucket name (SIZE_BUCKET_BOUNDS_PX) -> number of objects
+    area_log2_histogram: tuple[int, ...]  # objects with area in [2^k, 2^(k+1)) px, k = 0, 1, ...
+
+
+@dataclass(frozen=True)
+class ClassStats:
+    """Pixel and object statistics of one class."""
+
+    index: int  # the class index used in training targets (0 = background)
+    name: str
+    pixel_count: int
+    pixel_frequency: float  # pixel_count / all counted (non-ignored) pixels
+    absent_share: float  # share of images where the class has no pixel
+    is_background: bool
+    objects: ObjectStats | None  # None for the background class
+    boundary_pixels: int  # class pixels with a neighbour of another class (or ignored / the image edge is not)
+    boundary_share: float  # boundary_pixels / pixel_count (0.0 when the class is absent)
+
+
+@dataclass(frozen=True)
+class ScaleEffect:
+    """What resizing every tile to ``train_size`` (longest side) does to the objects."""
+
+    train_size: int
+    scale_factor_median: float  # train_size / native longest side, median over images
+    objects: int
+    share_objects_below: dict[str, float]  # "2px" / "4px" -> share of objects whose diameter falls below it
+    share_foreground_pixels_below: dict[str, float]  # same keys -> share of foreground pixels in such objects
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not profiled, and why (file, what was expected, what was found, what to do)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class DatasetProfile:
+    """The fingerprint of a mask dataset. See ``docs/ARCHITECTURE.md`` for how each step uses it."""
+
+    dataset_name: str
+    source: str  # the folder, glob or list file that was profiled
+    fingerprint: str  # sha256 over sorted (relative path, size in bytes); changes when the data change
+    task: str  # "binary" or "multiclass"
+    mask_encoding: str  # e.g. "binary 0/255", "binary 0/1", "boolean", "label values", "palette", "rgb class map"
+    num_classes: int  # including background
+    classes: tuple[ClassStats, ...]
+    ignore_index: int | None
+    ignored_pixels: int
+    connectivity: int  # 8 or 4
+    files_found: int
+    files_read: int
+    skipped: tuple[SkippedFile, ...]
+    image_height: Distribution
+    image_width: Distribution
+    total_pixels: int  # counted (non-ignored) pixels
+    imbalance_ratio: float  # majority / minority class pixels (inf when a declared class never occurs)
+    minority_class: str
+    minority_share: float  # pixel frequency of the rarest class
+    empty_mask_share: float  # share of images with no foreground pixel at all
+    foreground_fraction: Distribution  # per image: foreground pixels / counted pixels
+    boundary_share: float  # foreground boundary pixels / foreground pixels, all foreground classes
+    scale_effects: tuple[ScaleEffect, ...]
+    train_sizes: tuple[int, ...]
+    schema_version: int = PROFILE_SCHEMA_VERSION
+    created_with: str = ""  # lossadvisor version
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def foreground_classes(self) -> tuple[ClassStats, ...]:
+        return tuple(c for c in self.classes if not c.is_background)
+
+    def class_by_name(self, name: str) -> ClassStats:
+        for c in self.classes:
+            if c.name == name:
+                return c
+        valid = ", ".join(c.name for c in self.classes)
+        raise KeyError(f"No class named {name!r} in this profile; classes are: {valid}.")
+
+    def to_dict(self) -> dict:
+        return to_jsonable(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetProfile:
+        return from_jsonable(cls, data)
+
+    def save(self, path: str | Path) -> Path:
+        return save_record(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DatasetProfile:
+        """Read ``profile.json``; a clear error if it is missing or not a profile."""
+        from lossadvisor.errors import DataError
+
+        path = Path(path)
+        if not path.is_file():
+            raise DataError(f"Profile file {path} does not exist. Run `lossadvisor profile MASKS` first.")
+        try:
+            return load_record(cls, path)
+        except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
+            raise DataError(
+                f"{path} is not a lossadvisor profile ({exc}). Re-create it with `lossadvisor profile MASKS`."
+            ) from exc
