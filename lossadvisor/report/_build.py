@@ -1,0 +1,92 @@
+"""Render the run folder into one self-contained ``report.html``.
+
+Jinja2 with autoescaping on for every template: file names, class names and failure reasons come from the
+user's data and are shown as text, never markup. A ``finalize`` hook redacts credentials in every rendered
+value as a last line of defence. The CSS is inlined and plots are PNG data URIs, so the file opens offline,
+makes no network request and needs no JavaScript.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lossadvisor.errors import ConfigError
+from lossadvisor.report._context import build_context
+from lossadvisor.report._load import load_run
+from lossadvisor.report._safety import redact
+
+logger = logging.getLogger(__name__)
+
+TEMPLATE = "report.html.j2"
+STYLESHEET = "report.css"
+REPORT_NAME = "report.html"
+
+
+def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
+    """Write the HTML report of a run folder and return its path.
+
+    Reads only the saved files of ``run_dir`` (profile.json, recommendation.json, trials.csv, ...; see
+    ``docs/ARCHITECTURE.md``); whatever is missing is said plainly in its section, so the report works after
+    ``profile`` alone, after ``advise``, and while ``tune`` is still running.
+
+    Args:
+        run_dir: the run folder written by ``lossadvisor profile/advise/tune --out``.
+        out: where to write the report; default ``run_dir/report.html``.
+
+    Returns:
+        The path of the written report.
+
+    Raises:
+        DataError: if ``run_dir`` is not a folder or holds none of the run files.
+        ConfigError: if ``out`` is an existing folder or does not end in ``.html``/``.htm``.
+
+    Example:
+        >>> import lossadvisor
+        >>> lossadvisor.build_report("reports/buildings")  # doctest: +SKIP
+        PosixPath('reports/buildings/report.html')
+    """
+    target = Path(run_dir) / REPORT_NAME if out is None else Path(out)
+    if target.is_dir():
+        raise ConfigError(f"The 'out' argument of build_report must be a file path; got the folder {str(target)!r}. "
+                          f"Pass e.g. {str(target / REPORT_NAME)!r}.")  # fmt: skip
+    if target.suffix.lower() not in {".html", ".htm"}:
+        raise ConfigError(f"The 'out' argument of build_report must end in .html; got {str(target)!r}.")
+    run = load_run(run_dir)
+    html = render_html(build_context(run))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(target)  # atomic: a reader never sees half a report (tune rebuilds it while running)
+    logger.info("Wrote %s", target)
+    return target
+
+
+def render_html(context: dict[str, Any]) -> str:
+    """Render the report template with ``context`` (autoescaped; credentials redacted)."""
+    import jinja2
+    from markupsafe import Markup
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("lossadvisor.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        finalize=_finalize,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    css = resources.files("lossadvisor.report").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
+    if "</" in css:
+        raise ConfigError(f"{STYLESHEET} must not contain '</' (it is inlined in a <style> element).")
+    return env.get_template(TEMPLATE).render(css=Markup(css), **context)
+
+
+def _finalize(value: Any) -> Any:
+    """Redact credentials in every plain string the template prints (markup from the code is left alone)."""
+    from markupsafe import Markup
+
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return redact(value)
+    return value

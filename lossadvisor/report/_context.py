@@ -1,0 +1,203 @@
+"""Everything the template shows, assembled from a :class:`RunFolder`: the verdict first, then the evidence.
+
+Each section is a plain dict with either its content or a ``missing`` sentence that says which file is absent
+and which command writes it, so a partial run (a profile alone, profile plus advice, a study still running)
+still gives a complete, honest report.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from lossadvisor._version import __version__
+from lossadvisor.report import _format as fmt
+from lossadvisor.report._context_dataset import dataset_section, rules_section
+from lossadvisor.report._context_trials import (
+    lr_range_section,
+    samples_section,
+    stability_section,
+    trials_section,
+)
+from lossadvisor.report._load import RESULT, RUN, RunFolder
+from lossadvisor.report._table import Cell, Table, facts
+
+CONFIDENCE_CSS = {"high": "good", "medium": "warn", "low": "bad"}
+
+SECTIONS = (
+    ("verdict", "Verdict"),
+    ("dataset", "The dataset"),
+    ("rules", "Rule trace"),
+    ("trials", "Trials"),
+    ("lr-range", "LR range test"),
+    ("stability", "Stability across seeds"),
+    ("samples", "Sample predictions"),
+    ("environment", "Environment"),
+)
+
+
+def build_context(run: RunFolder) -> dict[str, Any]:
+    """The template's variables: title, status banner, and one dict per section."""
+    name = (run.profile.dataset_name if run.profile else None) or (
+        run.recommendation.dataset_name if run.recommendation else None) or run.path.name  # fmt: skip
+    return {
+        "title": f"lossadvisor report: {name}",
+        "dataset_name": name,
+        "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "version": __version__,
+        "run_dir": str(run.path),
+        "stage": _stage(run),
+        "banner": _banner(run),
+        "sections": SECTIONS,
+        "verdict": verdict_section(run),
+        "dataset": dataset_section(run),
+        "rules": rules_section(run),
+        "trials": trials_section(run),
+        "lr_range": lr_range_section(run),
+        "stability": stability_section(run),
+        "samples": samples_section(run),
+        "environment": environment_section(run),
+    }
+
+
+def _stage(run: RunFolder) -> str:
+    if run.status == "running":
+        return "tuning still running"
+    if run.status == "interrupted":
+        return "tuning interrupted"
+    if run.result is not None:
+        return "complete"
+    if run.recommendation is not None:
+        return "profile and advice (no tuning)"
+    if run.profile is not None:
+        return "profile only"
+    return "incomplete"
+
+
+def _banner(run: RunFolder) -> tuple[str, str] | None:
+    """(css class, sentence) for a run that is not finished, or ``None``."""
+    started = (run.run or {}).get("started") or "an unknown time"
+    finished = 0 if run.trials is None else int(run.trials["state"].isin(["COMPLETE", "PRUNED", "FAIL"]).sum())
+    if run.status == "running":
+        return ("warn", f"This study is still running (started {started}). What follows is a snapshot: "
+                        f"{finished} trials had finished when this report was built. Rebuild it with "
+                        f"`lossadvisor report {run.path}` when the run ends.")  # fmt: skip
+    if run.status == "interrupted":
+        return ("bad", f"This tuning run was interrupted after {finished} finished trials. Run the same "
+                       "`lossadvisor tune` command with the same --out folder to resume the study.")  # fmt: skip
+    return None
+
+
+def verdict_section(run: RunFolder) -> dict[str, Any]:
+    """The tuned recommendation (``result.json``) or, before tuning, the rules' first choice."""
+    result = run.result
+    section: dict[str, Any] = {"problems": run.problems_with(RESULT)}
+    if result and result.get("recommended"):
+        rec = result["recommended"]
+        confidence = result.get("confidence") or {}
+        level = str(confidence.get("level", "")).lower()
+        section.update(
+            source="tuning",
+            loss=str(rec.get("loss", "")),
+            label=str(rec.get("label", "")),
+            params=fmt.params(rec.get("params")),
+            lr=fmt.lr(rec.get("lr")),
+            confidence=level or fmt.MISSING,
+            confidence_css=CONFIDENCE_CSS.get(level, ""),
+            explanation=str(confidence.get("explanation", "")),
+            confidence_facts=facts([
+                ("margin over the runner-up", fmt.num(confidence.get("margin"))),
+                ("spread across seeds (std of IoU)", fmt.num(confidence.get("seed_spread"))),
+            ]),  # fmt: skip
+            snippets=[(title, str(code)) for title, code in (
+                ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
+                ("fastai", (result.get("snippets") or {}).get("fastai"))) if code],  # fmt: skip
+            ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
+        )
+        return section
+    if run.recommendation is not None:
+        top = run.recommendation.top
+        section.update(
+            source="rules",
+            loss=top.loss,
+            params=fmt.params(top.params),
+            lr=f"{fmt.lr(top.lr_range[0])} – {fmt.lr(top.lr_range[1])} (range to tune)",
+            rationale=top.rationale,
+            lr_note=top.lr_note,
+            missing=("Not confirmed by training yet: this run folder holds no result.json, so this is the rules' "
+                     "first choice from the dataset profile. Run `lossadvisor tune` to test the candidates with "
+                     "short training trials."),  # fmt: skip
+        )
+        if run.status == "running":
+            section["missing"] = ("The study is still running: the verdict below is the rules' first choice; "
+                                  "the tuned recommendation appears when the run ends.")  # fmt: skip
+        return section
+    section["missing"] = (
+        "No recommendation yet: this run folder holds neither result.json nor recommendation.json. Run "
+        "`lossadvisor advise` for the rules' advice, or `lossadvisor tune` to confirm it with trials."
+    )
+    return section
+
+
+def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
+    rows = []
+    for r in ranking:
+        chosen = str(r.get("config_id", "")) == recommended
+        rows.append([Cell(str(r.get("label") or r.get("config_id", "")) + (" ★" if chosen else ""),
+                          "good" if chosen else ""), Cell(str(r.get("loss", "")), "code"),
+                     Cell(fmt.params(r.get("params")), "code"), fmt.lr(r.get("lr")), fmt.num(r.get("mean_iou")),
+                     fmt.num(r.get("std_iou")), fmt.pct(r.get("collapse_rate"), 0), fmt.num(r.get("failures")),
+                     fmt.num(r.get("score"))])  # fmt: skip
+    return Table(
+        columns=["configuration", "loss", "parameters", "lr", "mean IoU", "std", "collapse rate", "failures",
+                 "score"],
+        rows=rows, numeric=frozenset({3, 4, 5, 6, 7, 8}),
+        caption="Ranking over seeds (★ recommended). The score rewards a high mean IoU and penalises spread "
+                "and collapse.",
+    )  # fmt: skip
+
+
+def environment_section(run: RunFolder) -> dict[str, Any]:
+    """Command, timing, settings, versions and device from ``run.json`` (credentials redacted)."""
+    section: dict[str, Any] = {"problems": run.problems_with(RUN)}
+    versions = []
+    if run.profile is not None:
+        versions.append(("profile written by", f"lossadvisor {run.profile.created_with or fmt.MISSING}"))
+    if run.recommendation is not None:
+        versions.append(("advice written by", f"lossadvisor {run.recommendation.created_with or fmt.MISSING}"))
+    versions.append(("report written by", f"lossadvisor {__version__}"))
+    section["versions"] = facts(versions)
+    info = run.run
+    if info is None:
+        section["missing"] = ("No run.json: this folder was not written by `lossadvisor tune`, so there is no "
+                              "command, timing or training environment to show.")  # fmt: skip
+        return section
+    section["command"] = str(info.get("command", ""))
+    section["run"] = facts([
+        ("status", str(info.get("status", fmt.MISSING))),
+        ("started", str(info.get("started") or fmt.MISSING)),
+        ("finished", str(info.get("finished") or fmt.MISSING)),
+        ("time taken", fmt.duration(info.get("duration_s"))),
+        ("study", str(info.get("study_name") or fmt.MISSING)),
+        ("storage", str(info.get("storage") or fmt.MISSING)),
+        ("data fingerprint", str(info.get("fingerprint") or fmt.MISSING)),
+    ])  # fmt: skip
+    section["environment"] = _mapping_table(info.get("environment"))
+    section["settings"] = _mapping_table(info.get("settings"))
+    return section
+
+
+def _mapping_table(mapping: Any) -> Table | None:
+    if not isinstance(mapping, dict) or not mapping:
+        return None
+    return facts([(str(k), _plain(v)) for k, v in mapping.items()])
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or fmt.MISSING
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value) or fmt.MISSING
+    if isinstance(value, float):
+        return fmt.num(value)
+    return fmt.MISSING if value is None else str(value)

@@ -1,0 +1,31 @@
+"""A small table model the template renders with one macro, so every table in the report looks the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell with a CSS class (e.g. "good", "bad", "num", "code") for emphasis."""
+
+    text: str
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """Column headers and rows of cells (plain strings or :class:`Cell`); the template escapes every text."""
+
+    columns: list[str]
+    rows: list[list[str | Cell]] = field(default_factory=list)
+    caption: str = ""
+    numeric: frozenset[int] = frozenset()  # column indices aligned right
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def facts(pairs: list[tuple[str, str]], caption: str = "") -> Table:
+    """A two-column "what / value" table."""
+    return Table(columns=["", ""], rows=[[Cell(k, "key"), v] for k, v in pairs], caption=caption)
