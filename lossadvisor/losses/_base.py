@@ -1,0 +1,93 @@
+"""The ``nn.Module`` base every loss shares: option checks against the registry, input checks, reductions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from lossadvisor.losses._contract import Prepared, prepare
+from lossadvisor.losses._registry import validate_options
+
+
+class SegmentationLoss(nn.Module):
+    """Base of every lossadvisor loss: ``forward(logits (N, C, H, W), targets (N, H, W) int64) -> Tensor``.
+
+    Subclasses set :attr:`loss_name` (their registry name), check their options with :meth:`_options` and
+    implement :meth:`forward_prepared`, which compound losses call to share one input check.
+    """
+
+    loss_name: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._config: dict[str, Any] = {}
+
+    def _options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Check constructor options against the registry entry (ranges written once, same messages)."""
+        checked = validate_options(self.loss_name, options)
+        self._config.update(checked)
+        return checked
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The options this loss was built with: ``build_loss(loss.loss_name, **loss.config)`` rebuilds it."""
+        return dict(self._config)
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Loss of ``logits`` ``(N, C, H, W)`` against class indices ``targets`` ``(N, H, W)``."""
+        return self.forward_prepared(self.prepare(logits, targets))
+
+    def prepare(self, logits: torch.Tensor, targets: torch.Tensor) -> Prepared:
+        return prepare(logits, targets, ignore_index=self._config.get("ignore_index"), loss=self.loss_name)
+
+    def forward_prepared(self, inputs: Prepared) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self._config.items())
+
+
+def reduce_pixels(loss_map: torch.Tensor, valid: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Reduce a per-pixel ``(N, H, W)`` map: ``mean`` over counted pixels, ``sum``, or the map (0 if ignored).
+
+    A batch with no counted pixel gives 0 with a zero gradient, never 0 / 0.
+    """
+    loss_map = loss_map * valid
+    if reduction == "none":
+        return loss_map
+    total = loss_map.sum()
+    if reduction == "sum":
+        return total
+    return total / valid.sum().clamp_min(1.0)
+
+
+def reduce_terms(
+    terms: torch.Tensor, row_valid: torch.Tensor, weights: torch.Tensor | None, reduction: str
+) -> torch.Tensor:
+    """Reduce ``(B, K)`` per (row, class) terms; rows without a counted pixel are left out.
+
+    ``mean`` is the (class-weighted) mean over counted rows and classes; ``sum`` the weighted sum;
+    ``none`` the weighted ``(B, K)`` matrix.
+    """
+    if weights is not None:
+        terms = terms * weights
+    if reduction == "none":
+        return terms
+    kept = terms * row_valid.unsqueeze(1)
+    if reduction == "sum":
+        return kept.sum()
+    class_total = (
+        weights.sum() if weights is not None else torch.tensor(float(terms.shape[1]), device=terms.device)
+    )
+    return kept.sum() / (row_valid.sum() * class_total).clamp_min(1e-12)
+
+
+def row_validity(valid: torch.Tensor, *, per_image: bool) -> torch.Tensor:
+    """``(B,)`` 1.0 for each row (image, or the whole batch) that has at least one counted pixel."""
+    counted = valid.sum(dim=(1, 2))
+    if not per_image:
+        counted = counted.sum(0, keepdim=True)
+    return (counted > 0).to(valid.dtype)

@@ -1,0 +1,193 @@
+"""The maths of every loss as pure functions of tensors; no validation, no reduction choices, no state.
+
+Shapes: ``log_probs`` ``(N, K, H, W)``; ``targets`` ``(N, H, W)`` int64 (ignored pixels already replaced by a
+valid index and masked out through ``valid``); ``valid`` ``(N, H, W)`` in {0, 1}. Region statistics
+(``intersection``, ``pred_sum``, ``target_sum``) have shape ``(B, K)``: one row per image, or a single row for
+batch-level scores.
+
+Numerical rules (see ``tests/losses/test_numerics.py``):
+
+* Probabilities come from log-probabilities (log-sigmoid / log-softmax), so logits of +-1e4 never give
+  ``log(0)``; ``1 - p`` is computed as ``-expm1(log p)`` to keep its precision near p = 1.
+* Powers with an exponent below 1 have an infinite slope at 0, so their base is clamped at ``POW_EPS``.
+* Region scores add ``smooth`` to numerator and denominator (Laplace smoothing). An absent class (no target
+  pixel in the row) with predicted mass P then scores ``smooth / (smooth + P)``: 1 (loss 0) for an empty
+  prediction, falling smoothly as false positives grow, with a slope bounded by ``1 / smooth``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+POW_EPS = 1e-6  # smallest base of a fractional power: keeps the slope of x ** 0.5 at 0 finite
+
+
+def cross_entropy_map(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Per-pixel ``-log p_t``, shape ``(N, H, W)``."""
+    return -log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+
+
+def focal_map(log_probs: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Per-pixel focal loss ``-(1 - p_t) ** gamma * log p_t`` (Lin et al. 2017), shape ``(N, H, W)``."""
+    log_pt = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    modulator = safe_pow(-torch.expm1(log_pt), gamma)
+    return -modulator * log_pt
+
+
+def safe_pow(base: torch.Tensor, exponent: float) -> torch.Tensor:
+    """``base ** exponent`` for ``base`` in [0, 1] with the base clamped at :data:`POW_EPS`."""
+    if exponent == 1.0:
+        return base
+    return base.clamp_min(POW_EPS).pow(exponent)
+
+
+def region_sums(
+    probs: torch.Tensor, onehot: torch.Tensor, *, per_image: bool, squared: bool = False
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Soft intersection, predicted mass and target mass per (row, class).
+
+    Args:
+        probs: ``(N, K, H, W)`` probabilities, already zero at ignored pixels.
+        onehot: ``(N, K, H, W)`` one-hot targets, zero at ignored pixels.
+        per_image: one row per image (``(N, K)``) rather than one row for the batch (``(1, K)``).
+        squared: sum ``p ** 2`` and ``g ** 2`` in the masses (the V-Net denominator).
+    """
+    intersection = (probs * onehot).sum(dim=(2, 3))
+    pred_sum = (probs * probs if squared else probs).sum(dim=(2, 3))
+    target_sum = onehot.sum(dim=(2, 3))  # g ** 2 == g for one-hot targets
+    if not per_image:
+        intersection, pred_sum, target_sum = (
+            t.sum(0, keepdim=True) for t in (intersection, pred_sum, target_sum)
+        )
+    return intersection, pred_sum, target_sum
+
+
+def dice_score(
+    intersection: torch.Tensor, pred_sum: torch.Tensor, target_sum: torch.Tensor, smooth: float
+) -> torch.Tensor:
+    """Soft Sorensen-Dice ``(2 I + s) / (P + G + s)`` (Milletari et al. 2016 with squared masses)."""
+    return (2.0 * intersection + smooth) / (pred_sum + target_sum + smooth)
+
+
+def tversky_score(
+    intersection: torch.Tensor,
+    pred_sum: torch.Tensor,
+    target_sum: torch.Tensor,
+    *,
+    alpha: float,
+    beta: float,
+    smooth: float,
+) -> torch.Tensor:
+    """Tversky index ``(TP + s) / (TP + alpha * FP + beta * FN + s)`` (Salehi et al. 2017).
+
+    ``alpha`` weighs FALSE POSITIVES and ``beta`` FALSE NEGATIVES; alpha = beta = 0.5 is Dice.
+    """
+    false_pos = (pred_sum - intersection).clamp_min(0.0)
+    false_neg = (target_sum - intersection).clamp_min(0.0)
+    return (intersection + smooth) / (intersection + alpha * false_pos + beta * false_neg + smooth)
+
+
+def generalized_dice_weights(target_sum: torch.Tensor, weight_type: str) -> torch.Tensor:
+    """Sudre et al. (2017) class weights per row, normalised to sum 1 over the classes.
+
+    ``"square"``: ``1 / G ** 2``; ``"simple"``: ``1 / G``; ``"uniform"``: 1. A class absent from a row (G = 0)
+    would get an infinite weight; like MONAI it gets the largest weight of the present classes instead, and a
+    row with no class present weighs every class equally. The normalisation leaves the score unchanged but
+    keeps ``smooth`` on the scale of a pixel whatever the class volumes.
+    """
+    if weight_type == "uniform":
+        weights = torch.ones_like(target_sum)
+    else:
+        power = 2.0 if weight_type == "square" else 1.0
+        present = target_sum > 0
+        weights = torch.where(present, target_sum.clamp_min(1e-12).pow(-power), torch.zeros_like(target_sum))
+        row_max = weights.max(dim=1, keepdim=True).values
+        weights = torch.where(present, weights, row_max)
+        weights = torch.where(row_max > 0, weights, torch.ones_like(weights))
+    return (weights / weights.sum(dim=1, keepdim=True)).detach()
+
+
+def generalized_dice_score(
+    intersection: torch.Tensor,
+    pred_sum: torch.Tensor,
+    target_sum: torch.Tensor,
+    weights: torch.Tensor,
+    smooth: float,
+) -> torch.Tensor:
+    """``(2 sum_k w_k I_k + s) / (sum_k w_k (P_k + G_k) + s)`` per row, shape ``(B,)``."""
+    numerator = 2.0 * (weights * intersection).sum(dim=1) + smooth
+    denominator = (weights * (pred_sum + target_sum)).sum(dim=1) + smooth
+    return numerator / denominator
+
+
+def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovasz extension of the Jaccard loss w.r.t. errors sorted in decreasing order.
+
+    Along the last axis (Berman et al. 2018, Alg. 1). ``gt_sorted`` is 0/1; the union is at least 1 at every
+    position once any pixel is counted, so there is no division by zero.
+    """
+    gts = gt_sorted.sum(dim=-1, keepdim=True)
+    intersection = gts - gt_sorted.cumsum(dim=-1)
+    union = gts + (1.0 - gt_sorted).cumsum(dim=-1)
+    jaccard = 1.0 - intersection / union.clamp_min(1.0)
+    return torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
+
+
+def lovasz_hinge(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Binary Lovasz hinge per row: ``logits``, ``labels`` (0/1), ``valid`` are ``(B, P)``; returns ``(B,)``.
+
+    Ignored pixels get a hinge error of -1: sorted after every positive error, they change neither the value
+    (relu(-1) = 0) nor the Jaccard gradient of the pixels before them.
+    """
+    signs = 2.0 * labels - 1.0
+    errors = (1.0 - logits * signs).masked_fill(valid == 0, -1.0)
+    errors_sorted, order = torch.sort(errors, dim=-1, descending=True)
+    grad = lovasz_grad(labels.gather(-1, order) * valid.gather(-1, order))
+    return (torch.relu(errors_sorted) * grad).sum(dim=-1)
+
+
+def lovasz_softmax(probs: torch.Tensor, onehot: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Lovasz-softmax per (row, class). ``probs``, ``onehot``: ``(B, K, P)``; ``valid``: ``(B, P)``.
+
+    Returns ``(B, K)``; the caller chooses which classes to average (Berman et al. 2018, Eq. 12).
+    """
+    mask = valid.unsqueeze(1).expand_as(probs)
+    errors = (onehot - probs).abs().masked_fill(mask == 0, -1.0)
+    errors_sorted, order = torch.sort(errors, dim=-1, descending=True)
+    grad = lovasz_grad(onehot.gather(-1, order) * mask.gather(-1, order))
+    return (errors_sorted.clamp_min(0.0) * grad).sum(dim=-1)
+
+
+def asymmetric_focal_map(
+    log_probs: torch.Tensor, targets: torch.Tensor, *, delta: float, gamma: float
+) -> torch.Tensor:
+    """Per-pixel asymmetric focal loss (Yeung et al. 2022, Eq. 16), shape ``(N, H, W)``.
+
+    Background (class 0) pixels: ``-(1 - delta) * (1 - p_0) ** gamma * log p_0`` (suppressed when easy);
+    foreground pixels: ``-delta * log p_t`` (never suppressed, the "asymmetric" part).
+    """
+    log_pt = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    background = targets == 0
+    suppress = safe_pow(-torch.expm1(log_pt), gamma)
+    scale = torch.where(background, (1.0 - delta) * suppress, torch.full_like(log_pt, delta))
+    return -scale * log_pt
+
+
+def asymmetric_focal_tversky(
+    intersection: torch.Tensor,
+    pred_sum: torch.Tensor,
+    target_sum: torch.Tensor,
+    *,
+    delta: float,
+    gamma: float,
+    smooth: float,
+) -> torch.Tensor:
+    """Per (row, class) asymmetric focal Tversky loss (Yeung et al. 2022, Eq. 18), shape ``(B, K)``.
+
+    Modified Tversky index with ``delta`` on false negatives and ``1 - delta`` on false positives; the
+    background column is ``1 - mTI``, every other class ``(1 - mTI) ** (1 - gamma)`` (enhanced when hard).
+    """
+    mti = tversky_score(intersection, pred_sum, target_sum, alpha=1.0 - delta, beta=delta, smooth=smooth)
+    loss = 1.0 - mti
+    enhanced = safe_pow(loss, 1.0 - gamma)
+    return torch.cat([loss[:, :1], enhanced[:, 1:]], dim=1)
