@@ -1,0 +1,233 @@
+"""Rules about class imbalance: how rare the rarest class is, and how uneven the foreground classes are.
+
+The imbalance level decides the family of the first choice, following the heuristic practitioners use: no
+imbalance, plain cross-entropy; moderate imbalance, weighted cross-entropy; severe, Dice mixed with CE (then
+Dice, focal); extreme, losses built for it (focal Tversky, unified focal, generalized Dice), with Dice
+computed over the whole batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lossadvisor.errors import DataError
+from lossadvisor.profile._schema import DatasetProfile
+from lossadvisor.rules._outcome import LEVEL_STEP, PROMOTE, RuleOutcome, not_applicable
+from lossadvisor.rules._schema import RuleTrace
+
+# Candidates of each level, best first, with the reason each is there ({share}, {ratio}, {minority} filled
+# in).
+LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
+    "none": (
+        (
+            "ce",
+            "Classes are balanced (rarest class '{minority}' has {share:.1%} of the pixels): plain "
+            "cross-entropy is well calibrated and the easiest loss to train.",
+        ),
+        (
+            "dice_ce",
+            "Dice + CE optimises the overlap metric directly while CE keeps the gradients steady "
+            "(nnU-Net's default); a strong alternative when the score is Dice or IoU.",
+        ),
+        ("lovasz", "Lovász optimises IoU directly (Berman et al. 2018); worth a try when IoU is the metric."),
+    ),
+    "moderate": (
+        (
+            "weighted_ce",
+            "'{minority}' has {share:.1%} of the pixels ({ratio:.1f}:1): weighting its pixels by "
+            "the inverse frequency (clipped) keeps CE's steady training and recovers its recall.",
+        ),
+        (
+            "dice_ce",
+            "If weighted CE is not accurate enough, Dice + CE scores overlap, which ignores the class "
+            "ratio, and its CE part keeps training steady.",
+        ),
+        (
+            "dice",
+            "Plain Dice ignores the class ratio; try it only next to Dice + CE, it is the least stable.",
+        ),
+        ("focal", "Focal loss down-weights the many easy background pixels (Lin et al. 2017)."),
+    ),
+    "severe": (
+        (
+            "dice_ce",
+            "'{minority}' has only {share:.1%} of the pixels ({ratio:.0f}:1): Dice scores overlap "
+            "whatever the class ratio, and mixing it with CE keeps training stable.",
+        ),
+        ("dice", "Plain Dice copes with the imbalance but is the least stable; keep it next to Dice + CE."),
+        ("focal", "Focal loss down-weights the many easy background pixels (Lin et al. 2017)."),
+        (
+            "tversky",
+            "Tversky weighs false negatives above false positives, trading precision for recall of "
+            "the rare class (Salehi et al. 2017).",
+        ),
+        ("weighted_ce", "Weighted CE needs weights near the clip at this ratio; kept as the CE-side option."),
+    ),
+    "extreme": (
+        (
+            "focal_tversky",
+            "'{minority}' has {share:.2%} of the pixels ({ratio:.0f}:1): focal Tversky was "
+            "built for tiny lesions at this imbalance (Abraham & Khan 2019).",
+        ),
+        (
+            "unified_focal",
+            "Unified focal combines focal CE and focal Tversky, suppressing easy background and "
+            "boosting the rare class (Yeung et al. 2022).",
+        ),
+        (
+            "generalized_dice",
+            "Generalized Dice weighs each class by the inverse of its squared volume, so the "
+            "rare class counts as much as background (Sudre et al. 2017).",
+        ),
+        (
+            "dice_ce",
+            "Batch-level Dice + CE: the stable fallback, with Dice summed over the batch because most "
+            "images hold almost no foreground.",
+        ),
+        ("dice_focal", "Dice + focal: overlap plus a pixel term that ignores easy background."),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ImbalanceMeasure:
+    """The rarest class among the classes that occur, and the majority:minority pixel ratio."""
+
+    minority_class: str
+    minority_share: float
+    ratio: float
+    absent_classes: tuple[str, ...]  # declared classes with no pixel at all
+
+
+def measure_imbalance(profile: DatasetProfile) -> ImbalanceMeasure:
+    """Minority share and ratio over the classes that occur (a declared but absent class cannot be learned).
+
+    Raises:
+        DataError: fewer than two classes occur (e.g. every mask is empty): there is nothing to segment.
+    """
+    present = [c for c in profile.classes if c.pixel_count > 0]
+    absent = tuple(c.name for c in profile.classes if c.pixel_count == 0)
+    if len(present) < 2:
+        only = present[0].name if present else "none"
+        raise DataError(
+            f"Only one class occurs in {profile.files_read} masks of {profile.source} (class '{only}'), so "
+            "there is nothing to segment. Check the masks, --class-map and --ignore-index, then profile "
+            "again."
+        )
+    total = sum(c.pixel_count for c in present)
+    rarest = min(present, key=lambda c: c.pixel_count)
+    largest = max(c.pixel_count for c in present)
+    return ImbalanceMeasure(rarest.name, rarest.pixel_count / total, largest / rarest.pixel_count, absent)
+
+
+def imbalance_level(measure: ImbalanceMeasure, thresholds: Mapping[str, float]) -> str:
+    """``"none"``, ``"moderate"``, ``"severe"`` or ``"extreme"``: the worst level whose bounds both hold."""
+    for level in ("extreme", "severe", "moderate"):
+        if (
+            measure.minority_share < thresholds[f"minority_share_{level}"]
+            and measure.ratio >= thresholds[f"imbalance_ratio_{level}"]
+        ):
+            return level
+    return "none"
+
+
+def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """How rare is the rarest class? Sets the level that decides the first choice.
+
+    Why: with balanced classes CE is calibrated and steady. As one class gets rarer, CE's average is dominated
+    by the majority and the network learns to predict it everywhere; class weights fix this up to the ratio at
+    which they must be clipped, beyond which overlap losses (Dice, which ignores true negatives) and losses
+    built for extreme imbalance (focal Tversky, unified focal, generalized Dice) do better. Both the minority
+    share and the majority:minority ratio must pass a level's bounds.
+    """
+    measure = measure_imbalance(profile)
+    level = imbalance_level(measure, thresholds)
+    warnings = tuple(
+        f"Class '{name}' never occurs in the masks; it cannot be learned (check --class-map)."
+        for name in measure.absent_classes
+    )
+    bound_level = "moderate" if level == "none" else level
+    share_bound = thresholds[f"minority_share_{bound_level}"]
+    ratio_bound = thresholds[f"imbalance_ratio_{bound_level}"]
+    if level == "none":
+        comparison = f">= {share_bound:g} or ratio {measure.ratio:.3g} < {ratio_bound:g}: level none"
+    else:
+        comparison = f"< {share_bound:g} and ratio {measure.ratio:.3g} >= {ratio_bound:g}: level {level}"
+    choices = LEVEL_CHOICES[level]
+    fill = {"minority": measure.minority_class, "share": measure.minority_share, "ratio": measure.ratio}
+    scores = {loss: LEVEL_STEP * (len(choices) - i) for i, (loss, _) in enumerate(choices)}
+    reasons = {loss: text.format(**fill) for loss, text in choices}
+    first = choices[0][0]
+    trace = RuleTrace(
+        rule="rule_imbalance_level",
+        question="How rare is the rarest class (pixel share and majority:minority ratio)?",
+        measured_name=f"minority_share ('{measure.minority_class}')",
+        measured=measure.minority_share,
+        threshold=share_bound,
+        comparison=comparison,
+        fired=level != "none",
+        conclusion=f"Imbalance level {level}: start from {first}.",
+        reference="Google ML Crash Course, 'Class-imbalanced datasets' (mild 20-40 %, moderate 1-20 %, "
+        "extreme < 1 %); Sudre et al. 2017 (DLMIA); Abraham & Khan 2019 (ISBI).",
+    )
+    # The level always hands out its ranked list, "none" included (it puts CE first): this rule ranks even
+    # when it does not "fire" (find imbalance).
+    return RuleOutcome(
+        trace=trace, scores=scores, reasons=reasons, warnings=warnings, batch_dice=level == "extreme"
+    )
+
+
+def rule_rare_classes(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """Are some foreground classes much rarer than the others? Then weigh classes, or use generalized Dice.
+
+    Why: the imbalance level compares the rarest class with the majority (usually background). In a
+    multi-class task a foreground class can also be rare next to the other foreground classes; unweighted CE
+    and mean Dice then let the common classes dominate. Class weights (median frequency balancing, Eigen &
+    Fergus 2015) or generalized Dice (weights by inverse squared volume, Sudre et al. 2017) give rare classes
+    their say.
+    """
+    reference = (
+        "Eigen & Fergus 2015 (median frequency balancing, ICCV); Sudre et al. 2017 (Generalised Dice)."
+    )
+    question = "Is a foreground class much rarer than the most common foreground class?"
+    foreground = [c for c in profile.foreground_classes if c.pixel_count > 0]
+    if len(foreground) < 2:
+        return not_applicable(
+            "rule_rare_classes", question, "foreground_class_ratio",
+            "Fewer than two foreground classes occur: nothing to compare.", reference,
+        )  # fmt: skip
+    largest = max(c.pixel_count for c in foreground)
+    ratio = largest / min(c.pixel_count for c in foreground)
+    bound = thresholds["foreground_class_ratio"]
+    rare = [c.name for c in foreground if largest / c.pixel_count >= bound]
+    fired = ratio >= bound
+    names = ", ".join(f"'{n}'" for n in rare)
+    trace = RuleTrace(
+        rule="rule_rare_classes",
+        question=question,
+        measured_name="foreground_class_ratio (largest / rarest foreground class)",
+        measured=ratio,
+        threshold=bound,
+        comparison=">=",
+        fired=fired,
+        conclusion=(
+            f"Rare foreground classes {names}: weigh classes (weighted CE) or use generalized Dice."
+            if fired
+            else "Foreground classes are comparably frequent; no extra class weighting needed."
+        ),
+        reference=reference,
+    )
+    if not fired:
+        return RuleOutcome(trace=trace)
+    weight_cap = thresholds["max_class_weight"]
+    return RuleOutcome(
+        trace=trace,
+        scores={"weighted_ce": PROMOTE, "generalized_dice": PROMOTE},
+        reasons={
+            "weighted_ce": f"Rare classes ({names}) get larger class weights (median frequency balancing, "
+            f"clipped at {weight_cap:g}) so the common classes do not drown them.",
+            "generalized_dice": f"Weighs each class by the inverse of its squared volume, so rare classes "
+            f"({names}) count as much as common ones (Sudre et al. 2017).",
+        },
+    )

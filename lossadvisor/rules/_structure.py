@@ -1,0 +1,267 @@
+"""Rules about what the masks look like: empty images, tiny objects (native and training size), thin shapes.
+
+These rules do not change the family the imbalance level chose; they decide how Dice-family losses must be set
+up to survive this data (batch-level Dice, more CE in the mix) and which alternatives deserve a place.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+
+from lossadvisor.profile._schema import PERCENTILES, SCALE_DIAMETER_THRESHOLDS_PX, DatasetProfile, ScaleEffect
+from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable
+from lossadvisor.rules._schema import RuleTrace
+
+COMPOUND_LOSSES = ("dice_ce", "dice_focal", "unified_focal")  # a region term with a pixel term beside it
+PURE_REGION_LOSSES = ("dice", "tversky", "generalized_dice")  # overlap only: nothing bounds their gradient
+# Diameter (px) under which an object counts as lost at the training size: the largest the profile measures.
+LOST_DIAMETER_PX = max(SCALE_DIAMETER_THRESHOLDS_PX)
+# U-Nets with four poolings need sides divisible by 2**4; 32 also suits five. Suggested sizes are rounded up.
+TRAIN_SIZE_MULTIPLE = 32
+
+
+def rule_empty_masks(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """Do many images lack the foreground? Then no per-image Dice: batch-level Dice plus CE.
+
+    Why: on an image without foreground, per-image Dice is 0/0. Without smoothing it is undefined; with it,
+    the score is all-or-nothing (1 for an empty prediction, near 0 for one stray pixel) and its gradient is
+    almost zero, so those images teach nothing about false positives. Summing Dice over the batch (nnU-Net's
+    batch Dice) keeps it defined, and the CE term of a compound still penalises each false-positive pixel.
+    In a multi-class task the same holds per class, so the measure is the most often absent foreground class.
+    """
+    foreground = profile.foreground_classes
+    worst = max(foreground, key=lambda c: c.absent_share) if foreground else None
+    share = worst.absent_share if worst is not None else profile.empty_mask_share
+    name = (
+        "empty_mask_share" if profile.task == "binary" or worst is None else f"absent_share ('{worst.name}')"
+    )
+    bound = thresholds["empty_mask_share"]
+    fired = share >= bound
+    trace = RuleTrace(
+        rule="rule_empty_masks",
+        question="Do many images have no foreground (per class in multi-class tasks)?",
+        measured_name=name,
+        measured=share,
+        threshold=bound,
+        comparison=">=",
+        fired=fired,
+        conclusion=(
+            f"{share:.0%} of images are empty: no per-image Dice; Dice summed over the batch, mixed with CE."
+            if fired
+            else "Few empty images: per-image or batch Dice both work."
+        ),
+        reference="Milletari et al. 2016 (V-Net Dice gradient); Isensee et al. 2021 (nnU-Net batch Dice).",
+    )
+    if not fired:
+        return RuleOutcome(trace=trace)
+    why = (
+        f"{share:.0%} of images have no foreground, where per-image Dice is undefined (0/0) or "
+        "all-or-nothing; Dice is therefore summed over the whole batch (batch_dice)"
+    )
+    return RuleOutcome(
+        trace=trace,
+        scores={"dice": -2 * NUDGE},  # Dice + CE is preferred over plain Dice, not over CE
+        reasons={
+            "dice_ce": why + ", and the CE term still punishes every false-positive pixel on empty images.",
+            "dice": why + "; plain Dice gives empty images almost no gradient, so prefer Dice + CE.",
+        },
+        batch_dice=True,
+    )
+
+
+def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """Are many objects tiny (under 8x8 px) at native resolution? Then favour compound losses.
+
+    Why: on an object of n pixels each wrong pixel moves its Dice by about 1/n, so a few pixels decide the
+    score of a tiny object and its gradient is large and noisy (the V-Net gradient divides by the object's
+    size). A CE term beside Dice bounds those gradients; pure overlap losses are left lower in the ranking.
+    """
+    objects = [c.objects for c in profile.foreground_classes if c.objects is not None]
+    total = sum(o.count for o in objects)
+    reference = (
+        "Milletari et al. 2016 (V-Net); Taghanaki et al. 2019 (Combo loss, CMIG); Lin et al. 2014 (COCO)."
+    )
+    question = "Are many objects tiny (area under 64 px, the profile's 'tiny' bucket)?"
+    if total == 0:
+        return not_applicable("rule_tiny_objects", question, "tiny_object_share", "No objects.", reference)
+    share = sum(o.size_buckets.get("tiny", 0) for o in objects) / total
+    bound = thresholds["tiny_object_share"]
+    fired = share >= bound
+    trace = RuleTrace(
+        rule="rule_tiny_objects",
+        question=question,
+        measured_name="tiny_object_share",
+        measured=share,
+        threshold=bound,
+        comparison=">=",
+        fired=fired,
+        conclusion=(
+            f"{share:.0%} of objects are tiny: Dice is very sensitive to a few wrong pixels there; favour "
+            "compound losses (Dice + CE) and more CE in the mix."
+            if fired
+            else "Few tiny objects at native resolution."
+        ),
+        reference=reference,
+    )
+    if not fired:
+        return RuleOutcome(trace=trace)
+    warning = (
+        f"{share:.0%} of objects are smaller than 8x8 px at native resolution: one wrong pixel changes their "
+        "Dice by several percent. Do not downscale the tiles (train on native-resolution crops), and prefer "
+        "Dice + CE over plain Dice."
+    )
+    return _favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
+
+
+def rule_objects_lost_at_train_size(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """Do objects shrink below a few pixels when tiles are resized to the training size? Suggest a larger one.
+
+    Why: resizing a tile by a factor s shrinks an object's diameter by s. Under about 4 px an object is a
+    handful of pixels (or disappears in the nearest-neighbour resize of its mask), so the network cannot learn
+    it and Dice on it is noise. The smallest training size is checked (progressive resizing starts there).
+    """
+    reference = "Howard & Gugger 2020 (fastai, progressive resizing); Milletari et al. 2016 (V-Net)."
+    question = f"Do objects fall under {LOST_DIAMETER_PX:g} px across at the training size?"
+    measured_name = f"share of objects under {LOST_DIAMETER_PX:g} px"
+    if not profile.scale_effects:
+        return not_applicable(
+            "rule_objects_lost_at_train_size", question, measured_name,
+            "No training size in the profile; profile again with --train-size to check.", reference,
+        )  # fmt: skip
+    effects = sorted(profile.scale_effects, key=lambda e: e.train_size)
+    smallest = effects[0]
+    share = _share_lost(smallest)
+    bound = thresholds["lost_object_share"]
+    fired = share >= bound
+    trace = RuleTrace(
+        rule="rule_objects_lost_at_train_size",
+        question=question,
+        measured_name=f"{measured_name} at {smallest.train_size} px",
+        measured=share,
+        threshold=bound,
+        comparison=">=",
+        fired=fired,
+        conclusion=(
+            f"At {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px across: "
+            f"{_size_advice(profile, effects, bound)}"
+            if fired
+            else f"At {smallest.train_size} px objects stay large enough."
+        ),
+        reference=reference,
+    )
+    if not fired:
+        return RuleOutcome(trace=trace)
+    warning = (
+        f"Resized to {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px: "
+        f"Dice is very sensitive to a few wrong pixels on them. {_size_advice(profile, effects, bound)}"
+    )
+    return _favour_compounds(
+        trace, warning, f"at {smallest.train_size} px many objects are only a few pixels"
+    )
+
+
+def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
+    """Is the foreground thin (most of its pixels on a boundary)? Note boundary- and topology-aware options.
+
+    Why: on thin structures (vessels, roads, cracks) a one-pixel shift breaks connectivity while barely moving
+    pixel losses. Lovász optimises IoU directly and Tversky's larger false-negative weight keeps thin parts;
+    clDice (Shit et al. 2021) and boundary loss (Kervadec et al. 2019) target topology and contours.
+    """
+    share = profile.boundary_share
+    bound = thresholds["thin_boundary_share"]
+    fired = share >= bound
+    width = 2.0 / share if share > 0 else math.inf
+    trace = RuleTrace(
+        rule="rule_thin_structures",
+        question="Are the structures thin (share of foreground pixels on a boundary)?",
+        measured_name="boundary_share",
+        measured=share,
+        threshold=bound,
+        comparison=">=",
+        fired=fired,
+        conclusion=(
+            f"Thin structures (typical width about {width:.0f} px): consider Lovász, Tversky, and "
+            "topology-aware losses (clDice, boundary loss)."
+            if fired
+            else "Structures are not thin; no boundary-specific loss needed."
+        ),
+        reference="Berman et al. 2018 (Lovász-Softmax); Kervadec et al. 2019 (boundary loss, MIDL); "
+        "Shit et al. 2021 (clDice, CVPR).",
+    )
+    if not fired:
+        return RuleOutcome(trace=trace)
+    return RuleOutcome(
+        trace=trace,
+        scores={"lovasz": PROMOTE, "tversky": NUDGE},
+        reasons={
+            "lovasz": "The structures are thin: Lovász optimises IoU directly, so a broken thin part costs "
+            "what it costs the metric.",
+            "tversky": "The structures are thin: weighting false negatives keeps thin parts from vanishing.",
+        },
+        warnings=(
+            f"The foreground is thin ({share:.0%} of its pixels on a boundary). If connectivity matters, "
+            "also compare a topology-aware loss such as clDice (Shit et al. 2021) or a boundary loss "
+            "(Kervadec et al. 2019); lossadvisor does not train them.",
+        ),
+    )
+
+
+def _favour_compounds(trace: RuleTrace, warning: str, why: str) -> RuleOutcome:
+    """Shared effect of the two small-object rules: pure overlap losses down (compounds pass them), more CE.
+
+    Compounds are not pushed up: tiny objects are a reason to prefer Dice + CE over plain Dice, not over CE.
+    """
+    scores = {loss: -NUDGE for loss in PURE_REGION_LOSSES}
+    reasons = {
+        loss: f"Favoured because {why}: the pixel term bounds Dice's gradient." for loss in COMPOUND_LOSSES
+    }
+    return RuleOutcome(
+        trace=trace, scores=scores, reasons=reasons, warnings=(warning,), favour_ce_in_mix=True
+    )
+
+
+def _share_lost(effect: ScaleEffect) -> float:
+    """The effect's share of objects under LOST_DIAMETER_PX (or under its largest measured diameter)."""
+    by_diameter = {float(m.group(1)): v for k, v in effect.share_objects_below.items() if (m := _PX.match(k))}
+    if not by_diameter:
+        return 0.0
+    return by_diameter.get(LOST_DIAMETER_PX, by_diameter[max(by_diameter)])
+
+
+_PX = re.compile(r"^\s*([0-9.]+)\s*px\s*$")
+
+
+def _size_advice(profile: DatasetProfile, effects: list[ScaleEffect], bound: float) -> str:
+    """Name a larger training size that keeps objects, from the profile's other sizes or its diameters."""
+    for effect in effects[1:]:
+        if _share_lost(effect) < bound:
+            return (
+                f"train at {effect.train_size} px or more (measured: {_share_lost(effect):.0%} lost there)."
+            )
+    smallest = effects[0]
+    diameter = _diameter_quantile(profile, bound)
+    if diameter is None or diameter <= 0 or smallest.scale_factor_median <= 0:
+        return "train on native-resolution crops instead of resizing whole tiles."
+    native = smallest.train_size / smallest.scale_factor_median
+    needed = smallest.train_size * (LOST_DIAMETER_PX / diameter) / smallest.scale_factor_median
+    if needed >= native:
+        return "train on native-resolution crops instead of resizing whole tiles."
+    size = int(math.ceil(needed / TRAIN_SIZE_MULTIPLE) * TRAIN_SIZE_MULTIPLE)
+    return (
+        f"train at about {size} px or more (estimated from object diameters), or on native-resolution crops."
+    )
+
+
+def _diameter_quantile(profile: DatasetProfile, share: float) -> float | None:
+    """The smallest, over foreground classes, of the object-diameter percentile nearest below ``share``."""
+    eligible = [p for p in PERCENTILES if p <= share * 100] or [min(PERCENTILES)]
+    key = f"p{max(eligible)}"
+    values = [
+        c.objects.equivalent_diameter.percentiles.get(key)
+        for c in profile.foreground_classes
+        if c.objects is not None and c.objects.count > 0
+    ]
+    values = [v for v in values if v is not None]
+    return min(values) if values else None

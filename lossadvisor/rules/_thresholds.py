@@ -1,0 +1,182 @@
+"""The thresholds the rules compare the profile against: named defaults, their valid domains, and checks.
+
+Every number a rule decides with lives here, as a named constant with a comment saying where its value comes
+from, so that a reviewer reads the whole decision surface in one screen and a user can override any of it
+(``recommend(profile, thresholds={...})`` or ``lossadvisor advise --rules-config FILE``). The thresholds in
+force are saved in ``recommendation.json`` next to the trace, so a recommendation can always be reproduced.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from lossadvisor.errors import ConfigError
+
+# --- class imbalance ----------------------------------------------------------------------------------------
+# Google's Machine Learning Crash Course ("Datasets: Class-imbalanced datasets") names a minority class of
+# 20-40 % "mild", 1-20 % "moderate" and under 1 % "extreme". Plain CE copes with the mild band, so "none" here
+# is a minority of at least 20 % and "extreme" is under 1 %. Google's wide moderate band is split at 5 %
+# (19:1): past that, inverse-frequency weights exceed MAX_CLASS_WEIGHT below and get clipped, so weighted CE
+# no longer balances the classes and overlap losses take over.
+MINORITY_SHARE_MODERATE = 0.20
+MINORITY_SHARE_SEVERE = 0.05
+MINORITY_SHARE_EXTREME = 0.01
+# The same bands as majority:minority ratios of a binary task ((1 - s) / s for s = 20 %, 5 %, 1 %). Both must
+# hold for a level, so a balanced ten-class task (every class near 10 %, ratio near 1) is not called
+# imbalanced.
+IMBALANCE_RATIO_MODERATE = 4.0
+IMBALANCE_RATIO_SEVERE = 19.0
+IMBALANCE_RATIO_EXTREME = 99.0
+# Among foreground classes only: a class with under a quarter of the pixels of the most common foreground
+# class is "rare" (the same 4:1 bound as the moderate level, applied between foreground classes).
+FOREGROUND_CLASS_RATIO = 4.0
+# Clip for inverse-frequency weights. Over-weighted CE is known to collapse to all-foreground; 20 is the
+# weight the severe bound (19:1) needs, so weights are exact up to that level and clipped beyond it.
+MAX_CLASS_WEIGHT = 20.0
+
+# --- empty masks, tiny objects, thin structures -------------------------------------------------------------
+# With 10 % empty images, 1 - 0.9**8 = 57 % of batches of 8 hold at least one empty image, where per-image
+# Dice is 0/0 (undefined) or all-or-nothing: most steps then carry such a term.
+EMPTY_MASK_SHARE = 0.10
+# One object in five under 8x8 px (the profile's "tiny" bucket): enough that a loss which neglects them shows
+# in object recall. A judgement call; override it for your data.
+TINY_OBJECT_SHARE = 0.20
+# Share of objects whose equivalent diameter falls under 4 px after resizing to the training size (the
+# profile's ScaleEffect). At 10 % the 10th percentile of object diameters has dropped under 4 px.
+LOST_OBJECT_SHARE = 0.10
+# Boundary pixels / foreground pixels. A line w px wide has a share of about 2/w, a disc of diameter d about
+# 4/d, so 0.5 means structures about 4 px across: vessels, roads, cracks, membranes.
+THIN_BOUNDARY_SHARE = 0.50
+
+# --- learning-rate ranges (AdamW) ---------------------------------------------------------------------------
+# Distribution losses (CE, weighted CE, focal): two decades centred on Adam's default 1e-3 (Kingma & Ba 2015).
+LR_DISTRIBUTION_LOW = 1e-4
+LR_DISTRIBUTION_HIGH = 1e-2
+# Region and compound (Dice-family) losses: lower and narrower (1.5 decades), topped at Adam's default. The
+# Dice gradient divides by the sums of predictions and labels (Milletari et al. 2016), so the same LR takes
+# much larger steps on small or absent objects; high LRs are where runs collapse to all-background.
+LR_REGION_LOW = 3e-5
+LR_REGION_HIGH = 1e-3
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """One overridable threshold: its default, the interval it must lie in, and what it means."""
+
+    name: str
+    default: float
+    low: float
+    high: float
+    low_inclusive: bool
+    help: str
+
+    def check(self, value: Any) -> float:
+        """Return ``value`` as a float, or raise :class:`ConfigError` naming the key, expected and got."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(
+                f"The {self.name!r} threshold must be a number ({self.expected()}). "
+                f"Got {value!r} ({type(value).__name__}) instead."
+            )
+        number = float(value)
+        below = number < self.low or (number == self.low and not self.low_inclusive)
+        if not math.isfinite(number) or below or number > self.high:
+            raise ConfigError(
+                f"The {self.name!r} threshold must be {self.expected()}. Got {value!r} instead."
+            )
+        return number
+
+    def expected(self) -> str:
+        bracket = "[" if self.low_inclusive else "("
+        high = "inf)" if math.isinf(self.high) else f"{self.high:g}]"
+        return f"a number in {bracket}{self.low:g}, {high}"
+
+
+_SHARE = (0.0, 1.0, False)
+_RATIO = (1.0, math.inf, True)
+_LR = (0.0, 1.0, False)
+
+THRESHOLD_SPECS: tuple[ThresholdSpec, ...] = tuple(
+    ThresholdSpec(name, default, *domain, help_text)
+    for name, default, domain, help_text in (
+        ("minority_share_moderate", MINORITY_SHARE_MODERATE, _SHARE, "minority share, moderate"),
+        ("minority_share_severe", MINORITY_SHARE_SEVERE, _SHARE, "minority share, severe"),
+        ("minority_share_extreme", MINORITY_SHARE_EXTREME, _SHARE, "minority share, extreme"),
+        ("imbalance_ratio_moderate", IMBALANCE_RATIO_MODERATE, _RATIO, "majority:minority ratio, moderate"),
+        ("imbalance_ratio_severe", IMBALANCE_RATIO_SEVERE, _RATIO, "majority:minority ratio, severe"),
+        ("imbalance_ratio_extreme", IMBALANCE_RATIO_EXTREME, _RATIO, "majority:minority ratio, extreme"),
+        ("foreground_class_ratio", FOREGROUND_CLASS_RATIO, _RATIO, "largest / rarest foreground class"),
+        ("max_class_weight", MAX_CLASS_WEIGHT, _RATIO, "clip for class weights and pos_weight"),
+        ("empty_mask_share", EMPTY_MASK_SHARE, _SHARE, "share of images without foreground"),
+        ("tiny_object_share", TINY_OBJECT_SHARE, _SHARE, "share of objects under 8x8 px"),
+        ("lost_object_share", LOST_OBJECT_SHARE, _SHARE, "share of objects under 4 px across at train size"),
+        ("thin_boundary_share", THIN_BOUNDARY_SHARE, _SHARE, "boundary pixels / foreground pixels"),
+        ("lr_distribution_low", LR_DISTRIBUTION_LOW, _LR, "lowest LR for CE, weighted CE, focal"),
+        ("lr_distribution_high", LR_DISTRIBUTION_HIGH, _LR, "highest LR for CE, weighted CE, focal"),
+        ("lr_region_low", LR_REGION_LOW, _LR, "lowest LR for Dice-family losses"),
+        ("lr_region_high", LR_REGION_HIGH, _LR, "highest LR for Dice-family losses"),
+    )
+)  # fmt: skip
+_SPECS = {spec.name: spec for spec in THRESHOLD_SPECS}
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({s.name: s.default for s in THRESHOLD_SPECS})
+"""Every threshold name and its default (read-only; pass overrides to :func:`resolve_thresholds`)."""
+
+# Pairs that must stay strictly ordered (first < second) whatever the user overrides.
+_ORDERED_PAIRS: tuple[tuple[str, str], ...] = (
+    ("minority_share_extreme", "minority_share_severe"),
+    ("minority_share_severe", "minority_share_moderate"),
+    ("imbalance_ratio_moderate", "imbalance_ratio_severe"),
+    ("imbalance_ratio_severe", "imbalance_ratio_extreme"),
+    ("lr_distribution_low", "lr_distribution_high"),
+    ("lr_region_low", "lr_region_high"),
+)
+
+
+def unknown_key_message(what: str, name: str, valid: list[str]) -> str:
+    """``Unknown threshold 'empty_mask_shar'. Did you mean 'empty_mask_share'? Valid: ...``."""
+    close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return f"Unknown {what} {name!r}.{hint} Valid: {', '.join(valid)}."
+
+
+def resolve_thresholds(*overrides: Mapping[str, Any] | None) -> dict[str, float]:
+    """Merge overrides (later ones win) onto :data:`DEFAULT_THRESHOLDS` and check every value.
+
+    Args:
+        *overrides: mappings of threshold name to number; ``None`` entries are skipped.
+
+    Returns:
+        A new dict holding every threshold.
+
+    Raises:
+        ConfigError: an unknown name (with a did-you-mean and the valid names), a value that is not a number
+            or lies outside its domain, or bounds that are no longer ordered (e.g. severe above moderate).
+
+    Example:
+        >>> resolve_thresholds({"empty_mask_share": 0.2})["empty_mask_share"]
+        0.2
+    """
+    merged = dict(DEFAULT_THRESHOLDS)
+    for mapping in overrides:
+        if mapping is None:
+            continue
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(
+                f"thresholds must map threshold names to numbers. Got {type(mapping).__name__} instead."
+            )
+        for name, value in mapping.items():
+            if name not in _SPECS:
+                raise ConfigError(unknown_key_message("threshold", name, list(_SPECS)))
+            merged[name] = _SPECS[name].check(value)
+    for low_name, high_name in _ORDERED_PAIRS:
+        if not merged[low_name] < merged[high_name]:
+            raise ConfigError(
+                f"The {low_name!r} threshold ({merged[low_name]:g}) must be below {high_name!r} "
+                f"({merged[high_name]:g}); change one of them."
+            )
+    return merged

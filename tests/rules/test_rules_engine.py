@@ -1,0 +1,182 @@
+"""Recommendations for crafted profiles: expected first choices, parameters worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from crafted_profiles import DICE_TERM, TOP_CHOICE_TABLE, build_profile
+
+from lossadvisor.errors import DataError
+from lossadvisor.losses import get_spec
+from lossadvisor.rules import DEFAULT_THRESHOLDS, PROFILE_RULES, Recommendation, recommend
+
+
+def _losses(rec: Recommendation) -> list[str]:
+    return [c.loss for c in rec.candidates]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"), [row[1:] for row in TOP_CHOICE_TABLE], ids=[r[0] for r in TOP_CHOICE_TABLE]
+)
+def test_top_choice_table(kwargs: dict, expected: set[str]) -> None:
+    rec = recommend(build_profile(**kwargs))
+    assert rec.top.loss in expected
+    assert 3 <= len(rec.candidates) <= 5
+    assert [c.rank for c in rec.candidates] == list(range(1, len(rec.candidates) + 1))
+    assert len(set(_losses(rec))) == len(rec.candidates)
+
+
+@pytest.mark.parametrize(
+    ("share", "level"),
+    [(0.4, "none"), (0.2, "none"), (0.15, "moderate"), (0.03, "severe"), (0.004, "extreme")],
+)
+def test_imbalance_levels_at_the_documented_bounds(share: float, level: str) -> None:
+    # 20 % is the moderate bound itself (strict "<"), so it is still "none".
+    assert recommend(build_profile((share,))).imbalance_level == level
+
+
+def test_many_empty_masks_use_batch_dice_in_every_dice_candidate() -> None:
+    rec = recommend(build_profile((0.03,), absent_shares=(0.3,)))
+    dice_like = [c for c in rec.candidates if c.loss in DICE_TERM]
+    assert dice_like, _losses(rec)
+    assert all(c.params.get("batch_dice") is True for c in dice_like)
+    trace = {t.rule: t for t in rec.trace}["rule_empty_masks"]
+    assert trace.fired and trace.measured == pytest.approx(0.3) and trace.threshold == 0.10
+    assert "undefined" in next(c for c in rec.candidates if c.loss == "dice_ce").rationale
+
+
+def test_few_empty_masks_leave_batch_dice_to_the_default() -> None:
+    rec = recommend(build_profile((0.03,), absent_shares=(0.02,)))
+    assert all("batch_dice" not in c.params for c in rec.candidates)
+
+
+def test_weighted_ce_pos_weight_is_the_inverse_frequency_ratio() -> None:
+    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground = 0.85 / 0.15.
+    rec = recommend(build_profile((0.15,)))
+    assert rec.top.params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+
+
+def test_pos_weight_is_clipped_at_max_class_weight() -> None:
+    profile = build_profile((0.05,))  # 19:1, just under the default clip of 20
+    rec = recommend(profile, thresholds={"max_class_weight": 10.0, "minority_share_severe": 0.04})
+    weighted = next(c for c in rec.candidates if c.loss == "weighted_ce")
+    assert weighted.params["pos_weight"] == pytest.approx(10.0)
+
+
+def test_multiclass_rare_classes_get_class_weights_and_generalized_dice() -> None:
+    rec = recommend(build_profile((0.35, 0.05), names=("road", "car")))
+    assert rec.top.loss == "weighted_ce"
+    weights = rec.top.params["class_weights"]
+    assert len(weights) == 3
+    # Median frequency balancing: the rarest class gets the largest weight, the common background the
+    # smallest.
+    assert weights[2] == max(weights) and weights[0] == min(weights)
+    assert max(weights) <= DEFAULT_THRESHOLDS["max_class_weight"]
+    assert "generalized_dice" in _losses(rec)
+    trace = {t.rule: t for t in rec.trace}["rule_rare_classes"]
+    assert trace.fired and trace.measured == pytest.approx(0.35 / 0.05, rel=1e-3)
+    assert "'car'" in trace.conclusion
+
+
+def test_severe_multiclass_rare_keeps_a_class_weighting_option() -> None:
+    rec = recommend(build_profile((0.19, 0.01)))
+    assert rec.top.loss == "dice_ce"
+    assert {"weighted_ce", "generalized_dice"} & set(_losses(rec))
+
+
+def test_tversky_beta_grows_with_the_log_of_the_ratio() -> None:
+    # Ratio 0.97 / 0.03 = 32.3: beta = 0.5 + 0.1 * log10(32.3) = 0.651.
+    rec = recommend(build_profile((0.03,)))
+    tversky = next(c for c in rec.candidates if c.loss == "tversky")
+    assert tversky.params["beta"] == pytest.approx(0.5 + 0.1 * math.log10(0.97 / 0.03), abs=0.005)
+
+
+def test_tiny_objects_favour_ce_in_the_mix_and_warn() -> None:
+    plain = recommend(build_profile((0.03,)))
+    tiny = recommend(build_profile((0.03,), tiny_share=0.5))
+    assert {c.loss: c for c in plain.candidates}["dice_ce"].params["mix"] == 0.5
+    assert {c.loss: c for c in tiny.candidates}["dice_ce"].params["mix"] < 0.5
+    assert any("8x8 px" in w for w in tiny.warnings)
+    # Pure Dice drops behind the compounds it had ranked above.
+    assert _losses(tiny).index("dice_ce") < _losses(tiny).index("dice") if "dice" in _losses(tiny) else True
+
+
+def test_objects_lost_at_the_training_size_suggest_a_measured_larger_size() -> None:
+    profile = build_profile((0.15,), scale=[(128, 0.3, 0.25), (256, 0.02, 0.5)])
+    rec = recommend(profile)
+    trace = {t.rule: t for t in rec.trace}["rule_objects_lost_at_train_size"]
+    assert trace.fired and trace.measured == pytest.approx(0.3)
+    assert "128 px" in trace.measured_name
+    assert any("train at 256 px" in w for w in rec.warnings)
+
+
+def test_objects_lost_at_the_training_size_estimate_a_size_from_diameters() -> None:
+    # Diameter 8 px at native 512 px (factor 0.25 at 128): an 8 px object needs a factor of 4/8 = 0.5, i.e.
+    # 256 px.
+    profile = build_profile((0.15,), diameter=8.0, scale=[(128, 0.9, 0.25)])
+    assert any("about 256 px" in w for w in recommend(profile).warnings)
+    # Objects of 4 px at native size cannot be saved by any resize: crop instead.
+    small = build_profile((0.15,), diameter=3.0, scale=[(128, 0.9, 0.25)])
+    assert any("native-resolution crops" in w for w in recommend(small).warnings)
+
+
+def test_thin_structures_bring_lovasz_and_the_topology_note() -> None:
+    rec = recommend(build_profile((0.15,), boundary_share=0.8))
+    assert "lovasz" in _losses(rec)
+    assert any("clDice" in w for w in rec.warnings)
+
+
+def test_dice_family_gets_a_lower_narrower_lr_range_and_a_note() -> None:
+    rec = recommend(build_profile((0.03,)))
+    for c in rec.candidates:
+        family = get_spec(c.loss).family
+        if family == "distribution":
+            assert c.lr_range == (
+                DEFAULT_THRESHOLDS["lr_distribution_low"],
+                DEFAULT_THRESHOLDS["lr_distribution_high"],
+            )
+            assert c.lr_note == ""
+        else:
+            assert c.lr_range == (DEFAULT_THRESHOLDS["lr_region_low"], DEFAULT_THRESHOLDS["lr_region_high"])
+            assert "LR range test" in c.lr_note
+    ce_low, ce_high = DEFAULT_THRESHOLDS["lr_distribution_low"], DEFAULT_THRESHOLDS["lr_distribution_high"]
+    dice_low, dice_high = DEFAULT_THRESHOLDS["lr_region_low"], DEFAULT_THRESHOLDS["lr_region_high"]
+    assert dice_high < ce_high and math.log10(dice_high / dice_low) < math.log10(ce_high / ce_low)
+    assert "dice_ce" in _losses(rec)
+
+
+def test_ignore_index_is_passed_to_every_candidate() -> None:
+    rec = recommend(build_profile((0.15,), ignore_index=255))
+    assert all(c.params.get("ignore_index") == 255 for c in rec.candidates)
+
+
+def test_a_class_that_never_occurs_is_warned_about() -> None:
+    rec = recommend(build_profile((0.3, 0.0), names=("road", "car")))
+    assert any("'car' never occurs" in w for w in rec.warnings)
+    assert rec.imbalance_level == "none"  # 0.7 : 0.3 among the classes that occur
+
+
+def test_all_empty_masks_is_a_data_error() -> None:
+    with pytest.raises(DataError, match="Only one class occurs.*nothing to segment"):
+        recommend(build_profile((0.0,)))
+
+
+def test_profile_argument_is_type_checked() -> None:
+    with pytest.raises(TypeError, match="'profile' argument of recommend must be a DatasetProfile.*Got dict"):
+        recommend({"dataset_name": "x"})  # type: ignore[arg-type]
+
+
+def test_json_round_trip_equals_the_original(tmp_path) -> None:
+    rec = recommend(build_profile((0.35, 0.05), absent_shares=(0.2, 0.6), scale=[(128, 0.3, 0.5)]))
+    assert Recommendation.from_dict(json.loads(rec.to_json())) == rec
+    assert Recommendation.load(rec.save(tmp_path / "recommendation.json")) == rec
+
+
+def test_recommendation_records_the_profile_and_thresholds() -> None:
+    profile = build_profile((0.15,))
+    rec = recommend(profile, thresholds={"empty_mask_share": 0.2})
+    assert rec.profile_fingerprint == profile.fingerprint and rec.dataset_name == "crafted"
+    assert rec.thresholds == {**DEFAULT_THRESHOLDS, "empty_mask_share": 0.2}
+    assert len(rec.trace) == len(PROFILE_RULES) + 1
