@@ -3,7 +3,8 @@
 PNG, BMP and GIF go through Pillow, TIFF / GeoTIFF through tifffile, ``.npy`` through NumPy (never
 unpickling). The result is either a single-channel array (grey values, palette indices or booleans) or an RGB
 array; an RGB(A) file whose three channels are equal (a grey mask saved as colour, common in exported
-datasets) comes back as grey. Everything that goes wrong becomes a :class:`~lossadvisor.io.MaskFileError` naming the file.
+datasets) comes back as grey. Everything that goes wrong becomes a
+:class:`~lossadvisor.io.MaskFileError` naming the file.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Without a class map the values are the class indices, except for the binary encodings, which are recognised
 per file: booleans, 0/1, and 0/255 (0/65535 for 16-bit), all read as background 0 / foreground 1. A pixel
-equal to ``ignore_index`` (a raw value, e.g. 255 for boundary pixels) is left at ``ignore_index`` in the output and
+equal to ``ignore_index`` (a raw value, e.g. 255 for boundary pixels) keeps that value in the output and is
 counted apart. Colour-coded masks need a class map; an RGB file without one is rejected, with a message that
 tells a photo (thousands of colours) from a colour-coded mask (a few colours).
 """

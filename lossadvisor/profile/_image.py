@@ -26,7 +26,7 @@ _CCL_ALGORITHM = cv2.CCL_BBDT
 
 @dataclass
 class ImageStats:
-    """What the profile keeps of one mask; for a skipped file, ``skipped_reason`` is set and the rest empty."""
+    """What the profile keeps of one mask (for a skipped file: ``skipped_reason``, the rest empty)."""
 
     path: Path
     name: str  # printable path, as reported

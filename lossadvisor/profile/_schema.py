@@ -128,7 +128,7 @@ class DatasetProfile:
     schema_version: int = PROFILE_SCHEMA_VERSION
     created_with: str = ""  # lossadvisor version
     extra: dict[str, str] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()  # dataset-level doubts (e.g. "value 255 beside class indices: ignore it?")
+    warnings: tuple[str, ...] = ()  # dataset-level doubts, e.g. "value 255 beside class indices: ignore it?"
 
     @property
     def foreground_classes(self) -> tuple[ClassStats, ...]:
