@@ -50,8 +50,10 @@ def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     """
     target = Path(run_dir) / REPORT_NAME if out is None else Path(out)
     if target.is_dir():
-        raise ConfigError(f"The 'out' argument of build_report must be a file path; got the folder {str(target)!r}. "
-                          f"Pass e.g. {str(target / REPORT_NAME)!r}.")  # fmt: skip
+        raise ConfigError(
+            f"The 'out' argument of build_report must be a file path; got the folder {str(target)!r}. "
+            f"Pass e.g. {str(target / REPORT_NAME)!r}."
+        )
     if target.suffix.lower() not in {".html", ".htm"}:
         raise ConfigError(f"The 'out' argument of build_report must end in .html; got {str(target)!r}.")
     run = load_run(run_dir)

@@ -38,8 +38,11 @@ SECTIONS = (
 
 def build_context(run: RunFolder) -> dict[str, Any]:
     """The template's variables: title, status banner, and one dict per section."""
-    name = (run.profile.dataset_name if run.profile else None) or (
-        run.recommendation.dataset_name if run.recommendation else None) or run.path.name  # fmt: skip
+    name = (
+        (run.profile.dataset_name if run.profile else None)
+        or (run.recommendation.dataset_name if run.recommendation else None)
+        or run.path.name
+    )
     return {
         "title": f"lossadvisor report: {name}",
         "dataset_name": name,
@@ -77,14 +80,22 @@ def _stage(run: RunFolder) -> str:
 def _banner(run: RunFolder) -> tuple[str, str] | None:
     """(css class, sentence) for a run that is not finished, or ``None``."""
     started = (run.run or {}).get("started") or "an unknown time"
-    finished = 0 if run.trials is None else int(run.trials["state"].isin(["COMPLETE", "PRUNED", "FAIL"]).sum())
+    finished = (
+        0 if run.trials is None else int(run.trials["state"].isin(["COMPLETE", "PRUNED", "FAIL"]).sum())
+    )
     if run.status == "running":
-        return ("warn", f"This study is still running (started {started}). What follows is a snapshot: "
-                        f"{finished} trials had finished when this report was built. Rebuild it with "
-                        f"`lossadvisor report {run.path}` when the run ends.")  # fmt: skip
+        return (
+            "warn",
+            f"This study is still running (started {started}). What follows is a snapshot: "
+            f"{finished} trials had finished when this report was built. Rebuild it with "
+            f"`lossadvisor report {run.path}` when the run ends.",
+        )
     if run.status == "interrupted":
-        return ("bad", f"This tuning run was interrupted after {finished} finished trials. Run the same "
-                       "`lossadvisor tune` command with the same --out folder to resume the study.")  # fmt: skip
+        return (
+            "bad",
+            f"This tuning run was interrupted after {finished} finished trials. Run the same "
+            "`lossadvisor tune` command with the same --out folder to resume the study.",
+        )
     return None
 
 
@@ -105,13 +116,20 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             confidence=level or fmt.MISSING,
             confidence_css=CONFIDENCE_CSS.get(level, ""),
             explanation=str(confidence.get("explanation", "")),
-            confidence_facts=facts([
-                ("margin over the runner-up", fmt.num(confidence.get("margin"))),
-                ("spread across seeds (std of IoU)", fmt.num(confidence.get("seed_spread"))),
-            ]),  # fmt: skip
-            snippets=[(title, str(code)) for title, code in (
-                ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
-                ("fastai", (result.get("snippets") or {}).get("fastai"))) if code],  # fmt: skip
+            confidence_facts=facts(
+                [
+                    ("margin over the runner-up", fmt.num(confidence.get("margin"))),
+                    ("spread across seeds (std of IoU)", fmt.num(confidence.get("seed_spread"))),
+                ]
+            ),
+            snippets=[
+                (title, str(code))
+                for title, code in (
+                    ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
+                    ("fastai", (result.get("snippets") or {}).get("fastai")),
+                )
+                if code
+            ],
             ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
         )
         return section
@@ -124,13 +142,17 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             lr=f"{fmt.lr(top.lr_range[0])} – {fmt.lr(top.lr_range[1])} (range to tune)",
             rationale=top.rationale,
             lr_note=top.lr_note,
-            missing=("Not confirmed by training yet: this run folder holds no result.json, so this is the rules' "
-                     "first choice from the dataset profile. Run `lossadvisor tune` to test the candidates with "
-                     "short training trials."),  # fmt: skip
+            missing=(
+                "Not confirmed by training yet: this run folder holds no result.json, so this is the rules' "
+                "first choice from the dataset profile. Run `lossadvisor tune` to test the candidates with "
+                "short training trials."
+            ),
         )
         if run.status == "running":
-            section["missing"] = ("The study is still running: the verdict below is the rules' first choice; "
-                                  "the tuned recommendation appears when the run ends.")  # fmt: skip
+            section["missing"] = (
+                "The study is still running: the verdict below is the rules' first choice; "
+                "the tuned recommendation appears when the run ends."
+            )
         return section
     section["missing"] = (
         "No recommendation yet: this run folder holds neither result.json nor recommendation.json. Run "
@@ -143,18 +165,40 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
     rows = []
     for r in ranking:
         chosen = str(r.get("config_id", "")) == recommended
-        rows.append([Cell(str(r.get("label") or r.get("config_id", "")) + (" ★" if chosen else ""),
-                          "good" if chosen else ""), Cell(str(r.get("loss", "")), "code"),
-                     Cell(fmt.params(r.get("params")), "code"), fmt.lr(r.get("lr")), fmt.num(r.get("mean_iou")),
-                     fmt.num(r.get("std_iou")), fmt.pct(r.get("collapse_rate"), 0), fmt.num(r.get("failures")),
-                     fmt.num(r.get("score"))])  # fmt: skip
+        rows.append(
+            [
+                Cell(
+                    str(r.get("label") or r.get("config_id", "")) + (" ★" if chosen else ""),
+                    "good" if chosen else "",
+                ),
+                Cell(str(r.get("loss", "")), "code"),
+                Cell(fmt.params(r.get("params")), "code"),
+                fmt.lr(r.get("lr")),
+                fmt.num(r.get("mean_iou")),
+                fmt.num(r.get("std_iou")),
+                fmt.pct(r.get("collapse_rate"), 0),
+                fmt.num(r.get("failures")),
+                fmt.num(r.get("score")),
+            ]
+        )
     return Table(
-        columns=["configuration", "loss", "parameters", "lr", "mean IoU", "std", "collapse rate", "failures",
-                 "score"],
-        rows=rows, numeric=frozenset({3, 4, 5, 6, 7, 8}),
+        columns=[
+            "configuration",
+            "loss",
+            "parameters",
+            "lr",
+            "mean IoU",
+            "std",
+            "collapse rate",
+            "failures",
+            "score",
+        ],
+        rows=rows,
+        numeric=frozenset({3, 4, 5, 6, 7, 8}),
+        id="ranking",
         caption="Ranking over seeds (★ recommended). The score rewards a high mean IoU and penalises spread "
-                "and collapse.",
-    )  # fmt: skip
+        "and collapse.",
+    )
 
 
 def environment_section(run: RunFolder) -> dict[str, Any]:
@@ -164,24 +208,30 @@ def environment_section(run: RunFolder) -> dict[str, Any]:
     if run.profile is not None:
         versions.append(("profile written by", f"lossadvisor {run.profile.created_with or fmt.MISSING}"))
     if run.recommendation is not None:
-        versions.append(("advice written by", f"lossadvisor {run.recommendation.created_with or fmt.MISSING}"))
+        versions.append(
+            ("advice written by", f"lossadvisor {run.recommendation.created_with or fmt.MISSING}")
+        )
     versions.append(("report written by", f"lossadvisor {__version__}"))
     section["versions"] = facts(versions)
     info = run.run
     if info is None:
-        section["missing"] = ("No run.json: this folder was not written by `lossadvisor tune`, so there is no "
-                              "command, timing or training environment to show.")  # fmt: skip
+        section["missing"] = (
+            "No run.json: this folder was not written by `lossadvisor tune`, so there is no "
+            "command, timing or training environment to show."
+        )
         return section
     section["command"] = str(info.get("command", ""))
-    section["run"] = facts([
-        ("status", str(info.get("status", fmt.MISSING))),
-        ("started", str(info.get("started") or fmt.MISSING)),
-        ("finished", str(info.get("finished") or fmt.MISSING)),
-        ("time taken", fmt.duration(info.get("duration_s"))),
-        ("study", str(info.get("study_name") or fmt.MISSING)),
-        ("storage", str(info.get("storage") or fmt.MISSING)),
-        ("data fingerprint", str(info.get("fingerprint") or fmt.MISSING)),
-    ])  # fmt: skip
+    section["run"] = facts(
+        [
+            ("status", str(info.get("status", fmt.MISSING))),
+            ("started", str(info.get("started") or fmt.MISSING)),
+            ("finished", str(info.get("finished") or fmt.MISSING)),
+            ("time taken", fmt.duration(info.get("duration_s"))),
+            ("study", str(info.get("study_name") or fmt.MISSING)),
+            ("storage", str(info.get("storage") or fmt.MISSING)),
+            ("data fingerprint", str(info.get("fingerprint") or fmt.MISSING)),
+        ]
+    )
     section["environment"] = _mapping_table(info.get("environment"))
     section["settings"] = _mapping_table(info.get("settings"))
     return section

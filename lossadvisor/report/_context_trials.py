@@ -31,22 +31,35 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
             "The study is running but no trial has been recorded yet; rebuild the report later."
             if run.status == "running" and trials is not None
             else "No tuning trials: this run folder holds no trials.csv. Run `lossadvisor tune` to confirm "
-                 "the advice with short training trials."
-        )  # fmt: skip
+            "the advice with short training trials."
+        )
         return section
     trials = trials.sort_values("number")
     counts = trials["state"].value_counts().to_dict()
-    section["summary"] = ", ".join(f"{counts[s]} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
-                                   if counts.get(s)) or f"{len(trials)} trials"  # fmt: skip
+    section["summary"] = (
+        ", ".join(
+            f"{counts[s]} {s.lower()}" for s in ("COMPLETE", "PRUNED", "FAIL", "RUNNING") if counts.get(s)
+        )
+        or f"{len(trials)} trials"
+    )
     scored = plots.finished(trials)
     best = scored.loc[scored.groupby("loss")["value"].idxmax()] if len(scored) else scored
     section["best"] = Table(
         columns=["loss", "best IoU", "trial", "learning rate", "parameters", "trials of this loss"],
-        rows=[[Cell(r.loss, "code"), fmt.num(r.value), str(int(r.number)), fmt.lr(r.lr),
-               Cell(fmt.params(r.params), "code"), str(int((trials["loss"] == r.loss).sum()))]
-              for r in best.sort_values("value", ascending=False).itertuples()],
+        rows=[
+            [
+                Cell(r.loss, "code"),
+                fmt.num(r.value),
+                str(int(r.number)),
+                fmt.lr(r.lr),
+                Cell(fmt.params(r.params), "code"),
+                str(int((trials["loss"] == r.loss).sum())),
+            ]
+            for r in best.sort_values("value", ascending=False).itertuples()
+        ],
         numeric=frozenset({1, 2, 3, 5}),
-    )  # fmt: skip
+        id="best-per-loss",
+    )
     if len(scored):
         section["plots"].append(plots.best_per_loss(trials))
     if trials["lr"].notna().any():
@@ -54,10 +67,13 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
     if scored["mix"].notna().any():
         section["plots"].append(plots.iou_vs_mix(trials))
     else:
-        section.setdefault("notes", []).append("No trial varied the Dice/CE mix weight, so there is no mix plot.")
+        section.setdefault("notes", []).append(
+            "No trial varied the Dice/CE mix weight, so there is no mix plot."
+        )
     if run.epochs is not None and len(best):
-        section["plots"].append(plots.learning_curves(run.epochs, {r.loss: int(r.number)
-                                                                   for r in best.itertuples()}))  # fmt: skip
+        section["plots"].append(
+            plots.learning_curves(run.epochs, {r.loss: int(r.number) for r in best.itertuples()})
+        )
     elif run.epochs is None:
         section.setdefault("notes", []).append("epochs.csv is missing, so no learning curves are drawn.")
     importances = (run.result or {}).get("param_importances") or {}
@@ -75,17 +91,49 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
 def _trial_table(trials: Any) -> Table:
     rows = []
     for r in trials.itertuples():
-        state = Cell(r.state.lower(), {"COMPLETE": "", "PRUNED": "muted", "FAIL": "bad"}.get(r.state, "muted"))
+        state = Cell(
+            r.state.lower(), {"COMPLETE": "", "PRUNED": "muted", "FAIL": "bad"}.get(r.state, "muted")
+        )
         collapse = Cell(r.collapse_kind or "yes", "bad") if r.collapsed else Cell("no", "muted")
-        rows.append([str(int(r.number)), state, Cell(r.loss, "code"), fmt.lr(r.lr), fmt.num(r.mix),
-                     Cell(fmt.params(r.params), "code"), fmt.num(r.value), fmt.num(r.val_dice),
-                     fmt.num(r.best_epoch), fmt.num(r.epochs_run), collapse, fmt.num(r.grad_spikes),
-                     fmt.yes_no(r.nonfinite) if r.nonfinite else "no", fmt.duration(r.duration_s)])  # fmt: skip
+        rows.append(
+            [
+                str(int(r.number)),
+                state,
+                Cell(r.loss, "code"),
+                fmt.lr(r.lr),
+                fmt.num(r.mix),
+                Cell(fmt.params(r.params), "code"),
+                fmt.num(r.value),
+                fmt.num(r.val_dice),
+                fmt.num(r.best_epoch),
+                fmt.num(r.epochs_run),
+                collapse,
+                fmt.num(r.grad_spikes),
+                fmt.yes_no(r.nonfinite) if r.nonfinite else "no",
+                fmt.duration(r.duration_s),
+            ]
+        )
     return Table(
-        columns=["#", "state", "loss", "lr", "mix", "parameters", "IoU", "Dice", "best epoch", "epochs",
-                 "collapsed", "grad spikes", "NaN/Inf", "time"],
-        rows=rows, numeric=frozenset({0, 3, 4, 6, 7, 8, 9, 11, 13}),
-    )  # fmt: skip
+        columns=[
+            "#",
+            "state",
+            "loss",
+            "lr",
+            "mix",
+            "parameters",
+            "IoU",
+            "Dice",
+            "best epoch",
+            "epochs",
+            "collapsed",
+            "grad spikes",
+            "NaN/Inf",
+            "time",
+        ],
+        rows=rows,
+        numeric=frozenset({0, 3, 4, 6, 7, 8, 9, 11, 13}),
+        id="trials-table",
+    )
 
 
 def _dropped_table(trials: Any) -> Table:
@@ -93,10 +141,13 @@ def _dropped_table(trials: Any) -> Table:
     for r in trials[trials["state"].isin(["PRUNED", "FAIL"])].itertuples():
         reason = r.fail_reason or (
             f"pruned after epoch {fmt.num(r.epochs_run)}: IoU {fmt.num(r.value)} was below the pruner's bar"
-            if r.state == "PRUNED" else "no reason recorded"
-        )  # fmt: skip
+            if r.state == "PRUNED"
+            else "no reason recorded"
+        )
         rows.append([str(int(r.number)), r.state.lower(), Cell(r.loss, "code"), fmt.lr(r.lr), reason])
-    return Table(columns=["#", "state", "loss", "lr", "why"], rows=rows, numeric=frozenset({0, 3}))
+    return Table(
+        columns=["#", "state", "loss", "lr", "why"], rows=rows, numeric=frozenset({0, 3}), id="dropped-trials"
+    )
 
 
 def lr_range_section(run: RunFolder) -> dict[str, Any]:
@@ -108,11 +159,18 @@ def lr_range_section(run: RunFolder) -> dict[str, Any]:
         return section
     section["table"] = Table(
         columns=["loss", "suggested LR", "method", "trust", "note"],
-        rows=[[Cell(str(t.get("loss", "")), "code"), fmt.lr(t.get("suggested_lr")), str(t.get("method", "")),
-               Cell("suspect", "bad") if t.get("suspect") else Cell("usable", "good"), str(t.get("note", ""))]
-              for t in tests],
+        rows=[
+            [
+                Cell(str(t.get("loss", "")), "code"),
+                fmt.lr(t.get("suggested_lr")),
+                str(t.get("method", "")),
+                Cell("suspect", "bad") if t.get("suspect") else Cell("usable", "good"),
+                str(t.get("note", "")),
+            ]
+            for t in tests
+        ],
         numeric=frozenset({1}),
-    )  # fmt: skip
+    )
     if any(t.get("lrs") and t.get("losses") for t in tests):
         section["plot"] = plots.lr_range_tests(tests)
     return section
@@ -127,34 +185,69 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
             "Seed-stability runs start after the search; none has finished yet."
             if run.status == "running"
             else "No seed-stability runs: this run folder holds no stability.csv (`lossadvisor tune` re-runs "
-                 "the best configurations with several seeds)."
-        )  # fmt: skip
+            "the best configurations with several seeds)."
+        )
         return section
     data = data.copy()
     data["label"] = data["label"].where(data["label"] != "", data["config_id"])
     groups = data.groupby("label", sort=False)
-    summary = groups.agg(loss=("loss", "first"), source=("source", "first"), lr=("lr", "first"),
-                         params=("params", "first"), seeds=("seed", "count"), mean=("val_iou", "mean"),
-                         std=("val_iou", "std"), low=("val_iou", "min"), high=("val_iou", "max"),
-                         collapse=("collapsed", "mean"), failed=("failed", "sum"))  # fmt: skip
+    summary = groups.agg(
+        loss=("loss", "first"),
+        source=("source", "first"),
+        lr=("lr", "first"),
+        params=("params", "first"),
+        seeds=("seed", "count"),
+        mean=("val_iou", "mean"),
+        std=("val_iou", "std"),
+        low=("val_iou", "min"),
+        high=("val_iou", "max"),
+        collapse=("collapsed", "mean"),
+        failed=("failed", "sum"),
+    )
     summary = summary.sort_values("mean", ascending=False)
-    recall_columns = [c for c in ("recall_tiny", "recall_small", "recall_medium", "recall_large")
-                      if data[c].notna().any()]  # fmt: skip
+    recall_columns = [
+        c for c in ("recall_tiny", "recall_small", "recall_medium", "recall_large") if data[c].notna().any()
+    ]
     recall = groups[recall_columns].mean() if recall_columns else None
     rows = []
     for label, r in summary.iterrows():
         collapse = Cell(fmt.pct(r.collapse, 0), "bad" if r.collapse > 0 else "")
-        rows.append([label, Cell(r.loss, "code"), r.source, fmt.lr(r.lr), Cell(fmt.params(r.params), "code"),
-                     str(int(r.seeds)), fmt.num(r["mean"]), fmt.num(r["std"]),
-                     f"{fmt.num(r.low)} – {fmt.num(r.high)}", collapse, str(int(r.failed))]
-                    + [fmt.num(recall.loc[label, c]) for c in recall_columns])  # fmt: skip
+        rows.append(
+            [
+                label,
+                Cell(r.loss, "code"),
+                r.source,
+                fmt.lr(r.lr),
+                Cell(fmt.params(r.params), "code"),
+                str(int(r.seeds)),
+                fmt.num(r["mean"]),
+                fmt.num(r["std"]),
+                f"{fmt.num(r.low)} – {fmt.num(r.high)}",
+                collapse,
+                str(int(r.failed)),
+            ]
+            + [fmt.num(recall.loc[label, c]) for c in recall_columns]
+        )
     section["table"] = Table(
-        columns=["configuration", "loss", "chosen as", "lr", "parameters", "seeds", "mean IoU", "std",
-                 "range", "collapse rate", "failed", *[f"recall {c.removeprefix('recall_')}"
-                                                       for c in recall_columns]],
-        rows=rows, numeric=frozenset({3, 5, 6, 7, 8, 9, 10, *range(11, 11 + len(recall_columns))}),
+        columns=[
+            "configuration",
+            "loss",
+            "chosen as",
+            "lr",
+            "parameters",
+            "seeds",
+            "mean IoU",
+            "std",
+            "range",
+            "collapse rate",
+            "failed",
+            *[f"recall {c.removeprefix('recall_')}" for c in recall_columns],
+        ],
+        rows=rows,
+        numeric=frozenset({3, 5, 6, 7, 8, 9, 10, *range(11, 11 + len(recall_columns))}),
         caption="Recall per object-size bucket: share of true objects of that size the prediction touches.",
-    )  # fmt: skip
+        id="stability-table",
+    )
     section["plot"] = stability_plots.seed_spread(data, list(summary.index))
     return section
 
@@ -164,13 +257,19 @@ def samples_section(run: RunFolder) -> dict[str, Any]:
     section: dict[str, Any] = {"problems": run.problems_with(SAMPLES)}
     samples = run.samples
     if samples is None or not samples.predictions:
-        section["missing"] = "No sample predictions: samples.npz is missing (written at the end of `lossadvisor tune`)."
+        section["missing"] = (
+            "No sample predictions: samples.npz is missing (written at the end of `lossadvisor tune`)."
+        )
         return section
     recommended = str(((run.result or {}).get("recommended") or {}).get("config_id", ""))
-    ids = sorted(samples.predictions, key=lambda k: (k == recommended, k))
-    section["columns"] = [samples.labels.get(k, k) + (" (recommended)" if k == recommended else "") for k in ids]
+    ids = sorted(samples.predictions, key=lambda k: (k != recommended, samples.labels.get(k, k)))
+    section["columns"] = [
+        samples.labels.get(k, k) + (" (recommended)" if k == recommended else "") for k in ids
+    ]
     section["rows"] = stability_plots.sample_rows(samples, ids)
-    section["legend"] = [("correct foreground", stability_plots.TRUE_POSITIVE),
-                         ("false positive", stability_plots.FALSE_POSITIVE),
-                         ("missed foreground", stability_plots.FALSE_NEGATIVE)]  # fmt: skip
+    section["legend"] = [
+        ("correct foreground", stability_plots.TRUE_POSITIVE),
+        ("false positive", stability_plots.FALSE_POSITIVE),
+        ("missed foreground", stability_plots.FALSE_NEGATIVE),
+    ]
     return section

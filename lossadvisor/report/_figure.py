@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -53,13 +54,26 @@ def _style() -> dict[str, Any]:
     rc: dict[str, Any] = {}
     rc.update(sns.axes_style("whitegrid"))
     rc.update(sns.plotting_context("notebook", font_scale=0.85))
-    rc.update({"axes.titleweight": "bold", "axes.titlesize": 11, "figure.dpi": DPI, "savefig.dpi": DPI,
-               "axes.prop_cycle": cycler(color=list(OKABE_ITO))})  # fmt: skip
+    rc.update(
+        {
+            "axes.titleweight": "bold",
+            "axes.titlesize": 11,
+            "figure.dpi": DPI,
+            "savefig.dpi": DPI,
+            "axes.prop_cycle": cycler(color=list(OKABE_ITO)),
+        }
+    )
     return rc
 
 
-def render(draw: Callable[[Figure], None], *, alt: str, caption: str = "", height: float = ROW_HEIGHT_IN,
-           width: float = WIDTH_IN) -> Plot:  # fmt: skip
+def render(
+    draw: Callable[[Figure], None],
+    *,
+    alt: str,
+    caption: str = "",
+    height: float = ROW_HEIGHT_IN,
+    width: float = WIDTH_IN,
+) -> Plot:
     """Draw a figure with ``draw(fig)`` and return it as a PNG data URI.
 
     A plot that fails (odd data from a damaged file) becomes a :class:`Plot` with ``error`` set and a logged
@@ -76,7 +90,11 @@ def render(draw: Callable[[Figure], None], *, alt: str, caption: str = "", heigh
     from matplotlib.figure import Figure
 
     try:
-        with matplotlib.rc_context(_style()):
+        with matplotlib.rc_context(_style()), warnings.catch_warnings():
+            # seaborn 0.13's boxplot still passes matplotlib's deprecated ``vert``; nothing a user can act on.
+            warnings.filterwarnings(
+                "ignore", message=r"vert: bool was deprecated", category=DeprecationWarning
+            )
             fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
             try:
                 draw(fig)

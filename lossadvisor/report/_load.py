@@ -1,7 +1,7 @@
 """Read the saved files of a run folder, tolerating every missing or unreadable part.
 
 The report reads only files (``docs/ARCHITECTURE.md``, "The run folder"), never live objects, so it can be
-rebuilt at any time: after ``profile`` alone, after ``advise``, while ``tune`` is still running, or long after.
+rebuilt at any time: after ``profile`` alone, after ``advise``, while ``tune`` is still running, or later.
 A missing file is normal (that step has not run); an unreadable one is recorded in
 :attr:`RunFolder.problems` and shown in its section instead of stopping the whole report.
 """
@@ -39,27 +39,93 @@ STABILITY = "stability.csv"
 LR_RANGE_TEST = "lr_range_test.json"
 RESULT = "result.json"
 SAMPLES = "samples.npz"
-RUN_FILES = (PROFILE, PER_IMAGE, RECOMMENDATION, RUN, TRIALS, EPOCHS, STABILITY, LR_RANGE_TEST, RESULT, SAMPLES)
+RUN_FILES = (
+    PROFILE,
+    PER_IMAGE,
+    RECOMMENDATION,
+    RUN,
+    TRIALS,
+    EPOCHS,
+    STABILITY,
+    LR_RANGE_TEST,
+    RESULT,
+    SAMPLES,
+)
 
 # Columns the report reads from each CSV (docs/ARCHITECTURE.md); absent ones are added empty so a tuner that
 # writes fewer columns still renders, with "–" where a value is missing.
 TRIAL_COLUMNS = (
-    "number", "state", "loss", "lr", "mix", "params", "value", "val_iou", "val_dice", "best_epoch",
-    "epochs_run", "collapsed", "collapse_kind", "grad_norm_max", "grad_spikes", "nonfinite", "duration_s",
-    "fail_reason",
-)  # fmt: skip
-EPOCH_COLUMNS = (
-    "phase", "run_id", "trial", "loss", "epoch", "train_loss", "val_iou", "val_dice", "pred_fg_share",
-    "true_fg_share", "collapse", "grad_norm_mean", "grad_norm_max", "grad_spikes", "nonfinite", "seconds",
-)  # fmt: skip
-STABILITY_COLUMNS = (
-    "config_id", "label", "source", "loss", "lr", "params", "seed", "val_iou", "val_dice", "collapsed",
-    "collapse_kind", "failed", "fail_reason", "recall_tiny", "recall_small", "recall_medium", "recall_large",
+    "number",
+    "state",
+    "loss",
+    "lr",
+    "mix",
+    "params",
+    "value",
+    "val_iou",
+    "val_dice",
+    "best_epoch",
+    "epochs_run",
+    "collapsed",
+    "collapse_kind",
+    "grad_norm_max",
+    "grad_spikes",
+    "nonfinite",
     "duration_s",
-)  # fmt: skip
+    "fail_reason",
+)
+EPOCH_COLUMNS = (
+    "phase",
+    "run_id",
+    "trial",
+    "loss",
+    "epoch",
+    "train_loss",
+    "val_iou",
+    "val_dice",
+    "pred_fg_share",
+    "true_fg_share",
+    "collapse",
+    "grad_norm_mean",
+    "grad_norm_max",
+    "grad_spikes",
+    "nonfinite",
+    "seconds",
+)
+STABILITY_COLUMNS = (
+    "config_id",
+    "label",
+    "source",
+    "loss",
+    "lr",
+    "params",
+    "seed",
+    "val_iou",
+    "val_dice",
+    "collapsed",
+    "collapse_kind",
+    "failed",
+    "fail_reason",
+    "recall_tiny",
+    "recall_small",
+    "recall_medium",
+    "recall_large",
+    "duration_s",
+)
 _BOOL_COLUMNS = ("collapsed", "failed", "nonfinite")
-_TEXT_COLUMNS = ("state", "loss", "params", "collapse_kind", "fail_reason", "label", "source", "config_id",
-                 "phase", "run_id", "collapse")  # fmt: skip
+_TEXT_COLUMNS = (
+    "state",
+    "loss",
+    "params",
+    "collapse_kind",
+    "fail_reason",
+    "label",
+    "source",
+    "config_id",
+    "phase",
+    "run_id",
+    "collapse",
+)
 _TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t"})
 
 
@@ -107,7 +173,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
         run_dir: a run folder written by ``lossadvisor profile/advise/tune --out``.
 
     Returns:
-        A :class:`RunFolder`; parts that are missing are ``None``, unreadable ones also appear in ``problems``.
+        A :class:`RunFolder`; missing parts are ``None``, unreadable ones also appear in ``problems``.
 
     Raises:
         DataError: if ``run_dir`` is not a folder, or holds none of the run files.
@@ -178,8 +244,9 @@ def _normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             df[column] = df[column].map(_as_bool)
     for column in _TEXT_COLUMNS:
         if column in df.columns:
-            df[column] = df[column].map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v))
-                                        else str(v))  # fmt: skip
+            df[column] = df[column].map(
+                lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+            )
     if "state" in df.columns:
         df["state"] = df["state"].str.upper().str.replace("TRIALSTATE.", "", regex=False)
     for column in ("lr", "mix", "value", "val_iou", "val_dice", "epoch", "trial", "number", "seed"):
@@ -217,7 +284,9 @@ def _read_samples(file: Path) -> Samples:
     with np.load(file, allow_pickle=False) as npz:
         images = np.asarray(npz["images"])
         masks = np.asarray(npz["masks"])
-        predictions = {key[len("pred__"):]: np.asarray(npz[key]) for key in npz.files if key.startswith("pred__")}
+        predictions = {
+            key[len("pred__") :]: np.asarray(npz[key]) for key in npz.files if key.startswith("pred__")
+        }
         labels: dict[str, str] = {}
         if "labels" in npz.files:
             labels = {str(k): str(v) for k, v in json.loads(str(npz["labels"])).items()}

@@ -40,28 +40,63 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
 
         ax = fig.subplots()
         scored = data[data["val_iou"].notna()]
-        sns.boxplot(data=scored, x="val_iou", y="label", order=order, ax=ax, color="white", width=0.55,
-                    fliersize=0, linewidth=1)  # fmt: skip
-        sns.stripplot(data=scored, x="val_iou", y="label", order=order, hue="label", ax=ax, size=6,
-                      palette={label: colours[loss_of[label]] for label in order}, jitter=0.12,
-                      legend=False)  # fmt: skip
+        sns.boxplot(
+            data=scored,
+            x="val_iou",
+            y="label",
+            order=order,
+            ax=ax,
+            color="white",
+            width=0.55,
+            fliersize=0,
+            linewidth=1,
+        )
+        sns.stripplot(
+            data=scored,
+            x="val_iou",
+            y="label",
+            order=order,
+            hue="label",
+            ax=ax,
+            size=6,
+            palette={label: colours[loss_of[label]] for label in order},
+            jitter=0.12,
+            legend=False,
+        )
         bad = scored[scored["collapsed"].astype(bool)]
         positions = {label: i for i, label in enumerate(order)}
-        ax.scatter(bad["val_iou"], [positions[label] for label in bad["label"]], marker="X", s=60,
-                   color="black", zorder=5, label="collapsed seed")  # fmt: skip
+        ax.scatter(
+            bad["val_iou"],
+            [positions[label] for label in bad["label"]],
+            marker="X",
+            s=60,
+            color="black",
+            zorder=5,
+            label="collapsed seed",
+        )
         failed = data[data["failed"].astype(bool)]
         if len(failed):
-            ax.scatter([0.0] * len(failed), [positions[label] for label in failed["label"]], marker="v", s=50,
-                       color=MUTED, zorder=5, label="failed seed")  # fmt: skip
+            ax.scatter(
+                [0.0] * len(failed),
+                [positions[label] for label in failed["label"]],
+                marker="v",
+                s=50,
+                color=MUTED,
+                zorder=5,
+                label="failed seed",
+            )
         if len(bad) or len(failed):
-            ax.legend(fontsize=8, loc="lower left")
+            fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
         ax.set_xlim(-0.03, 1.03)
         ax.set_xlabel("validation foreground IoU, one point per seed")
         ax.set_ylabel("")
         ax.set_title("Spread across seeds")
 
-    return render(draw, alt="Box and strip plot of IoU per seed for each configuration.",
-                  height=max(1.8, 0.55 * len(order) + 1.1))  # fmt: skip
+    return render(
+        draw,
+        alt="Box and strip plot of IoU per seed for each configuration.",
+        height=max(2.0, 0.55 * len(order) + 1.4),
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +120,13 @@ def sample_rows(samples: Samples, config_ids: list[str]) -> list[SampleRow]:
         for config_id in config_ids:
             pred = samples.predictions[config_id][i]
             predictions.append((image_uri(_overlay(image, truth, pred)), _tile_iou(truth, pred)))
-        rows.append(SampleRow(image=image_uri(image), truth=image_uri(_overlay(image, truth, truth)),
-                              predictions=predictions))  # fmt: skip
+        rows.append(
+            SampleRow(
+                image=image_uri(image),
+                truth=image_uri(_overlay(image, truth, truth)),
+                predictions=predictions,
+            )
+        )
     return rows
 
 

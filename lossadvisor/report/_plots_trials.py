@@ -1,8 +1,9 @@
 """Plots of the Optuna trials: best IoU per loss, learning-rate sensitivity, the Dice/CE mix, learning curves.
 
 The learning-rate plot is the one users come for: Dice-family losses are reported to be far more sensitive to
-the learning rate than cross-entropy (their gradient divides by small sums, Milletari et al. 2016, "V-Net"), and
-a scatter of IoU against the learning rate, one panel per loss, shows how wide the good band is on *this* data.
+the learning rate than cross-entropy (their gradient divides by small sums, Milletari et al. 2016, "V-Net"),
+and a scatter of IoU against the learning rate, one panel per loss, shows how wide the good band is on *this*
+data.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PANELS_PER_ROW = 3
+PANELS_PER_ROW = 4
 IOU_LABEL = "validation foreground IoU"
 
 
@@ -36,20 +37,41 @@ def best_per_loss(trials: pd.DataFrame) -> Plot:
         import seaborn as sns
 
         ax = fig.subplots()
-        sns.stripplot(data=data, x="value", y="loss", order=order, hue="loss", palette=colours, ax=ax,
-                      size=5, alpha=0.55, jitter=0.18, legend=False)  # fmt: skip
+        sns.stripplot(
+            data=data,
+            x="value",
+            y="loss",
+            order=order,
+            hue="loss",
+            palette=colours,
+            ax=ax,
+            size=5,
+            alpha=0.55,
+            jitter=0.18,
+            legend=False,
+        )
         for i, loss in enumerate(order):
             best = data.loc[data["loss"] == loss, "value"].max()
             ax.scatter([best], [i], marker="D", s=70, color=colours[loss], edgecolor="black", zorder=5)
-            ax.annotate(f"{best:.3f}", (best, i), xytext=(8, 0), textcoords="offset points", va="center",
-                        fontsize=9, fontweight="bold")  # fmt: skip
+            ax.annotate(
+                f"{best:.3f}",
+                (best, i),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=9,
+                fontweight="bold",
+            )
         ax.set_xlabel(f"{IOU_LABEL} (diamond: best trial of the loss)")
         ax.set_ylabel("")
         ax.set_xlim(0, 1.05)
         ax.set_title("Best IoU per loss")
 
-    return render(draw, alt="Strip plot of the IoU of every trial per loss, best trial marked.",
-                  height=max(1.8, 0.5 * len(order) + 1.1))  # fmt: skip
+    return render(
+        draw,
+        alt="Strip plot of the IoU of every trial per loss, best trial marked.",
+        height=max(1.8, 0.5 * len(order) + 1.1),
+    )
 
 
 def iou_vs_lr(trials: pd.DataFrame) -> Plot:
@@ -61,21 +83,25 @@ def iou_vs_lr(trials: pd.DataFrame) -> Plot:
 
     def draw(fig: Figure) -> None:
         axes = _panels(fig, len(losses))
-        for ax, loss in zip(axes, losses):
+        for ax, loss in zip(axes, losses, strict=True):
             rows = data[data["loss"] == loss]
             _lr_points(ax, rows, colours[loss])
             ax.set_xscale("log")
             ax.set_xlim(x_low, x_high)
             ax.set_ylim(-0.03, 1.03)
             ax.set_title(f"{loss} ({len(rows)} trials)")
-            ax.set_xlabel("learning rate (log scale)")
+        fig.supxlabel("learning rate (log scale)", fontsize=10)
         for ax in axes[:: min(PANELS_PER_ROW, len(losses))]:
             ax.set_ylabel(IOU_LABEL)
-        fig.legend(handles=_lr_legend(), loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+        handles = _lr_legend(failed=bool((data["state"] == "FAIL").any()))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
 
     rows = math.ceil(len(losses) / PANELS_PER_ROW)
-    return render(draw, alt="Scatter plots of IoU against learning rate, one panel per loss.",
-                  height=ROW_HEIGHT_IN * rows * 0.95 + 0.5)  # fmt: skip
+    return render(
+        draw,
+        alt="Scatter plots of IoU against learning rate, one panel per loss.",
+        height=ROW_HEIGHT_IN * rows * 0.95 + 0.5,
+    )
 
 
 def _lr_points(ax: Axes, rows: pd.DataFrame, colour: str) -> None:
@@ -90,28 +116,40 @@ def _lr_points(ax: Axes, rows: pd.DataFrame, colour: str) -> None:
         ax.scatter(failed["lr"], [0.0] * len(failed), s=40, marker="v", color=MUTED)
 
 
-def _lr_legend() -> list[Any]:
+def _lr_legend(*, failed: bool) -> list[Any]:
     from matplotlib.lines import Line2D
 
-    return [
+    handles = [
         Line2D([], [], marker="o", linestyle="", color=MUTED, label="complete"),
         Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color=MUTED, label="pruned"),
         Line2D([], [], marker="X", linestyle="", color="black", label="collapsed (all one class)"),
     ]
+    if failed:
+        handles.append(Line2D([], [], marker="v", linestyle="", color=MUTED, label="failed (drawn at 0)"))
+    return handles
 
 
 def iou_vs_mix(trials: pd.DataFrame) -> Plot:
     """IoU against the Dice/CE mix weight (0 = cross-entropy only, 1 = Dice only), per mixed loss."""
     data = finished(trials)
-    data = data[data["mix"].notna()]
+    data = data[data["mix"].notna()].assign(state=lambda d: d["state"].str.lower())
     colours = palette_for(trials["loss"])
 
     def draw(fig: Figure) -> None:
         import seaborn as sns
 
         ax = fig.subplots()
-        sns.scatterplot(data=data, x="mix", y="value", hue="loss", palette=colours, ax=ax, s=40,
-                        style="state", markers={"COMPLETE": "o", "PRUNED": "X"})  # fmt: skip
+        sns.scatterplot(
+            data=data,
+            x="mix",
+            y="value",
+            hue="loss",
+            palette=colours,
+            ax=ax,
+            s=40,
+            style="state",
+            markers={"complete": "o", "pruned": "X"},
+        )
         ax.set_xlim(-0.03, 1.03)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("mix weight of the Dice term (0 = cross-entropy only, 1 = Dice only)")
@@ -128,21 +166,28 @@ def learning_curves(epochs: pd.DataFrame, best_trials: dict[str, int]) -> Plot:
     search = epochs[(epochs["phase"].isin(["search", ""]))]
 
     def draw(fig: Figure) -> None:
+        from matplotlib.ticker import MaxNLocator
+
         left, right = fig.subplots(1, 2)
         for loss, number in sorted(best_trials.items()):
             rows = search[search["trial"] == number].sort_values("epoch")
             label = f"{loss} (trial {number})"
-            left.plot(rows["epoch"], rows["val_iou"], marker="o", markersize=3, color=colours[loss], label=label)
+            left.plot(
+                rows["epoch"], rows["val_iou"], marker="o", markersize=3, color=colours[loss], label=label
+            )
             right.plot(rows["epoch"], rows["train_loss"], marker="o", markersize=3, color=colours[loss])
         left.set_ylim(-0.03, 1.03)
         left.set_xlabel("epoch")
         left.set_ylabel(IOU_LABEL)
         left.set_title("Validation IoU")
         right.set_xlabel("epoch")
-        right.set_ylabel("training loss (each loss on its own scale)")
+        right.set_ylabel("training loss (own scale per loss)")
+        for ax in (left, right):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         right.set_title("Training loss")
-        fig.legend(loc="outside lower center", ncols=min(4, max(1, len(best_trials))), fontsize=8,
-                   frameon=False)  # fmt: skip
+        fig.legend(
+            loc="outside lower center", ncols=min(4, max(1, len(best_trials))), fontsize=8, frameon=False
+        )
 
     return render(draw, alt="Learning curves of the best trial of each loss.", height=3.4)
 
@@ -155,7 +200,9 @@ def param_importances(importances: dict[str, float]) -> Plot:
         ax = fig.subplots()
         ax.barh([k for k, _ in items], [v for _, v in items], color=OKABE_ITO[0])
         for i, (_, v) in enumerate(items):
-            ax.annotate(f"{v:.2f}", (v, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9)
+            ax.annotate(
+                f"{v:.2f}", (v, i), xytext=(4, 0), textcoords="offset points", va="center", fontsize=9
+            )
         ax.set_xlim(0, max(v for _, v in items) * 1.18 if items else 1)
         ax.set_xlabel("importance (share of the variance of the objective)")
         ax.set_title("Parameter importances")
@@ -164,30 +211,39 @@ def param_importances(importances: dict[str, float]) -> Plot:
 
 
 def lr_range_tests(tests: list[dict[str, Any]]) -> Plot:
-    """Smoothed loss against learning rate per loss, the suggested LR marked; suspect tests in a grey frame."""
+    """Smoothed loss against learning rate per loss, the suggested LR marked, suspect tests titled so."""
     tests = [t for t in tests if t.get("lrs") and t.get("losses")]
     colours = palette_for(str(t.get("loss", "")) for t in tests)
 
     def draw(fig: Figure) -> None:
         axes = _panels(fig, len(tests), share_y=False)
-        for ax, test in zip(axes, tests):
+        for ax, test in zip(axes, tests, strict=True):
             name = str(test.get("loss", ""))
             ax.plot(test["lrs"], test["losses"], color=colours[name], linewidth=1.6)
             ax.set_xscale("log")
             suggested = test.get("suggested_lr")
             if suggested is not None and float(suggested) > 0:
                 ax.axvline(float(suggested), color="black", linestyle="--", linewidth=1)
-                ax.annotate(f"suggested {float(suggested):.1e}", (float(suggested), 0.95),
-                            xycoords=("data", "axes fraction"), xytext=(4, 0), textcoords="offset points",
-                            fontsize=8, va="top")  # fmt: skip
+                ax.annotate(
+                    f"suggested {float(suggested):.1e}",
+                    (float(suggested), 0.95),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(4, 0),
+                    textcoords="offset points",
+                    fontsize=8,
+                    va="top",
+                )
             title = f"{name} — suspect" if test.get("suspect") else name
             ax.set_title(title, color="#A33A00" if test.get("suspect") else "black")
-            ax.set_xlabel("learning rate (log scale)")
             ax.set_ylabel("smoothed training loss")
+        fig.supxlabel("learning rate (log scale); dashed: suggested learning rate", fontsize=10)
 
     rows = math.ceil(len(tests) / PANELS_PER_ROW)
-    return render(draw, alt="LR range test curves: training loss against learning rate, one panel per loss.",
-                  height=ROW_HEIGHT_IN * rows * 0.95)  # fmt: skip
+    return render(
+        draw,
+        alt="LR range test curves: training loss against learning rate, one panel per loss.",
+        height=ROW_HEIGHT_IN * rows * 0.95,
+    )
 
 
 def _panels(fig: Figure, n: int, *, share_y: bool = True) -> list[Axes]:

@@ -21,6 +21,7 @@ class Table:
     rows: list[list[str | Cell]] = field(default_factory=list)
     caption: str = ""
     numeric: frozenset[int] = frozenset()  # column indices aligned right
+    id: str = ""  # HTML id, so readers (and tests) can link to a table
 
     def __len__(self) -> int:
         return len(self.rows)

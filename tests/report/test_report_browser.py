@@ -1,0 +1,107 @@
+"""The report in a real browser: Debian's Chromium driven by Playwright (no browser download, no network).
+
+Opens the report from file://, and checks what a reader would notice: console errors, images that do not
+decode, any network request, sections that do not show, a page wider than a laptop screen, and how it prints.
+A full-page screenshot is kept in the test's tmp_path (pytest keeps the last runs) for a human to look at.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from report_runs import write_run_folder
+
+from lossadvisor.profile._schema import SkippedFile
+from lossadvisor.report import build_report
+from lossadvisor.report._context import SECTIONS
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LAPTOP = {"width": 1366, "height": 768}
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Watched:
+    """A page with every request, console error, page error and dialog recorded."""
+
+    def __init__(self, browser: Any) -> None:
+        self.page = browser.new_page(viewport=LAPTOP)
+        self.requests: list[str] = []
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def open(self, report: Path) -> Any:
+        self.page.goto(report.resolve().as_uri(), wait_until="load")
+        return self.page
+
+
+def test_report_in_chromium(browser: Any, build_stage: Callable[[str], Path], tmp_path: Path) -> None:
+    watched = Watched(browser)
+    page = watched.open(build_stage("complete"))
+
+    assert watched.errors == []
+    assert watched.requests and all(u.startswith(("file:", "data:")) for u in watched.requests), (
+        watched.requests
+    )
+    images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.alt])")
+    assert len(images) == 26
+    undecoded = [alt for complete, width, alt in images if not complete or width <= 0]
+    assert undecoded == []
+    for section_id, title in SECTIONS:
+        heading = page.locator(f"#{section_id} > h2")
+        assert heading.is_visible() and heading.inner_text() == title
+    assert page.locator("#recommended-loss").inner_text() == "dice_ce"
+    assert page.locator("#recommended-lr").inner_text() == "2.0e-03"
+    # readable on a laptop: the page itself never scrolls sideways (wide tables scroll inside their box)
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shot = tmp_path / "report-complete.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 50_000
+
+    page.emulate_media(media="print")
+    assert not page.locator("nav").is_visible()  # the navigation is not printed
+    assert page.pdf(format="A4")[:4] == b"%PDF"
+    page.close()
+
+
+def test_escaped_names_do_not_run_in_the_browser(browser: Any, tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    folder = write_run_folder(
+        tmp_path / "run",
+        stage="profile",
+        class_name=evil,
+        skipped=(SkippedFile(path=f"{evil}.png", reason="corrupt"),),
+    )
+    watched = Watched(browser)
+    page = watched.open(build_report(folder))
+    assert watched.dialogs == [] and watched.errors == []
+    assert page.locator("script").count() == 0
+    assert f"{evil}.png" in page.locator("#skipped-files").inner_text()
+    assert page.locator("#verdict .missing").inner_text().startswith("No recommendation yet")
+    page.screenshot(path=str(tmp_path / "report-profile-only.png"), full_page=True)
+    page.close()

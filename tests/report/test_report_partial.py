@@ -1,0 +1,109 @@
+"""Partial runs render, and say plainly what is missing; damaged files and bad arguments fail clearly."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from html_tables import parse
+from report_runs import write_run_folder
+
+from lossadvisor.errors import ConfigError, DataError
+from lossadvisor.report import build_report
+
+
+def _sections(path: Path) -> dict[str, str]:
+    return parse(path.read_text(encoding="utf-8")).section_text
+
+
+def test_profile_only(build_stage: Callable[[str], Path]) -> None:
+    text = _sections(build_stage("profile"))
+    assert "No recommendation yet" in text["verdict"]
+    assert "9 : 1" in text["dataset"]  # the dataset section is complete
+    assert "no recommendation.json" in text["rules"]
+    assert "no trials.csv" in text["trials"]
+    assert "lr_range_test.json is missing" in text["lr-range"]
+    assert "no stability.csv" in text["stability"]
+    assert "samples.npz is missing" in text["samples"]
+    assert "No run.json" in text["environment"]
+
+
+def test_profile_and_advice(build_stage: Callable[[str], Path]) -> None:
+    text = _sections(build_stage("advice"))
+    assert "Not confirmed by training yet" in text["verdict"]
+    assert "dice_ce" in text["verdict"] and "1.0e-04 – 1.0e-02" in text["verdict"]  # rules' first choice
+    assert "rule_imbalance_level" in text["rules"]
+    assert "no trials.csv" in text["trials"]
+
+
+def test_running_study(build_stage: Callable[[str], Path]) -> None:
+    report = build_stage("running")
+    html = report.read_text(encoding="utf-8")
+    assert 'id="status-banner"' in html
+    assert "This study is still running" in html
+    assert "16 trials had finished" in html  # 14 complete + 1 pruned + 1 failed
+    text = _sections(report)
+    assert "the tuned recommendation appears when the run ends" in text["verdict"]
+    assert "none has finished yet" in text["stability"]
+
+
+def test_running_study_without_trials_yet(tmp_path: Path) -> None:
+    folder = write_run_folder(tmp_path / "run", stage="running")
+    (folder / "trials.csv").write_text("number,state,loss,lr,mix,params,value\n")
+    text = _sections(build_report(folder))
+    assert "no trial has been recorded yet" in text["trials"]
+
+
+def test_damaged_file_is_reported_not_fatal(tmp_path: Path) -> None:
+    folder = write_run_folder(tmp_path / "run", stage="complete")
+    (folder / "result.json").write_text("{ not json")
+    text = _sections(build_report(folder))
+    assert "Could not read result.json: JSONDecodeError" in text["verdict"]
+    assert "Not confirmed by training yet" in text["verdict"]  # falls back to the rules' advice
+    assert "dice_ce" in text["trials"]
+
+
+def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"does not exist or is not a folder.*--out"):
+        build_report(tmp_path / "nope")
+    with pytest.raises(DataError, match=r"holds none of the run files.*lossadvisor profile"):
+        build_report(tmp_path)
+
+
+def test_out_argument_is_checked(tmp_path: Path) -> None:
+    folder = write_run_folder(tmp_path / "run", stage="profile")
+    with pytest.raises(ConfigError, match=r"'out' argument .* must be a file path; got the folder"):
+        build_report(folder, out=tmp_path)
+    with pytest.raises(ConfigError, match=r"must end in \.html; got .*report\.txt"):
+        build_report(folder, out=tmp_path / "report.txt")
+    target = build_report(folder, out=tmp_path / "elsewhere" / "review.html")
+    assert target == tmp_path / "elsewhere" / "review.html" and target.is_file()
+
+
+def test_lr_range_test_as_mapping_per_loss(tmp_path: Path) -> None:
+    folder = write_run_folder(tmp_path / "run", stage="complete")
+    tests = json.loads((folder / "lr_range_test.json").read_text())
+    (folder / "lr_range_test.json").write_text(json.dumps({t["loss"]: t for t in tests}))
+    text = _sections(build_report(folder))
+    assert "suspect" in text["lr-range"] and "3.0e-03" in text["lr-range"]
+
+
+def test_importing_the_report_does_not_import_plotting() -> None:
+    code = (
+        "import sys, lossadvisor.report, lossadvisor.cli; "
+        "print(sorted(m for m in ('matplotlib', 'seaborn', 'torch', 'optuna') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_no_figures_left_open(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    build_report(write_run_folder(tmp_path / "run", stage="advice"))
+    assert plt.get_fignums() == before
