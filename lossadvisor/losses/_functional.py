@@ -35,9 +35,14 @@ def focal_map(log_probs: torch.Tensor, targets: torch.Tensor, gamma: float) -> t
 
 
 def safe_pow(base: torch.Tensor, exponent: float) -> torch.Tensor:
-    """``base ** exponent`` for ``base`` in [0, 1] with the base clamped at :data:`POW_EPS`."""
-    if exponent == 1.0:
-        return base
+    """``base ** exponent`` for ``base`` in [0, 1] with a finite slope everywhere.
+
+    Exponents of 1 or more are left alone (the slope at 0 is 0 or 1). Below 1 the slope at 0 is infinite, so
+    the base is clamped at :data:`POW_EPS`: the value never drops below ``POW_EPS ** exponent`` (3e-5 for the
+    focal Tversky default 0.75), the price of a finite gradient at a perfect prediction.
+    """
+    if exponent >= 1.0:
+        return base if exponent == 1.0 else base.pow(exponent)
     return base.clamp_min(POW_EPS).pow(exponent)
 
 
