@@ -9,10 +9,10 @@ Convention mapping (ours -> MONAI):
   ``squared_pred``; Tversky ``alpha`` (false positives) and ``beta`` (false negatives) mean the same in both;
 * focal: MONAI's ``mean`` averages over N*C*H*W elements, ours over the N*H*W pixels of a per-pixel loss, so
   ours = C x MONAI's for softmax inputs (equal for one sigmoid channel);
-* generalized Dice: our Sudre weights are normalised to sum 1 per row; with a negligible ``smooth`` the ratio is
-  the same;
-* ``AsymmetricUnifiedFocalLoss`` takes probabilities (it applies no activation), so it gets ``softmax(logits)``;
-  its epsilon (1e-7) is our ``smooth``.
+* generalized Dice: our Sudre weights are normalised to sum 1 per row; with a negligible ``smooth`` the
+  ratio is the same;
+* ``AsymmetricUnifiedFocalLoss`` takes probabilities (it applies no activation), so it gets
+  ``softmax(logits)``; its epsilon (1e-7) is our ``smooth``.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def test_dice_softmax(squared, batch, include_background):
         "dice", smooth=1e-5, squared=squared, batch_dice=batch, include_background=include_background
     )(x, t)
     ref = _monai(
-        "DiceLoss", softmax=True, to_onehot_y=True, include_background=include_background, squared_pred=squared,
-        smooth_nr=1e-5, smooth_dr=1e-5, batch=batch,
+        "DiceLoss", softmax=True, to_onehot_y=True, include_background=include_background,
+        squared_pred=squared, smooth_nr=1e-5, smooth_dr=1e-5, batch=batch,
     )(x, t.unsqueeze(1))  # fmt: skip
     assert float(ours) == pytest.approx(float(ref), abs=ATOL)
 
@@ -61,7 +61,9 @@ def test_dice_softmax(squared, batch, include_background):
 def test_dice_sigmoid(batch):
     x, t = _inputs(1, seed=1)
     ours = build_loss("dice", smooth=1.0, batch_dice=batch)(x, t)
-    ref = _monai("DiceLoss", sigmoid=True, smooth_nr=1.0, smooth_dr=1.0, batch=batch)(x, t.unsqueeze(1).double())
+    ref = _monai("DiceLoss", sigmoid=True, smooth_nr=1.0, smooth_dr=1.0, batch=batch)(
+        x, t.unsqueeze(1).double()
+    )
     assert float(ours) == pytest.approx(float(ref), abs=ATOL)
 
 
@@ -105,7 +107,9 @@ def test_focal_sigmoid(alpha):
 @pytest.mark.parametrize("batch", [False, True])
 def test_tversky(alpha, beta, batch):
     x, t = _inputs(3, seed=6)
-    ours = build_loss("tversky", alpha=alpha, beta=beta, smooth=1e-5, batch_dice=batch, include_background=True)
+    ours = build_loss(
+        "tversky", alpha=alpha, beta=beta, smooth=1e-5, batch_dice=batch, include_background=True
+    )
     ref = _monai(
         "TverskyLoss", softmax=True, to_onehot_y=True, alpha=alpha, beta=beta, smooth_nr=1e-5, smooth_dr=1e-5,
         batch=batch,
@@ -129,7 +133,9 @@ def test_generalized_dice_with_an_absent_class_uses_the_same_rule():
     x, t = _inputs(3, seed=8)
     t = t.clamp_max(1)  # class 2 absent everywhere: its weight becomes the largest present weight
     ours = build_loss("generalized_dice", smooth=1e-8)(x, t)
-    ref = _monai("GeneralizedDiceLoss", softmax=True, to_onehot_y=True, smooth_nr=1e-8, smooth_dr=1e-8, batch=True)
+    ref = _monai(
+        "GeneralizedDiceLoss", softmax=True, to_onehot_y=True, smooth_nr=1e-8, smooth_dr=1e-8, batch=True
+    )
     assert float(ours) == pytest.approx(float(ref(x, t.unsqueeze(1))), abs=ATOL)
 
 

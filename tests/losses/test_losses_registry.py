@@ -56,7 +56,9 @@ def test_documented_tuning_ranges():
 
 
 def test_unknown_loss_lists_valid_names_and_suggests_the_closest():
-    with pytest.raises(ConfigError, match=r"Unknown loss 'dcie'\. Did you mean 'dice'\? Valid: ce, weighted_ce"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown loss 'dcie'\. Did you mean 'dice'\? Valid: ce, weighted_ce"
+    ):
         get_spec("dcie")
     with pytest.raises(ValueError, match="Valid: ce"):  # ConfigError is a ValueError
         build_loss("nope")
@@ -70,14 +72,26 @@ def test_unknown_parameter_suggests_the_closest():
 @pytest.mark.parametrize(
     ("name", "params", "message"),
     [
-        ("dice_ce", {"mix": 1.5}, r"The 'mix' parameter of dice_ce must be a float in \[0, 1\]\. Got 1\.5 instead"),
+        (
+            "dice_ce",
+            {"mix": 1.5},
+            r"The 'mix' parameter of dice_ce must be a float in \[0, 1\]\. Got 1\.5 instead",
+        ),
         ("focal", {"gamma": -1}, r"'gamma' parameter of focal must be a float in \[0, 10\]\. Got -1"),
         ("dice", {"squared": 1}, r"'squared' parameter of dice must be True or False\. Got 1"),
         ("lovasz", {"classes": "some"}, r"'classes' parameter of lovasz must be one of 'present', 'all'"),
-        ("weighted_ce", {"class_weights": [1.0, -2.0]}, r"'class_weights' .* sequence of floats in \[0, 1e\+06\]"),
+        (
+            "weighted_ce",
+            {"class_weights": [1.0, -2.0]},
+            r"'class_weights' .* sequence of floats in \[0, 1e\+06\]",
+        ),
         ("weighted_ce", {"class_weights": "1,2"}, r"'class_weights' parameter of weighted_ce must be"),
         ("dice", {"smooth": float("nan")}, r"'smooth' parameter of dice must be a float in"),
-        ("ce", {"ignore_index": 2.5}, r"'ignore_index' parameter of ce must be an integer or None\. Got 2\.5"),
+        (
+            "ce",
+            {"ignore_index": 2.5},
+            r"'ignore_index' parameter of ce must be an integer or None\. Got 2\.5",
+        ),
         ("dice", {"smooth": None}, r"'smooth' parameter of dice must not be None"),
     ],
 )

@@ -38,12 +38,16 @@ def test_cross_entropy(channels):
     assert _value("ce", channels, reduction="sum") == pytest.approx(sum(CE_PIXELS))
 
 
-@pytest.mark.parametrize(("channels", "params"), [(1, {"pos_weight": 3.0}), (2, {"class_weights": [1.0, 3.0]})])
+@pytest.mark.parametrize(
+    ("channels", "params"), [(1, {"pos_weight": 3.0}), (2, {"class_weights": [1.0, 3.0]})]
+)
 def test_weighted_cross_entropy_divides_by_pixels_not_weights(channels, params):
     expected = (3 * CE_PIXELS[0] + 3 * CE_PIXELS[1] + CE_PIXELS[2] + CE_PIXELS[3]) / 4
     assert _value("weighted_ce", channels, **params) == pytest.approx(expected)
     x, t = _example(1)
-    reference = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(3.0, dtype=torch.float64))(x[:, 0], t.double())
+    reference = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor(3.0, dtype=torch.float64))(
+        x[:, 0], t.double()
+    )
     assert expected == pytest.approx(float(reference))
 
 
@@ -52,7 +56,9 @@ def test_focal_by_hand():
     terms = [(1 - p) ** 2 * -math.log(p) for p in p_t]
     assert _value("focal", gamma=2.0) == pytest.approx(sum(terms) / 4)
     alpha = [0.25, 0.25, 0.75, 0.75]  # alpha on foreground, 1 - alpha on background
-    assert _value("focal", alpha=0.25) == pytest.approx(sum(a * v for a, v in zip(alpha, terms, strict=True)) / 4)
+    assert _value("focal", alpha=0.25) == pytest.approx(
+        sum(a * v for a, v in zip(alpha, terms, strict=True)) / 4
+    )
     assert _value("focal", gamma=0.0) == pytest.approx(_value("ce"))
 
 
@@ -62,7 +68,9 @@ def test_dice_variants(channels):
     assert _value("dice", channels, squared=True) == pytest.approx(1 - 3.5 / 3.885)
     assert _value("dice", channels, log_dice=True) == pytest.approx(-math.log(3.5 / 4.6))
     background = 1 - 4.3 / 5.4  # (2 * 1.65 + 1) / (2.4 + 2 + 1)
-    assert _value("dice", channels, include_background=True) == pytest.approx((1 - 3.5 / 4.6 + background) / 2)
+    assert _value("dice", channels, include_background=True) == pytest.approx(
+        (1 - 3.5 / 4.6 + background) / 2
+    )
     weighted = (1 * background + 3 * (1 - 3.5 / 4.6)) / 4
     assert _value("dice", channels, include_background=True, class_weights=[1, 3]) == pytest.approx(weighted)
 

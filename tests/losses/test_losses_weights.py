@@ -34,10 +34,13 @@ def test_median_frequency_uses_presence():
     per_present = f / presence  # 0.7, 0.4, 1.0 -> median 0.7
     raw = 0.7 / per_present
     expected = raw / np.sum(f * raw)
-    np.testing.assert_allclose(class_weights_from_frequencies(f, method="median", presence=presence), expected)
+    np.testing.assert_allclose(
+        class_weights_from_frequencies(f, method="median", presence=presence), expected
+    )
     # Without presence the median scheme is inverse frequency up to scale, hence equal after normalisation.
     np.testing.assert_allclose(
-        class_weights_from_frequencies(f, method="median"), class_weights_from_frequencies(f, method="inverse")
+        class_weights_from_frequencies(f, method="median"),
+        class_weights_from_frequencies(f, method="inverse"),
     )
 
 
@@ -72,8 +75,8 @@ def test_pos_weight_by_hand_and_clipped():
 
 def _cls(index: int, freq: float, absent: float) -> ClassStats:
     return ClassStats(
-        index=index, name=f"c{index}", pixel_count=int(freq * 1000), pixel_frequency=freq, absent_share=absent,
-        is_background=index == 0, objects=None, boundary_pixels=0, boundary_share=0.0,
+        index=index, name=f"c{index}", pixel_count=int(freq * 1000), pixel_frequency=freq,
+        absent_share=absent, is_background=index == 0, objects=None, boundary_pixels=0, boundary_share=0.0,
     )  # fmt: skip
 
 
@@ -101,6 +104,8 @@ def test_bad_arguments(kwargs, message):
 
 
 def test_pos_weight_needs_both_classes():
-    with pytest.raises(ConfigError, match=r"'fg_freq' parameter must be a foreground frequency in \(0, 1\)\. Got 0"):
+    with pytest.raises(
+        ConfigError, match=r"'fg_freq' parameter must be a foreground frequency in \(0, 1\)\. Got 0"
+    ):
         pos_weight_from_frequency(0.0)
     assert math.isfinite(pos_weight_from_frequency(1e-9))
