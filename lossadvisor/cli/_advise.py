@@ -9,7 +9,6 @@ import click
 from lossadvisor.cli._common import configure_logging, out_option, quiet_option
 
 RECOMMENDATION_FILE = "recommendation.json"
-PROFILE_FILE = "profile.json"
 _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index")
 
 
@@ -98,8 +97,6 @@ def advise_command(
             out=run_dir,
             progress=not quiet,
         )
-        if not (run_dir / PROFILE_FILE).is_file():
-            profile.save(run_dir / PROFILE_FILE)
     rec = recommend(profile, config=rules_config)
     saved = rec.save(run_dir / RECOMMENDATION_FILE)
     if as_json:
@@ -128,6 +125,7 @@ def _check_usage(
         ]
         if given:
             raise click.UsageError(
-                f"{', '.join(given)} only apply when profiling MASKS; a saved profile already fixed them. "
-                "Profile again with `lossadvisor profile MASKS ...` or pass MASKS instead of --profile."
+                f"{', '.join(given)} {'apply' if len(given) > 1 else 'applies'} only when profiling MASKS; "
+                "a saved profile already fixed them. Profile again with `lossadvisor profile MASKS ...`, or "
+                "pass MASKS instead of --profile."
             )

@@ -57,10 +57,11 @@ def format_recommendation(rec: Recommendation, *, show_unfired: bool = True) -> 
 
 def _trace(t: RuleTrace, *, brief: bool = False) -> list[str]:
     head = f"  {'*' if t.fired else '-'} {t.rule}: {t.measured_name} = {_number(t.measured)}"
-    if t.threshold is not None:
-        head += (
-            f" ({t.comparison} {_number(t.threshold)})" if _is_symbol(t.comparison) else f" ({t.comparison})"
-        )
+    if t.threshold is not None and _is_symbol(t.comparison):
+        rule = f"{t.comparison} {_number(t.threshold)}"
+        head += f" {rule}" if t.fired else f" (fires at {rule})"
+    elif t.comparison:
+        head += f" ({t.comparison})"
     lines = [head, *_wrap(t.conclusion)]
     if not brief:
         lines.extend(_wrap("ref: " + t.reference))

@@ -57,15 +57,15 @@ def rule_empty_masks(profile: DatasetProfile, thresholds: Mapping[str, float]) -
     if not fired:
         return RuleOutcome(trace=trace)
     why = (
-        f"{share:.0%} of images have no foreground, where per-image Dice is undefined (0/0) or "
-        "all-or-nothing; Dice is therefore summed over the whole batch (batch_dice)"
+        f"{share:.0%} of images have no foreground, where per-image Dice is undefined (0/0) or all-or-nothing"
     )
     return RuleOutcome(
         trace=trace,
         scores={"dice": -2 * NUDGE},  # Dice + CE is preferred over plain Dice, not over CE
         reasons={
-            "dice_ce": why + ", and the CE term still punishes every false-positive pixel on empty images.",
-            "dice": why + "; plain Dice gives empty images almost no gradient, so prefer Dice + CE.",
+            "dice_ce": f"Dice summed over the whole batch (batch_dice): {why}; the CE term still punishes "
+            "false-positive pixels on empty images.",
+            "dice": f"Dice summed over the whole batch (batch_dice): {why}.",
         },
         batch_dice=True,
     )
@@ -153,9 +153,10 @@ def rule_objects_lost_at_train_size(profile: DatasetProfile, thresholds: Mapping
     )
     if not fired:
         return RuleOutcome(trace=trace)
+    advice = _size_advice(profile, effects, bound)
     warning = (
         f"Resized to {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px: "
-        f"Dice is very sensitive to a few wrong pixels on them. {_size_advice(profile, effects, bound)}"
+        f"Dice is very sensitive to a few wrong pixels on them. {advice[:1].upper()}{advice[1:]}"
     )
     return _favour_compounds(
         trace, warning, f"at {smallest.train_size} px many objects are only a few pixels"

@@ -79,7 +79,7 @@ class ThresholdSpec:
         """Return ``value`` as a float, or raise :class:`ConfigError` naming the key, expected and got."""
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(
-                f"The {self.name!r} threshold must be a number ({self.expected()}). "
+                f"The {self.name!r} threshold must be {self.expected()}. "
                 f"Got {value!r} ({type(value).__name__}) instead."
             )
         number = float(value)
