@@ -193,7 +193,7 @@ def _to_layout(path: Path, array: np.ndarray, palette: np.ndarray | None, fmt: s
     if array.ndim == 2:
         layout = "bool" if array.dtype == np.bool_ else ("palette" if palette is not None else "grey")
         return RawMask(array, layout, palette, fmt)
-    if array.ndim == 3 and array.shape[2] in (3, 4) and array.shape[0] > 4:
+    if array.ndim == 3 and array.shape[2] in (3, 4):
         rgb = array[..., :3]
         red = rgb[..., 0]
         if np.array_equal(red, rgb[..., 1]) and np.array_equal(red, rgb[..., 2]):

@@ -17,8 +17,7 @@ def display_path(path: str | os.PathLike[str]) -> str:
     holds a newline would break a CSV row, a JSON file or the terminal. Undecodable bytes become ``\\xNN`` and
     control characters are escaped, so every name can be printed and written, and still be recognised.
     """
-    text = os.fsdecode(os.fspath(path))
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
     return text.translate(_CONTROL_CHARS)
 
 
