@@ -75,7 +75,7 @@ def recommend(
     Example:
         >>> rec = recommend(DatasetProfile.load("reports/buildings/profile.json"))  # doctest: +SKIP
         >>> rec.top.loss, rec.top.params  # doctest: +SKIP
-        ('weighted_ce', {'pos_weight': 4.3})
+        ('weighted_ce', {'pos_weight': 4.73})
     """
     if not isinstance(profile, DatasetProfile):
         raise TypeError(

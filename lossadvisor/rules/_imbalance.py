@@ -167,7 +167,8 @@ def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float
         threshold=share_bound,
         comparison=comparison,
         fired=level != "none",
-        conclusion=f"Imbalance level {level}: start from {first}.",
+        conclusion=f"Imbalance level {level}: start from {first}"
+        + ("; Dice terms summed over the batch." if level == "extreme" else "."),
         reference="Google ML Crash Course, 'Class-imbalanced datasets' (mild 20-40 %, moderate 1-20 %, "
         "extreme < 1 %); Sudre et al. 2017 (DLMIA); Abraham & Khan 2019 (ISBI).",
     )
