@@ -180,3 +180,16 @@ def test_recommendation_records_the_profile_and_thresholds() -> None:
     assert rec.profile_fingerprint == profile.fingerprint and rec.dataset_name == "crafted"
     assert rec.thresholds == {**DEFAULT_THRESHOLDS, "empty_mask_share": 0.2}
     assert len(rec.trace) == len(PROFILE_RULES) + 1
+
+
+def test_multiclass_empty_masks_use_the_most_often_absent_class() -> None:
+    # 'car' is missing from 60 % of images: per-image Dice of 'car' is undefined there, whatever 'road' does.
+    rec = recommend(build_profile((0.3, 0.1), names=("road", "car"), absent_shares=(0.0, 0.6)))
+    trace = {t.rule: t for t in rec.trace}["rule_empty_masks"]
+    assert trace.fired and trace.measured == pytest.approx(0.6)
+    assert trace.measured_name == "absent_share ('car')"
+
+
+def test_skipped_files_are_warned_about() -> None:
+    rec = recommend(build_profile((0.15,), images=40, skipped=3))
+    assert rec.warnings[0].startswith("3 of 43 mask files were skipped while profiling")
