@@ -125,15 +125,17 @@ def generalized_dice_score(
     return numerator / denominator
 
 
-def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
+def lovasz_grad(gt_sorted: torch.Tensor, valid_sorted: torch.Tensor) -> torch.Tensor:
     """Gradient of the Lovasz extension of the Jaccard loss w.r.t. errors sorted in decreasing order.
 
-    Along the last axis (Berman et al. 2018, Alg. 1). ``gt_sorted`` is 0/1; the union is at least 1 at every
-    position once any pixel is counted, so there is no division by zero.
+    Along the last axis (Berman et al. 2018, Alg. 1). ``gt_sorted`` is 0/1 (0 at ignored pixels) and
+    ``valid_sorted`` marks counted pixels: an ignored pixel joins neither the intersection nor the union, so
+    its gradient is 0 and it changes nobody else's, wherever the sort put it. The union is clamped at 1 (it is
+    0 only before the first counted pixel), so there is no division by zero.
     """
     gts = gt_sorted.sum(dim=-1, keepdim=True)
     intersection = gts - gt_sorted.cumsum(dim=-1)
-    union = gts + (1.0 - gt_sorted).cumsum(dim=-1)
+    union = gts + ((1.0 - gt_sorted) * valid_sorted).cumsum(dim=-1)
     jaccard = 1.0 - intersection / union.clamp_min(1.0)
     return torch.cat([jaccard[..., :1], jaccard[..., 1:] - jaccard[..., :-1]], dim=-1)
 
@@ -141,26 +143,50 @@ def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
 def lovasz_hinge(logits: torch.Tensor, labels: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     """Binary Lovasz hinge per row: ``logits``, ``labels`` (0/1), ``valid`` are ``(B, P)``; returns ``(B,)``.
 
-    Ignored pixels get a hinge error of -1: sorted after every positive error, they change neither the value
-    (relu(-1) = 0) nor the Jaccard gradient of the pixels before them.
+    Ignored pixels get a hinge error of -1, so relu makes their term 0. The hinge errors are unbounded, so the
+    rows are sorted exactly.
     """
     signs = 2.0 * labels - 1.0
     errors = (1.0 - logits * signs).masked_fill(valid == 0, -1.0)
     errors_sorted, order = torch.sort(errors, dim=-1, descending=True)
-    grad = lovasz_grad(labels.gather(-1, order) * valid.gather(-1, order))
+    grad = lovasz_grad(labels.gather(-1, order) * valid.gather(-1, order), valid.gather(-1, order))
     return (torch.relu(errors_sorted) * grad).sum(dim=-1)
 
 
 def lovasz_softmax(probs: torch.Tensor, onehot: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Lovasz-softmax per (row, class). ``probs``, ``onehot``: ``(B, K, P)``; ``valid``: ``(B, P)``.
+    """Lovasz-softmax per (row, class), shape ``(B, K)`` (Berman et al. 2018, Eq. 12).
 
-    Returns ``(B, K)``; the caller chooses which classes to average (Berman et al. 2018, Eq. 12).
+    ``probs``, ``onehot``: ``(B, K, P)``, zero at ignored pixels; ``valid``: ``(B, P)``. The caller chooses
+    which classes to average.
+
+    The errors ``|g - p|`` lie in [0, 1], so they are ranked on a grid of :data:`LOVASZ_SORT_LEVELS` steps
+    (:func:`descending_order`). Any order is a vertex of the base polytope, so the result is a lower bound of
+    the exact Lovasz extension, below it by at most one grid step (1.5e-5; the gradient entries are
+    non-negative and sum to at most 1), and exact whenever no two distinct errors share a step.
     """
+    errors = (onehot - probs).abs()  # 0 at ignored pixels: they add nothing to the sum
+    order = descending_order(errors.detach())
     mask = valid.unsqueeze(1).expand_as(probs)
-    errors = (onehot - probs).abs().masked_fill(mask == 0, -1.0)
-    errors_sorted, order = torch.sort(errors, dim=-1, descending=True)
-    grad = lovasz_grad(onehot.gather(-1, order) * mask.gather(-1, order))
-    return (errors_sorted.clamp_min(0.0) * grad).sum(dim=-1)
+    grad = lovasz_grad(onehot.gather(-1, order), mask.gather(-1, order))
+    return (errors.gather(-1, order) * grad).sum(dim=-1)
+
+
+LOVASZ_SORT_LEVELS = 65535  # 16-bit ranks: a linear-time radix sort, ~15x faster than a float sort on CPU
+
+
+def descending_order(errors: torch.Tensor) -> torch.Tensor:
+    """Indices sorting ``errors`` (in [0, 1]) in decreasing order along the last axis, on a 16-bit grid.
+
+    Ties within one grid step keep their position order (stable), so CPU (numpy's radix sort) and other
+    devices (``torch.sort``) give the same permutation.
+    """
+    keys = (errors.clamp(0.0, 1.0) * LOVASZ_SORT_LEVELS).round().to(torch.int32)
+    if keys.device.type == "cpu":
+        import numpy as np
+
+        flipped = (LOVASZ_SORT_LEVELS - keys).numpy().astype(np.uint16)
+        return torch.from_numpy(np.argsort(flipped, axis=-1, kind="stable")).to(torch.int64)
+    return torch.sort(keys, dim=-1, descending=True, stable=True).indices
 
 
 def asymmetric_focal_map(

@@ -153,3 +153,31 @@ def test_perfect_prediction_gives_the_minimum(name, channels):
     best = float(loss_fn(x, t))
     assert 0.0 <= best < 1e-3
     assert float(loss_fn(x * 0.02, t)) > best  # a less confident prediction costs more
+
+
+def _berman_lovasz_softmax(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Berman et al.'s reference algorithm (exact float sort), classes present in the target, one row."""
+    losses = []
+    for c in range(probs.shape[0]):
+        fg = (labels == c).double()
+        if fg.sum() == 0:
+            continue
+        errors = (fg - probs[c]).abs()
+        errors_sorted, perm = torch.sort(errors, descending=True)
+        gt = fg[perm]
+        inter = gt.sum() - gt.cumsum(0)
+        union = gt.sum() + (1 - gt).cumsum(0)
+        jac = 1 - inter / union
+        jac[1:] = jac[1:] - jac[:-1]
+        losses.append(float(errors_sorted @ jac))
+    return sum(losses) / len(losses)
+
+
+def test_lovasz_softmax_grid_ranking_is_within_one_step_below_the_exact_value():
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(2, 4, 16, 16, generator=g, dtype=torch.float64) * 2
+    t = torch.randint(0, 4, (2, 16, 16), generator=g)
+    probs = torch.softmax(x, dim=1).permute(1, 0, 2, 3).reshape(4, -1)
+    exact = _berman_lovasz_softmax(probs, t.reshape(-1))
+    ours = float(build_loss("lovasz")(x, t))
+    assert exact - 2**-16 <= ours <= exact + 1e-12
