@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(max(1, args.threads))
     size = QUICK_SIZE if args.quick else FULL_SIZE
     repeat = args.repeat or (2 if args.quick else 5)
-    print(f"batch {BATCH} x {size}^2, {torch.get_num_threads()} thread(s), median of {repeat} after a warm-up")
+    threads = torch.get_num_threads()
+    print(f"batch {BATCH} x {size}^2, {threads} thread(s), median of {repeat} after a warm-up")
     misses = []
     for classes in CLASS_COUNTS:
         step = unet_step_seconds(classes, size, repeat)
