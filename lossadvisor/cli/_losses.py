@@ -61,9 +61,8 @@ def _details(spec: Any) -> str:
     ]
     for p in spec.params:
         tuned = f"; tuned in [{_format_value(p.low)}, {_format_value(p.high)}]" if p.tunable else ""
-        lines.append(
-            f"    {p.name}={_format_value(p.default)}: {p.expected()}{tuned}{' (log)' if p.log else ''}"
-        )
+        tuned += " (log scale)" if p.tunable and p.log else ""
+        lines.append(f"    {p.name}={_format_value(p.default)}: {p.expected()}{tuned}")
         lines.append(f"        {p.help}")
     lines += ["", f'  Python: build_loss("{spec.name}", ...) or {spec.class_name}(...)']
     return "\n".join(lines)

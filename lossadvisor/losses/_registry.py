@@ -72,7 +72,6 @@ SMOOTH = ParamSpec(
     "float",
     1.0,
     bounds=(1e-8, 1e3),
-    log=True,
     help="Added to numerator and denominator; an absent class with predicted mass P scores 1 - s/(s + P).",
 )
 SQUARED = ParamSpec("squared", "bool", False, help="Square the denominator terms (V-Net, Milletari 2016).")
@@ -233,7 +232,7 @@ LOSSES: dict[str, LossSpec] = {
                     choices=("square", "simple", "uniform"),
                     help="Weight 1/G^2 (Sudre), 1/G or 1; an absent class gets the largest present one.",
                 ),
-                ParamSpec("smooth", "float", 1e-5, bounds=(1e-8, 1e3), log=True, help=SMOOTH.help),
+                ParamSpec("smooth", "float", 1e-5, bounds=(1e-8, 1e3), help=SMOOTH.help),
                 BATCH_DICE,
                 ParamSpec("include_background", "bool", True, help=INCLUDE_BACKGROUND.help),
                 IGNORE_INDEX,

@@ -45,6 +45,8 @@ def test_defaults_and_search_ranges_are_inside_the_valid_domain(name):
             p.check(p.high, loss=name)
             if p.log:
                 assert p.low > 0
+        else:
+            assert not p.log and p.low is None and p.high is None  # search settings only on tuned params
 
 
 def test_documented_tuning_ranges():
