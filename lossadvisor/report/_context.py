@@ -13,13 +13,15 @@ from typing import Any
 from lossadvisor._version import __version__
 from lossadvisor.report import _format as fmt
 from lossadvisor.report._context_dataset import dataset_section, rules_section
+from lossadvisor.report._context_env import environment_section
 from lossadvisor.report._context_trials import (
+    FINISHED_STATES,
     lr_range_section,
     samples_section,
     stability_section,
     trials_section,
 )
-from lossadvisor.report._load import RESULT, RUN, RunFolder
+from lossadvisor.report._load import RESULT, RunFolder
 from lossadvisor.report._table import Cell, Table, facts
 
 CONFIDENCE_CSS = {"high": "good", "medium": "warn", "low": "bad"}
@@ -66,8 +68,8 @@ def build_context(run: RunFolder) -> dict[str, Any]:
 def _stage(run: RunFolder) -> str:
     if run.status == "running":
         return "tuning still running"
-    if run.status == "interrupted":
-        return "tuning interrupted"
+    if run.status in ("interrupted", "failed"):
+        return f"tuning {run.status}"
     if run.result is not None:
         return "complete"
     if run.recommendation is not None:
@@ -80,9 +82,7 @@ def _stage(run: RunFolder) -> str:
 def _banner(run: RunFolder) -> tuple[str, str] | None:
     """(css class, sentence) for a run that is not finished, or ``None``."""
     started = (run.run or {}).get("started") or "an unknown time"
-    finished = (
-        0 if run.trials is None else int(run.trials["state"].isin(["COMPLETE", "PRUNED", "FAIL"]).sum())
-    )
+    finished = _finished_trials(run)
     if run.status == "running":
         return (
             "warn",
@@ -96,7 +96,20 @@ def _banner(run: RunFolder) -> tuple[str, str] | None:
             f"This tuning run was interrupted after {finished} finished trials. Run the same "
             "`lossadvisor tune` command with the same --out folder to resume the study.",
         )
+    if run.status == "failed":
+        return (
+            "bad",
+            f"This tuning run failed after {finished} finished trials; the environment section shows the "
+            "command. Fix the cause and run it again with the same --out folder to resume the study.",
+        )
     return None
+
+
+def _finished_trials(run: RunFolder) -> int:
+    """Finished trials, from trials.csv, or from study.db while the tuner has not written trials.csv yet."""
+    if run.trials is not None and not run.trials.empty:
+        return int(run.trials["state"].isin(FINISHED_STATES).sum())
+    return sum(n for state, n in (run.study_states or {}).items() if state in FINISHED_STATES)
 
 
 def verdict_section(run: RunFolder) -> dict[str, Any]:
@@ -111,7 +124,7 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             source="tuning",
             loss=str(rec.get("loss", "")),
             label=str(rec.get("label", "")),
-            params=fmt.params(rec.get("params")),
+            params=_verdict_params(rec.get("params")),
             lr=fmt.lr(rec.get("lr")),
             confidence=level or fmt.MISSING,
             confidence_css=CONFIDENCE_CSS.get(level, ""),
@@ -131,6 +144,8 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
                 if code
             ],
             ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
+            agreement=_agreement(result),
+            objective=str((result.get("training") or {}).get("objective", "")),
         )
         return section
     if run.recommendation is not None:
@@ -138,7 +153,7 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
         section.update(
             source="rules",
             loss=top.loss,
-            params=fmt.params(top.params),
+            params=_verdict_params(top.params),
             lr=f"{fmt.lr(top.lr_range[0])} – {fmt.lr(top.lr_range[1])} (range to tune)",
             rationale=top.rationale,
             lr_note=top.lr_note,
@@ -161,6 +176,25 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
     return section
 
 
+def _verdict_params(params: Any) -> str:
+    text = fmt.params(params)
+    return "none (the loss's defaults)" if text == fmt.MISSING else text
+
+
+def _agreement(result: dict[str, Any]) -> str:
+    """Whether the trials confirmed the rules' first choice, in words ("" when result.json does not say)."""
+    first = result.get("rules_first_choice") or {}
+    if "agrees_with_rules" not in result or not first:
+        return ""
+    choice = f"{first.get('loss', '')} ({fmt.params(first.get('params'))})"
+    if result["agrees_with_rules"]:
+        return f"The trials confirm the rules' first choice, {choice}."
+    return (
+        f"The trials overrule the rules' first choice, {choice}: on this data another loss did better "
+        "across seeds."
+    )
+
+
 def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
     rows = []
     for r in ranking:
@@ -174,6 +208,7 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
                 Cell(str(r.get("loss", "")), "code"),
                 Cell(fmt.params(r.get("params")), "code"),
                 fmt.lr(r.get("lr")),
+                fmt.num(r.get("seeds")),
                 fmt.num(r.get("mean_iou")),
                 fmt.num(r.get("std_iou")),
                 fmt.pct(r.get("collapse_rate"), 0),
@@ -187,6 +222,7 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
             "loss",
             "parameters",
             "lr",
+            "seeds",
             "mean IoU",
             "std",
             "collapse rate",
@@ -194,60 +230,8 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
             "score",
         ],
         rows=rows,
-        numeric=frozenset({3, 4, 5, 6, 7, 8}),
+        numeric=frozenset({3, 4, 5, 6, 7, 8, 9}),
         id="ranking",
         caption="Ranking over seeds (★ recommended). The score rewards a high mean IoU and penalises spread "
         "and collapse.",
     )
-
-
-def environment_section(run: RunFolder) -> dict[str, Any]:
-    """Command, timing, settings, versions and device from ``run.json`` (credentials redacted)."""
-    section: dict[str, Any] = {"problems": run.problems_with(RUN)}
-    versions = []
-    if run.profile is not None:
-        versions.append(("profile written by", f"lossadvisor {run.profile.created_with or fmt.MISSING}"))
-    if run.recommendation is not None:
-        versions.append(
-            ("advice written by", f"lossadvisor {run.recommendation.created_with or fmt.MISSING}")
-        )
-    versions.append(("report written by", f"lossadvisor {__version__}"))
-    section["versions"] = facts(versions)
-    info = run.run
-    if info is None:
-        section["missing"] = (
-            "No run.json: this folder was not written by `lossadvisor tune`, so there is no "
-            "command, timing or training environment to show."
-        )
-        return section
-    section["command"] = str(info.get("command", ""))
-    section["run"] = facts(
-        [
-            ("status", str(info.get("status", fmt.MISSING))),
-            ("started", str(info.get("started") or fmt.MISSING)),
-            ("finished", str(info.get("finished") or fmt.MISSING)),
-            ("time taken", fmt.duration(info.get("duration_s"))),
-            ("study", str(info.get("study_name") or fmt.MISSING)),
-            ("storage", str(info.get("storage") or fmt.MISSING)),
-            ("data fingerprint", str(info.get("fingerprint") or fmt.MISSING)),
-        ]
-    )
-    section["environment"] = _mapping_table(info.get("environment"))
-    section["settings"] = _mapping_table(info.get("settings"))
-    return section
-
-
-def _mapping_table(mapping: Any) -> Table | None:
-    if not isinstance(mapping, dict) or not mapping:
-        return None
-    return facts([(str(k), _plain(v)) for k, v in mapping.items()])
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or fmt.MISSING
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_plain(v) for v in value) or fmt.MISSING
-    if isinstance(value, float):
-        return fmt.num(value)
-    return fmt.MISSING if value is None else str(value)

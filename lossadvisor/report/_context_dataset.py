@@ -11,6 +11,7 @@ from lossadvisor.report import _plots_dataset as plots
 from lossadvisor.report._load import PER_IMAGE, PROFILE, RECOMMENDATION, RunFolder
 from lossadvisor.report._table import Cell, Table, facts
 
+_OPERATORS = frozenset({"<", "<=", ">", ">=", "==", "!=", "=", "≤", "≥"})
 MAX_SKIPPED_ROWS = 200  # a report listing thousands of skipped files helps nobody; the count says the rest
 
 
@@ -195,13 +196,12 @@ def rules_section(run: RunFolder) -> dict[str, Any]:
         f"{sum(t.fired for t in rec.trace)} fired."
     )
     section["trace"] = Table(
-        columns=["rule", "question", "measured", "threshold", "fired", "conclusion", "reference"],
+        columns=["rule", "measured", "threshold", "fired", "conclusion", "reference"],
         rows=[
             [
-                Cell(t.rule, "code"),
-                t.question,
+                Cell(t.question, "", note=t.rule),
                 f"{t.measured_name} = {fmt.num(t.measured)}",
-                f"{t.comparison} {fmt.num(t.threshold)}" if t.threshold is not None else t.comparison,
+                _threshold(t.comparison, t.threshold),
                 Cell("fired", "good") if t.fired else Cell("no", "muted"),
                 t.conclusion,
                 t.reference,
@@ -228,3 +228,13 @@ def rules_section(run: RunFolder) -> dict[str, Any]:
     )
     section["warnings"] = list(rec.warnings)
     return section
+
+
+def _threshold(comparison: str, threshold: float | None) -> str:
+    """ "< 0.2" from a bare operator and its threshold; a full expression ("in [0.01, 0.1)") as it is."""
+    comparison = comparison.strip()
+    if threshold is None:
+        return comparison or fmt.MISSING
+    if comparison in _OPERATORS:
+        return f"{comparison} {fmt.num(threshold)}"
+    return comparison

@@ -14,6 +14,7 @@ from lossadvisor.report import _plots_trials as plots
 from lossadvisor.report._load import EPOCHS, LR_RANGE_TEST, RESULT, SAMPLES, STABILITY, TRIALS, RunFolder
 from lossadvisor.report._table import Cell, Table
 
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 BOUNDED_LOSS_NOTE = (
     "LR range tests are not to be trusted for bounded losses (Dice and its relatives): their smoothed loss "
     "barely moves, the usual 'stop at 4× the minimum' never fires, and the suggested learning rate comes out "
@@ -27,12 +28,7 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
     section: dict[str, Any] = {"problems": run.problems_with(TRIALS, EPOCHS, RESULT), "plots": []}
     trials = run.trials
     if trials is None or trials.empty:
-        section["missing"] = (
-            "The study is running but no trial has been recorded yet; rebuild the report later."
-            if run.status == "running" and trials is not None
-            else "No tuning trials: this run folder holds no trials.csv. Run `lossadvisor tune` to confirm "
-            "the advice with short training trials."
-        )
+        section["missing"] = _no_trials_message(run)
         return section
     trials = trials.sort_values("number")
     counts = trials["state"].value_counts().to_dict()
@@ -63,7 +59,10 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
     if len(scored):
         section["plots"].append(plots.best_per_loss(trials))
     if trials["lr"].notna().any():
-        section["plots"].append(plots.iou_vs_lr(trials))
+        searched = {}
+        if run.recommendation is not None:
+            searched = {e.loss: tuple(e.lr_range) for e in run.recommendation.search_space}
+        section["plots"].append(plots.iou_vs_lr(trials, searched))
     if scored["mix"].notna().any():
         section["plots"].append(plots.iou_vs_mix(trials))
     else:
@@ -86,6 +85,22 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
     section["table"] = _trial_table(trials)
     section["dropped"] = _dropped_table(trials)
     return section
+
+
+def _no_trials_message(run: RunFolder) -> str:
+    states = {k: v for k, v in (run.study_states or {}).items() if k in FINISHED_STATES and v}
+    progress = ", ".join(f"{n} {s.lower()}" for s, n in states.items())
+    if run.status == "running":
+        if progress:
+            return (
+                f"The study is still running: study.db already holds {progress} trials; the tuner writes "
+                "trials.csv when the search phase ends. Rebuild the report then."
+            )
+        return "The study is still running and no trial has finished yet; rebuild the report later."
+    return (
+        "No tuning trials: this run folder holds no trials.csv. Run `lossadvisor tune` to confirm the advice "
+        "with short training trials."
+    )
 
 
 def _trial_table(trials: Any) -> Table:
@@ -263,9 +278,7 @@ def samples_section(run: RunFolder) -> dict[str, Any]:
         return section
     recommended = str(((run.result or {}).get("recommended") or {}).get("config_id", ""))
     ids = sorted(samples.predictions, key=lambda k: (k != recommended, samples.labels.get(k, k)))
-    section["columns"] = [
-        samples.labels.get(k, k) + (" (recommended)" if k == recommended else "") for k in ids
-    ]
+    section["columns"] = [_sample_label(samples.labels.get(k, k), recommended=k == recommended) for k in ids]
     section["rows"] = stability_plots.sample_rows(samples, ids)
     section["legend"] = [
         ("correct foreground", stability_plots.TRUE_POSITIVE),
@@ -273,3 +286,9 @@ def samples_section(run: RunFolder) -> dict[str, Any]:
         ("missed foreground", stability_plots.FALSE_NEGATIVE),
     ]
     return section
+
+
+def _sample_label(label: str, *, recommended: bool) -> str:
+    if recommended and "recommended" not in label.lower():
+        return f"{label} (recommended)"
+    return label

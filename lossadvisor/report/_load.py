@@ -39,6 +39,7 @@ STABILITY = "stability.csv"
 LR_RANGE_TEST = "lr_range_test.json"
 RESULT = "result.json"
 SAMPLES = "samples.npz"
+STUDY_DB = "study.db"
 RUN_FILES = (
     PROFILE,
     PER_IMAGE,
@@ -154,6 +155,7 @@ class RunFolder:
     lr_range_tests: list[dict[str, Any]] | None = None
     result: dict[str, Any] | None = None
     samples: Samples | None = None
+    study_states: dict[str, int] | None = None  # trials per state in study.db (a running study's progress)
     problems: dict[str, str] = field(default_factory=dict)  # file name -> why it could not be read
 
     @property
@@ -214,6 +216,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
         lr_range_tests=read(LR_RANGE_TEST, _read_lr_range_tests),
         result=read(RESULT, lambda f: _read_json(f, dict)),
         samples=read(SAMPLES, _read_samples),
+        study_states=read(STUDY_DB, _count_trial_states),
         problems=problems,
     )
 
@@ -260,7 +263,10 @@ def _as_bool(value: Any) -> bool:
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return False
-    return str(value).strip().lower() in _TRUE_WORDS
+    try:  # a count (e.g. non-finite steps) is true when non-zero
+        return float(value) != 0.0
+    except (TypeError, ValueError):
+        return str(value).strip().lower() in _TRUE_WORDS
 
 
 def _read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
@@ -276,6 +282,21 @@ def _read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
         raise DataError("expected a list of LR range tests, each an object with loss, lrs and losses")
     return data
+
+
+def _count_trial_states(file: Path) -> dict[str, int]:
+    """Trials per state in an Optuna SQLite storage, read-only with the standard library (no optuna import).
+
+    Only used to say how far a running study has got before the tuner writes ``trials.csv``.
+    """
+    import sqlite3
+
+    connection = sqlite3.connect(f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+    try:
+        rows = connection.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall()
+    finally:
+        connection.close()
+    return {str(state).upper(): int(count) for state, count in rows}
 
 
 def _read_samples(file: Path) -> Samples:

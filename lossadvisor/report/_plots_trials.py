@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 PANELS_PER_ROW = 4
+MIN_LR_SPAN = 10.0  # the LR axis covers at least one decade
+SEARCHED_SHADE = "#E8ECF1"
 IOU_LABEL = "validation foreground IoU"
 
 
@@ -74,27 +76,42 @@ def best_per_loss(trials: pd.DataFrame) -> Plot:
     )
 
 
-def iou_vs_lr(trials: pd.DataFrame) -> Plot:
-    """IoU against the learning rate (log axis), one panel per loss; pruned and collapsed trials marked."""
+def iou_vs_lr(trials: pd.DataFrame, searched: dict[str, tuple[float, float]] | None = None) -> Plot:
+    """IoU against the learning rate (log axis), one panel per loss; pruned and collapsed trials marked.
+
+    ``searched`` (loss -> the LR range of the search space, from ``recommendation.json``) is shaded, so a
+    reader sees whether the good band sits inside the range or against its edge.
+    """
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    searched = searched or {}
     data = trials[trials["lr"].notna() & (trials["lr"] > 0)]
     losses = sorted(data["loss"].unique())
     colours = palette_for(trials["loss"])
-    x_low, x_high = data["lr"].min() / 1.6, data["lr"].max() * 1.6
+    bounds = [*data["lr"], *(v for loss in losses for v in searched.get(loss, ()))]
+    x_low, x_high = min(bounds) / 1.6, max(bounds) * 1.6
+    if x_high / x_low < MIN_LR_SPAN:  # a single decade at least, so the log ticks stay readable
+        centre = math.sqrt(x_low * x_high)
+        x_low, x_high = centre / math.sqrt(MIN_LR_SPAN), centre * math.sqrt(MIN_LR_SPAN)
 
     def draw(fig: Figure) -> None:
         axes = _panels(fig, len(losses))
         for ax, loss in zip(axes, losses, strict=True):
             rows = data[data["loss"] == loss]
+            if loss in searched:
+                ax.axvspan(*searched[loss], color=SEARCHED_SHADE, zorder=0, linewidth=0)
             _lr_points(ax, rows, colours[loss])
             ax.set_xscale("log")
             ax.set_xlim(x_low, x_high)
+            ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_ylim(-0.03, 1.03)
-            ax.set_title(f"{loss} ({len(rows)} trials)")
+            ax.set_title(f"{loss} ({len(rows)} trial{'' if len(rows) == 1 else 's'})")
         fig.supxlabel("learning rate (log scale)", fontsize=10)
         for ax in axes[:: min(PANELS_PER_ROW, len(losses))]:
             ax.set_ylabel(IOU_LABEL)
-        handles = _lr_legend(failed=bool((data["state"] == "FAIL").any()))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize=8, frameon=False)
+        handles = _lr_legend(failed=bool((data["state"] == "FAIL").any()), shaded=bool(searched))
+        fig.legend(handles=handles, loc="outside upper center", ncols=len(handles), fontsize=8, frameon=False)
 
     rows = math.ceil(len(losses) / PANELS_PER_ROW)
     return render(
@@ -116,8 +133,9 @@ def _lr_points(ax: Axes, rows: pd.DataFrame, colour: str) -> None:
         ax.scatter(failed["lr"], [0.0] * len(failed), s=40, marker="v", color=MUTED)
 
 
-def _lr_legend(*, failed: bool) -> list[Any]:
+def _lr_legend(*, failed: bool, shaded: bool) -> list[Any]:
     from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
 
     handles = [
         Line2D([], [], marker="o", linestyle="", color=MUTED, label="complete"),
@@ -126,6 +144,8 @@ def _lr_legend(*, failed: bool) -> list[Any]:
     ]
     if failed:
         handles.append(Line2D([], [], marker="v", linestyle="", color=MUTED, label="failed (drawn at 0)"))
+    if shaded:
+        handles.append(Patch(color=SEARCHED_SHADE, label="range searched"))
     return handles
 
 

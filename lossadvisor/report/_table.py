@@ -11,6 +11,7 @@ class Cell:
 
     text: str
     css: str = ""
+    note: str = ""  # a second, smaller line (e.g. the rule's function name under its question)
 
 
 @dataclass(frozen=True)

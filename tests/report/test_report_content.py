@@ -36,7 +36,8 @@ def test_ranking_marks_the_recommended_configuration(complete_report: Path) -> N
     rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "ranking")
     assert len(rows) == 2
     assert rows[0][0].endswith("★") and not rows[1][0].endswith("★")
-    assert rows[0][4] == "0.79" and rows[1][4] == "0.74"  # mean IoU from result.json
+    assert [r[4] for r in rows] == ["3", "3"]  # seeds
+    assert rows[0][5] == "0.79" and rows[1][5] == "0.74"  # mean IoU from result.json
 
 
 def test_dataset_numbers_match_profile(complete_report: Path) -> None:
@@ -84,10 +85,11 @@ def test_stability_summarises_seeds(complete_report: Path) -> None:
 
 def test_rule_trace_lists_every_rule(complete_report: Path) -> None:
     rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "rule-trace")
-    assert [(r[0], r[2], r[3], r[4]) for r in rows] == [
-        ("rule_imbalance_level", "minority_share = 0.1", "< 0.2", "fired"),
-        ("rule_empty_masks", "empty_mask_share = 0.2", ">= 0.3", "no"),
+    assert [(r[1], r[2], r[3]) for r in rows] == [
+        ("minority_share = 0.1", "< 0.2", "fired"),
+        ("empty_mask_share = 0.2", ">= 0.3", "no"),
     ]
+    assert rows[0][0] == "How rare is the rarest class?rule_imbalance_level"  # question, then the rule's name
 
 
 def test_lr_range_test_flags_bounded_losses(complete_report: Path) -> None:

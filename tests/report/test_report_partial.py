@@ -51,11 +51,28 @@ def test_running_study(build_stage: Callable[[str], Path]) -> None:
     assert "none has finished yet" in text["stability"]
 
 
-def test_running_study_without_trials_yet(tmp_path: Path) -> None:
+def test_running_study_before_trials_csv(tmp_path: Path) -> None:
     folder = write_run_folder(tmp_path / "run", stage="running")
-    (folder / "trials.csv").write_text("number,state,loss,lr,mix,params,value\n")
+    (folder / "trials.csv").write_text("number,state,loss,lr,mix,params,value\n")  # header only
     text = _sections(build_report(folder))
-    assert "no trial has been recorded yet" in text["trials"]
+    assert "no trial has finished yet" in text["trials"]
+
+
+def test_running_study_progress_is_read_from_study_db(tmp_path: Path) -> None:
+    optuna = pytest.importorskip("optuna")
+    folder = write_run_folder(tmp_path / "run", stage="running")
+    (folder / "trials.csv").unlink()  # the tuner writes trials.csv when the search phase ends
+    (folder / "epochs.csv").unlink()
+    study = optuna.create_study(
+        storage=f"sqlite:///{folder / 'study.db'}", study_name="s", direction="maximize"
+    )
+    for value in (0.5, 0.6):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED))
+    study.enqueue_trial({})  # WAITING: not finished, not counted
+    html = build_report(folder).read_text(encoding="utf-8")
+    assert "3 trials had finished" in html  # 2 complete + 1 pruned
+    assert "study.db already holds 2 complete, 1 pruned trials" in _sections(folder / "report.html")["trials"]
 
 
 def test_damaged_file_is_reported_not_fatal(tmp_path: Path) -> None:
