@@ -21,10 +21,13 @@ Why the tuned ranges are what they are:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.losses._spec import LossSpec, ParamSpec, unknown_message
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _MODULE = "lossadvisor.losses"
 MAX_WEIGHT = 1e6  # class / positive weights above this are a units mistake, not a choice
@@ -352,7 +355,7 @@ def get_spec(name: str) -> LossSpec:
     return LOSSES[name]
 
 
-def build_loss(name: str, /, **params: Any) -> Any:
+def build_loss(name: str, /, **params: Any) -> nn.Module:
     """Build the loss module called ``name`` with keyword parameters checked against the registry.
 
     Args:

@@ -119,6 +119,15 @@ def test_build_loss_returns_the_registered_class_with_the_options():
     assert rebuilt.config == loss.config
 
 
+@pytest.mark.parametrize("name", EXPECTED)
+def test_config_holds_every_parameter_and_rebuilds_the_same_loss(name):
+    params = {"pos_weight": 2.0} if name == "weighted_ce" else {}
+    loss = build_loss(name, ignore_index=255, **params)
+    assert set(loss.config) == {p.name for p in get_spec(name).params}
+    assert build_loss(name, **loss.config).config == loss.config
+    assert "ignore_index=255" in repr(loss)
+
+
 def test_tversky_alpha_defaults_to_one_minus_beta():
     loss = build_loss("tversky", beta=0.8)
     assert loss.alpha == pytest.approx(0.2) and loss.beta == 0.8
