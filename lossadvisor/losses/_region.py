@@ -237,8 +237,9 @@ class GeneralizedDiceLoss(SegmentationLoss):
 
     Args:
         weight_type: ``"square"`` (Sudre), ``"simple"`` (1/G) or ``"uniform"``.
-        smooth: added to numerator and denominator (default 1e-5: weights are normalised, so this is a tiny
-            fraction of a pixel).
+        smooth: added to numerator and denominator. The weights are normalised to sum 1, so the
+            denominator is a weighted mean class volume in pixels and the default 1 is one pixel, the same
+            absent-class rule as :class:`DiceLoss` (MONAI's 1e-5 is on its unnormalised 1/G^2 scale).
         batch_dice: one score for the batch, or one per image.
         include_background: score class 0 too (default, as Sudre et al.).
         ignore_index: target value whose pixels take no part in the loss.
@@ -251,7 +252,7 @@ class GeneralizedDiceLoss(SegmentationLoss):
         self,
         *,
         weight_type: str = "square",
-        smooth: float = 1e-5,
+        smooth: float = 1.0,
         batch_dice: bool = True,
         include_background: bool = True,
         ignore_index: int | None = None,

@@ -235,7 +235,7 @@ LOSSES: dict[str, LossSpec] = {
                     choices=("square", "simple", "uniform"),
                     help="Weight 1/G^2 (Sudre), 1/G or 1; an absent class gets the largest present one.",
                 ),
-                ParamSpec("smooth", "float", 1e-5, bounds=(1e-8, 1e3), help=SMOOTH.help),
+                SMOOTH,
                 BATCH_DICE,
                 ParamSpec("include_background", "bool", True, help=INCLUDE_BACKGROUND.help),
                 IGNORE_INDEX,

@@ -176,6 +176,13 @@ def test_out_of_range_index_is_fine_when_ignored_and_reported_with_the_ignore_va
         build_loss("dice", ignore_index=255)(x, torch.tensor([[[0, 7], [255, 1]]]))
 
 
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.int16])
+def test_any_integer_target_dtype_gives_the_int64_result(dtype):
+    x, t = _batch(3, seed=9)
+    for name in ("ce", "dice_ce", "lovasz"):
+        assert float(build_loss(name)(x, t.to(dtype))) == float(build_loss(name)(x, t))
+
+
 def test_options_that_need_binary_inputs_say_so():
     x, t = _batch(3, seed=8)
     with pytest.raises(

@@ -107,3 +107,5 @@ def test_empty_prediction_on_empty_target_is_not_the_maximal_loss():
             loss_fn = build_loss(name, **_params(name, 2, per_image))
             low, high = float(loss_fn(empty, t)), float(loss_fn(full, t))
             assert low < 0.01 and high > 10 * low + 0.3, (name, per_image, low, high)
+    no_background = build_loss("generalized_dice", include_background=False)
+    assert float(no_background(empty, t)) < 0.01 and float(no_background(full, t)) > 0.9
