@@ -15,6 +15,8 @@ from lossadvisor.report._load import EPOCHS, LR_RANGE_TEST, RESULT, SAMPLES, STA
 from lossadvisor.report._table import Cell, Table
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+# Optuna parameter names as a reader knows them (the tuner searches the LR as a position in its range).
+PARAM_LABELS = {"lr_unit": "learning rate", "lr": "learning rate", "loss": "loss type"}
 BOUNDED_LOSS_NOTE = (
     "LR range tests are not to be trusted for bounded losses (Dice and its relatives): their smoothed loss "
     "barely moves, the usual 'stop at 4× the minimum' never fires, and the suggested learning rate comes out "
@@ -75,7 +77,10 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
         )
     elif run.epochs is None:
         section.setdefault("notes", []).append("epochs.csv is missing, so no learning curves are drawn.")
-    importances = (run.result or {}).get("param_importances") or {}
+    importances = {
+        PARAM_LABELS.get(name, name): value
+        for name, value in ((run.result or {}).get("param_importances") or {}).items()
+    }
     if importances:
         section["plots"].append(plots.param_importances(importances))
     else:

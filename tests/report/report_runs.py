@@ -454,3 +454,43 @@ def write_run_folder(
     (path / "result.json").write_text(json.dumps(make_result(), indent=2), encoding="utf-8")
     make_samples(path / "samples.npz")
     return path
+
+
+def write_multiclass_run_folder(path: Path) -> Path:
+    """A complete run whose masks have two foreground classes (building, road): 3 classes in all."""
+    import dataclasses
+
+    write_run_folder(path, stage="complete")
+    profile = make_profile()
+    building = profile.classes[1]
+    road = dataclasses.replace(
+        building,
+        index=2,
+        name="road",
+        pixel_count=4096,
+        pixel_frequency=0.05,
+        absent_share=0.5,
+        boundary_share=0.6,
+    )
+    background = dataclasses.replace(
+        profile.classes[0], pixel_count=PIXELS - FG_PIXELS - 4096, pixel_frequency=0.85
+    )
+    profile = dataclasses.replace(
+        profile,
+        task="multiclass",
+        num_classes=3,
+        classes=(background, building, road),
+        imbalance_ratio=17.0,
+        minority_class="road",
+        minority_share=0.05,
+    )
+    profile.save(path / "profile.json")
+    per_image = make_per_image(profile)
+    per_image["objects_road"] = [i % 3 for i in range(len(per_image))]
+    per_image.to_csv(path / "per_image.csv", index=False)
+    with np.load(path / "samples.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["masks"][:, 24:28, :] = 2  # a road across every tile
+    arrays["pred__c1"][:, 24:28, :16] = 2
+    np.savez(path / "samples.npz", **arrays)
+    return path

@@ -53,9 +53,20 @@ def test_params() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), ("True", True), ("false", False), ("", False), (None, False), (math.nan, False),
-     (0, False), (3, True), ("1", True), ("0", False), ("yes", True)],
-)  # fmt: skip
+    [
+        (True, True),
+        ("True", True),
+        ("false", False),
+        ("", False),
+        (None, False),
+        (math.nan, False),
+        (0, False),
+        (3, True),
+        ("1", True),
+        ("0", False),
+        ("yes", True),
+    ],
+)
 def test_as_bool_reads_flags_and_counts(value: object, expected: bool) -> None:
     assert _as_bool(value) is expected
 

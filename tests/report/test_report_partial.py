@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from html_tables import parse
-from report_runs import write_run_folder
+from report_runs import write_multiclass_run_folder, write_run_folder
 
 from lossadvisor.errors import ConfigError, DataError
 from lossadvisor.report import build_report
@@ -124,3 +124,14 @@ def test_no_figures_left_open(tmp_path: Path) -> None:
     before = plt.get_fignums()
     build_report(write_run_folder(tmp_path / "run", stage="advice"))
     assert plt.get_fignums() == before
+
+
+def test_multiclass_run(tmp_path: Path) -> None:
+    report = build_report(write_multiclass_run_folder(tmp_path / "run"))
+    html = report.read_text(encoding="utf-8")
+    assert "Plot not drawn" not in html
+    parser = parse(html)
+    classes = [row[1] for row in parser.tables["classes"][1:]]
+    assert classes == ["background", "building", "road"]
+    assert "17 : 1" in parser.section_text["dataset"]  # majority / minority pixels, from profile.json
+    assert "road (5.0 % of pixels)" in parser.section_text["dataset"]
