@@ -52,17 +52,18 @@ class _MixedLoss(SegmentationLoss):
             return self.pixel.forward_prepared(inputs)
         if self.mix == 1.0:
             return self.dice.forward_prepared(inputs)
-        return self.mix * self.dice.forward_prepared(inputs) + (1.0 - self.mix) * self.pixel.forward_prepared(
-            inputs
-        )
+        region = self.dice.forward_prepared(inputs)
+        pixel = self.pixel.forward_prepared(inputs)
+        return self.mix * region + (1.0 - self.mix) * pixel
 
 
 class DiceCELoss(_MixedLoss):
     """``mix * Dice + (1 - mix) * CE``: Dice's overlap objective with cross-entropy's steady gradients.
 
-    The mix bounds Dice's gradient explosions on tiny objects (CE's per-pixel gradient is at most 1 / pixels)
-    while keeping its insensitivity to imbalance; nnU-Net trains every dataset with the 0.5 mix
-    (Isensee et al. 2021). ``pos_weight`` / ``class_weights`` weight the CE term only.
+    The mix bounds Dice's gradient explosions on tiny objects (CE's per-pixel gradient is at most
+    1 / pixels) while keeping its insensitivity to imbalance; nnU-Net trains every dataset with Dice + CE at
+    equal weights, i.e. mix 0.5 up to a factor 2 (Isensee et al. 2021). ``pos_weight`` / ``class_weights``
+    weight the CE term only.
 
     Args:
         mix: weight of the Dice term in [0, 1]; 0 is :class:`CELoss`, 1 is :class:`DiceLoss`.
