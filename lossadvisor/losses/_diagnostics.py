@@ -3,7 +3,7 @@
 Dice's gradient divides by the predicted and true masses (Milletari et al. 2016, Eq. 2); on a batch of tiny
 objects with a model that predicts background it is orders of magnitude larger than cross-entropy's, whose
 per-pixel gradient ``(p - y) / pixels`` is bounded. Measuring it on the user's own batches turns that folklore
-into a number (``tests/losses/test_diagnostics.py`` reproduces it).
+into a number (``tests/losses/test_losses_diagnostics.py`` reproduces it).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ valid index and masked out through ``valid``); ``valid`` ``(N, H, W)`` in {0, 1}
 (``intersection``, ``pred_sum``, ``target_sum``) have shape ``(B, K)``: one row per image, or a single row for
 batch-level scores.
 
-Numerical rules (see ``tests/losses/test_numerics.py``):
+Numerical rules (see ``tests/losses/test_losses_numerics.py``):
 
 * Probabilities come from log-probabilities (log-sigmoid / log-softmax), so logits of +-1e4 never give
   ``log(0)``; ``1 - p`` is computed as ``-expm1(log p)`` to keep its precision near p = 1.

@@ -4,7 +4,8 @@ Dice, Tversky and focal Tversky share everything but the score (or the term made
 overrides one method, as segmentation_models_pytorch derives Tversky from Dice.
 
 **How an absent class is scored.** ``smooth`` is added to numerator and denominator. A class with no target
-pixel in a row (an image, or the batch when ``batch_dice``) and predicted mass P scores ``s / (s + P)``:
+pixel in a row (an image, or the batch when ``batch_dice``) and predicted mass P scores ``s / (s + P)``
+(Tversky: ``s / (s + alpha P)``):
 an empty prediction on an empty target gives loss 0, not the maximal loss, and false positives raise the loss
 smoothly towards 1 with a gradient bounded by ``1 / s``. With the default ``s = 1`` one pixel's worth of false
 probability already costs 0.5. A row with no counted pixel at all (every pixel ignored) is left out.
