@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from lossadvisor.report._load import Samples
+    from lossadvisor.report._readers import Samples
 
 OVERLAY_ALPHA = 0.55
 TRUE_POSITIVE = (0, 114, 178)  # Okabe-Ito blue

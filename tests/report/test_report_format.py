@@ -9,7 +9,7 @@ import pytest
 from lossadvisor.report import _format as fmt
 from lossadvisor.report._context import _agreement
 from lossadvisor.report._context_dataset import _threshold
-from lossadvisor.report._load import _as_bool
+from lossadvisor.report._readers import as_bool
 
 
 @pytest.mark.parametrize(
@@ -68,7 +68,7 @@ def test_params() -> None:
     ],
 )
 def test_as_bool_reads_flags_and_counts(value: object, expected: bool) -> None:
-    assert _as_bool(value) is expected
+    assert as_bool(value) is expected
 
 
 def test_threshold_shows_the_threshold_once() -> None:
