@@ -1,0 +1,357 @@
+"""``tune``: profile, advise, search with Optuna, re-run the best with several seeds, write the run folder.
+
+Everything is stored as it finishes (trials in the study, stability runs in its user attributes, the decoded
+data in ``cache/``), so a re-run with the same folder resumes: finished work is read back, only the rest runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lossadvisor.errors import ConfigError
+from lossadvisor.tune._cache import build_train_data
+from lossadvisor.tune._device import resolve_device
+from lossadvisor.tune._lr_range import BOUNDED_FAMILIES, lr_range_test
+from lossadvisor.tune._outputs import (
+    object_recall_by_config,
+    snippets,
+    write_json,
+    write_samples,
+    write_tables,
+)
+from lossadvisor.tune._pairing import pair_files
+from lossadvisor.tune._progress import Progress
+from lossadvisor.tune._runinfo import RunRecord, environment
+from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
+from lossadvisor.tune._space import Configuration, SearchSpace
+from lossadvisor.tune._stability import (
+    LR_TEST_LOSSES,
+    confidence,
+    rank_configs,
+    run_stability,
+    select_configs,
+)
+from lossadvisor.tune._study import (
+    DEFAULT_STUDY_NAME,
+    default_storage_url,
+    fail_stale_trials,
+    open_storage,
+    open_study,
+    redact_url,
+)
+
+logger = logging.getLogger(__name__)
+
+# CPU defaults, measured so `make example` (31 tiles, 128 px) takes about 10 minutes on 2 cores: 8 epochs of at
+# least 20 steps (160 AdamW steps, ~12 s per trial on one core), 16 search trials, 3 seeds. See README.
+DEFAULT_SIZE = 128
+DEFAULT_EPOCHS = 8
+MIN_STEPS_PER_EPOCH = 20
+DEFAULT_BATCH_SIZE = 8
+DEFAULT_N_TRIALS = 16
+DEFAULT_SEEDS = 3
+SAMPLE_TILES = 6
+LR_TEST_ATTR = "lr_range_test"
+SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """What :func:`tune` found and where it wrote it."""
+
+    run_dir: Path
+    recommended: dict  # loss, params, lr, label, config_id
+    confidence: dict  # level, margin, seed_spread, explanation
+    ranking: list[dict]  # one entry per re-run configuration, best first
+    study_name: str
+    storage: str  # redacted URL
+    trials: int  # trials counted in the study
+    result_path: Path
+    report_path: Path | None
+
+
+def _check(name: str, value, ok: bool, expected: str) -> None:
+    if not ok:
+        raise ConfigError(f"The {name!r} option of tune must be {expected}; got {value!r}.")
+
+
+def _loss_factory(ignore_index: int | None) -> Callable:
+    from lossadvisor.losses import build_loss, get_spec
+
+    def factory(name: str, params: dict):
+        params = dict(params)
+        if ignore_index is not None and any(p.name == "ignore_index" for p in get_spec(name).params):
+            params.setdefault("ignore_index", ignore_index)
+        return build_loss(name, **params)
+
+    return factory
+
+
+def _sample_indices(val_masks: np.ndarray, ignore_index: int | None) -> list[int]:
+    """Validation tiles for samples.npz: those with foreground first (most interesting), then empty ones."""
+    fg = [(m > 0) & (m != ignore_index) if ignore_index is not None else m > 0 for m in val_masks]
+    order = sorted(range(len(val_masks)), key=lambda i: (not fg[i].any(), i))
+    return order[:SAMPLE_TILES]
+
+
+def tune(
+    images: str | Path = "images",
+    masks: str | Path = "masks",
+    *,
+    out: str | Path | None = None,
+    size: int = DEFAULT_SIZE,
+    crop: int | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    steps_per_epoch: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    warmup_steps: int = 0,
+    n_trials: int = DEFAULT_N_TRIALS,
+    timeout: float | None = None,
+    seeds: int = DEFAULT_SEEDS,
+    storage: str | None = None,
+    study_name: str | None = None,
+    device: str = "auto",
+    threads: int | None = None,
+    model_factory: Callable | None = None,
+    class_map: str | Path | None = None,
+    ignore_index: int | None = None,
+    rules_config: str | Path | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    report: bool = True,
+) -> TuneResult:
+    """Profile the masks, advise, run Optuna trials, re-run the best with several seeds, write the report.
+
+    Args:
+        images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem.
+        masks: Folder of masks.
+        out: Run folder (default ``reports/<dataset-name>/``). Re-running with the same folder resumes.
+        size: Side tiles are resized to (a multiple of 16 for the default U-Net).
+        crop: Train on random ``crop x crop`` windows at native resolution instead of resizing.
+        epochs: Validations per run; each epoch is ``steps_per_epoch`` optimiser steps.
+        steps_per_epoch: Default: one pass over the training tiles, at least 20 steps.
+        batch_size: Training batch size.
+        warmup_steps: Linear learning-rate warm-up steps (0: none, like a plain training loop).
+        n_trials: Search trials in the study (finished ones from an earlier run count).
+        timeout: Seconds after which no new search trial starts (the stability phase still runs).
+        seeds: Seeds per configuration in the stability phase.
+        storage: Optuna storage URL (e.g. ``postgresql://user:pw@host/db``); default SQLite ``<out>/study.db``.
+        study_name: Study name in the storage (default "lossadvisor").
+        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
+        threads: Torch CPU threads (default: all cores if the machine is idle, else the free ones).
+        model_factory: ``(in_channels, num_classes) -> nn.Module``; default the package's compact U-Net.
+        class_map: Class map for colour-coded masks (JSON/CSV), as for ``lossadvisor profile``.
+        ignore_index: Mask value to ignore (e.g. 255 on boundaries).
+        rules_config: TOML file of rule thresholds, as for ``lossadvisor advise``.
+        seed: Seed of the split, the sampler and every run.
+        progress: Show progress bars.
+        report: Build ``report.html`` at the end.
+
+    Returns:
+        A :class:`TuneResult`; the run folder holds run.json, study.db, trials.csv, epochs.csv,
+        stability.csv, lr_range_test.json, result.json, samples.npz and report.html.
+
+    Raises:
+        ConfigError: A bad option (the message names it).
+        DataError: Missing folders or no usable pairs.
+        StudyMismatchError: The run folder's study was made from other data or settings.
+        KeyboardInterrupt: On Ctrl-C, after marking the running trial and ``run.json`` as interrupted.
+
+    Example:
+        >>> result = tune("examples/buildings/images", "examples/buildings/masks",
+        ...               out="reports/buildings")  # doctest: +SKIP
+        >>> result.recommended["loss"], result.confidence["level"]  # doctest: +SKIP
+        ('dice_ce', 'medium')
+    """
+    side = crop or size
+    _check("size", size, isinstance(size, int) and size >= SIDE_MULTIPLE, f"an integer >= {SIDE_MULTIPLE}")
+    _check("crop", crop, crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
+           f"None or an integer >= {SIDE_MULTIPLE}")
+    if model_factory is None and side % SIDE_MULTIPLE:
+        raise ConfigError(f"The {'crop' if crop else 'size'} option of tune must be a multiple of "
+                          f"{SIDE_MULTIPLE} for the built-in U-Net; got {side}. Try {side // 16 * 16 or 16}.")
+    for name, value in (("epochs", epochs), ("n_trials", n_trials), ("seeds", seeds), ("batch_size", batch_size)):
+        _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
+    _check("steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1")
+    _check("warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0")
+    _check("timeout", timeout, timeout is None or timeout > 0, "None or a positive number of seconds")
+
+    import optuna
+
+    from lossadvisor.io import read_mask
+    from lossadvisor.profile import default_run_dir, profile_masks
+    from lossadvisor.rules import recommend
+
+    pairing = pair_files(images, masks)
+    run_dir = Path(out) if out is not None else Path(default_run_dir(masks))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    profile = profile_masks(masks, class_map=class_map, ignore_index=ignore_index, train_sizes=(side,),
+                            out=run_dir, progress=progress)
+    rec = recommend(profile, config=rules_config)
+    rec.save(run_dir / "recommendation.json")
+    space = SearchSpace(rec.search_space)
+    choice = resolve_device(device, threads=threads)
+    data = build_train_data(
+        pairing.pairs, read_mask=lambda p: read_mask(p, class_map=class_map, ignore_index=ignore_index).labels,
+        cache_dir=run_dir / "cache", fingerprint=profile.fingerprint, size=size, crop=crop, seed=seed,
+        ignore_index=ignore_index, key_settings={"class_map": str(class_map) if class_map else None},
+    )
+    steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
+    storage_url = storage or default_storage_url(run_dir)
+    name = study_name or DEFAULT_STUDY_NAME
+    settings = {"images": str(images), "masks": str(masks), "out": str(run_dir), "size": size, "crop": crop,
+                "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size, "warmup_steps": warmup_steps,
+                "n_trials": n_trials, "timeout": timeout, "seeds": seeds, "storage": storage, "study_name": name,
+                "device": device, "seed": seed, "class_map": str(class_map) if class_map else None,
+                "ignore_index": ignore_index, "rules_config": str(rules_config) if rules_config else None,
+                "custom_model": model_factory is not None}
+    record = RunRecord(run_dir, settings=settings, storage_url=storage_url, study_name=name,
+                       fingerprint=profile.fingerprint, env=environment(choice.name, choice.threads),
+                       left_out=pairing.problems() + data.skipped)
+    objective_settings = {k: settings[k] for k in ("size", "crop", "epochs", "steps_per_epoch", "batch_size",
+                                                   "warmup_steps", "seed", "custom_model")}
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rdb = open_storage(storage_url)
+    study = open_study(
+        rdb, study_name=name, fingerprint=profile.fingerprint, objective_settings=objective_settings,
+        sampler=optuna.samplers.TPESampler(seed=seed), pruner=None, storage_label=redact_url(storage_url),
+    )
+    existing = len(study.trials)
+    # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's random draws.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + existing, n_startup_trials=len(space.losses) + 2)
+    # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
+    # default trial has finished, so each candidate gets one full run to set the median.
+    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=len(space.losses),
+                                               n_warmup_steps=max(1, epochs // 2))
+    if storage is None:
+        fail_stale_trials(study, rdb)
+    ctx = RunContext(
+        data=data, num_classes=max(2, profile.num_classes), loss_factory=_loss_factory(ignore_index),
+        device=choice, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size, warmup_steps=warmup_steps,
+        seed=seed, preds_dir=run_dir / "cache" / f"preds_{name}", sample_indices=_sample_indices(
+            data.val_masks, ignore_index), model_factory=model_factory, ignore_index=ignore_index,
+    )
+    stability_records: list[dict] = []
+    bars = Progress(enabled=progress)
+    try:
+        lr_results = _lr_range_tests(study, space, ctx, run_dir)
+        enqueue_defaults(study, space)
+        bars.start_search(total=n_trials, done=counted_trials(study))
+        run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=bars.trial_done)
+        bars.close()
+        recommended = space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
+        configs = select_configs(study, space, lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
+                                 recommended=recommended)
+        bars.start_stability(total=len(configs) * seeds)
+        stability_records = run_stability(study, configs, ctx, seeds=seeds, on_run=bars.run_done)
+        bars.close()
+    except KeyboardInterrupt:
+        bars.close()
+        write_tables(run_dir, study, stability_records)
+        record.finish("interrupted", trials=counted_trials(study))
+        optuna.logging.set_verbosity(verbosity)
+        raise
+    ranking = rank_configs(stability_records, configs)
+    conf = confidence(ranking)
+    write_tables(run_dir, study, stability_records)
+    result_path = _write_result(run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx)
+    record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
+    optuna.logging.set_verbosity(verbosity)
+    report_path = None
+    if report:
+        from lossadvisor.report import build_report
+
+        report_path = Path(build_report(run_dir))
+    best = ranking[0] if ranking else {}
+    return TuneResult(
+        run_dir=run_dir,
+        recommended={k: best.get(k) for k in ("loss", "params", "lr", "label", "config_id")},
+        confidence=conf, ranking=ranking, study_name=name, storage=redact_url(storage_url),
+        trials=counted_trials(study), result_path=result_path, report_path=report_path,
+    )
+
+
+def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
+    """Plain CE and plain Dice LR range tests, stored in the study (run once per study)."""
+    from lossadvisor.losses import get_spec
+
+    results = study.user_attrs.get(LR_TEST_ATTR)
+    if results is None:
+        results = []
+        for loss in LR_TEST_LOSSES:
+            params = space.default_configuration(loss).params if loss in space.entries else {}
+            outcome = lr_range_test(
+                loss, ctx.data, num_classes=ctx.num_classes, loss_factory=ctx.loss_factory, device=ctx.device,
+                model_factory=ctx.model_factory, params=params, batch_size=ctx.batch_size, seed=ctx.seed,
+                bounded=get_spec(loss).family in BOUNDED_FAMILIES,
+            )
+            results.append(outcome.to_dict())
+        study.set_user_attr(LR_TEST_ATTR, results)
+    write_json(run_dir / "lr_range_test.json", {"tests": results})
+    return results
+
+
+def _timings(ctx: RunContext) -> dict:
+    t = ctx.timings
+    return {"train_s": round(t["train_s"], 2), "data_share": t["data_s"] / t["train_s"] if t["train_s"] else None,
+            "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None, "runs": t["runs"]}
+
+
+def _param_importances(study) -> dict[str, float]:
+    import optuna
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if len(done) < 3:
+        return {}
+    try:
+        with warnings.catch_warnings():  # "few trials per regime" is expected in a short study
+            warnings.simplefilter("ignore")
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
+    except (RuntimeError, ValueError, ZeroDivisionError) as exc:
+        logger.info("Parameter importances unavailable: %s", exc)
+        return {}
+
+
+def _write_result(run_dir, study, ranking, conf, records, rec, total_steps, ctx) -> Path:
+    best = ranking[0] if ranking else None
+    payload = {
+        "recommended": ({k: best[k] for k in ("loss", "params", "lr", "label", "config_id")} | {
+            "mean_iou": best["mean_iou"], "std_iou": best["std_iou"], "collapse_rate": best["collapse_rate"]}
+            if best else None),
+        "confidence": conf,
+        "ranking": ranking,
+        "rules_first_choice": {"loss": rec.top.loss, "params": dict(rec.top.params)},
+        "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
+        "param_importances": _param_importances(study),
+        "snippets": snippets(best["loss"], best["params"], best["lr"], num_classes=ctx.num_classes,
+                                                         epochs_hint=10) if best else {},
+        "object_recall": object_recall_by_config(records),
+        "training": {"steps_per_run": total_steps, "objective": "validation foreground IoU (best epoch) in the "
+                     "search; final-epoch IoU over seeds in the stability phase"},
+    }
+    _write_sample_file(run_dir, ranking, ctx)
+    return write_json(run_dir / "result.json", payload)
+
+
+def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> None:
+    chosen: dict[str, str] = {}
+    if ranking:
+        chosen[ranking[0]["config_id"]] = "recommended: " + ranking[0]["label"]
+    for loss, what in (("ce", "best CE"), ("dice", "best Dice")):
+        entry = next((r for r in ranking if r["loss"] == loss), None)
+        if entry and entry["config_id"] not in chosen:
+            chosen[entry["config_id"]] = f"{what}: {entry['label']}"
+    predictions = {cid: np.load(ctx.preds_dir / f"{cid}.npy") for cid in chosen
+                   if (ctx.preds_dir / f"{cid}.npy").is_file()}
+    idx = ctx.sample_indices
+    write_samples(run_dir / "samples.npz", images=ctx.data.val_images[idx], masks=ctx.data.val_masks[idx],
+                  predictions=predictions, labels={cid: chosen[cid] for cid in predictions})

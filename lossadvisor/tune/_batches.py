@@ -1,0 +1,94 @@
+"""Training batches from the in-memory cache: shuffled order, random crops, flips and 90-degree turns.
+
+Augmentation is the dihedral group of the square (8 flips/turns): aerial and microscopy tiles have no
+preferred orientation, so it multiplies a small training set without changing what a pixel means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from lossadvisor.tune._cache import TrainData
+
+
+class BatchSource:
+    """Draws training batches and serves validation batches as normalised float tensors.
+
+    Args:
+        data: The decoded dataset.
+        batch_size: Training batch size.
+        device: Torch device for the tensors.
+        rng: NumPy generator for order, crops and augmentation (seeded per run for repeatability).
+        augment: Random flips and 90-degree turns.
+    """
+
+    def __init__(self, data: TrainData, *, batch_size: int, device: str, rng: np.random.Generator,
+                 augment: bool = True) -> None:
+        import torch
+
+        self.data = data
+        self.batch_size = batch_size
+        self.device = device
+        self.rng = rng
+        self.augment = augment
+        self._mean = torch.tensor(data.mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(data.std, dtype=torch.float32).view(1, 3, 1, 1)
+        self._order: list[int] = []
+        if data.mode == "resize":
+            self._images = np.stack(data.train_images)
+            self._masks = np.stack(data.train_masks)
+
+    @property
+    def n_train(self) -> int:
+        return len(self.data.train_images)
+
+    def _next_indices(self) -> list[int]:
+        picked = []
+        while len(picked) < self.batch_size:
+            if not self._order:
+                self._order = self.rng.permutation(self.n_train).tolist()
+            picked.append(self._order.pop())
+        return picked
+
+    def _crop(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        img, msk = self.data.train_images[i], self.data.train_masks[i]
+        side = self.data.side
+        y = int(self.rng.integers(0, img.shape[0] - side + 1))
+        x = int(self.rng.integers(0, img.shape[1] - side + 1))
+        return img[y : y + side, x : x + side], msk[y : y + side, x : x + side]
+
+    def normalise(self, images: np.ndarray):
+        """``(n, H, W, 3)`` uint8 -> ``(n, 3, H, W)`` float32 on the device, standardised per channel."""
+        import torch
+
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+        return ((x - self._mean) / self._std).to(self.device)
+
+    def train_batch(self):
+        """One augmented batch: ``(x, y)`` with x ``(B, 3, S, S)`` float32 and y ``(B, S, S)`` int64."""
+        import torch
+
+        idx = self._next_indices()
+        if self.data.mode == "resize":
+            images, masks = self._images[idx], self._masks[idx]
+        else:
+            crops = [self._crop(i) for i in idx]
+            images = np.stack([c[0] for c in crops])
+            masks = np.stack([c[1] for c in crops])
+        if self.augment:
+            turns = self.rng.integers(0, 4, size=len(idx))
+            flips = self.rng.random(len(idx)) < 0.5
+            images = np.stack([np.rot90(im, k, axes=(0, 1)) for im, k in zip(images, turns)])
+            masks = np.stack([np.rot90(m, k, axes=(0, 1)) for m, k in zip(masks, turns)])
+            images[flips] = images[flips][:, :, ::-1]
+            masks[flips] = masks[flips][:, :, ::-1]
+        y = torch.from_numpy(np.ascontiguousarray(masks).astype(np.int64)).to(self.device)
+        return self.normalise(images), y
+
+    def val_batches(self, batch_size: int = 16) -> Iterator[tuple[object, np.ndarray]]:
+        """Validation batches in order: ``(x tensor, masks ndarray)``."""
+        for start in range(0, len(self.data.val_images), batch_size):
+            stop = start + batch_size
+            yield self.normalise(self.data.val_images[start:stop]), self.data.val_masks[start:stop]

@@ -1,0 +1,150 @@
+"""Pair images with masks by file stem, and read an image as RGB uint8.
+
+A file without its partner is never dropped silently: :class:`Pairing` lists it, the tuner logs a warning and
+records it in ``run.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lossadvisor.errors import DataError, NoUsableDataError
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
+MASK_SUFFIXES = frozenset({".png", ".tif", ".tiff", ".bmp", ".npy", ".gif"})
+# Percentiles that map a 16-bit or float image to 0-255 (robust to a few saturated pixels).
+STRETCH_PERCENTILES = (0.5, 99.5)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One training example: the shared stem and both paths."""
+
+    stem: str
+    image: Path
+    mask: Path
+
+
+@dataclass
+class Pairing:
+    """The result of matching two folders."""
+
+    pairs: list[Pair]
+    unpaired_images: list[str] = field(default_factory=list)
+    unpaired_masks: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)  # a stem with two files in one folder
+
+    def problems(self) -> list[str]:
+        """One line per file left out, for logs and ``run.json``."""
+        lines = [f"{p}: image without a mask of the same stem" for p in self.unpaired_images]
+        lines += [f"{p}: mask without an image of the same stem" for p in self.unpaired_masks]
+        lines += [f"{p}: several files share this stem in one folder; rename them" for p in self.ambiguous]
+        return lines
+
+
+def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[str, Path], list[str]]:
+    if not folder.is_dir():
+        raise DataError(
+            f"The {what} folder {folder} does not exist or is not a folder. Pass --{what} DIR "
+            f"(default: ./{what})."
+        )
+    groups: dict[str, list[Path]] = defaultdict(list)
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix.lower() in suffixes:
+            groups[path.stem].append(path)
+    unique = {stem: paths[0] for stem, paths in groups.items() if len(paths) == 1}
+    ambiguous = [str(p) for paths in groups.values() if len(paths) > 1 for p in paths]
+    return unique, ambiguous
+
+
+def pair_files(images: str | Path, masks: str | Path) -> Pairing:
+    """Match ``images/`` and ``masks/`` by file stem (``a.jpg`` with ``a.png``).
+
+    Args:
+        images: Folder of images (PNG, JPEG, TIFF, BMP; grey or RGB).
+        masks: Folder of masks (PNG, TIFF, BMP, NPY).
+
+    Returns:
+        The pairs sorted by stem, and every file left out with the reason.
+
+    Raises:
+        DataError: A folder is missing.
+        NoUsableDataError: No image has a mask.
+    """
+    image_by_stem, amb_i = _by_stem(Path(images), IMAGE_SUFFIXES, "images")
+    mask_by_stem, amb_m = _by_stem(Path(masks), MASK_SUFFIXES, "masks")
+    common = sorted(set(image_by_stem) & set(mask_by_stem))
+    pairing = Pairing(
+        pairs=[Pair(s, image_by_stem[s], mask_by_stem[s]) for s in common],
+        unpaired_images=[str(image_by_stem[s]) for s in sorted(set(image_by_stem) - set(mask_by_stem))],
+        unpaired_masks=[str(mask_by_stem[s]) for s in sorted(set(mask_by_stem) - set(image_by_stem))],
+        ambiguous=amb_i + amb_m,
+    )
+    if not pairing.pairs:
+        raise NoUsableDataError(
+            f"No image in {images} has a mask with the same file stem in {masks} "
+            f"({len(image_by_stem)} images, {len(mask_by_stem)} masks). Images and masks are paired by name "
+            f"without extension, e.g. images/tile_01.jpg with masks/tile_01.png."
+        )
+    for line in pairing.problems():
+        logger.warning("Left out %s", line)
+    return pairing
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype == bool:
+        return array.astype(np.uint8) * 255
+    lo, hi = np.percentile(array, STRETCH_PERCENTILES)
+    if hi <= lo:
+        return np.zeros(array.shape, dtype=np.uint8)
+    scaled = (array.astype(np.float64) - lo) / (hi - lo) * 255.0
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as ``(H, W, 3)`` uint8: grey is repeated, alpha dropped, 16-bit and float stretched.
+
+    Raises:
+        DataError: The file cannot be decoded or has an unusable shape.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
+                img = img.convert("RGB")
+            array = np.asarray(img)
+    except (UnidentifiedImageError, OSError, ValueError) as pil_error:
+        if path.suffix.lower() not in (".tif", ".tiff"):
+            raise DataError(f"Cannot decode image {path}: {pil_error}.") from pil_error
+        import tifffile
+
+        try:
+            array = tifffile.imread(path)
+        except Exception as exc:  # tifffile raises many kinds for a bad file
+            raise DataError(f"Cannot decode image {path}: {exc}.") from exc
+        if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+            array = np.moveaxis(array, 0, -1)  # band-first GeoTIFF
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] < 1:
+        raise DataError(f"Image {path} has shape {array.shape}; expected (H, W) grey or (H, W, 3) colour.")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 2:  # grey + alpha
+        array = np.repeat(array[..., :1], 3, axis=2)
+    elif array.shape[2] > 3:
+        array = array[..., :3]
+    if 0 in array.shape:
+        raise DataError(f"Image {path} is empty (shape {array.shape}).")
+    return np.ascontiguousarray(_to_uint8(array))

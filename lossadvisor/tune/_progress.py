@@ -1,0 +1,61 @@
+"""Progress bars over search trials and stability runs (tqdm), silenced by ``progress=False``.
+
+Log records are routed through ``tqdm.write`` while a bar is open, so a warning never tears a bar apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+
+class Progress:
+    """One bar at a time: the search, then the stability phase."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._redirect: contextlib.AbstractContextManager | None = None
+        self._best: float | None = None
+
+    def _open(self, **kwargs) -> None:
+        from tqdm.auto import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
+        self.close()
+        if not self.enabled:
+            return
+        self._redirect = logging_redirect_tqdm()
+        self._redirect.__enter__()
+        self._bar = tqdm(**kwargs, leave=True, dynamic_ncols=True)
+
+    def start_search(self, *, total: int, done: int) -> None:
+        self._open(total=total, initial=min(done, total), desc="search trials", unit="trial")
+
+    def trial_done(self, trial) -> None:
+        if self._bar is None:
+            return
+        from optuna.trial import TrialState
+
+        state = trial.study._storage.get_trial(trial._trial_id).state  # noqa: SLF001 (ask/tell Trial)
+        if state == TrialState.COMPLETE:
+            value = trial.study._storage.get_trial(trial._trial_id).value  # noqa: SLF001
+            self._best = value if self._best is None else max(self._best, value)
+        loss = trial.params.get("loss", "?")
+        best = f"{self._best:.3f}" if self._best is not None else "-"
+        self._bar.set_postfix_str(f"last={loss} {state.name.lower()}, best IoU={best}")
+        self._bar.update(1)
+
+    def start_stability(self, *, total: int) -> None:
+        self._open(total=total, desc="stability runs", unit="run")
+
+    def run_done(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        if self._redirect is not None:
+            self._redirect.__exit__(None, None, None)
+            self._redirect = None

@@ -1,0 +1,200 @@
+"""The search phase: ask Optuna for configurations, train them, tell it how they did.
+
+The ask-and-tell interface (rather than ``study.optimize``) gives the tuner the control a long run needs: the
+trial budget counts trials already in the storage (so a re-run does only what is left, and several machines
+sharing one PostgreSQL study share one budget), an interrupted trial is marked FAIL with the reason
+"interrupted" before Ctrl-C propagates, and a failed trial is recorded without stopping the study.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lossadvisor.tune._cache import TrainData
+from lossadvisor.tune._device import DeviceChoice
+from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
+from lossadvisor.tune._study import STALE_REASON
+from lossadvisor.tune._train import TrialConfig, TrialOutcome, train_trial
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED = "interrupted"
+NOT_COUNTED = (INTERRUPTED, STALE_REASON)  # failures that do not use up the trial budget (they are redone)
+DEFAULT_ATTR = "default_of"  # user attribute of the enqueued default trial of each loss
+
+
+@dataclass
+class RunContext:
+    """Everything a training run needs besides its configuration."""
+
+    data: TrainData
+    num_classes: int
+    loss_factory: Callable
+    device: DeviceChoice
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    warmup_steps: int
+    seed: int
+    preds_dir: Path
+    sample_indices: list[int]
+    model_factory: Callable | None = None
+    ignore_index: int | None = None
+    timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
+
+    def train(self, config: Configuration, *, seed: int, on_epoch=None, keep_samples: bool = False) -> TrialOutcome:
+        trial_config = TrialConfig(
+            loss=config.loss, params=dict(config.params), lr=config.lr, epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
+            warmup_steps=self.warmup_steps, seed=seed,
+        )
+        outcome = train_trial(
+            trial_config, self.data, num_classes=self.num_classes, loss_factory=self.loss_factory,
+            device=self.device, model_factory=self.model_factory, ignore_index=self.ignore_index,
+            on_epoch=on_epoch, sample_indices=self.sample_indices if keep_samples else None,
+        )
+        self.timings["train_s"] += outcome.duration_s
+        self.timings["data_s"] += outcome.data_s
+        self.timings["images"] += outcome.images_seen
+        self.timings["runs"] += 1
+        return outcome
+
+    def save_predictions(self, name: str, outcome: TrialOutcome) -> None:
+        if outcome.sample_predictions is not None:
+            self.preds_dir.mkdir(parents=True, exist_ok=True)
+            np.save(self.preds_dir / f"{name}.npy", outcome.sample_predictions)
+
+
+def jsonable_params(params: dict) -> dict:
+    """Loss parameters as JSON values (tuples become lists)."""
+    return json.loads(json.dumps(params, default=list))
+
+
+def outcome_summary(outcome: TrialOutcome) -> dict:
+    """The per-run numbers every output file needs, JSON-safe."""
+    final, best = outcome.final, outcome.best
+    return {
+        "val_iou": final.val_iou if final else None,
+        "val_dice": final.val_dice if final else None,
+        "best_iou": best.val_iou if best else None,
+        "best_epoch": best.epoch if best else None,
+        "epochs_run": len(outcome.epochs),
+        "collapse_kind": final.collapse if final else "none",
+        "grad_norm_max": max((r.grad_norm_max for r in outcome.epochs), default=None),
+        "grad_spikes": sum(r.grad_spikes for r in outcome.epochs),
+        "nonfinite": outcome.nonfinite,
+        "duration_s": outcome.duration_s,
+        "failed": outcome.failed,
+        "fail_reason": outcome.fail_reason,
+        "object_recall": outcome.object_recall,
+    }
+
+
+def counted_trials(study) -> int:
+    """Trials that use up the budget: finished ones, running ones (maybe on other machines), not redone ones."""
+    from optuna.trial import TrialState
+
+    n = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
+            n += 1
+        elif t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") not in NOT_COUNTED:
+            n += 1
+    return n
+
+
+def enqueue_defaults(study, space: SearchSpace) -> int:
+    """Enqueue one trial per loss at its defaults, unless one already ran or waits.
+
+    With a dozen trials, TPE alone may never try some losses; a first pass at default parameters gives each
+    candidate one fair run before the sampler and the pruner take over.
+    """
+    from optuna.trial import TrialState
+
+    done = set()
+    for t in study.get_trials(deepcopy=False):
+        loss = t.user_attrs.get(DEFAULT_ATTR)
+        if loss is None and t.state == TrialState.WAITING:
+            loss = t.system_attrs.get("fixed_params", {}).get(LOSS_PARAM)
+        if loss and not (t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") in NOT_COUNTED):
+            done.add(loss)
+    added = 0
+    for loss in space.losses:
+        if loss not in done:
+            study.enqueue_trial(space.default_trial_params(loss), user_attrs={DEFAULT_ATTR: loss})
+            added += 1
+    return added
+
+
+def run_search(
+    study,
+    space: SearchSpace,
+    ctx: RunContext,
+    *,
+    n_trials: int,
+    timeout: float | None = None,
+    on_trial: Callable[[object], None] | None = None,
+) -> int:
+    """Run trials until ``n_trials`` are counted in the study or ``timeout`` seconds pass.
+
+    ``on_trial`` is called with each finished ``optuna.Trial`` (the progress bar).
+
+    Returns:
+        The number of trials this call ran.
+
+    Raises:
+        KeyboardInterrupt: After marking the running trial FAIL with reason "interrupted".
+    """
+    from optuna.trial import TrialState
+
+    start = time.monotonic()
+    ran = 0
+    while counted_trials(study) < n_trials:
+        if timeout is not None and time.monotonic() - start >= timeout:
+            logger.info("Search stopped by --timeout after %d trial(s).", ran)
+            break
+        trial = study.ask()
+        try:
+            config = space.suggest(trial)
+            trial.set_user_attr("lr", config.lr)
+            trial.set_user_attr("lr_unit", trial.params.get(LR_PARAM))
+            trial.set_user_attr("params", jsonable_params(config.params))
+
+            def on_epoch(record, trial=trial) -> bool:
+                trial.report(record.val_iou, record.epoch)
+                return trial.should_prune()
+
+            outcome = ctx.train(config, seed=ctx.seed, on_epoch=on_epoch, keep_samples=True)
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            study.tell(trial, state=TrialState.FAIL)
+            raise
+        except Exception as exc:  # a loss that cannot be built, a user model that raises: record, go on
+            logger.warning("Trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc}")
+            study.tell(trial, state=TrialState.FAIL)
+            ran += 1
+            if on_trial is not None:
+                on_trial(trial)
+            continue
+        trial.set_user_attr("epochs", [asdict(r) for r in outcome.epochs])
+        trial.set_user_attr("summary", outcome_summary(outcome))
+        ctx.save_predictions(f"trial{trial.number}", outcome)
+        if outcome.failed:
+            trial.set_user_attr("fail_reason", outcome.fail_reason)
+            study.tell(trial, state=TrialState.FAIL)
+        elif outcome.stopped_early:
+            study.tell(trial, state=TrialState.PRUNED)
+        else:
+            study.tell(trial, outcome.best.val_iou)
+        ran += 1
+        if on_trial is not None:
+            on_trial(trial)
+    return ran

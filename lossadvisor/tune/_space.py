@@ -1,0 +1,135 @@
+"""Turn the recommendation's search space into Optuna parameters, and Optuna trials back into configurations.
+
+Parameters of a trial:
+
+* ``loss``: categorical over the recommended losses; plain ``ce`` is always added as the baseline.
+* ``lr_unit`` in [0, 1]: the position of the learning rate inside *that loss's* ``lr_range``, on a log scale
+  (``lr = low * (high / low) ** lr_unit``). One shared, normalised parameter rather than one learning rate per
+  loss because (a) the rules already encode each loss's sensitivity in its range, so "low in the range" means
+  the same thing for every loss and TPE can learn it from all trials, not from the two or three a loss gets in
+  a short study; (b) parameter importance (Optuna evaluates only parameters every trial has) can then compare
+  the loss against the learning rate. The actual rate is stored on each trial as the ``lr`` user attribute.
+* ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+from lossadvisor.errors import ConfigError
+from lossadvisor.rules._schema import ParamRange, SearchSpaceEntry
+
+BASELINE_LOSS = "ce"
+BASELINE_LR_RANGE = (1e-4, 1e-2)  # AdamW on a fresh U-Net with plain CE (used when the advice lacks ce)
+DEFAULT_LR_UNIT = 0.5  # geometric middle of a loss's range, for the enqueued default trials
+LR_PARAM = "lr_unit"
+LOSS_PARAM = "loss"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """A loss with its parameters and learning rate: what a trial or a stability run trains."""
+
+    loss: str
+    params: dict
+    lr: float
+
+
+def lr_from_unit(unit: float, lr_range: tuple[float, float]) -> float:
+    """Map ``unit`` in [0, 1] log-linearly onto ``lr_range``.
+
+    Example:
+        >>> round(lr_from_unit(0.5, (1e-4, 1e-2)), 6)
+        0.001
+    """
+    low, high = lr_range
+    return float(math.exp(math.log(low) + unit * (math.log(high) - math.log(low))))
+
+
+def _encode_choice(value):
+    return json.dumps(list(value)) if isinstance(value, (tuple, list)) else value
+
+
+def _decode_choice(value, choices):
+    for c in choices:
+        if _encode_choice(c) == value:
+            return c
+    return value
+
+
+def _default_value(loss: str, rng: ParamRange):
+    """The loss's own default when it lies in the searched range, else the range's (geometric) middle."""
+    from lossadvisor.losses import get_spec
+
+    spec = get_spec(loss)
+    default = next((p.default for p in spec.params if p.name == rng.name), None)
+    if rng.choices is not None:
+        return _encode_choice(default if default in rng.choices else rng.choices[0])
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and rng.low <= default <= rng.high:
+        return default
+    if rng.log:
+        return math.sqrt(rng.low * rng.high)
+    return (rng.low + rng.high) / 2
+
+
+class SearchSpace:
+    """The per-loss search space of a study.
+
+    Args:
+        entries: ``Recommendation.search_space``; ``ce`` is added with :data:`BASELINE_LR_RANGE` if missing.
+
+    Raises:
+        ConfigError: An entry with an empty or non-positive learning-rate range.
+    """
+
+    def __init__(self, entries: tuple[SearchSpaceEntry, ...] | list[SearchSpaceEntry]) -> None:
+        by_loss = {e.loss: e for e in entries}
+        if BASELINE_LOSS not in by_loss:
+            by_loss = {BASELINE_LOSS: SearchSpaceEntry(BASELINE_LOSS, BASELINE_LR_RANGE, {}, ()), **by_loss}
+        for entry in by_loss.values():
+            low, high = entry.lr_range
+            if not (0 < low <= high):
+                raise ConfigError(
+                    f"The learning-rate range of {entry.loss} must satisfy 0 < low <= high; got {entry.lr_range}."
+                )
+        self.entries = by_loss
+
+    @property
+    def losses(self) -> list[str]:
+        return list(self.entries)
+
+    def suggest(self, trial) -> Configuration:
+        """Ask an Optuna trial for a loss, a learning rate and the loss's tunable parameters."""
+        loss = trial.suggest_categorical(LOSS_PARAM, self.losses)
+        entry = self.entries[loss]
+        unit = trial.suggest_float(LR_PARAM, 0.0, 1.0)
+        params = dict(entry.fixed_params)
+        for rng in entry.tunable:
+            name = f"{loss}.{rng.name}"
+            if rng.choices is not None:
+                encoded = trial.suggest_categorical(name, [_encode_choice(c) for c in rng.choices])
+                params[rng.name] = _decode_choice(encoded, rng.choices)
+            elif isinstance(rng.low, int) and isinstance(rng.high, int) and not rng.log:
+                params[rng.name] = trial.suggest_int(name, rng.low, rng.high)
+            else:
+                params[rng.name] = trial.suggest_float(name, float(rng.low), float(rng.high), log=rng.log)
+        return Configuration(loss=loss, params=params, lr=lr_from_unit(unit, entry.lr_range))
+
+    def default_trial_params(self, loss: str) -> dict:
+        """Optuna parameters of ``loss`` at its defaults and the middle of its learning-rate range."""
+        entry = self.entries[loss]
+        params = {LOSS_PARAM: loss, LR_PARAM: DEFAULT_LR_UNIT}
+        for rng in entry.tunable:
+            params[f"{loss}.{rng.name}"] = _default_value(loss, rng)
+        return params
+
+    def default_configuration(self, loss: str, *, lr: float | None = None) -> Configuration:
+        """``loss`` with its fixed parameters and defaults, at ``lr`` (default: the middle of its range)."""
+        entry = self.entries[loss]
+        params = dict(entry.fixed_params)
+        for rng in entry.tunable:
+            value = _default_value(loss, rng)
+            params[rng.name] = _decode_choice(value, rng.choices) if rng.choices is not None else value
+        return Configuration(loss, params, lr if lr is not None else lr_from_unit(DEFAULT_LR_UNIT, entry.lr_range))

@@ -1,0 +1,121 @@
+"""Open (or resume) the Optuna study of a run, refuse one made from other data, and never leak a password.
+
+The study's user attributes hold what makes trials comparable: the dataset fingerprint and the settings that
+change the objective (image size, crop, epochs, steps, split). Resuming with a different value would mix two
+experiments in one ranking, so it is refused with :class:`StudyMismatchError` and a way out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from lossadvisor.errors import ConfigError, StudyMismatchError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STUDY_NAME = "lossadvisor"
+STUDY_DB = "study.db"
+FINGERPRINT_ATTR = "fingerprint"
+SETTINGS_ATTR = "objective_settings"
+STALE_REASON = "stale: the process running it ended before it finished"
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)([^@]*)(@)")
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a storage URL.
+
+    Example:
+        >>> redact_url("postgresql://user:secret@db.example:5432/optuna")
+        'postgresql://user:***@db.example:5432/optuna'
+    """
+    return _PASSWORD_IN_URL.sub(r"\1***\3", url)
+
+
+def scrub(text: str, url: str | None) -> str:
+    """Remove the password of ``url`` from any text (an error message from a database driver)."""
+    if not url:
+        return text
+    match = _PASSWORD_IN_URL.search(url)
+    text = text.replace(url, redact_url(url))
+    if match and match.group(2):
+        text = text.replace(match.group(2), "***")
+    return text
+
+
+def default_storage_url(run_dir: Path) -> str:
+    return f"sqlite:///{(Path(run_dir) / STUDY_DB).resolve()}"
+
+
+def open_storage(url: str):
+    """An Optuna RDB storage for ``url``; connection errors become a ConfigError without the password."""
+    import optuna
+
+    try:
+        return optuna.storages.RDBStorage(url)
+    except Exception as exc:  # SQLAlchemy / driver errors have many types
+        raise ConfigError(
+            f"Cannot open the Optuna storage {redact_url(url)}: {scrub(str(exc), url).splitlines()[0]}. Check the "
+            f"URL, that the server is reachable and that its driver is installed (psycopg2 for PostgreSQL)."
+        ) from None
+
+
+def open_study(
+    storage,
+    *,
+    study_name: str,
+    fingerprint: str,
+    objective_settings: dict,
+    sampler,
+    pruner,
+    storage_label: str,
+):
+    """Create the study or load it, checking it was made from the same data and objective.
+
+    Raises:
+        StudyMismatchError: The stored fingerprint or objective settings differ.
+    """
+    import optuna
+
+    study = optuna.create_study(
+        study_name=study_name, storage=storage, sampler=sampler, pruner=pruner,
+        direction="maximize", load_if_exists=True,
+    )
+    stored = study.user_attrs.get(FINGERPRINT_ATTR)
+    if stored is None:
+        study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
+        study.set_user_attr(SETTINGS_ATTR, objective_settings)
+        return study
+    if stored != fingerprint:
+        raise StudyMismatchError(
+            f"Study {study_name!r} in {storage_label} was made from other data (fingerprint {stored[:12]}..., "
+            f"these masks give {fingerprint[:12]}...). Resuming would mix two datasets in one ranking. Use "
+            f"another --out folder or --study name, or delete the old study to start over."
+        )
+    old = study.user_attrs.get(SETTINGS_ATTR, {})
+    changed = {k: (old.get(k), v) for k, v in objective_settings.items() if old.get(k) != v}
+    if changed:
+        diff = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items()))
+        raise StudyMismatchError(
+            f"Study {study_name!r} in {storage_label} was run with other training settings ({diff}); its trials "
+            f"are not comparable with new ones. Re-run with the old settings to resume, or use another --out "
+            f"folder or --study name."
+        )
+    return study
+
+
+def fail_stale_trials(study, storage) -> int:
+    """Mark trials left RUNNING by a process that died as FAIL (only for the run folder's own SQLite file).
+
+    With shared storage (PostgreSQL) a RUNNING trial may belong to another machine, so it is left alone.
+    """
+    from optuna.trial import TrialState
+
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for t in stale:
+        storage.set_trial_user_attr(t._trial_id, "fail_reason", STALE_REASON)
+        study.tell(t.number, state=TrialState.FAIL)
+    if stale:
+        logger.warning("Marked %d trial(s) left running by an earlier process as failed.", len(stale))
+    return len(stale)

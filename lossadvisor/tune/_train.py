@@ -1,0 +1,279 @@
+"""One short training run: AdamW on the compact U-Net, validated after every epoch.
+
+The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
+stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an "epoch"
+here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every loss
+undertrained and 200 doing much better, whatever the dataset size).
+
+A run that produces a non-finite loss or gradient, or runs out of memory, ends as failed with its reason
+instead of raising, so a study goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lossadvisor.tune._batches import BatchSource
+from lossadvisor.tune._cache import TrainData
+from lossadvisor.tune._device import DeviceChoice, seed_everything
+from lossadvisor.tune._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
+
+# A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
+# up on small or absent objects, Milletari et al. 2016).
+GRAD_SPIKE_FACTOR = 10.0
+GRAD_SPIKE_WARMUP_STEPS = 10  # steps before the running median is trusted
+GRAD_MEDIAN_WINDOW = 50
+WEIGHT_DECAY = 1e-4
+ModelFactory = Callable[[int, int], object]  # (in_channels, num_classes) -> nn.Module
+LossFactory = Callable[[str, dict], object]  # (loss name, params) -> nn.Module
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """What one run trains: the loss, its parameters, the learning rate and the step budget."""
+
+    loss: str
+    params: dict
+    lr: float
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int = 8
+    warmup_steps: int = 0  # linear warm-up from lr/100 (0 = none)
+    seed: int = 0
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch measured (a row of ``epochs.csv``)."""
+
+    epoch: int
+    train_loss: float
+    val_iou: float
+    val_dice: float
+    val_iou_per_class: list[float]
+    pred_fg_share: float
+    true_fg_share: float
+    collapse: str  # "none" / "background" / "foreground"
+    grad_norm_mean: float
+    grad_norm_max: float
+    grad_spikes: int
+    nonfinite: int
+    seconds: float
+
+
+@dataclass
+class TrialOutcome:
+    """The whole run: its epochs, how it ended, and the object recall of the final model."""
+
+    epochs: list[EpochRecord] = field(default_factory=list)
+    failed: bool = False
+    fail_reason: str = ""
+    stopped_early: bool = False
+    object_recall: dict[str, float | None] = field(default_factory=dict)
+    duration_s: float = 0.0
+    data_s: float = 0.0
+    images_seen: int = 0
+    nonfinite: int = 0  # 1 when the run ended on a non-finite loss, gradient or weight
+    sample_predictions: np.ndarray | None = None  # final model's classes on the requested validation tiles
+    model: object | None = None
+
+    @property
+    def best(self) -> EpochRecord | None:
+        return max(self.epochs, key=lambda r: r.val_iou) if self.epochs else None
+
+    @property
+    def final(self) -> EpochRecord | None:
+        return self.epochs[-1] if self.epochs else None
+
+
+class _TrialFailed(Exception):
+    """Internal: ends a run with a recorded reason."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return "out of memory" in str(exc).lower() or type(exc).__name__ == "OutOfMemoryError"
+
+
+def predict_classes(logits) -> np.ndarray:
+    """Class indices from logits: ``logit > 0`` for one channel (sigmoid), argmax otherwise."""
+    if logits.shape[1] == 1:
+        return (logits[:, 0] > 0).long().cpu().numpy()
+    return logits.argmax(dim=1).cpu().numpy()
+
+
+def evaluate(model, source: BatchSource, *, num_classes: int, ignore_index: int | None, autocast,
+             recall: ObjectRecallTally | None = None, keep: int = 0) -> tuple[SegmentationTally, list[np.ndarray]]:
+    """Validation pass; returns the pixel tally and the predictions of the first ``keep`` tiles."""
+    import torch
+
+    model.eval()
+    tally = SegmentationTally(max(num_classes, 2))
+    kept: list[np.ndarray] = []
+    with torch.no_grad():
+        for x, masks in source.val_batches():
+            with autocast():
+                logits = model(x)
+            pred = predict_classes(logits.float())
+            tally.add(pred, masks, ignore_index=ignore_index)
+            if recall is not None:
+                for p, m in zip(pred, masks):
+                    recall.add(p, m, num_classes=max(num_classes, 2))
+            kept.extend(pred[: max(0, keep - len(kept))])
+    model.train()
+    return tally, kept
+
+
+def _predict_tiles(model, source: BatchSource, indices: list[int], autocast) -> np.ndarray:
+    import torch
+
+    model.eval()
+    with torch.no_grad(), autocast():
+        logits = model(source.normalise(source.data.val_images[indices]))
+    return predict_classes(logits.float()).astype(np.int16)
+
+
+def _autocast_factory(device: DeviceChoice):
+    import contextlib
+
+    import torch
+
+    if device.autocast_dtype:
+        return lambda: torch.autocast(device_type="cuda", dtype=getattr(torch, device.autocast_dtype))
+    return contextlib.nullcontext
+
+
+def train_trial(
+    config: TrialConfig,
+    data: TrainData,
+    *,
+    num_classes: int,
+    loss_factory: LossFactory,
+    device: DeviceChoice,
+    model_factory: ModelFactory | None = None,
+    ignore_index: int | None = None,
+    on_epoch: Callable[[EpochRecord], bool] | None = None,
+    sample_indices: list[int] | None = None,
+    keep_model: bool = False,
+) -> TrialOutcome:
+    """Train one configuration and measure it after every epoch.
+
+    Args:
+        config: Loss, parameters, learning rate and step budget.
+        data: The decoded dataset.
+        num_classes: Classes including background; the model gets 1 output channel when this is 2 (binary,
+            sigmoid), ``num_classes`` otherwise.
+        loss_factory: Builds the loss module from ``(name, params)``.
+        device: Where to run (:func:`resolve_device`).
+        model_factory: ``(in_channels, num_classes) -> nn.Module``; default :class:`CompactUNet`.
+        ignore_index: Label value left out of the metrics (the loss handles it through its own params).
+        on_epoch: Called with each :class:`EpochRecord`; returning True stops the run early (pruning).
+        sample_indices: Validation tiles whose final predictions are kept (``outcome.sample_predictions``).
+        keep_model: Keep the trained model on the outcome (for sample predictions).
+
+    Returns:
+        The outcome; ``failed`` and ``fail_reason`` are set for a non-finite or out-of-memory run.
+        KeyboardInterrupt is not caught.
+    """
+    import torch
+
+    from lossadvisor.tune._unet import CompactUNet
+
+    start = time.perf_counter()
+    rng = seed_everything(config.seed)
+    out_channels = 1 if num_classes == 2 else num_classes
+    outcome = TrialOutcome()
+    autocast = _autocast_factory(device)
+    try:
+        model = (model_factory or (lambda c, k: CompactUNet(c, k)))(3, out_channels).to(device.name)
+        loss_fn = loss_factory(config.loss, dict(config.params))
+        if hasattr(loss_fn, "to"):
+            loss_fn = loss_fn.to(device.name)
+        optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
+        source = BatchSource(data, batch_size=config.batch_size, device=device.name, rng=rng)
+        params = [p for p in model.parameters() if p.requires_grad]
+        norms: list[float] = []
+        step = 0
+        model.train()
+        for epoch in range(1, config.epochs + 1):
+            t_epoch = time.perf_counter()
+            losses, epoch_norms, spikes = [], [], 0
+            for _ in range(config.steps_per_epoch):
+                if config.warmup_steps and step < config.warmup_steps:
+                    for group in optimiser.param_groups:
+                        group["lr"] = config.lr * (0.01 + 0.99 * step / config.warmup_steps)
+                elif config.warmup_steps and step == config.warmup_steps:
+                    for group in optimiser.param_groups:
+                        group["lr"] = config.lr
+                t_data = time.perf_counter()
+                x, y = source.train_batch()
+                outcome.data_s += time.perf_counter() - t_data
+                with autocast():
+                    logits = model(x)
+                loss = loss_fn(logits.float(), y)
+                loss_value = float(loss.detach())
+                if not math.isfinite(loss_value):
+                    raise _TrialFailed(f"non-finite loss ({loss_value}) at epoch {epoch}, step {step + 1}")
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                grads = [p.grad.detach().norm() for p in params if p.grad is not None]
+                norm = float(torch.stack(grads).norm()) if grads else 0.0
+                if not math.isfinite(norm):
+                    raise _TrialFailed(f"non-finite gradient norm at epoch {epoch}, step {step + 1}")
+                window = norms[-GRAD_MEDIAN_WINDOW:]
+                if len(window) >= GRAD_SPIKE_WARMUP_STEPS and norm > GRAD_SPIKE_FACTOR * float(np.median(window)):
+                    spikes += 1
+                norms.append(norm)
+                epoch_norms.append(norm)
+                optimiser.step()
+                losses.append(loss_value)
+                step += 1
+                outcome.images_seen += len(x)
+            is_last = epoch == config.epochs
+            recall = ObjectRecallTally(scale=data.scale) if is_last else None
+            tally, _ = evaluate(model, source, num_classes=num_classes, ignore_index=ignore_index,
+                                autocast=autocast, recall=recall)
+            iou, dice, iou_per_class, _ = tally.scores()
+            pred_share, true_share = tally.foreground_shares()
+            if not all(math.isfinite(float(p.detach().float().abs().max())) for p in params):
+                raise _TrialFailed(f"non-finite weights after epoch {epoch}")
+            record = EpochRecord(
+                epoch=epoch,
+                train_loss=float(np.mean(losses)),
+                val_iou=iou,
+                val_dice=dice,
+                val_iou_per_class=[float(v) for v in iou_per_class],
+                pred_fg_share=pred_share,
+                true_fg_share=true_share,
+                collapse=collapse_kind(pred_share, true_share),
+                grad_norm_mean=float(np.mean(epoch_norms)),
+                grad_norm_max=float(np.max(epoch_norms)),
+                grad_spikes=spikes,
+                nonfinite=0,
+                seconds=time.perf_counter() - t_epoch,
+            )
+            outcome.epochs.append(record)
+            if recall is not None:
+                outcome.object_recall = recall.recall()
+            if on_epoch is not None and on_epoch(record) and not is_last:
+                outcome.stopped_early = True
+                break
+        if sample_indices:
+            outcome.sample_predictions = _predict_tiles(model, source, sample_indices, autocast)
+        if keep_model:
+            outcome.model = model
+    except _TrialFailed as exc:
+        outcome.failed, outcome.fail_reason, outcome.nonfinite = True, str(exc), 1
+    except RuntimeError as exc:
+        if not _is_oom(exc):
+            raise
+        outcome.failed = True
+        outcome.fail_reason = f"out of memory ({exc}); reduce --size, --crop or the batch size"
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    outcome.duration_s = time.perf_counter() - start
+    return outcome
