@@ -135,3 +135,23 @@ def test_multiclass_run(tmp_path: Path) -> None:
     assert classes == ["background", "building", "road"]
     assert "17 : 1" in parser.section_text["dataset"]  # majority / minority pixels, from profile.json
     assert "road (5.0 % of pixels)" in parser.section_text["dataset"]
+
+
+@pytest.mark.parametrize(
+    ("status", "sentence"),
+    [
+        ("interrupted", "This tuning run was interrupted after 0 finished trials"),
+        ("failed", "This tuning run failed"),
+    ],
+)
+def test_interrupted_and_failed_runs_say_so(tmp_path: Path, status: str, sentence: str) -> None:
+    folder = write_run_folder(tmp_path / "run", stage="advice")
+    run = {
+        "status": status,
+        "command": "lossadvisor tune --images i --masks m",
+        "started": "2026-11-28T20:00:00",
+    }
+    (folder / "run.json").write_text(json.dumps(run))
+    html = build_report(folder).read_text(encoding="utf-8")
+    assert 'id="status-banner"' in html and sentence in html
+    assert f"stage: <strong>tuning {status}</strong>" in html
