@@ -1,4 +1,4 @@
-"""The command line: exit codes (0 ok, 1 data error, 2 usage error), --version, -h, and docs for every command."""
+"""The command line: exit codes (0 ok, 1 data error, 2 usage error), --version, -h, docs for every command."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import REPO_ROOT
 from PIL import Image
 
 from lossadvisor import __version__
 from lossadvisor.cli import cli
-
-from conftest import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 
@@ -32,8 +31,20 @@ def test_version_and_help(runner):
 
 def test_profile_table_and_files(runner, example_data, tmp_path):
     out = tmp_path / "run"
-    result = runner.invoke(cli, ["profile", str(example_data / "masks"), "--out", str(out), "--quiet",
-                                 "--train-size", "128", "--workers", "1"])
+    result = runner.invoke(
+        cli,
+        [
+            "profile",
+            str(example_data / "masks"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--train-size",
+            "128",
+            "--workers",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Dataset buildings: 31 of 31 files read, 0 skipped" in result.output
     assert "resized to 128" in result.output
@@ -54,7 +65,9 @@ def test_profile_lists_skipped_files(runner, tmp_path):
     mask[2:4, 2:4] = 255
     Image.fromarray(mask).save(tmp_path / "good.png")
     (tmp_path / "broken.png").write_bytes(b"")
-    result = runner.invoke(cli, ["profile", str(tmp_path), "--out", str(tmp_path / "o"), "-q", "--workers", "1"])
+    result = runner.invoke(
+        cli, ["profile", str(tmp_path), "--out", str(tmp_path / "o"), "-q", "--workers", "1"]
+    )
     assert result.exit_code == 0
     assert "Skipped files (1):" in result.output and "broken.png: expected a mask image" in result.output
 

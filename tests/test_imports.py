@@ -17,7 +17,9 @@ print("HEAVY:" + ",".join(heavy))
 
 def _heavy_imported(body: str) -> list[str]:
     code = _CHECK.format(body=body, heavy=HEAVY)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("HEAVY:")]
     return [m for m in line.removeprefix("HEAVY:").split(",") if m]
 
@@ -29,7 +31,8 @@ def test_cli_import_is_light():
 def test_profile_command_is_light(example_data, tmp_path):
     body = (
         "from lossadvisor.cli import cli\n"
-        f"cli(['profile', {str(example_data / 'masks')!r}, '--out', {str(tmp_path)!r}, '-q', '--workers', '1'],"
+        f"cli(['profile', {str(example_data / 'masks')!r}, '--out', {str(tmp_path)!r}, '-q', "
+        "'--workers', '1'],"
         " standalone_mode=False)"
     )
     assert _heavy_imported(body) == []

@@ -89,8 +89,9 @@ def test_rgb_with_class_map_file(tmp_path):
     rgb[0, :] = (255, 0, 0)  # 4 px roof
     rgb[1:3, 0] = (128, 64, 128)  # 2 px road
     Image.fromarray(rgb).save(tmp_path / "c.png")
-    (tmp_path / "map.json").write_text(json.dumps({"background": "#000000", "roof": [255, 0, 0],
-                                                    "road": [128, 64, 128]}))
+    (tmp_path / "map.json").write_text(
+        json.dumps({"background": "#000000", "roof": [255, 0, 0], "road": [128, 64, 128]})
+    )
     mask = read_mask(tmp_path / "c.png", class_map=tmp_path / "map.json")
     assert mask.encoding == "rgb class map"
     assert mask.pixel_counts == {0: 10, 1: 4, 2: 2}
@@ -101,7 +102,9 @@ def test_colour_outside_the_class_map_is_named(tmp_path):
     rgb[0, 0] = (9, 9, 200)
     Image.fromarray(rgb).save(tmp_path / "c.png")
     cmap = ClassMap.from_mapping({"background": [0, 0, 0], "roof": [255, 0, 0]})
-    with pytest.raises(MaskFileError, match=r"c\.png: expected only the declared classes.*\(9, 9, 200\) \(1 px\)"):
+    with pytest.raises(
+        MaskFileError, match=r"c\.png: expected only the declared classes.*\(9, 9, 200\) \(1 px\)"
+    ):
         read_mask(tmp_path / "c.png", class_map=cmap)
 
 
@@ -128,8 +131,11 @@ def test_ignore_index_is_excluded_and_kept_in_labels(tmp_path):
 def test_rgb_photo_without_class_map(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "photo.png")
-    with pytest.raises(MaskFileError, match=r"photo\.png: expected a mask .*found an RGB image with [\d,]+ "
-                                            r"distinct colours, which looks like a photo"):
+    with pytest.raises(
+        MaskFileError,
+        match=r"photo\.png: expected a mask .*found an RGB image with [\d,]+ "
+        r"distinct colours, which looks like a photo",
+    ):
         read_mask(tmp_path / "photo.png")
 
 
@@ -158,18 +164,26 @@ def test_bad_npy_content(tmp_path, array, pattern):
 
 def test_zero_byte_and_corrupt_files(tmp_path):
     (tmp_path / "empty.png").write_bytes(b"")
-    with pytest.raises(MaskFileError, match=r"empty\.png: expected a mask image; found an empty file \(0 bytes\)"):
+    with pytest.raises(
+        MaskFileError, match=r"empty\.png: expected a mask image; found an empty file \(0 bytes\)"
+    ):
         read_mask(tmp_path / "empty.png")
     (tmp_path / "junk.tif").write_bytes(b"this is not a tiff at all")
-    with pytest.raises(MaskFileError, match=r"junk\.tif: expected a readable TIFF file; found a file that cannot"):
+    with pytest.raises(
+        MaskFileError, match=r"junk\.tif: expected a readable TIFF file; found a file that cannot"
+    ):
         read_mask(tmp_path / "junk.tif")
 
 
 def test_truncated_png_is_reported_as_corrupt(tmp_path):
-    Image.fromarray(np.random.default_rng(1).integers(0, 2, (64, 64), dtype=np.uint8) * 255).save(tmp_path / "a.png")
+    Image.fromarray(np.random.default_rng(1).integers(0, 2, (64, 64), dtype=np.uint8) * 255).save(
+        tmp_path / "a.png"
+    )
     data = (tmp_path / "a.png").read_bytes()
     (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
-    with pytest.raises(MaskFileError, match=r"cut\.png: expected a readable PNG file; found a file that cannot be"):
+    with pytest.raises(
+        MaskFileError, match=r"cut\.png: expected a readable PNG file; found a file that cannot be"
+    ):
         read_mask(tmp_path / "cut.png")
 
 

@@ -28,7 +28,9 @@ def messy(tmp_path):
     _good(root / "with space ünï.png")
     (root / "zero.png").write_bytes(b"")
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / "photo.png")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+        root / "photo.png"
+    )
     grey = np.zeros((16, 16), dtype=np.uint8)
     grey[2:6, 2:6] = 255
     grey[6, 2:6] = 128  # an anti-aliased edge: a value outside the binary 0/255 classes
@@ -46,8 +48,9 @@ EXPECTED_REASONS = {
     "zero.png": r"found an empty file \(0 bytes\)",
     "corrupt.png": r"expected a readable PNG file; found a file that cannot be decoded",
     "photo.png": r"found an RGB image with [\d,]+ distinct colours, which looks like a photo",
-    "aliased.png": r"expected binary values like the other 5 masks; found values outside the declared classes "
-                   r"\(0, 128, 255\)",
+    "aliased.png": r"expected binary values like the other 5 masks; found values outside the declared "
+    r"classes "
+    r"\(0, 128, 255\)",
     "nan.npy": r"found float64 data with 1 NaN value",
     "float.npy": r"expected integer or boolean class values; found float32 data",
     "loop.png": r"found a symbolic-link loop",
@@ -81,6 +84,9 @@ def test_outputs_are_written_even_with_odd_names(messy, tmp_path):
 def test_nothing_usable_is_one_clear_error(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
     (tmp_path / "b.png").write_bytes(b"")
-    with pytest.raises(NoUsableDataError, match=r"No usable mask in .*: all 2 files were skipped\. a\.png: expected a "
-                                                r"mask image; found an empty file \(0 bytes\)\..*\(and 1 more files\)"):
+    with pytest.raises(
+        NoUsableDataError,
+        match=r"No usable mask in .*: all 2 files were skipped\. a\.png: expected a "
+        r"mask image; found an empty file \(0 bytes\)\..*\(and 1 more files\)",
+    ):
         profile_masks_detailed(tmp_path, workers=1, progress=False)

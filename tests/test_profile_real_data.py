@@ -26,7 +26,9 @@ def test_dsb2018_nuclei_object_count_matches_scipy(shared_data):
     p = profile_masks(masks, workers=2, progress=False)
     assert (p.files_found, p.files_read) == (170, 170) and p.empty_mask_share == 0.0
     eight = np.ones((3, 3), dtype=bool)
-    expected = sum(ndi.label(np.asarray(Image.open(f)) > 0, structure=eight)[1] for f in sorted(masks.glob("*.png")))
+    expected = sum(
+        ndi.label(np.asarray(Image.open(f)) > 0, structure=eight)[1] for f in sorted(masks.glob("*.png"))
+    )
     assert p.classes[1].objects.count == expected
 
 

@@ -72,8 +72,8 @@ def test_ring_is_one_object_and_all_boundary(tmp_path):
     p = profile_masks(_save(tmp_path / "ring.png", mask), workers=1, progress=False)
     fg = p.class_by_name("foreground")
     assert fg.objects.count == 1 and fg.pixel_count == 64
-    # Boundary = a 4-neighbour outside the class: the outer layer (36 px) and the inner layer (28 px) except its
-    # 4 corners, whose only outside neighbour (the hole's corner) is diagonal.
+    # Boundary = a 4-neighbour outside the class: the outer layer (36 px) and the inner layer (28 px) except
+    # its 4 corners, whose only outside neighbour (the hole's corner) is diagonal.
     assert fg.boundary_pixels == 36 + 28 - 4
     assert fg.boundary_share == pytest.approx(60 / 64)
 
@@ -84,8 +84,10 @@ def test_diagonal_pixels_join_under_8_connectivity_only(tmp_path):
     mask[5:7, 5:7] = 1
     mask[5:7, 7:9] = 1  # touching edge to edge: one object either way
     path = _save(tmp_path / "d.png", mask)
-    counts = {c: profile_masks(path, connectivity=c, workers=1, progress=False).classes[1].objects.count
-              for c in (4, 8)}
+    counts = {
+        c: profile_masks(path, connectivity=c, workers=1, progress=False).classes[1].objects.count
+        for c in (4, 8)
+    }
     assert counts == {8: 2, 4: 3}
 
 
@@ -162,8 +164,10 @@ def test_resizing_to_the_native_size_changes_nothing(two_squares):
     (effect,) = p.scale_effects
     assert effect.scale_factor_median == 1.0
     diameters = [math.sqrt(4 * a / math.pi) for a in (36, 1600)]  # 6.8 and 45.1: neither below 2 or 4 px
-    assert effect.share_objects_below == {"2px": sum(d < 2 for d in diameters) / 2,
-                                          "4px": sum(d < 4 for d in diameters) / 2}
+    assert effect.share_objects_below == {
+        "2px": sum(d < 2 for d in diameters) / 2,
+        "4px": sum(d < 4 for d in diameters) / 2,
+    }
 
 
 def test_workers_give_the_same_profile(two_squares):

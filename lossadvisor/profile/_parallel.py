@@ -2,14 +2,20 @@
 
 Each worker streams its files one at a time, so memory is bounded by one decoded mask per worker whatever the
 dataset size. OpenCV is held to one thread per worker (it would otherwise start its own pool in every worker
-and oversubscribe the cores). Workers are started with ``forkserver`` where the platform has it, which is safe
-even when the caller has already started threads (torch, a GUI), and with ``spawn`` elsewhere.
+and oversubscribe the cores).
+
+On Linux workers are forked: they start in milliseconds with everything already imported, and a caller's
+script needs no ``if __name__ == "__main__":`` guard. The workers only decode images and run OpenCV on one
+thread, so threads the caller may hold (torch, a progress bar) are never touched in them. Elsewhere (macOS,
+Windows) the platform default, ``spawn``, is used, with its usual main-guard requirement.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -35,37 +41,50 @@ def measure_all(
     """Measure every file, in the order given."""
     workers = max(1, min(workers, len(paths)))
     bar = tqdm(total=len(paths), unit="mask", desc="profiling", disable=not progress, leave=False)
-    results: list[ImageStats] = []
+    results: list[ImageStats | None] = [None] * len(paths)
     with bar:
-        for stats in _iterate(paths, settings, workers):
-            results.append(stats)
+        for index, stats in _iterate(paths, settings, workers):
+            results[index] = stats
             bar.update(1)
-    return results
+    return results  # type: ignore[return-value]  # every slot is filled
 
 
-def _iterate(paths: Sequence[Path], settings: MeasureSettings, workers: int) -> Iterator[ImageStats]:
+def _iterate(
+    paths: Sequence[Path], settings: MeasureSettings, workers: int
+) -> Iterator[tuple[int, ImageStats]]:
+    """(index into ``paths``, statistics) in the order files finish."""
     if workers == 1:
         previous = cv2.getNumThreads()
         cv2.setNumThreads(1)
         try:
-            for path in paths:
-                yield measure_image(path, settings)
+            for index, path in enumerate(paths):
+                yield index, measure_image(path, settings)
         finally:
             cv2.setNumThreads(previous)
         return
     context = _context()
-    with context.Pool(workers, initializer=_init_worker, initargs=(settings,)) as pool:
-        # chunksize 1: a 5000x5000 tile and a 256x256 tile cost very different times; small chunks balance.
-        yield from pool.imap(_measure_in_worker, paths, chunksize=1)
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns on any fork of a threaded process; the workers never use the caller's threads.
+        warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(settings,))
+    # Largest files first (longest-processing-time-first): a 5000x5000 tile left for the end would keep one
+    # worker busy while the others idle. chunksize 1: tiles of very different sizes balance better one by one.
+    order = sorted(range(len(paths)), key=lambda i: -_file_size(paths[i]))
+    with pool:
+        yield from pool.imap_unordered(_measure_indexed, [(i, paths[i]) for i in order], chunksize=1)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 def _context() -> multiprocessing.context.BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        # Import the heavy modules once in the server; every worker forked from it starts warm.
-        context.set_forkserver_preload(["lossadvisor.profile._image"])
-        return context
-    return multiprocessing.get_context("spawn")
+    if sys.platform.startswith("linux"):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context()
 
 
 def _init_worker(settings: MeasureSettings) -> None:
@@ -74,7 +93,8 @@ def _init_worker(settings: MeasureSettings) -> None:
     cv2.setNumThreads(1)
 
 
-def _measure_in_worker(path: Path) -> ImageStats:
+def _measure_indexed(task: tuple[int, Path]) -> tuple[int, ImageStats]:
     if _WORKER_SETTINGS is None:  # pragma: no cover - the pool always runs _init_worker first
         raise RuntimeError("profile worker used before _init_worker ran")
-    return measure_image(path, _WORKER_SETTINGS)
+    index, path = task
+    return index, measure_image(path, _WORKER_SETTINGS)

@@ -74,7 +74,7 @@ class ClassStats:
     absent_share: float  # share of images where the class has no pixel
     is_background: bool
     objects: ObjectStats | None  # None for the background class
-    boundary_pixels: int  # class pixels with a neighbour of another class (or ignored / the image edge is not)
+    boundary_pixels: int  # class pixels with a 4-neighbour of another class or ignored (image edge: not)
     boundary_share: float  # boundary_pixels / pixel_count (0.0 when the class is absent)
 
 
@@ -105,7 +105,9 @@ class DatasetProfile:
     source: str  # the folder, glob or list file that was profiled
     fingerprint: str  # sha256 over sorted (relative path, size in bytes); changes when the data change
     task: str  # "binary" or "multiclass"
-    mask_encoding: str  # e.g. "binary 0/255", "binary 0/1", "boolean", "label values", "palette", "rgb class map"
+    # "binary 0/255", "binary 0/1", "binary 0/65535", "boolean", "label values", "palette", "rgb class map",
+    # "value class map", "empty" (all background), or "mixed: ..." when compatible encodings occur together
+    mask_encoding: str
     num_classes: int  # including background
     classes: tuple[ClassStats, ...]
     ignore_index: int | None
