@@ -128,6 +128,13 @@ def test_ignore_index_is_excluded_and_kept_in_labels(tmp_path):
     assert (mask.labels[0] == 255).all() and mask.labels[1:].max() == 1
 
 
+def test_ignore_index_on_an_all_ignored_or_empty_file(tmp_path):
+    Image.fromarray(np.full((4, 4), 255, dtype=np.uint8)).save(tmp_path / "all.png")
+    mask = read_mask(tmp_path / "all.png", ignore_index=255)
+    assert (mask.encoding, mask.ignored_pixels, mask.pixel_counts) == ("empty", 16, {})
+    assert (mask.labels == 255).all()
+
+
 def test_rgb_photo_without_class_map(tmp_path):
     noise = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     Image.fromarray(noise).save(tmp_path / "photo.png")

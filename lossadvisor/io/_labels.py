@@ -110,7 +110,8 @@ def interpret(
             array, counts, ENCODING_PALETTE if vmax else ENCODING_EMPTY, ignored_mask, ignore_index
         )
     if vmax == 0:
-        return _finish(array, {0: array.size - ignored}, ENCODING_EMPTY, ignored_mask, ignore_index)
+        background = array.size - ignored
+        return _finish(array, {0: background} if background else {}, ENCODING_EMPTY, ignored_mask, ignore_index)
     fg = int(np.count_nonzero(valid))
     at_max = int(np.count_nonzero(valid == vmax))
     binary_code = {1: ENCODING_BINARY_01, 255: ENCODING_BINARY_0255, 65535: ENCODING_BINARY_065535}.get(vmax)
@@ -148,8 +149,10 @@ def _finish(labels, counts, encoding, ignored_mask, ignore_index):
     """Cast to the smallest dtype and put ``ignore_index`` back on the ignored pixels."""
     ignored = int(np.count_nonzero(ignored_mask)) if ignored_mask is not None else 0
     dtype = label_dtype(max(counts, default=0), ignore_index if ignored else None)
-    out = labels.astype(dtype, copy=False)  # ``labels`` is always an array this module allocated
+    out = labels.astype(dtype, copy=False)
     if ignored:
+        if not out.flags.writeable:  # the decoder's own buffer (e.g. NumPy's view of a Pillow image)
+            out = out.copy()
         out[ignored_mask] = ignore_index
     return out, encoding, counts, ignored
 

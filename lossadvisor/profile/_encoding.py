@@ -20,6 +20,8 @@ FAMILY_CLASS_MAP = "class map"
 # Encodings whose foreground value is not 1: they cannot sit beside class-index masks.
 _WIDE_BINARY = frozenset({"binary 0/255", "binary 0/65535"})
 _LABEL_ENCODINGS = frozenset({"label values", "palette"})
+# Class values above this are not checked for gaps (the check lists every missing index).
+_MAX_GAP_CHECK = 1024
 # Conventional "don't care" value (VOC, Cityscapes trainIds) that often hides among class indices.
 _COMMON_IGNORE_VALUE = 255
 
@@ -77,7 +79,8 @@ def _label_warnings(read: list[ImageStats], ignore_index: int | None) -> list[st
             f"{', '.join(map(str, values[:-1][:8]))}: if it marks boundary or 'don't care' pixels, "
             f"pass --ignore-index {_COMMON_IGNORE_VALUE}."
         )
-    gaps = sorted(set(range(values[-1] + 1)) - set(values)) if values[-1] < 1024 else []
+        values = values[:-1]  # the likely "don't care" value says nothing about missing classes
+    gaps = sorted(set(range(values[-1] + 1)) - set(values)) if values[-1] < _MAX_GAP_CHECK else []
     if gaps:
         shown = ", ".join(map(str, gaps[:8])) + (" ..." if len(gaps) > 8 else "")
         warnings.append(
