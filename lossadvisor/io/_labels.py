@@ -110,8 +110,8 @@ def interpret(
             array, counts, ENCODING_PALETTE if vmax else ENCODING_EMPTY, ignored_mask, ignore_index
         )
     if vmax == 0:
-        background = array.size - ignored
-        return _finish(array, {0: background} if background else {}, ENCODING_EMPTY, ignored_mask, ignore_index)
+        counts = {0: array.size - ignored} if array.size > ignored else {}
+        return _finish(array, counts, ENCODING_EMPTY, ignored_mask, ignore_index)
     fg = int(np.count_nonzero(valid))
     at_max = int(np.count_nonzero(valid == vmax))
     binary_code = {1: ENCODING_BINARY_01, 255: ENCODING_BINARY_0255, 65535: ENCODING_BINARY_065535}.get(vmax)
