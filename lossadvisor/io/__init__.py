@@ -10,7 +10,7 @@ Public names:
 Example:
     >>> from lossadvisor.io import discover_files, read_mask
     >>> files = discover_files("examples/buildings/masks")
-    >>> read_mask(files[0]).labels.max()
+    >>> int(read_mask(files[0]).labels.max())
     1
 """
 
