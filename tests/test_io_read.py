@@ -218,3 +218,15 @@ def test_errors_are_data_errors_and_value_errors(tmp_path):
         read_mask(tmp_path / "e.png")
     with pytest.raises(ValueError):
         read_mask(tmp_path / "e.png")
+
+
+def test_geotiff_and_16_bit_labels(tmp_path):
+    labels = np.zeros((6, 6), dtype=np.uint16)
+    labels[1:3, 1:3] = 2
+    labels[4, 4] = 1
+    # GeoKeyDirectoryTag (34735): version 1.1.0 with no keys, enough to make the file a GeoTIFF.
+    tifffile.imwrite(tmp_path / "geo.tif", labels, extratags=[(34735, "H", 4, (1, 1, 0, 0))])
+    mask = read_mask(tmp_path / "geo.tif")
+    assert (mask.file_format, mask.encoding) == ("GeoTIFF", "label values")
+    assert mask.pixel_counts == {0: 31, 1: 1, 2: 4}
+    assert mask.labels.dtype == np.uint8  # the smallest dtype that holds the classes

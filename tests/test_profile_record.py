@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 from lossadvisor.profile import DatasetProfile, dataset_name_for, default_run_dir, profile_masks
@@ -48,3 +49,22 @@ def test_run_dir_convention(tmp_path):
     listing.write_text("a.png\n")
     assert dataset_name_for(listing) == "train-split"
     assert str(default_run_dir(listing)) == "reports/train-split"
+
+
+def test_per_image_csv_columns_follow_the_contract(tmp_path):
+    mask = np.zeros((10, 10), dtype=np.uint8)
+    mask[1:3, 1:3] = 255
+    mask[6:9, 6:9] = 255
+    Image.fromarray(mask).save(tmp_path / "a.png")
+    (tmp_path / "bad.png").write_bytes(b"")
+    profile_masks(tmp_path, workers=1, progress=False, out=tmp_path / "run")
+    frame = pd.read_csv(tmp_path / "run" / "per_image.csv")  # empty cells of the skipped row read as NaN
+    assert list(frame.columns) == [
+        "file", "height", "width", "pixels_background", "pixels_foreground", "ignored_pixels",
+        "foreground_fraction", "objects_foreground", "object_area_min", "object_area_median",
+        "object_area_max", "boundary_pixels", "encoding", "skipped_reason",
+    ]  # fmt: skip
+    good = frame.set_index("file").loc["a.png"]
+    assert (good["pixels_foreground"], good["objects_foreground"]) == (13, 2)
+    assert (good["object_area_min"], good["object_area_max"], good["boundary_pixels"]) == (4, 9, 4 + 8)
+    assert frame.set_index("file").loc["bad.png", "skipped_reason"].startswith("expected a mask image")
