@@ -9,6 +9,7 @@ tells a photo (thousands of colours) from a colour-coded mask (a few colours).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -27,6 +28,8 @@ ENCODING_LABELS = "label values"
 ENCODING_PALETTE = "palette"
 ENCODING_RGB_MAP = "rgb class map"
 ENCODING_VALUE_MAP = "value class map"
+# (labels, encoding, pixel count per class index (ignored pixels excluded), ignored pixel count)
+Interpreted = tuple[np.ndarray, str, dict[int, int], int]
 BINARY_ENCODINGS = frozenset(
     {ENCODING_BOOLEAN, ENCODING_BINARY_01, ENCODING_BINARY_0255, ENCODING_BINARY_065535}
 )
@@ -71,7 +74,7 @@ def label_dtype(max_value: int, ignore_index: int | None) -> np.dtype:
 
 def interpret(
     path: Path, raw: RawMask, *, class_map: ClassMap | None, ignore_index: int | None
-) -> tuple[np.ndarray, str, dict[int, int], int]:
+) -> Interpreted:
     """Turn a decoded mask into class indices.
 
     Returns:
@@ -145,7 +148,13 @@ def _subtract(counts: dict[int, int], value: int, amount: int) -> dict[int, int]
     return counts
 
 
-def _finish(labels, counts, encoding, ignored_mask, ignore_index):
+def _finish(
+    labels: np.ndarray,
+    counts: dict[int, int],
+    encoding: str,
+    ignored_mask: np.ndarray | None,
+    ignore_index: int | None,
+) -> Interpreted:
     """Cast to the smallest dtype and put ``ignore_index`` back on the ignored pixels."""
     ignored = int(np.count_nonzero(ignored_mask)) if ignored_mask is not None else 0
     dtype = label_dtype(max(counts, default=0), ignore_index if ignored else None)
@@ -194,7 +203,7 @@ _UNKNOWN = -1
 _IGNORED = -2
 
 
-def _with_class_map(path: Path, raw: RawMask, cmap: ClassMap, ignore_index: int | None):
+def _with_class_map(path: Path, raw: RawMask, cmap: ClassMap, ignore_index: int | None) -> Interpreted:
     """Map colours or values through the class map; unknown ones are an error that names them."""
     keys, table, describe = _keys_and_table(path, raw, cmap)
     if ignore_index is not None and raw.layout != "rgb":
@@ -233,7 +242,9 @@ def _with_class_map(path: Path, raw: RawMask, cmap: ClassMap, ignore_index: int 
     return labels, encoding, class_counts, ignored
 
 
-def _keys_and_table(path: Path, raw: RawMask, cmap: ClassMap):
+def _keys_and_table(
+    path: Path, raw: RawMask, cmap: ClassMap
+) -> tuple[np.ndarray, dict[int, int], Callable[[int], str]]:
     """The per-pixel keys to look up, the key -> class table, and how to print a key."""
     if cmap.kind == "value":
         if raw.layout == "rgb":
