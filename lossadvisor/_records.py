@@ -1,9 +1,10 @@
 """JSON round-trip for the frozen dataclasses that carry data between the steps (profile, recommendation).
 
-The records are plain frozen dataclasses whose fields are ``int``, ``float``, ``str``, ``bool``, ``None``,
-tuples, dicts and other records. :func:`to_jsonable` and :func:`from_jsonable` turn them into JSON and back so
-that ``from_jsonable(T, json.loads(json.dumps(to_jsonable(x)))) == x`` exactly. Non-finite floats are written as
-the strings ``"inf"``, ``"-inf"`` and ``"nan"`` so the files stay strict JSON.
+The records are plain frozen dataclasses whose fields are ``int``, ``float``, ``str``, ``bool``,
+``None``, tuples, dicts and other records. :func:`to_jsonable` and :func:`from_jsonable` turn them into
+JSON and back so that ``from_jsonable(T, json.loads(json.dumps(to_jsonable(x)))) == x`` exactly.
+Non-finite floats are written as the strings ``"inf"``, ``"-inf"`` and ``"nan"`` so the files stay
+strict JSON.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def from_jsonable(tp: Any, data: Any) -> Any:
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(from_jsonable(args[0], v) for v in data)
-        return tuple(from_jsonable(a, v) for a, v in zip(args, data))
+        return tuple(from_jsonable(a, v) for a, v in zip(args, data, strict=True))
     if origin is list:
         return [from_jsonable(args[0], v) for v in data]
     if origin in (dict, typing.Mapping):

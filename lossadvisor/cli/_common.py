@@ -34,7 +34,8 @@ def out_option(help_suffix: str = "") -> Callable:
         "out",
         type=click.Path(file_okay=False, writable=True),
         default=None,
-        help="Run folder for everything this command writes [default: reports/<dataset-name>/]." + help_suffix,
+        help="Run folder for everything this command writes [default: reports/<dataset-name>/]."
+        + help_suffix,
     )
 
 
