@@ -26,6 +26,7 @@ _SHOWN = frozenset(
         "storage",
         "study_name",
         "fingerprint",
+        "left_out",
     }
 )
 
@@ -81,6 +82,8 @@ def _plain(value: Any) -> str:
         return ", ".join(f"{k}={_plain(v)}" for k, v in value.items()) or fmt.MISSING
     if isinstance(value, (list, tuple)):
         return ", ".join(_plain(v) for v in value) or fmt.MISSING
+    if isinstance(value, bool):
+        return fmt.yes_no(value)
     if isinstance(value, float):
         return fmt.num(value)
     return fmt.MISSING if value is None else str(value)

@@ -445,6 +445,7 @@ def write_run_folder(
         "storage": storage,
         "study_name": "lossadvisor-buildings-test",
         "fingerprint": "ab" * 32,
+        "left_out": ["images/tile_99.png: no mask with the stem tile_99"],
     }
     (path / "run.json").write_text(json.dumps(run, indent=2), encoding="utf-8")
     (path / "lr_range_test.json").write_text(json.dumps(make_lr_range_tests()), encoding="utf-8")

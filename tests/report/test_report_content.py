@@ -112,6 +112,8 @@ def test_environment_shows_command_and_versions(complete_report: Path) -> None:
     assert "lossadvisor tune --images img --masks masks --out" in text
     assert "12 min 30 s" in text  # duration_s 750
     assert "2.13.0" in text and "cpu (2 threads)" in text
+    left_out = body_rows(parse(complete_report.read_text(encoding="utf-8")), "left-out")
+    assert left_out == [["images/tile_99.png: no mask with the stem tile_99"]]
 
 
 def test_no_javascript_and_no_external_resources(complete_report: Path) -> None:
