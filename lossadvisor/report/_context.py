@@ -15,6 +15,7 @@ from lossadvisor.report import _format as fmt
 from lossadvisor.report._context_dataset import dataset_section, rules_section
 from lossadvisor.report._context_env import environment_section
 from lossadvisor.report._context_trials import (
+    ENDED,
     FINISHED_STATES,
     lr_range_section,
     samples_section,
@@ -167,6 +168,12 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             section["missing"] = (
                 "The study is still running: the verdict below is the rules' first choice; "
                 "the tuned recommendation appears when the run ends."
+            )
+        elif run.status in ("interrupted", "failed"):
+            section["missing"] = (
+                f"The tuning run {ENDED[run.status]} before its final ranking, so below is the rules' first "
+                "choice, not yet confirmed by training. Run the same `lossadvisor tune` command with the "
+                "same --out folder to resume the study and finish it."
             )
         return section
     section["missing"] = (

@@ -15,6 +15,7 @@ from lossadvisor.report._load import EPOCHS, LR_RANGE_TEST, RESULT, SAMPLES, STA
 from lossadvisor.report._table import Cell, Table
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+ENDED = {"interrupted": "was interrupted", "failed": "failed"}  # run.json status -> how a sentence says it
 # Optuna parameter names as a reader knows them (the tuner searches the LR as a position in its range).
 PARAM_LABELS = {"lr_unit": "learning rate", "lr": "learning rate", "loss": "loss type"}
 BOUNDED_LOSS_NOTE = (
@@ -201,12 +202,7 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
     section: dict[str, Any] = {"problems": run.problems_with(STABILITY)}
     data = run.stability
     if data is None or data.empty:
-        section["missing"] = (
-            "Seed-stability runs start after the search; none has finished yet."
-            if run.status == "running"
-            else "No seed-stability runs: this run folder holds no stability.csv (`lossadvisor tune` re-runs "
-            "the best configurations with several seeds)."
-        )
+        section["missing"] = _no_stability_message(run, written=data is not None)
         return section
     data = data.copy()
     data["label"] = data["label"].where(data["label"] != "", data["config_id"])
@@ -270,6 +266,20 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
     )
     section["plot"] = stability_plots.seed_spread(data, list(summary.index))
     return section
+
+
+def _no_stability_message(run: RunFolder, *, written: bool) -> str:
+    if run.status == "running":
+        return "Seed-stability runs start after the search; none has finished yet."
+    if written or run.status in ("interrupted", "failed"):
+        return (
+            f"No seed-stability run finished: the tuning run {ENDED.get(run.status, 'stopped')} before that "
+            "phase. Resume it with the same `lossadvisor tune` command and --out folder."
+        )
+    return (
+        "No seed-stability runs: this run folder holds no stability.csv (`lossadvisor tune` re-runs the best "
+        "configurations with several seeds)."
+    )
 
 
 def samples_section(run: RunFolder) -> dict[str, Any]:
