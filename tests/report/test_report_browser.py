@@ -2,11 +2,14 @@
 
 Opens the report from file://, and checks what a reader would notice: console errors, images that do not
 decode, any network request, sections that do not show, a page wider than a laptop screen, and how it prints.
-A full-page screenshot is kept in the test's tmp_path (pytest keeps the last runs) for a human to look at.
+A full-page screenshot is kept in the test's tmp_path (pytest keeps the last runs) for a human to look at, and
+copied into $LOSSADVISOR_SCREENSHOT_DIR when that is set (e.g. by CI, to keep it as an artefact).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,7 @@ def test_report_in_chromium(browser: Any, build_stage: Callable[[str], Path], tm
     shot = tmp_path / "report-complete.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 50_000
+    _keep(shot)
 
     page.emulate_media(media="print")
     assert not page.locator("nav").is_visible()  # the navigation is not printed
@@ -104,4 +108,12 @@ def test_escaped_names_do_not_run_in_the_browser(browser: Any, tmp_path: Path) -
     assert f"{evil}.png" in page.locator("#skipped-files").inner_text()
     assert page.locator("#verdict .missing").inner_text().startswith("No recommendation yet")
     page.screenshot(path=str(tmp_path / "report-profile-only.png"), full_page=True)
+    _keep(tmp_path / "report-profile-only.png")
     page.close()
+
+
+def _keep(shot: Path) -> None:
+    keep_dir = os.environ.get("LOSSADVISOR_SCREENSHOT_DIR")
+    if keep_dir:
+        Path(keep_dir).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(keep_dir) / shot.name)
