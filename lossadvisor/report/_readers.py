@@ -56,6 +56,7 @@ class Samples:
 
 
 def read_json(file: Path, expected: type) -> Any:
+    """A JSON file whose top level must be of type ``expected`` (e.g. ``dict`` for result.json)."""
     data = json.loads(file.read_text(encoding="utf-8"))
     if not isinstance(data, expected):
         raise DataError(f"expected a JSON {expected.__name__}, found a {type(data).__name__}")
@@ -63,6 +64,7 @@ def read_json(file: Path, expected: type) -> Any:
 
 
 def read_csv(file: Path) -> pd.DataFrame:
+    """A CSV file as a DataFrame (pandas is imported here, never at ``lossadvisor --help`` time)."""
     import pandas as pd
 
     return pd.read_csv(file, keep_default_na=True)
@@ -93,6 +95,7 @@ def normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def as_bool(value: Any) -> bool:
+    """True/False from a bool, "True"/"yes"/"1", or a count (true when non-zero); missing is False."""
     if isinstance(value, bool):
         return value
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -134,6 +137,7 @@ def count_trial_states(file: Path) -> dict[str, int]:
 
 
 def read_samples(file: Path) -> Samples:
+    """``samples.npz``: checks that images, masks and every ``pred__<config_id>`` describe the same tiles."""
     import numpy as np
 
     with np.load(file, allow_pickle=False) as npz:
@@ -147,6 +151,10 @@ def read_samples(file: Path) -> Samples:
             labels = {str(k): str(v) for k, v in json.loads(str(npz["labels"])).items()}
     if images.ndim == 3:  # grey tiles: repeat into RGB
         images = np.repeat(images[..., None], 3, axis=-1)
+    if images.dtype != np.uint8:  # floats in [0, 1] or [0, 255], or 16-bit: rescale for display
+        images = images.astype(np.float64)
+        top = images.max() if images.size else 1.0
+        images = (images * (255.0 / top) if top > 0 else images).clip(0, 255).astype(np.uint8)
     if images.ndim != 4 or masks.shape != images.shape[:3]:
         raise DataError(f"images {images.shape} and masks {masks.shape} do not describe the same tiles")
     for key, pred in predictions.items():

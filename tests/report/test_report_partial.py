@@ -155,3 +155,21 @@ def test_interrupted_and_failed_runs_say_so(tmp_path: Path, status: str, sentenc
     html = build_report(folder).read_text(encoding="utf-8")
     assert 'id="status-banner"' in html and sentence in html
     assert f"stage: <strong>tuning {status}</strong>" in html
+
+
+def test_float_sample_images_are_rescaled(tmp_path: Path) -> None:
+    import numpy as np
+
+    from lossadvisor.report import load_run
+
+    folder = write_run_folder(tmp_path / "run", stage="profile")
+    images = np.full((2, 8, 8, 3), 0.5, dtype=np.float32)  # normalised tiles
+    images[:, 0, 0] = 1.0
+    masks = np.zeros((2, 8, 8), dtype=np.int64)
+    np.savez(
+        folder / "samples.npz", images=images, masks=masks, pred__a=masks, labels=np.array('{"a": "ce"}')
+    )
+    samples = load_run(folder).samples
+    assert samples.images.dtype == np.uint8
+    assert samples.images[0, 0, 0, 0] == 255 and samples.images[0, 1, 1, 0] == 127  # 0.5 * 255 = 127.5
+    assert samples.labels == {"a": "ce"}
