@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import REPO_ROOT
 from PIL import Image
 
 from lossadvisor import __version__
 from lossadvisor.cli import cli
 
-README = REPO_ROOT / "README.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 @pytest.fixture()
