@@ -176,11 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data-dir", type=Path, default=None, help=f"where masks go [default: {DEFAULT_DATA_ROOT}]"
     )
-    parser.add_argument("--repeat", type=int, default=1, help="best of N timings per contender")
+    parser.add_argument(
+        "--repeat", type=int, default=None, help="best of N timings per contender [default 3; 1 with --quick]"
+    )
     parser.add_argument("--skip-skimage", action="store_true", help="leave out the (slow) scikit-image loops")
     for key, value in FULL.items():
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None, help=f"[default {value}]")
     args, _ = parser.parse_known_args(argv)
+    if args.repeat is None:  # best of 3 damps the noise of a shared 2-core machine; --quick only checks
+        args.repeat = 1 if args.quick else 3
     from lossadvisor.profile import profile_masks
     from lossadvisor.profile._parallel import available_cores
 
