@@ -192,8 +192,11 @@ def tune(
     pairing = pair_files(images, masks)
     run_dir = Path(out) if out is not None else Path(default_run_dir(masks))
     run_dir.mkdir(parents=True, exist_ok=True)
+    # One profiling process: the profiler forks workers on Linux, and forking a process that holds torch's
+    # thread pools can deadlock the child (seen here on a second tune() in one process). Profiling is a few
+    # seconds next to the trials.
     profile = profile_masks(masks, class_map=class_map, ignore_index=ignore_index, train_sizes=(side,),
-                            out=run_dir, progress=progress)
+                            workers=1, out=run_dir, progress=progress)
     rec = recommend(profile, config=rules_config)
     rec.save(run_dir / "recommendation.json")
     space = SearchSpace(rec.search_space)
@@ -243,7 +246,7 @@ def tune(
     bars = Progress(enabled=progress)
     try:
         lr_results = _lr_range_tests(study, space, ctx, run_dir)
-        enqueue_defaults(study, space)
+        enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
         bars.start_search(total=n_trials, done=counted_trials(study))
         run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=bars.trial_done)
         bars.close()

@@ -110,8 +110,8 @@ def counted_trials(study) -> int:
     return n
 
 
-def enqueue_defaults(study, space: SearchSpace) -> int:
-    """Enqueue one trial per loss at its defaults, unless one already ran or waits.
+def enqueue_defaults(study, space: SearchSpace, *, limit: int) -> int:
+    """Enqueue one trial per loss at its defaults (at most ``limit``), unless one already ran or waits.
 
     With a dozen trials, TPE alone may never try some losses; a first pass at default parameters gives each
     candidate one fair run before the sampler and the pruner take over.
@@ -127,7 +127,7 @@ def enqueue_defaults(study, space: SearchSpace) -> int:
             done.add(loss)
     added = 0
     for loss in space.losses:
-        if loss not in done:
+        if loss not in done and added < limit:
             study.enqueue_trial(space.default_trial_params(loss), user_attrs={DEFAULT_ATTR: loss})
             added += 1
     return added

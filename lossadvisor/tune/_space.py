@@ -78,7 +78,8 @@ class SearchSpace:
     """The per-loss search space of a study.
 
     Args:
-        entries: ``Recommendation.search_space``; ``ce`` is added with :data:`BASELINE_LR_RANGE` if missing.
+        entries: ``Recommendation.search_space``; ``ce`` is put first, and added with
+            :data:`BASELINE_LR_RANGE` if missing.
 
     Raises:
         ConfigError: An entry with an empty or non-positive learning-rate range.
@@ -86,8 +87,8 @@ class SearchSpace:
 
     def __init__(self, entries: tuple[SearchSpaceEntry, ...] | list[SearchSpaceEntry]) -> None:
         by_loss = {e.loss: e for e in entries}
-        if BASELINE_LOSS not in by_loss:
-            by_loss = {BASELINE_LOSS: SearchSpaceEntry(BASELINE_LOSS, BASELINE_LR_RANGE, {}, ()), **by_loss}
+        baseline = by_loss.pop(BASELINE_LOSS, SearchSpaceEntry(BASELINE_LOSS, BASELINE_LR_RANGE, {}, ()))
+        by_loss = {BASELINE_LOSS: baseline, **by_loss}  # the baseline first: its default trial runs first
         for entry in by_loss.values():
             low, high = entry.lr_range
             if not (0 < low <= high):

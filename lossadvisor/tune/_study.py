@@ -48,12 +48,31 @@ def default_storage_url(run_dir: Path) -> str:
     return f"sqlite:///{(Path(run_dir) / STUDY_DB).resolve()}"
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; lossadvisor's ``postgres`` extra installs
+    psycopg2, so a bare URL is pointed at psycopg2 when psycopg 3 is absent. Explicit drivers are kept.
+
+    Example:
+        >>> driver_url("sqlite:///study.db")
+        'sqlite:///study.db'
+    """
+    import importlib.util
+
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None:
+        if importlib.util.find_spec("psycopg2") is not None:
+            return f"postgresql+psycopg2://{rest}"
+    return url
+
+
 def open_storage(url: str):
     """An Optuna RDB storage for ``url``; connection errors become a ConfigError without the password."""
     import optuna
 
     try:
-        return optuna.storages.RDBStorage(url)
+        return optuna.storages.RDBStorage(driver_url(url))
     except Exception as exc:  # SQLAlchemy / driver errors have many types
         raise ConfigError(
             f"Cannot open the Optuna storage {redact_url(url)}: {scrub(str(exc), url).splitlines()[0]}. Check the "
