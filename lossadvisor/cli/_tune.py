@@ -16,58 +16,151 @@ def _format_table(result) -> str:
     for i, r in enumerate(result.ranking):
         mark = "*" if i == 0 else " "
         label = (r["label"][:49] + "...") if len(r["label"]) > 52 else r["label"]
-        lines.append(f"{mark}{label:<51} {r['mean_iou']:>8.3f} {r['std_iou']:>6.3f} "
-                     f"{r['collapse_rate']:>8.0%} {r['score']:>7.3f}")
+        lines.append(
+            f"{mark}{label:<51} {r['mean_iou']:>8.3f} {r['std_iou']:>6.3f} "
+            f"{r['collapse_rate']:>8.0%} {r['score']:>7.3f}"
+        )
     rec, conf = result.recommended, result.confidence
     if rec.get("loss"):
-        lines += ["", f"Recommended: {rec['loss']} {rec['params']} at lr={rec['lr']:.3g} "
-                      f"(confidence: {conf['level']})", f"  {conf['explanation']}"]
+        lines += [
+            "",
+            f"Recommended: {rec['loss']} {rec['params']} at lr={rec['lr']:.3g} (confidence: {conf['level']})",
+            f"  {conf['explanation']}",
+        ]
     return "\n".join(lines)
 
 
 @click.command("tune")
-@click.option("--images", default="images", show_default=True, type=click.Path(file_okay=False),
-              help="Folder of images (grey or RGB PNG, JPEG, TIFF), paired with masks by file stem.")
-@click.option("--masks", default="masks", show_default=True, type=click.Path(file_okay=False),
-              help="Folder of masks (PNG, TIFF, NPY; 0/1, 0/255, class indices, or colours with --class-map).")
+@click.option(
+    "--images",
+    default="images",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of images (grey or RGB PNG, JPEG, TIFF), paired with masks by file stem.",
+)
+@click.option(
+    "--masks",
+    default="masks",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder of masks (PNG, TIFF, NPY; 0/1, 0/255, class indices, or colours with --class-map).",
+)
 @out_option(" Re-running with the same folder resumes the study.")
-@click.option("--size", type=click.IntRange(min=16), default=128, show_default=True,
-              help="Side the tiles are resized to for training (a multiple of 16; 256+ on a GPU).")
-@click.option("--crop", type=click.IntRange(min=16), default=None,
-              help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
-                   "whose small objects vanish when resized).")
-@click.option("--epochs", type=click.IntRange(min=1), default=8, show_default=True,
-              help="Validations per run; each epoch is --steps-per-epoch optimiser steps.")
-@click.option("--steps-per-epoch", type=click.IntRange(min=1), default=None,
-              help="Optimiser steps between validations [default: one pass over the tiles, at least 20].")
+@click.option(
+    "--size",
+    type=click.IntRange(min=16),
+    default=128,
+    show_default=True,
+    help="Side the tiles are resized to for training (a multiple of 16; 256+ on a GPU).",
+)
+@click.option(
+    "--crop",
+    type=click.IntRange(min=16),
+    default=None,
+    help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
+    "whose small objects vanish when resized).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Validations per run; each epoch is --steps-per-epoch optimiser steps.",
+)
+@click.option(
+    "--steps-per-epoch",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Optimiser steps between validations [default: one pass over the tiles, at least 20].",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Batch size.")
-@click.option("--warmup-steps", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Linear learning-rate warm-up steps.")
-@click.option("--n-trials", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Search trials in the study (trials from an earlier run of the same study count).")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds after which no new search trial starts; the stability phase still runs.")
-@click.option("--seeds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Seeds per configuration in the stability phase.")
-@click.option("--storage", default=None, metavar="URL",
-              help="Optuna storage URL, e.g. postgresql://user:pw@host/db for several machines "
-                   "[default: SQLite <out>/study.db]. The password is never written to files or logs.")
+@click.option(
+    "--warmup-steps",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Linear learning-rate warm-up steps.",
+)
+@click.option(
+    "--n-trials",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Search trials in the study (trials from an earlier run of the same study count).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds after which no new search trial starts; the stability phase still runs.",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Seeds per configuration in the stability phase.",
+)
+@click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="Optuna storage URL, e.g. postgresql://user:pw@host/db for several machines "
+    "[default: SQLite <out>/study.db]. The password is never written to files or logs.",
+)
 @click.option("--study", "study_name", default=None, help="Study name in the storage [default: lossadvisor].")
-@click.option("--device", default="auto", show_default=True,
-              help="auto (CUDA with bfloat16, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Torch CPU threads [default: all cores when the machine is idle, else the free ones].")
-@click.option("--class-map", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="JSON or CSV class map for colour-coded masks.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="auto (CUDA with bfloat16, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps.",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Torch CPU threads [default: all cores when the machine is idle, else the free ones].",
+)
+@click.option(
+    "--class-map",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="JSON or CSV class map for colour-coded masks.",
+)
 @click.option("--ignore-index", type=int, default=None, help="Mask value to ignore, e.g. 255 on boundaries.")
-@click.option("--rules-config", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="TOML file overriding rule thresholds (as for `lossadvisor advise`).")
+@click.option(
+    "--rules-config",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
 @click.option("--no-report", is_flag=True, help="Do not build report.html at the end.")
 @quiet_option
-def tune_command(images, masks, out, size, crop, epochs, steps_per_epoch, batch_size, warmup_steps, n_trials,
-                 timeout, seeds, storage, study_name, device, threads, class_map, ignore_index, rules_config,
-                 seed, no_report, quiet) -> None:
+def tune_command(
+    images,
+    masks,
+    out,
+    size,
+    crop,
+    epochs,
+    steps_per_epoch,
+    batch_size,
+    warmup_steps,
+    n_trials,
+    timeout,
+    seeds,
+    storage,
+    study_name,
+    device,
+    threads,
+    class_map,
+    ignore_index,
+    rules_config,
+    seed,
+    no_report,
+    quiet,
+) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
     Runs an Optuna study over the recommended losses (plain CE always included as the baseline), their
@@ -91,10 +184,27 @@ def tune_command(images, masks, out, size, crop, epochs, steps_per_epoch, batch_
     configure_logging(quiet)
     try:
         result = tune(
-            images, masks, out=out, size=size, crop=crop, epochs=epochs, steps_per_epoch=steps_per_epoch,
-            batch_size=batch_size, warmup_steps=warmup_steps, n_trials=n_trials, timeout=timeout, seeds=seeds,
-            storage=storage, study_name=study_name, device=device, threads=threads, class_map=class_map,
-            ignore_index=ignore_index, rules_config=rules_config, seed=seed, progress=not quiet,
+            images,
+            masks,
+            out=out,
+            size=size,
+            crop=crop,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            batch_size=batch_size,
+            warmup_steps=warmup_steps,
+            n_trials=n_trials,
+            timeout=timeout,
+            seeds=seeds,
+            storage=storage,
+            study_name=study_name,
+            device=device,
+            threads=threads,
+            class_map=class_map,
+            ignore_index=ignore_index,
+            rules_config=rules_config,
+            seed=seed,
+            progress=not quiet,
             report=not no_report,
         )
     except KeyboardInterrupt:
@@ -107,5 +217,7 @@ def tune_command(images, masks, out, size, crop, epochs, steps_per_epoch, batch_
         raise SystemExit(EXIT_INTERRUPTED) from None
     if not quiet:
         click.echo(_format_table(result))
-        click.echo(f"\nWrote {result.result_path}" + (f" and {result.report_path}" if result.report_path else ""),
-                   err=True)
+        click.echo(
+            f"\nWrote {result.result_path}" + (f" and {result.report_path}" if result.report_path else ""),
+            err=True,
+        )

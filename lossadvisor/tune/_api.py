@@ -30,7 +30,7 @@ from lossadvisor.tune._pairing import pair_files
 from lossadvisor.tune._progress import Progress
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
-from lossadvisor.tune._space import Configuration, SearchSpace
+from lossadvisor.tune._space import SearchSpace
 from lossadvisor.tune._stability import (
     LR_TEST_LOSSES,
     confidence,
@@ -49,8 +49,8 @@ from lossadvisor.tune._study import (
 
 logger = logging.getLogger(__name__)
 
-# CPU defaults, measured so `make example` (31 tiles, 128 px) takes about 10 minutes on 2 cores: 8 epochs of at
-# least 20 steps (160 AdamW steps, ~12 s per trial on one core), 16 search trials, 3 seeds. See README.
+# CPU defaults, measured so `make example` (31 tiles, 128 px) takes about 10 minutes on 2 cores: 8 epochs of
+# at least 20 steps (160 AdamW steps, ~12 s per trial on one core), 16 search trials, 3 seeds. See README.
 DEFAULT_SIZE = 128
 DEFAULT_EPOCHS = 8
 MIN_STEPS_PER_EPOCH = 20
@@ -142,7 +142,8 @@ def tune(
         n_trials: Search trials in the study (finished ones from an earlier run count).
         timeout: Seconds after which no new search trial starts (the stability phase still runs).
         seeds: Seeds per configuration in the stability phase.
-        storage: Optuna storage URL (e.g. ``postgresql://user:pw@host/db``); default SQLite ``<out>/study.db``.
+        storage: Optuna storage URL (e.g. ``postgresql://user:pw@host/db``); default: SQLite
+            ``<out>/study.db``.
         study_name: Study name in the storage (default "lossadvisor").
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
         threads: Torch CPU threads (default: all cores if the machine is idle, else the free ones).
@@ -172,15 +173,30 @@ def tune(
     """
     side = crop or size
     _check("size", size, isinstance(size, int) and size >= SIDE_MULTIPLE, f"an integer >= {SIDE_MULTIPLE}")
-    _check("crop", crop, crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
-           f"None or an integer >= {SIDE_MULTIPLE}")
+    _check(
+        "crop",
+        crop,
+        crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
+        f"None or an integer >= {SIDE_MULTIPLE}",
+    )
     if model_factory is None and side % SIDE_MULTIPLE:
-        raise ConfigError(f"The {'crop' if crop else 'size'} option of tune must be a multiple of "
-                          f"{SIDE_MULTIPLE} for the built-in U-Net; got {side}. Try {side // 16 * 16 or 16}.")
-    for name, value in (("epochs", epochs), ("n_trials", n_trials), ("seeds", seeds), ("batch_size", batch_size)):
+        raise ConfigError(
+            f"The {'crop' if crop else 'size'} option of tune must be a multiple of "
+            f"{SIDE_MULTIPLE} for the built-in U-Net; got {side}. Try {side // 16 * 16 or 16}."
+        )
+    for name, value in (
+        ("epochs", epochs),
+        ("n_trials", n_trials),
+        ("seeds", seeds),
+        ("batch_size", batch_size),
+    ):
         _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
-    _check("steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1")
-    _check("warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0")
+    _check(
+        "steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1"
+    )
+    _check(
+        "warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0"
+    )
     _check("timeout", timeout, timeout is None or timeout > 0, "None or a positive number of seconds")
 
     import optuna
@@ -195,52 +211,113 @@ def tune(
     # One profiling process: the profiler forks workers on Linux, and forking a process that holds torch's
     # thread pools can deadlock the child (seen here on a second tune() in one process). Profiling is a few
     # seconds next to the trials.
-    profile = profile_masks(masks, class_map=class_map, ignore_index=ignore_index, train_sizes=(side,),
-                            workers=1, out=run_dir, progress=progress)
+    profile = profile_masks(
+        masks,
+        class_map=class_map,
+        ignore_index=ignore_index,
+        train_sizes=(side,),
+        workers=1,
+        out=run_dir,
+        progress=progress,
+    )
     rec = recommend(profile, config=rules_config)
     rec.save(run_dir / "recommendation.json")
     space = SearchSpace(rec.search_space)
     choice = resolve_device(device, threads=threads)
     data = build_train_data(
-        pairing.pairs, read_mask=lambda p: read_mask(p, class_map=class_map, ignore_index=ignore_index).labels,
-        cache_dir=run_dir / "cache", fingerprint=profile.fingerprint, size=size, crop=crop, seed=seed,
-        ignore_index=ignore_index, key_settings={"class_map": str(class_map) if class_map else None},
+        pairing.pairs,
+        read_mask=lambda p: read_mask(p, class_map=class_map, ignore_index=ignore_index).labels,
+        cache_dir=run_dir / "cache",
+        fingerprint=profile.fingerprint,
+        size=size,
+        crop=crop,
+        seed=seed,
+        ignore_index=ignore_index,
+        key_settings={"class_map": str(class_map) if class_map else None},
     )
     steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
     storage_url = storage or default_storage_url(run_dir)
     name = study_name or DEFAULT_STUDY_NAME
-    settings = {"images": str(images), "masks": str(masks), "out": str(run_dir), "size": size, "crop": crop,
-                "epochs": epochs, "steps_per_epoch": steps, "batch_size": batch_size, "warmup_steps": warmup_steps,
-                "n_trials": n_trials, "timeout": timeout, "seeds": seeds, "storage": storage, "study_name": name,
-                "device": device, "seed": seed, "class_map": str(class_map) if class_map else None,
-                "ignore_index": ignore_index, "rules_config": str(rules_config) if rules_config else None,
-                "custom_model": model_factory is not None}
-    record = RunRecord(run_dir, settings=settings, storage_url=storage_url, study_name=name,
-                       fingerprint=profile.fingerprint, env=environment(choice.name, choice.threads),
-                       left_out=pairing.problems() + data.skipped)
-    objective_settings = {k: settings[k] for k in ("size", "crop", "epochs", "steps_per_epoch", "batch_size",
-                                                   "warmup_steps", "seed", "custom_model")}
+    settings = {
+        "images": str(images),
+        "masks": str(masks),
+        "out": str(run_dir),
+        "size": size,
+        "crop": crop,
+        "epochs": epochs,
+        "steps_per_epoch": steps,
+        "batch_size": batch_size,
+        "warmup_steps": warmup_steps,
+        "n_trials": n_trials,
+        "timeout": timeout,
+        "seeds": seeds,
+        "storage": storage,
+        "study_name": name,
+        "device": device,
+        "seed": seed,
+        "class_map": str(class_map) if class_map else None,
+        "ignore_index": ignore_index,
+        "rules_config": str(rules_config) if rules_config else None,
+        "custom_model": model_factory is not None,
+    }
+    record = RunRecord(
+        run_dir,
+        settings=settings,
+        storage_url=storage_url,
+        study_name=name,
+        fingerprint=profile.fingerprint,
+        env=environment(choice.name, choice.threads),
+        left_out=pairing.problems() + data.skipped,
+    )
+    objective_settings = {
+        k: settings[k]
+        for k in (
+            "size",
+            "crop",
+            "epochs",
+            "steps_per_epoch",
+            "batch_size",
+            "warmup_steps",
+            "seed",
+            "custom_model",
+        )
+    }
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rdb = open_storage(storage_url)
     study = open_study(
-        rdb, study_name=name, fingerprint=profile.fingerprint, objective_settings=objective_settings,
-        sampler=optuna.samplers.TPESampler(seed=seed), pruner=None, storage_label=redact_url(storage_url),
+        rdb,
+        study_name=name,
+        fingerprint=profile.fingerprint,
+        objective_settings=objective_settings,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=None,
+        storage_label=redact_url(storage_url),
     )
     existing = len(study.trials)
     # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's random draws.
     study.sampler = optuna.samplers.TPESampler(seed=seed + existing, n_startup_trials=len(space.losses) + 2)
     # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
     # default trial has finished, so each candidate gets one full run to set the median.
-    study.pruner = optuna.pruners.MedianPruner(n_startup_trials=len(space.losses),
-                                               n_warmup_steps=max(1, epochs // 2))
+    study.pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
+    )
     if storage is None:
         fail_stale_trials(study, rdb)
     ctx = RunContext(
-        data=data, num_classes=max(2, profile.num_classes), loss_factory=_loss_factory(ignore_index),
-        device=choice, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size, warmup_steps=warmup_steps,
-        seed=seed, preds_dir=run_dir / "cache" / f"preds_{name}", sample_indices=_sample_indices(
-            data.val_masks, ignore_index), model_factory=model_factory, ignore_index=ignore_index,
+        data=data,
+        num_classes=max(2, profile.num_classes),
+        loss_factory=_loss_factory(ignore_index),
+        device=choice,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch_size=batch_size,
+        warmup_steps=warmup_steps,
+        seed=seed,
+        preds_dir=run_dir / "cache" / f"preds_{name}",
+        sample_indices=_sample_indices(data.val_masks, ignore_index),
+        model_factory=model_factory,
+        ignore_index=ignore_index,
     )
     stability_records: list[dict] = []
     bars = Progress(enabled=progress)
@@ -251,8 +328,12 @@ def tune(
         run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=bars.trial_done)
         bars.close()
         recommended = space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
-        configs = select_configs(study, space, lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
-                                 recommended=recommended)
+        configs = select_configs(
+            study,
+            space,
+            lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
+            recommended=recommended,
+        )
         bars.start_stability(total=len(configs) * seeds)
         stability_records = run_stability(study, configs, ctx, seeds=seeds, on_run=bars.run_done)
         bars.close()
@@ -277,8 +358,13 @@ def tune(
     return TuneResult(
         run_dir=run_dir,
         recommended={k: best.get(k) for k in ("loss", "params", "lr", "label", "config_id")},
-        confidence=conf, ranking=ranking, study_name=name, storage=redact_url(storage_url),
-        trials=counted_trials(study), result_path=result_path, report_path=report_path,
+        confidence=conf,
+        ranking=ranking,
+        study_name=name,
+        storage=redact_url(storage_url),
+        trials=counted_trials(study),
+        result_path=result_path,
+        report_path=report_path,
     )
 
 
@@ -292,8 +378,15 @@ def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -
         for loss in LR_TEST_LOSSES:
             params = space.default_configuration(loss).params if loss in space.entries else {}
             outcome = lr_range_test(
-                loss, ctx.data, num_classes=ctx.num_classes, loss_factory=ctx.loss_factory, device=ctx.device,
-                model_factory=ctx.model_factory, params=params, batch_size=ctx.batch_size, seed=ctx.seed,
+                loss,
+                ctx.data,
+                num_classes=ctx.num_classes,
+                loss_factory=ctx.loss_factory,
+                device=ctx.device,
+                model_factory=ctx.model_factory,
+                params=params,
+                batch_size=ctx.batch_size,
+                seed=ctx.seed,
                 bounded=get_spec(loss).family in BOUNDED_FAMILIES,
             )
             results.append(outcome.to_dict())
@@ -304,8 +397,12 @@ def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -
 
 def _timings(ctx: RunContext) -> dict:
     t = ctx.timings
-    return {"train_s": round(t["train_s"], 2), "data_share": t["data_s"] / t["train_s"] if t["train_s"] else None,
-            "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None, "runs": t["runs"]}
+    return {
+        "train_s": round(t["train_s"], 2),
+        "data_share": t["data_s"] / t["train_s"] if t["train_s"] else None,
+        "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None,
+        "runs": t["runs"],
+    }
 
 
 def _param_importances(study) -> dict[str, float]:
@@ -327,19 +424,32 @@ def _param_importances(study) -> dict[str, float]:
 def _write_result(run_dir, study, ranking, conf, records, rec, total_steps, ctx) -> Path:
     best = ranking[0] if ranking else None
     payload = {
-        "recommended": ({k: best[k] for k in ("loss", "params", "lr", "label", "config_id")} | {
-            "mean_iou": best["mean_iou"], "std_iou": best["std_iou"], "collapse_rate": best["collapse_rate"]}
-            if best else None),
+        "recommended": (
+            {k: best[k] for k in ("loss", "params", "lr", "label", "config_id")}
+            | {
+                "mean_iou": best["mean_iou"],
+                "std_iou": best["std_iou"],
+                "collapse_rate": best["collapse_rate"],
+            }
+            if best
+            else None
+        ),
         "confidence": conf,
         "ranking": ranking,
         "rules_first_choice": {"loss": rec.top.loss, "params": dict(rec.top.params)},
         "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
         "param_importances": _param_importances(study),
-        "snippets": snippets(best["loss"], best["params"], best["lr"], num_classes=ctx.num_classes,
-                                                         epochs_hint=10) if best else {},
+        "snippets": snippets(
+            best["loss"], best["params"], best["lr"], num_classes=ctx.num_classes, epochs_hint=10
+        )
+        if best
+        else {},
         "object_recall": object_recall_by_config(records),
-        "training": {"steps_per_run": total_steps, "objective": "validation foreground IoU (best epoch) in the "
-                     "search; final-epoch IoU over seeds in the stability phase"},
+        "training": {
+            "steps_per_run": total_steps,
+            "objective": "validation foreground IoU (best epoch) in the "
+            "search; final-epoch IoU over seeds in the stability phase",
+        },
     }
     _write_sample_file(run_dir, ranking, ctx)
     return write_json(run_dir / "result.json", payload)
@@ -353,8 +463,16 @@ def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> N
         entry = next((r for r in ranking if r["loss"] == loss), None)
         if entry and entry["config_id"] not in chosen:
             chosen[entry["config_id"]] = f"{what}: {entry['label']}"
-    predictions = {cid: np.load(ctx.preds_dir / f"{cid}.npy") for cid in chosen
-                   if (ctx.preds_dir / f"{cid}.npy").is_file()}
+    predictions = {
+        cid: np.load(ctx.preds_dir / f"{cid}.npy")
+        for cid in chosen
+        if (ctx.preds_dir / f"{cid}.npy").is_file()
+    }
     idx = ctx.sample_indices
-    write_samples(run_dir / "samples.npz", images=ctx.data.val_images[idx], masks=ctx.data.val_masks[idx],
-                  predictions=predictions, labels={cid: chosen[cid] for cid in predictions})
+    write_samples(
+        run_dir / "samples.npz",
+        images=ctx.data.val_images[idx],
+        masks=ctx.data.val_masks[idx],
+        predictions=predictions,
+        labels={cid: chosen[cid] for cid in predictions},
+    )

@@ -24,8 +24,9 @@ class BatchSource:
         augment: Random flips and 90-degree turns.
     """
 
-    def __init__(self, data: TrainData, *, batch_size: int, device: str, rng: np.random.Generator,
-                 augment: bool = True) -> None:
+    def __init__(
+        self, data: TrainData, *, batch_size: int, device: str, rng: np.random.Generator, augment: bool = True
+    ) -> None:
         import torch
 
         self.data = data
@@ -80,8 +81,8 @@ class BatchSource:
         if self.augment:
             turns = self.rng.integers(0, 4, size=len(idx))
             flips = self.rng.random(len(idx)) < 0.5
-            images = np.stack([np.rot90(im, k, axes=(0, 1)) for im, k in zip(images, turns)])
-            masks = np.stack([np.rot90(m, k, axes=(0, 1)) for m, k in zip(masks, turns)])
+            images = np.stack([np.rot90(im, k, axes=(0, 1)) for im, k in zip(images, turns, strict=True)])
+            masks = np.stack([np.rot90(m, k, axes=(0, 1)) for m, k in zip(masks, turns, strict=True)])
             images[flips] = images[flips][:, :, ::-1]
             masks[flips] = masks[flips][:, :, ::-1]
         y = torch.from_numpy(np.ascontiguousarray(masks).astype(np.int64)).to(self.device)

@@ -7,7 +7,8 @@ mask-reading options, so a change in any of them builds a new cache and an uncha
 
 Two layouts:
 
-* ``size`` (default): whole tiles resized to ``size x size`` (area interpolation for images, nearest for masks).
+* ``size`` (default): whole tiles resized to ``size x size`` (area interpolation for images, nearest for
+  masks).
 * ``crop``: tiles kept at native resolution; training draws random ``crop x crop`` windows, validation uses a
   grid of windows covering each validation tile. For large aerial tiles whose small objects would vanish when
   resized.
@@ -131,7 +132,8 @@ def build_train_data(
         read_mask: Reads one mask file into class indices (``lossadvisor.io.read_mask`` with its options).
         cache_dir: Folder of the cache files (``<run>/cache``).
         fingerprint: The dataset fingerprint from the profile (part of the cache key).
-        size: Side of the resized tiles (resize mode); must suit the U-Net depth (a multiple of 16 by default).
+        size: Side of the resized tiles (resize mode); must suit the U-Net depth (a multiple of 16 by
+            default).
         crop: Side of random crops at native resolution; None for resize mode.
         val_fraction: Share of images held out for validation.
         seed: Split seed.
@@ -148,8 +150,14 @@ def build_train_data(
         raise ConfigError(f"The 'size' option must be at least 8 pixels; got {size}.")
     mode = "crop" if crop else "resize"
     side = int(crop or size)
-    settings = {"mode": mode, "side": side, "val_fraction": val_fraction, "seed": seed,
-                "ignore_index": ignore_index, **(key_settings or {})}
+    settings = {
+        "mode": mode,
+        "side": side,
+        "val_fraction": val_fraction,
+        "seed": seed,
+        "ignore_index": ignore_index,
+        **(key_settings or {}),
+    }
     path = Path(cache_dir) / f"data_{cache_key(pairs, fingerprint=fingerprint, settings=settings)}.npz"
     if path.is_file():
         return _load(path)
@@ -177,7 +185,7 @@ def build_train_data(
                 val_names.append(f"{kept[i].stem}@{y},{x}")
         scale = 1.0
     else:
-        resized = [_resize(img, msk, side) for img, msk in zip(images, masks)]
+        resized = [_resize(img, msk, side) for img, msk in zip(images, masks, strict=True)]
         train_images = [resized[i][0] for i in train_idx]
         train_masks = [resized[i][1] for i in train_idx]
         val_images = [resized[i][0] for i in val_idx]
@@ -208,11 +216,24 @@ def _save(data: TrainData, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"train_image_{i}": a for i, a in enumerate(data.train_images)}
     arrays |= {f"train_mask_{i}": a for i, a in enumerate(data.train_masks)}
-    meta = {"train_names": data.train_names, "val_names": data.val_names, "scale": data.scale,
-            "mode": data.mode, "side": data.side, "skipped": data.skipped}
+    meta = {
+        "train_names": data.train_names,
+        "val_names": data.val_names,
+        "scale": data.scale,
+        "mode": data.mode,
+        "side": data.side,
+        "skipped": data.skipped,
+    }
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, val_images=data.val_images, val_masks=data.val_masks, mean=data.mean, std=data.std,
-             meta=np.array(json.dumps(meta)), **arrays)
+    np.savez(
+        tmp,
+        val_images=data.val_images,
+        val_masks=data.val_masks,
+        mean=data.mean,
+        std=data.std,
+        meta=np.array(json.dumps(meta)),
+        **arrays,
+    )
     tmp.replace(path)  # atomic: an interrupted build never leaves a half cache
 
 

@@ -44,7 +44,9 @@ def choose_threads(*, cpu_count: int | None = None, load_average: float | None =
         1
     """
     if cpu_count is None:
-        cpu_count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cpu_count = (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        )
     if load_average is None:
         try:
             load_average = os.getloadavg()[0]
@@ -77,7 +79,9 @@ def resolve_device(device: str = "auto", *, threads: int | None = None) -> Devic
         device = "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
         base = device
     if base == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"--device {device} was asked for but CUDA is not available here; use --device cpu.")
+        raise ConfigError(
+            f"--device {device} was asked for but CUDA is not available here; use --device cpu."
+        )
     if base == "mps" and not has_mps:
         raise ConfigError("--device mps was asked for but Apple MPS is not available here; use --device cpu.")
     n_threads = threads if threads is not None else choose_threads()

@@ -6,9 +6,9 @@ debiased exponential moving average (beta 0.98), stops once the smoothed loss ex
 suggests the 'valley' (its default since fastai 2.5: two thirds down the longest descending stretch) or the
 'steep' point (the steepest descent).
 
-Bounded losses break the test (DESIGN.md): Dice lives in [0, 1], so its smoothed loss barely moves, the 4x stop
-never fires and the suggestion says more about the sweep than about the data. The record marks such results
-``suspect`` with a note; the tuner searches the learning rate instead of trusting them.
+Bounded losses break the test (DESIGN.md): Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
+stop never fires and the suggestion says more about the sweep than about the data. The record marks such
+results ``suspect`` with a note; the tuner searches the learning rate instead of trusting them.
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ SMOOTHING_BETA = 0.98
 STOP_DIVERGENCE_FACTOR = 4.0
 BOUNDED_FAMILIES = ("region",)  # losses bounded in [0, 1] (Dice, Tversky, Lovasz, ...)
 BOUNDED_NOTE = (
-    "Bounded loss (values in [0, 1]): the smoothed loss barely moves and the 4x-minimum stop rarely fires, so "
-    "this suggestion reflects the sweep more than the data. Treat it as suspect; the study tunes the learning "
-    "rate instead."
+    "Bounded loss (values in [0, 1]): the smoothed loss barely moves and the 4x-minimum stop rarely fires, "
+    "so this suggestion reflects the sweep more than the data. Treat it as suspect; the study tunes the "
+    "learning rate instead."
 )
 NO_STOP_NOTE = (
-    "The loss never rose to 4x its minimum, so the sweep ended without the divergence fastai's rule relies on; "
-    "the suggestion is suspect."
+    "The loss never rose to 4x its minimum, so the sweep ended without the divergence fastai's rule relies "
+    "on; the suggestion is suspect."
 )
 
 
@@ -55,9 +55,15 @@ class LRRangeResult:
 
     def to_dict(self) -> dict:
         return {
-            "loss": self.loss, "suggested_lr": self.suggested_lr, "method": self.method,
-            "steep_lr": self.steep_lr, "lrs": self.lrs, "losses": self.losses,
-            "stopped_early": self.stopped_early, "suspect": self.suspect, "note": self.note,
+            "loss": self.loss,
+            "suggested_lr": self.suggested_lr,
+            "method": self.method,
+            "steep_lr": self.steep_lr,
+            "lrs": self.lrs,
+            "losses": self.losses,
+            "stopped_early": self.stopped_early,
+            "suspect": self.suspect,
+            "note": self.note,
         }
 
 

@@ -13,16 +13,61 @@ from pathlib import Path
 import numpy as np
 
 TRIAL_COLUMNS = (
-    "number", "state", "loss", "lr", "mix", "params", "value", "val_iou", "val_dice", "best_epoch", "epochs_run",
-    "collapsed", "collapse_kind", "grad_norm_max", "grad_spikes", "nonfinite", "duration_s", "fail_reason",
+    "number",
+    "state",
+    "loss",
+    "lr",
+    "mix",
+    "params",
+    "value",
+    "val_iou",
+    "val_dice",
+    "best_epoch",
+    "epochs_run",
+    "collapsed",
+    "collapse_kind",
+    "grad_norm_max",
+    "grad_spikes",
+    "nonfinite",
+    "duration_s",
+    "fail_reason",
 )
 EPOCH_COLUMNS = (
-    "phase", "run_id", "trial", "loss", "epoch", "train_loss", "val_iou", "val_dice", "pred_fg_share",
-    "true_fg_share", "collapse", "grad_norm_mean", "grad_norm_max", "grad_spikes", "nonfinite", "seconds",
+    "phase",
+    "run_id",
+    "trial",
+    "loss",
+    "epoch",
+    "train_loss",
+    "val_iou",
+    "val_dice",
+    "pred_fg_share",
+    "true_fg_share",
+    "collapse",
+    "grad_norm_mean",
+    "grad_norm_max",
+    "grad_spikes",
+    "nonfinite",
+    "seconds",
 )
 STABILITY_COLUMNS = (
-    "config_id", "label", "source", "loss", "lr", "params", "seed", "val_iou", "val_dice", "collapsed",
-    "collapse_kind", "failed", "fail_reason", "recall_tiny", "recall_small", "recall_medium", "recall_large",
+    "config_id",
+    "label",
+    "source",
+    "loss",
+    "lr",
+    "params",
+    "seed",
+    "val_iou",
+    "val_dice",
+    "collapsed",
+    "collapse_kind",
+    "failed",
+    "fail_reason",
+    "recall_tiny",
+    "recall_small",
+    "recall_medium",
+    "recall_large",
     "duration_s",
 )
 RECALL_BUCKETS = ("tiny", "small", "medium", "large")
@@ -59,17 +104,30 @@ def trial_rows(study) -> list[dict]:
             continue
         s = t.user_attrs.get("summary", {})
         params = t.user_attrs.get("params", {})
-        rows.append({
-            "number": t.number, "state": t.state.name, "loss": t.params.get("loss"), "lr": t.user_attrs.get("lr"),
-            "mix": params.get("mix"), "params": params, "value": t.value if t.state == TrialState.COMPLETE else
-            (max(t.intermediate_values.values()) if t.intermediate_values else None),
-            "val_iou": s.get("val_iou"), "val_dice": s.get("val_dice"), "best_epoch": s.get("best_epoch"),
-            "epochs_run": s.get("epochs_run", 0),
-            "collapsed": s.get("collapse_kind", "none") != "none" if s else "",
-            "collapse_kind": s.get("collapse_kind", ""), "grad_norm_max": s.get("grad_norm_max"),
-            "grad_spikes": s.get("grad_spikes"), "nonfinite": s.get("nonfinite"),
-            "duration_s": s.get("duration_s"), "fail_reason": t.user_attrs.get("fail_reason", ""),
-        })
+        rows.append(
+            {
+                "number": t.number,
+                "state": t.state.name,
+                "loss": t.params.get("loss"),
+                "lr": t.user_attrs.get("lr"),
+                "mix": params.get("mix"),
+                "params": params,
+                "value": t.value
+                if t.state == TrialState.COMPLETE
+                else (max(t.intermediate_values.values()) if t.intermediate_values else None),
+                "val_iou": s.get("val_iou"),
+                "val_dice": s.get("val_dice"),
+                "best_epoch": s.get("best_epoch"),
+                "epochs_run": s.get("epochs_run", 0),
+                "collapsed": s.get("collapse_kind", "none") != "none" if s else "",
+                "collapse_kind": s.get("collapse_kind", ""),
+                "grad_norm_max": s.get("grad_norm_max"),
+                "grad_spikes": s.get("grad_spikes"),
+                "nonfinite": s.get("nonfinite"),
+                "duration_s": s.get("duration_s"),
+                "fail_reason": t.user_attrs.get("fail_reason", ""),
+            }
+        )
     return rows
 
 
@@ -77,12 +135,26 @@ def epoch_rows(study, stability_records: list[dict]) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         for e in t.user_attrs.get("epochs", []):
-            rows.append({"phase": "search", "run_id": f"trial{t.number}", "trial": t.number,
-                         "loss": t.params.get("loss"), **e})
+            rows.append(
+                {
+                    "phase": "search",
+                    "run_id": f"trial{t.number}",
+                    "trial": t.number,
+                    "loss": t.params.get("loss"),
+                    **e,
+                }
+            )
     for r in stability_records:
         for e in r.get("epochs", []):
-            rows.append({"phase": "stability", "run_id": f"{r['config_id']}_s{r['seed']}",
-                         "trial": r.get("reused_trial"), "loss": r["loss"], **e})
+            rows.append(
+                {
+                    "phase": "stability",
+                    "run_id": f"{r['config_id']}_s{r['seed']}",
+                    "trial": r.get("reused_trial"),
+                    "loss": r["loss"],
+                    **e,
+                }
+            )
     return rows
 
 
@@ -90,8 +162,13 @@ def stability_rows(records: list[dict]) -> list[dict]:
     rows = []
     for r in records:
         recall = r.get("object_recall") or {}
-        rows.append({**r, "collapsed": r["failed"] or r["collapse_kind"] != "none",
-                     **{f"recall_{b}": recall.get(b) for b in RECALL_BUCKETS}})
+        rows.append(
+            {
+                **r,
+                "collapsed": r["failed"] or r["collapse_kind"] != "none",
+                **{f"recall_{b}": recall.get(b) for b in RECALL_BUCKETS},
+            }
+        )
     return rows
 
 
@@ -158,13 +235,19 @@ def snippets(loss: str, params: dict, lr: float, *, num_classes: int, epochs_hin
         "def loss_func(logits, masks):\n"
         "    return loss_fn(logits, masks.long())  # fastai's TensorMask -> int64 class indices\n\n"
         f"learn = unet_learner(dls, resnet34, n_out={n_out}, loss_func=loss_func)\n"
-        f"learn.fit_one_cycle({epochs_hint}, lr_max={lr:.3g})  # the rate validated over seeds, not lr_find's\n"
+        f"learn.fit_one_cycle({epochs_hint}, lr_max={lr:.3g})  # validated over seeds\n"
     )
     return {"pytorch": pytorch, "fastai": fastai}
 
 
-def write_samples(path: Path, *, images: np.ndarray, masks: np.ndarray, predictions: dict[str, np.ndarray],
-                  labels: dict[str, str]) -> Path:
+def write_samples(
+    path: Path,
+    *,
+    images: np.ndarray,
+    masks: np.ndarray,
+    predictions: dict[str, np.ndarray],
+    labels: dict[str, str],
+) -> Path:
     """samples.npz: validation tiles, their masks and the predictions of a few configurations."""
     arrays = {f"pred__{cid}": pred for cid, pred in predictions.items()}
     tmp = path.with_name(path.name + ".tmp.npz")

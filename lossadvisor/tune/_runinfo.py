@@ -18,11 +18,24 @@ from lossadvisor.tune._study import redact_url
 RUN_JSON = "run.json"
 # Settings shown in the reconstructed command line, with their CLI flag.
 _FLAGS = {
-    "images": "--images", "masks": "--masks", "out": "--out", "size": "--size", "crop": "--crop",
-    "epochs": "--epochs", "steps_per_epoch": "--steps-per-epoch", "batch_size": "--batch-size",
-    "n_trials": "--n-trials", "timeout": "--timeout", "seeds": "--seeds", "storage": "--storage",
-    "study_name": "--study", "device": "--device", "seed": "--seed", "class_map": "--class-map",
-    "ignore_index": "--ignore-index", "rules_config": "--rules-config",
+    "images": "--images",
+    "masks": "--masks",
+    "out": "--out",
+    "size": "--size",
+    "crop": "--crop",
+    "epochs": "--epochs",
+    "steps_per_epoch": "--steps-per-epoch",
+    "batch_size": "--batch-size",
+    "n_trials": "--n-trials",
+    "timeout": "--timeout",
+    "seeds": "--seeds",
+    "storage": "--storage",
+    "study_name": "--study",
+    "device": "--device",
+    "seed": "--seed",
+    "class_map": "--class-map",
+    "ignore_index": "--ignore-index",
+    "rules_config": "--rules-config",
 }
 
 
@@ -55,30 +68,57 @@ def environment(device_name: str, threads: int) -> dict:
     except OSError:
         load = None
     return {
-        "lossadvisor": __version__, "python": sys.version.split()[0], "platform": platform.platform(),
-        "torch": torch.__version__, "optuna": optuna.__version__, "device": device_name, "torch_threads": threads,
-        "cpu_count": os.cpu_count(), "load_average_1min": load,
+        "lossadvisor": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+        "device": device_name,
+        "torch_threads": threads,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": load,
     }
 
 
 class RunRecord:
     """Keeps ``run.json`` up to date as the run moves from running to complete or interrupted."""
 
-    def __init__(self, run_dir: Path, *, settings: dict, storage_url: str, study_name: str, fingerprint: str,
-                 env: dict, left_out: list[str]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        settings: dict,
+        storage_url: str,
+        study_name: str,
+        fingerprint: str,
+        env: dict,
+        left_out: list[str],
+    ) -> None:
         self.path = Path(run_dir) / RUN_JSON
         self.started = datetime.now(timezone.utc)
         public = {k: (redact_url(str(v)) if k == "storage" and v else v) for k, v in settings.items()}
         self.payload = {
-            "status": "running", "command": command_line(settings), "started": now_iso(), "finished": None,
-            "duration_s": None, "settings": public, "environment": env, "storage": redact_url(storage_url),
-            "study_name": study_name, "fingerprint": fingerprint, "left_out": left_out,
+            "status": "running",
+            "command": command_line(settings),
+            "started": now_iso(),
+            "finished": None,
+            "duration_s": None,
+            "settings": public,
+            "environment": env,
+            "storage": redact_url(storage_url),
+            "study_name": study_name,
+            "fingerprint": fingerprint,
+            "left_out": left_out,
         }
         write_json(self.path, self.payload)
 
     def finish(self, status: str, **extra) -> None:
         """Record the end state ("complete", "interrupted" or "failed") and any extra facts."""
         end = datetime.now(timezone.utc)
-        self.payload.update(status=status, finished=now_iso(),
-                            duration_s=round((end - self.started).total_seconds(), 2), **extra)
+        self.payload.update(
+            status=status,
+            finished=now_iso(),
+            duration_s=round((end - self.started).total_seconds(), 2),
+            **extra,
+        )
         write_json(self.path, self.payload)

@@ -49,16 +49,29 @@ class RunContext:
     ignore_index: int | None = None
     timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
 
-    def train(self, config: Configuration, *, seed: int, on_epoch=None, keep_samples: bool = False) -> TrialOutcome:
+    def train(
+        self, config: Configuration, *, seed: int, on_epoch=None, keep_samples: bool = False
+    ) -> TrialOutcome:
         trial_config = TrialConfig(
-            loss=config.loss, params=dict(config.params), lr=config.lr, epochs=self.epochs,
-            steps_per_epoch=self.steps_per_epoch, batch_size=self.batch_size,
-            warmup_steps=self.warmup_steps, seed=seed,
+            loss=config.loss,
+            params=dict(config.params),
+            lr=config.lr,
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            batch_size=self.batch_size,
+            warmup_steps=self.warmup_steps,
+            seed=seed,
         )
         outcome = train_trial(
-            trial_config, self.data, num_classes=self.num_classes, loss_factory=self.loss_factory,
-            device=self.device, model_factory=self.model_factory, ignore_index=self.ignore_index,
-            on_epoch=on_epoch, sample_indices=self.sample_indices if keep_samples else None,
+            trial_config,
+            self.data,
+            num_classes=self.num_classes,
+            loss_factory=self.loss_factory,
+            device=self.device,
+            model_factory=self.model_factory,
+            ignore_index=self.ignore_index,
+            on_epoch=on_epoch,
+            sample_indices=self.sample_indices if keep_samples else None,
         )
         self.timings["train_s"] += outcome.duration_s
         self.timings["data_s"] += outcome.data_s
@@ -98,14 +111,16 @@ def outcome_summary(outcome: TrialOutcome) -> dict:
 
 
 def counted_trials(study) -> int:
-    """Trials that use up the budget: finished ones, running ones (maybe on other machines), not redone ones."""
+    """Trials that use up the budget: finished, running (maybe on other machines), failed but not redone."""
     from optuna.trial import TrialState
 
     n = 0
     for t in study.get_trials(deepcopy=False):
-        if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
-            n += 1
-        elif t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") not in NOT_COUNTED:
+        redone = t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") in NOT_COUNTED
+        if (
+            t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+            and not redone
+        ):
             n += 1
     return n
 

@@ -93,7 +93,8 @@ class SearchSpace:
             low, high = entry.lr_range
             if not (0 < low <= high):
                 raise ConfigError(
-                    f"The learning-rate range of {entry.loss} must satisfy 0 < low <= high; got {entry.lr_range}."
+                    f"The learning-rate range of {entry.loss} must satisfy 0 < low <= high; "
+                    f"got {entry.lr_range}."
                 )
         self.entries = by_loss
 
@@ -133,4 +134,6 @@ class SearchSpace:
         for rng in entry.tunable:
             value = _default_value(loss, rng)
             params[rng.name] = _decode_choice(value, rng.choices) if rng.choices is not None else value
-        return Configuration(loss, params, lr if lr is not None else lr_from_unit(DEFAULT_LR_UNIT, entry.lr_range))
+        return Configuration(
+            loss, params, lr if lr is not None else lr_from_unit(DEFAULT_LR_UNIT, entry.lr_range)
+        )

@@ -71,8 +71,8 @@ def stratified_split(
     n = len(foreground_fraction)
     if n < MIN_VAL_IMAGES + MIN_TRAIN_IMAGES:
         raise ConfigError(
-            f"Tuning needs at least {MIN_VAL_IMAGES + MIN_TRAIN_IMAGES} image/mask pairs to hold some out for "
-            f"validation; got {n}. Add images, or use `lossadvisor advise` without trials."
+            f"Tuning needs at least {MIN_VAL_IMAGES + MIN_TRAIN_IMAGES} image/mask pairs to hold some out "
+            f"for validation; got {n}. Add images, or use `lossadvisor advise` without trials."
         )
     n_val = int(min(n - MIN_TRAIN_IMAGES, max(MIN_VAL_IMAGES, round(val_fraction * n))))
     indices = np.arange(n)

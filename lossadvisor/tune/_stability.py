@@ -43,7 +43,7 @@ ATTR_PREFIX = "stability:"
 
 @dataclass(frozen=True)
 class StabilityConfig:
-    """One configuration to re-run, where it came from, and the search trial that already ran its first seed."""
+    """A configuration to re-run, where it came from, and the search trial that already ran its first seed."""
 
     config_id: str
     label: str
@@ -93,14 +93,20 @@ def select_configs(
             picks.append(StabilityConfig(cid, f"{label}: {_describe(config)}", source, config, trial_number))
 
     def from_trial(t) -> Configuration:
-        return Configuration(t.params["loss"], dict(t.user_attrs.get("params", {})), float(t.user_attrs["lr"]))
+        return Configuration(
+            t.params["loss"], dict(t.user_attrs.get("params", {})), float(t.user_attrs["lr"])
+        )
 
     if done:
         add(from_trial(done[0]), "top", "best trial", done[0].number)
     for loss in LR_TEST_LOSSES:
         if loss in lr_suggestions:
             base = space.default_configuration(loss) if loss in space.entries else Configuration(loss, {}, 0)
-            add(Configuration(loss, base.params, lr_suggestions[loss]), "lr_range_test", f"{loss} at LR-test rate")
+            add(
+                Configuration(loss, base.params, lr_suggestions[loss]),
+                "lr_range_test",
+                f"{loss} at LR-test rate",
+            )
     best_of: dict[str, object] = {}
     for t in done:
         best_of.setdefault(t.params["loss"], t)
@@ -123,10 +129,10 @@ def run_stability(
 ) -> list[dict]:
     """Run every (configuration, seed) not yet stored in the study; return all records.
 
-    Seed ``ctx.seed`` is the search's own seed, so for a configuration that came from a completed search trial
-    that trial *is* the first seed's run and is reused (bit-identical on CPU). Records are stored as study user
-    attributes (``stability:<config_id>:<seed>``) the moment they finish, so an interrupted phase resumes where
-    it stopped, also on shared storage.
+    Seed ``ctx.seed`` is the search's own seed, so for a configuration that came from a completed search
+    trial that trial *is* the first seed's run and is reused (bit-identical on CPU). Records are stored as
+    study user attributes (``stability:<config_id>:<seed>``) the moment they finish, so an interrupted phase
+    resumes where it stopped, also on shared storage.
     """
     records = []
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
@@ -138,19 +144,34 @@ def run_stability(
             if stored is not None:
                 records.append(stored)
                 continue
-            base = {"config_id": sc.config_id, "label": sc.label, "source": sc.source, "loss": sc.config.loss,
-                    "lr": sc.config.lr, "params": jsonable_params(sc.config.params), "seed": seed}
+            base = {
+                "config_id": sc.config_id,
+                "label": sc.label,
+                "source": sc.source,
+                "loss": sc.config.loss,
+                "lr": sc.config.lr,
+                "params": jsonable_params(sc.config.params),
+                "seed": seed,
+            }
             trial = trials.get(sc.trial_number) if sc.trial_number is not None else None
             if k == 0 and trial is not None and "summary" in trial.user_attrs:
-                record = {**base, **trial.user_attrs["summary"], "epochs": trial.user_attrs.get("epochs", []),
-                          "reused_trial": trial.number}
+                record = {
+                    **base,
+                    **trial.user_attrs["summary"],
+                    "epochs": trial.user_attrs.get("epochs", []),
+                    "reused_trial": trial.number,
+                }
                 src = ctx.preds_dir / f"trial{trial.number}.npy"
                 if src.is_file():
                     (ctx.preds_dir / f"{sc.config_id}.npy").write_bytes(src.read_bytes())
             else:
                 outcome = ctx.train(sc.config, seed=seed, keep_samples=k == 0)
-                record = {**base, **outcome_summary(outcome), "epochs": [asdict(r) for r in outcome.epochs],
-                          "reused_trial": None}
+                record = {
+                    **base,
+                    **outcome_summary(outcome),
+                    "epochs": [asdict(r) for r in outcome.epochs],
+                    "reused_trial": None,
+                }
                 if k == 0:
                     ctx.save_predictions(sc.config_id, outcome)
             study.set_user_attr(key, record)
@@ -172,36 +193,67 @@ def rank_configs(records: list[dict], configs: list[StabilityConfig]) -> list[di
         std = float(ious.std(ddof=1)) if len(ious) > 1 else 0.0
         mean = float(ious.mean())
         rate = float(collapsed.mean())
-        ranking.append({
-            "config_id": sc.config_id, "label": sc.label, "source": sc.source, "loss": sc.config.loss,
-            "params": jsonable_params(sc.config.params), "lr": sc.config.lr, "mean_iou": mean, "std_iou": std,
-            "collapse_rate": rate, "failures": int(sum(bool(r["failed"]) for r in runs)), "seeds": len(runs),
-            "score": mean - STD_PENALTY * std - COLLAPSE_PENALTY * rate,
-        })
+        ranking.append(
+            {
+                "config_id": sc.config_id,
+                "label": sc.label,
+                "source": sc.source,
+                "loss": sc.config.loss,
+                "params": jsonable_params(sc.config.params),
+                "lr": sc.config.lr,
+                "mean_iou": mean,
+                "std_iou": std,
+                "collapse_rate": rate,
+                "failures": int(sum(bool(r["failed"]) for r in runs)),
+                "seeds": len(runs),
+                "score": mean - STD_PENALTY * std - COLLAPSE_PENALTY * rate,
+            }
+        )
     return sorted(ranking, key=lambda r: -r["score"])
 
 
 def confidence(ranking: list[dict]) -> dict:
     """How sure the recommendation is: the score margin over the best other loss against the seed spread."""
     if not ranking:
-        return {"level": "low", "margin": None, "seed_spread": None,
-                "explanation": "No configuration finished its stability runs."}
+        return {
+            "level": "low",
+            "margin": None,
+            "seed_spread": None,
+            "explanation": "No configuration finished its stability runs.",
+        }
     best = ranking[0]
     other = next((r for r in ranking[1:] if r["loss"] != best["loss"]), None)
     if other is None:
-        return {"level": "low", "margin": None, "seed_spread": best["std_iou"],
-                "explanation": "Only one loss reached the stability phase, so there is nothing to compare with."}
+        return {
+            "level": "low",
+            "margin": None,
+            "seed_spread": best["std_iou"],
+            "explanation": "Only one loss reached the stability phase, so there is nothing to compare with.",
+        }
     margin = best["score"] - other["score"]
     spread = max(best["std_iou"], other["std_iou"], MIN_SPREAD)
     ratio = margin / spread
-    level = "high" if ratio >= HIGH_CONFIDENCE_SPREADS else "medium" if ratio >= MEDIUM_CONFIDENCE_SPREADS else "low"
+    level = (
+        "high"
+        if ratio >= HIGH_CONFIDENCE_SPREADS
+        else "medium"
+        if ratio >= MEDIUM_CONFIDENCE_SPREADS
+        else "low"
+    )
     explanation = (
         f"{best['loss']} scores {margin:.3f} above the best other loss ({other['label']}), which is "
-        f"{ratio:.1f}x the seed spread of IoU ({spread:.3f}); high needs {HIGH_CONFIDENCE_SPREADS:g}x, medium "
-        f"{MEDIUM_CONFIDENCE_SPREADS:g}x."
+        f"{ratio:.1f}x the seed spread of IoU ({spread:.3f}); high needs {HIGH_CONFIDENCE_SPREADS:g}x, "
+        f"medium {MEDIUM_CONFIDENCE_SPREADS:g}x."
     )
     if level == "low":
-        explanation += " The difference is within seed noise: either choice is defensible; more seeds or epochs "
+        explanation += (
+            " The difference is within seed noise: either choice is defensible; more seeds or epochs "
+        )
         explanation += "would separate them."
-    return {"level": level, "margin": margin, "seed_spread": spread, "explanation": explanation,
-            "runner_up": other["config_id"]}
+    return {
+        "level": level,
+        "margin": margin,
+        "seed_spread": spread,
+        "explanation": explanation,
+        "runner_up": other["config_id"],
+    }

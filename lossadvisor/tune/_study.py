@@ -61,9 +61,9 @@ def driver_url(url: str) -> str:
     import importlib.util
 
     scheme, sep, rest = url.partition("://")
-    if sep and scheme in ("postgresql", "postgres") and importlib.util.find_spec("psycopg") is None:
-        if importlib.util.find_spec("psycopg2") is not None:
-            return f"postgresql+psycopg2://{rest}"
+    bare_postgres = sep and scheme in ("postgresql", "postgres")
+    if bare_postgres and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+        return f"postgresql+psycopg2://{rest}"
     return url
 
 
@@ -75,8 +75,9 @@ def open_storage(url: str):
         return optuna.storages.RDBStorage(driver_url(url))
     except Exception as exc:  # SQLAlchemy / driver errors have many types
         raise ConfigError(
-            f"Cannot open the Optuna storage {redact_url(url)}: {scrub(str(exc), url).splitlines()[0]}. Check the "
-            f"URL, that the server is reachable and that its driver is installed (psycopg2 for PostgreSQL)."
+            f"Cannot open the Optuna storage {redact_url(url)}: {scrub(str(exc), url).splitlines()[0]}. "
+            f"Check the URL, that the server is reachable and that its driver is installed (psycopg2 for "
+            f"PostgreSQL)."
         ) from None
 
 
@@ -98,8 +99,12 @@ def open_study(
     import optuna
 
     study = optuna.create_study(
-        study_name=study_name, storage=storage, sampler=sampler, pruner=pruner,
-        direction="maximize", load_if_exists=True,
+        study_name=study_name,
+        storage=storage,
+        sampler=sampler,
+        pruner=pruner,
+        direction="maximize",
+        load_if_exists=True,
     )
     stored = study.user_attrs.get(FINGERPRINT_ATTR)
     if stored is None:
@@ -108,18 +113,19 @@ def open_study(
         return study
     if stored != fingerprint:
         raise StudyMismatchError(
-            f"Study {study_name!r} in {storage_label} was made from other data (fingerprint {stored[:12]}..., "
-            f"these masks give {fingerprint[:12]}...). Resuming would mix two datasets in one ranking. Use "
-            f"another --out folder or --study name, or delete the old study to start over."
+            f"Study {study_name!r} in {storage_label} was made from other data "
+            f"(fingerprint {stored[:12]}..., these masks give {fingerprint[:12]}...). Resuming would mix two "
+            f"datasets in one ranking. Use another --out folder or --study name, or delete the old study to "
+            f"start over."
         )
     old = study.user_attrs.get(SETTINGS_ATTR, {})
     changed = {k: (old.get(k), v) for k, v in objective_settings.items() if old.get(k) != v}
     if changed:
         diff = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items()))
         raise StudyMismatchError(
-            f"Study {study_name!r} in {storage_label} was run with other training settings ({diff}); its trials "
-            f"are not comparable with new ones. Re-run with the old settings to resume, or use another --out "
-            f"folder or --study name."
+            f"Study {study_name!r} in {storage_label} was run with other training settings ({diff}); its "
+            f"trials are not comparable with new ones. Re-run with the old settings to resume, or use "
+            f"another --out folder or --study name."
         )
     return study
 

@@ -1,9 +1,9 @@
 """One short training run: AdamW on the compact U-Net, validated after every epoch.
 
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
-stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an "epoch"
-here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every loss
-undertrained and 200 doing much better, whatever the dataset size).
+stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
+"epoch" here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every
+loss undertrained and 200 doing much better, whatever the dataset size).
 
 A run that produces a non-finite loss or gradient, or runs out of memory, ends as failed with its reason
 instead of raising, so a study goes on.
@@ -106,8 +106,16 @@ def predict_classes(logits) -> np.ndarray:
     return logits.argmax(dim=1).cpu().numpy()
 
 
-def evaluate(model, source: BatchSource, *, num_classes: int, ignore_index: int | None, autocast,
-             recall: ObjectRecallTally | None = None, keep: int = 0) -> tuple[SegmentationTally, list[np.ndarray]]:
+def evaluate(
+    model,
+    source: BatchSource,
+    *,
+    num_classes: int,
+    ignore_index: int | None,
+    autocast,
+    recall: ObjectRecallTally | None = None,
+    keep: int = 0,
+) -> tuple[SegmentationTally, list[np.ndarray]]:
     """Validation pass; returns the pixel tally and the predictions of the first ``keep`` tiles."""
     import torch
 
@@ -121,7 +129,7 @@ def evaluate(model, source: BatchSource, *, num_classes: int, ignore_index: int 
             pred = predict_classes(logits.float())
             tally.add(pred, masks, ignore_index=ignore_index)
             if recall is not None:
-                for p, m in zip(pred, masks):
+                for p, m in zip(pred, masks, strict=True):
                     recall.add(p, m, num_classes=max(num_classes, 2))
             kept.extend(pred[: max(0, keep - len(kept))])
     model.train()
@@ -225,7 +233,9 @@ def train_trial(
                 if not math.isfinite(norm):
                     raise _TrialFailed(f"non-finite gradient norm at epoch {epoch}, step {step + 1}")
                 window = norms[-GRAD_MEDIAN_WINDOW:]
-                if len(window) >= GRAD_SPIKE_WARMUP_STEPS and norm > GRAD_SPIKE_FACTOR * float(np.median(window)):
+                if len(window) >= GRAD_SPIKE_WARMUP_STEPS and norm > GRAD_SPIKE_FACTOR * float(
+                    np.median(window)
+                ):
                     spikes += 1
                 norms.append(norm)
                 epoch_norms.append(norm)
@@ -235,8 +245,14 @@ def train_trial(
                 outcome.images_seen += len(x)
             is_last = epoch == config.epochs
             recall = ObjectRecallTally(scale=data.scale) if is_last else None
-            tally, _ = evaluate(model, source, num_classes=num_classes, ignore_index=ignore_index,
-                                autocast=autocast, recall=recall)
+            tally, _ = evaluate(
+                model,
+                source,
+                num_classes=num_classes,
+                ignore_index=ignore_index,
+                autocast=autocast,
+                recall=recall,
+            )
             iou, dice, iou_per_class, _ = tally.scores()
             pred_share, true_share = tally.foreground_shares()
             if not all(math.isfinite(float(p.detach().float().abs().max())) for p in params):

@@ -1,10 +1,10 @@
 """A compact U-Net built for short trials on a CPU.
 
 The encoder starts with a stride-2 convolution, as MONAI's ``UNet`` does, so no 3x3 convolution runs at full
-resolution: this is what keeps a trial at 128 px near 100 images/s on one CPU core (DESIGN.md measured a network
-with full-resolution 3x3 convolutions about 10x slower). With the default widths
-16-32-64-128 it has about 0.43 M parameters: enough capacity to separate the losses in a few hundred optimiser
-steps, small enough that the loss, not the architecture, decides the outcome (Ronneberger et al. 2015, "U-Net").
+resolution: this is what keeps a trial at 128 px near 100 images/s on one CPU core (DESIGN.md measured a
+network with full-resolution 3x3 convolutions about 10x slower). With the default widths 16-32-64-128 it has
+about 0.43 M parameters: enough capacity to separate the losses in a few hundred optimiser steps, small
+enough that the loss, not the architecture, decides the outcome (Ronneberger et al. 2015, "U-Net").
 """
 
 from __future__ import annotations
@@ -65,11 +65,12 @@ class CompactUNet(nn.Module):
         channels = tuple(int(c) for c in channels)
         if in_channels < 1 or num_classes < 1:
             raise ConfigError(
-                f"CompactUNet needs in_channels >= 1 and num_classes >= 1; got {in_channels} and {num_classes}."
+                f"CompactUNet needs in_channels >= 1 and num_classes >= 1; "
+                f"got {in_channels} and {num_classes}."
             )
         if len(channels) < 2 or any(c < 1 for c in channels):
             raise ConfigError(
-                f"The 'channels' of CompactUNet must be at least two positive widths, e.g. (16, 32, 64, 128); "
+                "The 'channels' of CompactUNet must be at least two positive widths, e.g. (16, 32, 64, 128); "
                 f"got {channels}."
             )
         if norm not in NORMS:
@@ -78,16 +79,21 @@ class CompactUNet(nn.Module):
         self.down = nn.ModuleList()
         c_prev = in_channels
         for c in channels:
-            self.down.append(nn.Sequential(_conv_block(c_prev, c, stride=2, norm=norm),
-                                           _conv_block(c, c, stride=1, norm=norm)))
+            self.down.append(
+                nn.Sequential(
+                    _conv_block(c_prev, c, stride=2, norm=norm), _conv_block(c, c, stride=1, norm=norm)
+                )
+            )
             c_prev = c
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
-        for c_skip, c_deep in zip(channels[-2::-1], channels[:0:-1]):
+        for c_skip, c_deep in zip(channels[-2::-1], channels[:0:-1], strict=True):
             self.up.append(nn.ConvTranspose2d(c_deep, c_skip, 2, stride=2))
             self.merge.append(_conv_block(2 * c_skip, c_skip, stride=1, norm=norm))
         self.to_full = nn.Sequential(
-            nn.ConvTranspose2d(channels[0], channels[0], 2, stride=2), _norm(norm, channels[0]), nn.ReLU(inplace=True)
+            nn.ConvTranspose2d(channels[0], channels[0], 2, stride=2),
+            _norm(norm, channels[0]),
+            nn.ReLU(inplace=True),
         )
         # A 1x1 head over the upsampled features and the raw pixels: full-resolution detail at 1/9 of the cost
         # of a 3x3 block (measured 83 vs 44 images/s at 128 px on one core).
@@ -105,7 +111,7 @@ class CompactUNet(nn.Module):
         for block in self.down:
             h = block(h)
             skips.append(h)
-        for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
+        for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1]), strict=True):
             h = merge(torch.cat([up(h), skip], dim=1))
         h = self.to_full(h)
         return self.head(torch.cat([h, x], dim=1))

@@ -1,4 +1,4 @@
-"""Tiny synthetic datasets for the tuner tests: 32x32 tiles, bright squares as foreground, a few empty tiles."""
+"""Tiny synthetic datasets for the tuner tests: 32x32 tiles, bright squares as foreground, a few empty."""
 
 from __future__ import annotations
 
@@ -56,5 +56,12 @@ def dataset_factory():
 @pytest.fixture
 def tiny():
     """Settings that keep a whole study to a few seconds on one core."""
-    return {"size": 32, "epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "seeds": 1, "threads": 1,
-            "progress": False}
+    return {
+        "size": 32,
+        "epochs": 2,
+        "steps_per_epoch": 2,
+        "batch_size": 4,
+        "seeds": 1,
+        "threads": 1,
+        "progress": False,
+    }

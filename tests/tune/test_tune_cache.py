@@ -6,8 +6,7 @@ from PIL import Image
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import read_mask
-from lossadvisor.tune import build_train_data, pair_files
-from lossadvisor.tune import _cache
+from lossadvisor.tune import _cache, build_train_data, pair_files
 
 
 def _labels(path):
@@ -21,7 +20,9 @@ def test_cache_is_built_once_then_reused(tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(_cache, "_decode", lambda *a: calls.append(1) or real_decode(*a))
     first = build_train_data(pairs, read_mask=_labels, cache_dir=tmp_path / "cache", fingerprint="f", size=16)
     mtime = first.cache_path.stat().st_mtime_ns
-    second = build_train_data(pairs, read_mask=_labels, cache_dir=tmp_path / "cache", fingerprint="f", size=16)
+    second = build_train_data(
+        pairs, read_mask=_labels, cache_dir=tmp_path / "cache", fingerprint="f", size=16
+    )
     assert len(calls) == 1  # decoded once
     assert not first.loaded_from_cache and second.loaded_from_cache
     assert second.cache_path == first.cache_path and second.cache_path.stat().st_mtime_ns == mtime

@@ -29,21 +29,31 @@ def test_steep_is_the_fastest_fall():
 @pytest.fixture
 def data(tiny_dataset, tmp_path):
     pairs = pair_files(tiny_dataset / "images", tiny_dataset / "masks").pairs
-    return build_train_data(pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path, fingerprint="f",
-                            size=32)
+    return build_train_data(
+        pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path, fingerprint="f", size=32
+    )
 
 
 def test_sweep_is_exponential_and_dice_is_marked_suspect(data):
     device = resolve_device("cpu", threads=1)
     factory = lambda name, params: build_loss(name, **params)  # noqa: E731
-    ce = lr_range_test("ce", data, num_classes=2, loss_factory=factory, device=device, batch_size=4,
-                       num_iterations=30)
+    ce = lr_range_test(
+        "ce", data, num_classes=2, loss_factory=factory, device=device, batch_size=4, num_iterations=30
+    )
     ratios = np.diff(np.log(ce.lrs))
     assert ce.lrs[0] == pytest.approx(START_LR)
     assert np.allclose(ratios, np.log(END_LR / START_LR) / 29)  # constant ratio: exponential
     assert START_LR <= ce.suggested_lr <= END_LR
-    dice = lr_range_test("dice", data, num_classes=2, loss_factory=factory, device=device, batch_size=4,
-                         num_iterations=30, bounded=True)
+    dice = lr_range_test(
+        "dice",
+        data,
+        num_classes=2,
+        loss_factory=factory,
+        device=device,
+        batch_size=4,
+        num_iterations=30,
+        bounded=True,
+    )
     assert dice.suspect and "Bounded loss" in dice.note
     record = dice.to_dict()
     assert set(record) >= {"loss", "suggested_lr", "method", "lrs", "losses", "suspect", "note"}

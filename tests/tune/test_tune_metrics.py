@@ -63,8 +63,11 @@ def test_collapse_kind(pred_share, true_share, expected):
 def test_collapse_on_constructed_predictions():
     target = np.zeros((2, 8, 8), int)
     target[:, 2:5, 2:5] = 1  # 9 of 64 pixels per tile
-    for pred, expected in ((np.zeros_like(target), "background"), (np.ones_like(target), "foreground"),
-                           (target.copy(), "none")):
+    for pred, expected in (
+        (np.zeros_like(target), "background"),
+        (np.ones_like(target), "foreground"),
+        (target.copy(), "none"),
+    ):
         tally = SegmentationTally(2)
         tally.add(pred, target)
         assert collapse_kind(*tally.foreground_shares()) == expected

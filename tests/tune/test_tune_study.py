@@ -26,8 +26,16 @@ def test_unreachable_storage_is_a_config_error_without_the_password():
 
 
 def _runs(cid, loss, ious, collapsed=()):
-    return [{"config_id": cid, "loss": loss, "val_iou": v, "failed": False,
-             "collapse_kind": "background" if i in collapsed else "none"} for i, v in enumerate(ious)]
+    return [
+        {
+            "config_id": cid,
+            "loss": loss,
+            "val_iou": v,
+            "failed": False,
+            "collapse_kind": "background" if i in collapsed else "none",
+        }
+        for i, v in enumerate(ious)
+    ]
 
 
 class _Cfg:
@@ -49,8 +57,10 @@ def test_score_penalises_spread_and_collapse():
 
 def test_confidence_levels_against_the_seed_spread():
     def rank(margin, std):
-        return [{"loss": "ce", "score": 0.5 + margin, "std_iou": std, "label": "x", "config_id": "x"},
-                {"loss": "dice", "score": 0.5, "std_iou": std, "label": "y", "config_id": "y"}]
+        return [
+            {"loss": "ce", "score": 0.5 + margin, "std_iou": std, "label": "x", "config_id": "x"},
+            {"loss": "dice", "score": 0.5, "std_iou": std, "label": "y", "config_id": "y"},
+        ]
 
     assert confidence(rank(0.10, 0.02))["level"] == "high"  # 5 spreads
     assert confidence(rank(0.02, 0.02))["level"] == "medium"  # 1 spread

@@ -13,13 +13,23 @@ import torch
 from optuna.trial import TrialState
 
 from lossadvisor.errors import ConfigError, StudyMismatchError
-from lossadvisor.tune import tune
-from lossadvisor.tune import _api, _search
-from lossadvisor.tune._study import driver_url
+from lossadvisor.tune import _api, _search, tune
 from lossadvisor.tune._outputs import EPOCH_COLUMNS, STABILITY_COLUMNS, TRIAL_COLUMNS
+from lossadvisor.tune._study import driver_url
 
-RUN_FILES = ("profile.json", "per_image.csv", "recommendation.json", "run.json", "study.db", "trials.csv",
-             "epochs.csv", "stability.csv", "lr_range_test.json", "result.json", "samples.npz")
+RUN_FILES = (
+    "profile.json",
+    "per_image.csv",
+    "recommendation.json",
+    "run.json",
+    "study.db",
+    "trials.csv",
+    "epochs.csv",
+    "stability.csv",
+    "lr_range_test.json",
+    "result.json",
+    "samples.npz",
+)
 
 
 def _rows(path):
@@ -42,7 +52,9 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     stability = _rows(out / "stability.csv")
     assert list(stability[0]) == list(STABILITY_COLUMNS)
     # plain CE and plain Dice at the LR-test rate are always re-run
-    assert {("ce", "lr_range_test"), ("dice", "lr_range_test")} <= {(r["loss"], r["source"]) for r in stability}
+    assert {("ce", "lr_range_test"), ("dice", "lr_range_test")} <= {
+        (r["loss"], r["source"]) for r in stability
+    }
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["fingerprint"] and run["storage"].startswith("sqlite:///")
     res = json.loads((out / "result.json").read_text())
@@ -142,8 +154,16 @@ def test_postgres_storage_and_no_password_in_files(tiny_dataset, tmp_path, postg
     out = tmp_path / "run"
     name = f"lossadvisor-test-{uuid.uuid4().hex[:10]}"
     try:
-        result = tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=1, storage=postgres_url,
-                      study_name=name, report=True, **tiny)
+        result = tune(
+            tiny_dataset / "images",
+            tiny_dataset / "masks",
+            out=out,
+            n_trials=1,
+            storage=postgres_url,
+            study_name=name,
+            report=True,
+            **tiny,
+        )
         study = optuna.load_study(study_name=name, storage=driver_url(postgres_url))
         assert len(study.trials) == 1 and study.trials[0].state == TrialState.COMPLETE
         assert not (out / "study.db").exists()

@@ -13,8 +13,9 @@ from lossadvisor.tune import TrialConfig, build_train_data, pair_files, resolve_
 @pytest.fixture
 def data(tiny_dataset, tmp_path):
     pairs = pair_files(tiny_dataset / "images", tiny_dataset / "masks").pairs
-    return build_train_data(pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path / "c",
-                            fingerprint="f", size=32)
+    return build_train_data(
+        pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path / "c", fingerprint="f", size=32
+    )
 
 
 def bce(name, params):
@@ -41,8 +42,15 @@ CPU = resolve_device("cpu", threads=1)
 def test_a_run_records_every_epoch_and_the_object_recall(data):
     config = TrialConfig("bce", {}, 3e-3, epochs=3, steps_per_epoch=4, batch_size=4)
     seen = []
-    out = train_trial(config, data, num_classes=2, loss_factory=bce, device=CPU,
-                      on_epoch=lambda r: seen.append(r.epoch) and False, sample_indices=[0, 1])
+    out = train_trial(
+        config,
+        data,
+        num_classes=2,
+        loss_factory=bce,
+        device=CPU,
+        on_epoch=lambda r: seen.append(r.epoch) and False,
+        sample_indices=[0, 1],
+    )
     assert not out.failed and seen == [1, 2, 3]
     assert [r.epoch for r in out.epochs] == [1, 2, 3]
     for r in out.epochs:
@@ -64,7 +72,9 @@ def test_same_seed_same_run_on_cpu(data):
 
 def test_callback_returning_true_stops_the_run(data):
     config = TrialConfig("bce", {}, 1e-3, epochs=5, steps_per_epoch=2, batch_size=4)
-    out = train_trial(config, data, num_classes=2, loss_factory=bce, device=CPU, on_epoch=lambda r: r.epoch == 2)
+    out = train_trial(
+        config, data, num_classes=2, loss_factory=bce, device=CPU, on_epoch=lambda r: r.epoch == 2
+    )
     assert out.stopped_early and len(out.epochs) == 2 and not out.failed
 
 
