@@ -45,6 +45,7 @@ from lossadvisor.tune._study import (
     open_storage,
     open_study,
     redact_url,
+    scrub,
 )
 
 logger = logging.getLogger(__name__)
@@ -325,7 +326,12 @@ def tune(
         lr_results = _lr_range_tests(study, space, ctx, run_dir)
         enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
         bars.start_search(total=n_trials, done=counted_trials(study))
-        run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=bars.trial_done)
+
+        def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
+            bars.trial_done(trial)
+            write_tables(run_dir, study, [])
+
+        run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=after_trial)
         bars.close()
         recommended = space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
         configs = select_configs(
@@ -341,6 +347,11 @@ def tune(
         bars.close()
         write_tables(run_dir, study, stability_records)
         record.finish("interrupted", trials=counted_trials(study))
+        optuna.logging.set_verbosity(verbosity)
+        raise
+    except Exception as exc:  # a bug or a lost database: say so in run.json, then let it surface
+        bars.close()
+        record.finish("failed", error=scrub(f"{type(exc).__name__}: {exc}", storage_url))
         optuna.logging.set_verbosity(verbosity)
         raise
     ranking = rank_configs(stability_records, configs)
