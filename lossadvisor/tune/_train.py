@@ -114,14 +114,12 @@ def evaluate(
     ignore_index: int | None,
     autocast,
     recall: ObjectRecallTally | None = None,
-    keep: int = 0,
-) -> tuple[SegmentationTally, list[np.ndarray]]:
-    """Validation pass; returns the pixel tally and the predictions of the first ``keep`` tiles."""
+) -> SegmentationTally:
+    """Validation pass over every validation tile; object recall is counted too when ``recall`` is given."""
     import torch
 
     model.eval()
     tally = SegmentationTally(max(num_classes, 2))
-    kept: list[np.ndarray] = []
     with torch.no_grad():
         for x, masks in source.val_batches():
             with autocast():
@@ -131,9 +129,8 @@ def evaluate(
             if recall is not None:
                 for p, m in zip(pred, masks, strict=True):
                     recall.add(p, m, num_classes=max(num_classes, 2))
-            kept.extend(pred[: max(0, keep - len(kept))])
     model.train()
-    return tally, kept
+    return tally
 
 
 def _predict_tiles(model, source: BatchSource, indices: list[int], autocast) -> np.ndarray:
@@ -245,7 +242,7 @@ def train_trial(
                 outcome.images_seen += len(x)
             is_last = epoch == config.epochs
             recall = ObjectRecallTally(scale=data.scale) if is_last else None
-            tally, _ = evaluate(
+            tally = evaluate(
                 model,
                 source,
                 num_classes=num_classes,
