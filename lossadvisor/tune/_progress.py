@@ -32,17 +32,14 @@ class Progress:
         self._open(total=total, initial=min(done, total), desc="search trials", unit="trial")
 
     def trial_done(self, trial) -> None:
+        """Advance the search bar with a finished ``FrozenTrial``; show its loss, state and the best IoU."""
         if self._bar is None:
             return
-        from optuna.trial import TrialState
-
-        state = trial.study._storage.get_trial(trial._trial_id).state  # noqa: SLF001 (ask/tell Trial)
-        if state == TrialState.COMPLETE:
-            value = trial.study._storage.get_trial(trial._trial_id).value  # noqa: SLF001
-            self._best = value if self._best is None else max(self._best, value)
+        if trial.value is not None and trial.state.name == "COMPLETE":
+            self._best = trial.value if self._best is None else max(self._best, trial.value)
         loss = trial.params.get("loss", "?")
         best = f"{self._best:.3f}" if self._best is not None else "-"
-        self._bar.set_postfix_str(f"last={loss} {state.name.lower()}, best IoU={best}")
+        self._bar.set_postfix_str(f"last={loss} {trial.state.name.lower()}, best IoU={best}")
         self._bar.update(1)
 
     def start_stability(self, *, total: int) -> None:

@@ -159,7 +159,7 @@ def run_search(
 ) -> int:
     """Run trials until ``n_trials`` are counted in the study or ``timeout`` seconds pass.
 
-    ``on_trial`` is called with each finished ``optuna.Trial`` (the progress bar).
+    ``on_trial`` is called with the ``FrozenTrial`` of each finished trial (the progress bar, live CSVs).
 
     Returns:
         The number of trials this call ran.
@@ -197,7 +197,7 @@ def run_search(
             study.tell(trial, state=TrialState.FAIL)
             ran += 1
             if on_trial is not None:
-                on_trial(trial)
+                on_trial(study.get_trials(deepcopy=False)[trial.number])
             continue
         trial.set_user_attr("epochs", [asdict(r) for r in outcome.epochs])
         trial.set_user_attr("summary", outcome_summary(outcome))
@@ -211,5 +211,5 @@ def run_search(
             study.tell(trial, outcome.best.val_iou)
         ran += 1
         if on_trial is not None:
-            on_trial(trial)
+            on_trial(study.get_trials(deepcopy=False)[trial.number])
     return ran
