@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,14 +19,12 @@ from lossadvisor.tune._cache import build_train_data
 from lossadvisor.tune._device import resolve_device
 from lossadvisor.tune._lr_range import BOUNDED_FAMILIES, lr_range_test
 from lossadvisor.tune._outputs import (
-    object_recall_by_config,
-    snippets,
     write_json,
-    write_samples,
     write_tables,
 )
 from lossadvisor.tune._pairing import pair_files
 from lossadvisor.tune._progress import Progress
+from lossadvisor.tune._result import write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
 from lossadvisor.tune._space import SearchSpace
@@ -357,7 +354,7 @@ def tune(
     ranking = rank_configs(stability_records, configs)
     conf = confidence(ranking)
     write_tables(run_dir, study, stability_records)
-    result_path = _write_result(run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx)
+    result_path = write_result(run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx)
     record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
     optuna.logging.set_verbosity(verbosity)
     report_path = None
@@ -414,76 +411,3 @@ def _timings(ctx: RunContext) -> dict:
         "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None,
         "runs": t["runs"],
     }
-
-
-def _param_importances(study) -> dict[str, float]:
-    import optuna
-    from optuna.trial import TrialState
-
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    if len(done) < 3:
-        return {}
-    try:
-        with warnings.catch_warnings():  # "few trials per regime" is expected in a short study
-            warnings.simplefilter("ignore")
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(study).items()}
-    except (RuntimeError, ValueError, ZeroDivisionError) as exc:
-        logger.info("Parameter importances unavailable: %s", exc)
-        return {}
-
-
-def _write_result(run_dir, study, ranking, conf, records, rec, total_steps, ctx) -> Path:
-    best = ranking[0] if ranking else None
-    payload = {
-        "recommended": (
-            {k: best[k] for k in ("loss", "params", "lr", "label", "config_id")}
-            | {
-                "mean_iou": best["mean_iou"],
-                "std_iou": best["std_iou"],
-                "collapse_rate": best["collapse_rate"],
-            }
-            if best
-            else None
-        ),
-        "confidence": conf,
-        "ranking": ranking,
-        "rules_first_choice": {"loss": rec.top.loss, "params": dict(rec.top.params)},
-        "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
-        "param_importances": _param_importances(study),
-        "snippets": snippets(
-            best["loss"], best["params"], best["lr"], num_classes=ctx.num_classes, epochs_hint=10
-        )
-        if best
-        else {},
-        "object_recall": object_recall_by_config(records),
-        "training": {
-            "steps_per_run": total_steps,
-            "objective": "validation foreground IoU (best epoch) in the "
-            "search; final-epoch IoU over seeds in the stability phase",
-        },
-    }
-    _write_sample_file(run_dir, ranking, ctx)
-    return write_json(run_dir / "result.json", payload)
-
-
-def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> None:
-    chosen: dict[str, str] = {}
-    if ranking:
-        chosen[ranking[0]["config_id"]] = "recommended: " + ranking[0]["label"]
-    for loss, what in (("ce", "best CE"), ("dice", "best Dice")):
-        entry = next((r for r in ranking if r["loss"] == loss), None)
-        if entry and entry["config_id"] not in chosen:
-            chosen[entry["config_id"]] = f"{what}: {entry['label']}"
-    predictions = {
-        cid: np.load(ctx.preds_dir / f"{cid}.npy")
-        for cid in chosen
-        if (ctx.preds_dir / f"{cid}.npy").is_file()
-    }
-    idx = ctx.sample_indices
-    write_samples(
-        run_dir / "samples.npz",
-        images=ctx.data.val_images[idx],
-        masks=ctx.data.val_masks[idx],
-        predictions=predictions,
-        labels={cid: chosen[cid] for cid in predictions},
-    )
