@@ -6,12 +6,17 @@ and oversubscribe the cores).
 
 On Linux workers are forked: they start in milliseconds with everything already imported, and a caller's
 script needs no ``if __name__ == "__main__":`` guard. The workers only decode images and run OpenCV on one
-thread, so threads the caller may hold (torch, a progress bar) are never touched in them. Elsewhere (macOS,
+thread, so threads the caller may hold (a progress bar) are never touched in them. Elsewhere (macOS,
 Windows) the platform default, ``spawn``, is used, with its usual main-guard requirement.
+
+One exception: once torch is imported, its native thread pools make a fork unsafe (a forked child can
+inherit a lock held by one of those threads and wait on it forever; seen here when ``tune`` profiled after
+training). Then profiling runs in this process, which is slower on big datasets but never hangs.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import sys
@@ -25,6 +30,7 @@ from tqdm.auto import tqdm
 from lossadvisor.profile._image import ImageStats, MeasureSettings, measure_image
 
 _WORKER_SETTINGS: MeasureSettings | None = None
+_LOG = logging.getLogger(__name__)
 
 
 def available_cores() -> int:
@@ -40,6 +46,9 @@ def measure_all(
 ) -> list[ImageStats]:
     """Measure every file, in the order given."""
     workers = max(1, min(workers, len(paths)))
+    if workers > 1 and _fork_is_unsafe():
+        _LOG.info("torch is loaded: profiling in this process instead of forking %d workers", workers)
+        workers = 1
     bar = tqdm(total=len(paths), unit="mask", desc="profiling", disable=not progress, leave=False)
     results: list[ImageStats | None] = [None] * len(paths)
     with bar:
@@ -79,6 +88,11 @@ def _file_size(path: Path) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0
+
+
+def _fork_is_unsafe() -> bool:
+    """True when forking could deadlock: on Linux, once torch (and its native thread pools) is imported."""
+    return sys.platform.startswith("linux") and "torch" in sys.modules
 
 
 def _context() -> multiprocessing.context.BaseContext:
