@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup example test lint bench report-example
+.PHONY: setup example test lint bench example-report
 
 setup: $(STAMP)
 
@@ -30,3 +30,10 @@ lint: setup
 ## Every benchmark, each printing its ratios.
 bench: setup
 	$(PY) -m benchmarks
+
+## Regenerate the example report committed in reports/example-buildings/ (same job as `make example`).
+example-report: setup
+	rm -rf reports/example-buildings
+	$(VENV)/bin/lossadvisor tune --images examples/buildings/images --masks examples/buildings/masks \
+		--out reports/example-buildings
+	rm -rf reports/example-buildings/cache
