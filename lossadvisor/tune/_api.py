@@ -220,7 +220,7 @@ def tune(
     )
     rec = recommend(profile, config=rules_config)
     rec.save(run_dir / "recommendation.json")
-    space = SearchSpace(rec.search_space)
+    space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
     choice = resolve_device(device, threads=threads)
     data = build_train_data(
         pairing.pairs,

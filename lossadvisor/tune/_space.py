@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lossadvisor.errors import ConfigError
@@ -59,16 +60,25 @@ def _decode_choice(value, choices):
     return value
 
 
-def _default_value(loss: str, rng: ParamRange):
-    """The loss's own default when it lies in the searched range, else the range's (geometric) middle."""
+def _fits(value, rng: ParamRange) -> bool:
+    if rng.choices is not None:
+        return value in rng.choices
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and rng.low <= value <= rng.high
+
+
+def _default_value(loss: str, rng: ParamRange, starting_point: Mapping | None = None):
+    """Where the first trial of ``loss`` puts ``rng``: the value the rules computed for this dataset (the
+    candidate's parameters), else the loss's own default, when it lies in the searched range; else the
+    range's first choice or (geometric) middle."""
     from lossadvisor.losses import get_spec
 
     spec = get_spec(loss)
     default = next((p.default for p in spec.params if p.name == rng.name), None)
+    for value in ((starting_point or {}).get(rng.name), default):
+        if value is not None and _fits(value, rng):
+            return _encode_choice(value) if rng.choices is not None else value
     if rng.choices is not None:
-        return _encode_choice(default if default in rng.choices else rng.choices[0])
-    if isinstance(default, (int, float)) and not isinstance(default, bool) and rng.low <= default <= rng.high:
-        return default
+        return _encode_choice(rng.choices[0])
     if rng.log:
         return math.sqrt(rng.low * rng.high)
     return (rng.low + rng.high) / 2
@@ -80,12 +90,20 @@ class SearchSpace:
     Args:
         entries: ``Recommendation.search_space``; ``ce`` is put first, and added with
             :data:`BASELINE_LR_RANGE` if missing.
+        starting_points: per loss, the parameters the rules computed for this dataset
+            (``{c.loss: c.params for c in Recommendation.candidates}``); each loss's first, enqueued trial
+            starts there instead of at the library defaults (e.g. ``dice_ce.mix=0.3`` when objects are tiny).
 
     Raises:
         ConfigError: An entry with an empty or non-positive learning-rate range.
     """
 
-    def __init__(self, entries: tuple[SearchSpaceEntry, ...] | list[SearchSpaceEntry]) -> None:
+    def __init__(
+        self,
+        entries: tuple[SearchSpaceEntry, ...] | list[SearchSpaceEntry],
+        *,
+        starting_points: Mapping[str, Mapping] | None = None,
+    ) -> None:
         by_loss = {e.loss: e for e in entries}
         baseline = by_loss.pop(BASELINE_LOSS, SearchSpaceEntry(BASELINE_LOSS, BASELINE_LR_RANGE, {}, ()))
         by_loss = {BASELINE_LOSS: baseline, **by_loss}  # the baseline first: its default trial runs first
@@ -97,6 +115,7 @@ class SearchSpace:
                     f"got {entry.lr_range}."
                 )
         self.entries = by_loss
+        self.starting_points = {loss: dict(params) for loss, params in (starting_points or {}).items()}
 
     @property
     def losses(self) -> list[str]:
@@ -120,19 +139,19 @@ class SearchSpace:
         return Configuration(loss=loss, params=params, lr=lr_from_unit(unit, entry.lr_range))
 
     def default_trial_params(self, loss: str) -> dict:
-        """Optuna parameters of ``loss`` at its defaults and the middle of its learning-rate range."""
+        """Optuna parameters of ``loss`` at its starting point and the middle of its learning-rate range."""
         entry = self.entries[loss]
         params = {LOSS_PARAM: loss, LR_PARAM: DEFAULT_LR_UNIT}
         for rng in entry.tunable:
-            params[f"{loss}.{rng.name}"] = _default_value(loss, rng)
+            params[f"{loss}.{rng.name}"] = _default_value(loss, rng, self.starting_points.get(loss))
         return params
 
     def default_configuration(self, loss: str, *, lr: float | None = None) -> Configuration:
-        """``loss`` with its fixed parameters and defaults, at ``lr`` (default: the middle of its range)."""
+        """``loss`` with its fixed parameters and starting point, at ``lr`` (default: mid-range)."""
         entry = self.entries[loss]
         params = dict(entry.fixed_params)
         for rng in entry.tunable:
-            value = _default_value(loss, rng)
+            value = _default_value(loss, rng, self.starting_points.get(loss))
             params[rng.name] = _decode_choice(value, rng.choices) if rng.choices is not None else value
         return Configuration(
             loss, params, lr if lr is not None else lr_from_unit(DEFAULT_LR_UNIT, entry.lr_range)
