@@ -23,8 +23,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from lossadvisor._messages import unknown_name_message
 from lossadvisor.errors import ConfigError
-from lossadvisor.losses._spec import LossSpec, ParamSpec, unknown_message
+from lossadvisor.losses._spec import LossSpec, ParamSpec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -351,7 +352,7 @@ def get_spec(name: str) -> LossSpec:
         0.9
     """
     if not isinstance(name, str) or name not in LOSSES:
-        raise ConfigError(unknown_message("loss", name, list(LOSSES)))
+        raise ConfigError(unknown_name_message("loss", name, list(LOSSES)))
     return LOSSES[name]
 
 

@@ -7,13 +7,13 @@ the same records, so a range is written down exactly once.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lossadvisor._messages import unknown_name_message
 from lossadvisor.errors import ConfigError
 
 PARAM_KINDS = ("float", "int", "bool", "choice", "floats")
@@ -143,7 +143,8 @@ class LossSpec:
         for p in self.params:
             if p.name == name:
                 return p
-        raise ConfigError(unknown_message(f"parameter of {self.name}", name, [p.name for p in self.params]))
+        valid = [p.name for p in self.params]
+        raise ConfigError(unknown_name_message(f"parameter of {self.name}", name, valid))
 
     def defaults(self) -> dict[str, Any]:
         """Constructor defaults, ``{name: default}``."""
@@ -161,10 +162,3 @@ class LossSpec:
         """Import and return the loss class (this imports torch)."""
         module_name, class_name = self.class_path.split(":")
         return getattr(importlib.import_module(module_name), class_name)
-
-
-def unknown_message(what: str, name: str, valid: Sequence[str]) -> str:
-    """``Unknown loss 'dcie'. Did you mean 'dice'? Valid: ...`` (difflib, like MONAI's look_up_option)."""
-    close = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"Unknown {what} {name!r}.{hint} Valid: {', '.join(valid)}."

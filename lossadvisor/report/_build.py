@@ -13,10 +13,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lossadvisor._redact import redact
 from lossadvisor.errors import ConfigError
 from lossadvisor.report._context import build_context
 from lossadvisor.report._load import load_run
-from lossadvisor.report._safety import redact
 
 logger = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lossadvisor._redact import redact_deep
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.report._readers import (
@@ -28,7 +29,6 @@ from lossadvisor.report._readers import (
     read_lr_range_tests,
     read_samples,
 )
-from lossadvisor.report._safety import redact_deep
 from lossadvisor.rules._schema import Recommendation
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -18,8 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lossadvisor._messages import unknown_name_message
 from lossadvisor.errors import ConfigError
-from lossadvisor.rules._thresholds import resolve_thresholds, unknown_key_message
+from lossadvisor.rules._thresholds import resolve_thresholds
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,7 +61,7 @@ def load_rules_config(path: str | Path) -> dict[str, float]:
     for key, value in data.items():
         if key not in CONFIG_TABLES:
             raise ConfigError(
-                f"Rules-config file {path}: " + unknown_key_message("table", key, list(CONFIG_TABLES))
+                f"Rules-config file {path}: " + unknown_name_message("table", key, list(CONFIG_TABLES))
             )
         if not isinstance(value, dict):
             raise ConfigError(

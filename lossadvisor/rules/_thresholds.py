@@ -8,13 +8,13 @@ force are saved in ``recommendation.json`` next to the trace, so a recommendatio
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from lossadvisor._messages import unknown_name_message
 from lossadvisor.errors import ConfigError
 
 # --- class imbalance ----------------------------------------------------------------------------------------
@@ -137,13 +137,6 @@ _ORDERED_PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
-def unknown_key_message(what: str, name: str, valid: list[str]) -> str:
-    """``Unknown threshold 'empty_mask_shar'. Did you mean 'empty_mask_share'? Valid: ...``."""
-    close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"Unknown {what} {name!r}.{hint} Valid: {', '.join(valid)}."
-
-
 def resolve_thresholds(*overrides: Mapping[str, Any] | None) -> dict[str, float]:
     """Merge overrides (later ones win) onto :data:`DEFAULT_THRESHOLDS` and check every value.
 
@@ -171,7 +164,7 @@ def resolve_thresholds(*overrides: Mapping[str, Any] | None) -> dict[str, float]
             )
         for name, value in mapping.items():
             if name not in _SPECS:
-                raise ConfigError(unknown_key_message("threshold", name, list(_SPECS)))
+                raise ConfigError(unknown_name_message("threshold", name, list(_SPECS)))
             merged[name] = _SPECS[name].check(value)
     for low_name, high_name in _ORDERED_PAIRS:
         if not merged[low_name] < merged[high_name]:

@@ -8,9 +8,9 @@ experiments in one ranking, so it is refused with :class:`StudyMismatchError` an
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
+from lossadvisor._redact import REDACTED, redact, url_password
 from lossadvisor.errors import ConfigError, StudyMismatchError
 
 logger = logging.getLogger(__name__)
@@ -20,8 +20,6 @@ STUDY_DB = "study.db"
 FINGERPRINT_ATTR = "fingerprint"
 SETTINGS_ATTR = "objective_settings"
 STALE_REASON = "stale: the process running it ended before it finished"
-_PASSWORD_IN_URL = re.compile(r"(://[^:/@]+:)([^@]*)(@)")
-
 
 def redact_url(url: str) -> str:
     """Hide the password of a storage URL.
@@ -30,17 +28,17 @@ def redact_url(url: str) -> str:
         >>> redact_url("postgresql://user:secret@db.example:5432/optuna")
         'postgresql://user:***@db.example:5432/optuna'
     """
-    return _PASSWORD_IN_URL.sub(r"\1***\3", url)
+    return redact(url)
 
 
 def scrub(text: str, url: str | None) -> str:
     """Remove the password of ``url`` from any text (an error message from a database driver)."""
     if not url:
         return text
-    match = _PASSWORD_IN_URL.search(url)
+    password = url_password(url)
     text = text.replace(url, redact_url(url))
-    if match and match.group(2):
-        text = text.replace(match.group(2), "***")
+    if password:
+        text = text.replace(password, REDACTED)
     return text
 
 

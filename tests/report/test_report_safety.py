@@ -8,9 +8,9 @@ import pytest
 from html_tables import body_rows, parse
 from report_runs import write_run_folder
 
+from lossadvisor._redact import redact, redact_deep
 from lossadvisor.profile._schema import SkippedFile
 from lossadvisor.report import build_report
-from lossadvisor.report._safety import redact, redact_deep
 
 EVIL = "<script>alert(1)</script>"
 

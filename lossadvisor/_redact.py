@@ -1,8 +1,9 @@
-"""Keep secrets out of the report: credentials in storage URLs are redacted before anything is rendered.
+"""Keep secrets out of everything lossadvisor writes: passwords in storage URLs become ``***``.
 
-The tuner already redacts the storage URL it writes to ``run.json``, but a report is attached to project
-reviews and mailed around, so the report redacts again, defensively, every string it renders (a command line
-typed with ``--storage postgresql://user:secret@host/db`` must not leak through the "exact command" either).
+The tuner redacts the storage URL before it writes ``run.json`` or logs anything; the report, which is
+attached to project reviews and mailed around, redacts again, defensively, every string it renders (a
+command line typed with ``--storage postgresql://user:secret@host/db`` must not leak through the "exact
+command" either). One module, so both use the same rules.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def redact(text: str) -> str:
     text = _USERINFO_PASSWORD.sub(rf"\g<head>:{REDACTED}@", text)
     text = _QUERY_PASSWORD.sub(rf"\g<head>{REDACTED}", text)
     return _OPTION_PASSWORD.sub(rf"\g<head>{REDACTED}", text)
+
+
+def url_password(url: str) -> str | None:
+    """The password inside ``scheme://user:password@host`` (``None`` when there is none)."""
+    match = _USERINFO_PASSWORD.search(url)
+    return match.group("secret") if match else None
 
 
 def redact_deep(value: Any) -> Any:
