@@ -17,6 +17,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from lossadvisor._atomic import write_text
+
 T = TypeVar("T")
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
@@ -97,12 +99,7 @@ def from_jsonable(tp: Any, data: Any) -> Any:
 
 def save_record(record: Any, path: str | Path) -> Path:
     """Write a record as indented JSON (atomically: a crash never leaves half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(record), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text(path, json.dumps(to_jsonable(record), indent=2, sort_keys=False) + "\n")
 
 
 def load_record(tp: type[T], path: str | Path) -> T:

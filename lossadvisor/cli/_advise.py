@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from lossadvisor.cli._common import configure_logging, out_option, quiet_option
+from lossadvisor._text import display_path
+from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
 
 RECOMMENDATION_FILE = "recommendation.json"
-_PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index")
+_PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixels")
 
 
 @click.command("advise")
@@ -42,6 +43,7 @@ _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index")
     help="JSON or CSV mapping colours or values to class names. With MASKS only.",
 )
 @click.option("--ignore-index", type=int, default=None, help="Mask value excluded from every statistic.")
+@max_pixels_option
 @out_option(" With --profile: the profile's folder.")
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the recommendation as JSON instead of the table."
@@ -54,6 +56,7 @@ def advise_command(
     train_sizes: tuple[int, ...],
     class_map: str | None,
     ignore_index: int | None,
+    max_pixels: int,
     out: str | None,
     as_json: bool,
     quiet: bool,
@@ -78,32 +81,47 @@ def advise_command(
       lr_region_high = 5e-4
     """
     configure_logging(quiet)
-    _check_usage(masks, profile_path, train_sizes, class_map, ignore_index)
+    given_max_pixels = click.get_current_context().get_parameter_source("max_pixels")
+    from click.core import ParameterSource
+
+    _check_usage(
+        masks,
+        profile_path,
+        train_sizes,
+        class_map,
+        ignore_index,
+        max_pixels if given_max_pixels == ParameterSource.COMMANDLINE else None,
+    )
     from lossadvisor.profile import DatasetProfile
     from lossadvisor.rules import format_recommendation, recommend
 
+    frame = None
     if profile_path is not None:
         profile = DatasetProfile.load(profile_path)
         run_dir = Path(out) if out is not None else Path(profile_path).parent
     else:
-        from lossadvisor.profile import default_run_dir, profile_masks
+        from lossadvisor.profile import default_run_dir, profile_masks_detailed
 
         run_dir = Path(out) if out is not None else default_run_dir(masks)
-        profile = profile_masks(
+        profile, frame = profile_masks_detailed(
             masks,
             class_map=class_map,
             ignore_index=ignore_index,
             train_sizes=train_sizes,
-            out=run_dir,
             progress=not quiet,
+            max_pixels=max_pixels,
         )
-    rec = recommend(profile, config=rules_config)
+    rec = recommend(profile, config=rules_config)  # a bad --rules-config fails here, before any write
+    if frame is not None:
+        from lossadvisor.profile import write_outputs
+
+        write_outputs(profile, frame, run_dir)
     saved = rec.save(run_dir / RECOMMENDATION_FILE)
     if as_json:
         click.echo(rec.to_json())
         return
     click.echo(format_recommendation(rec))
-    click.echo(f"\nSaved {saved}")
+    click.echo(f"\nSaved {display_path(saved)}")
 
 
 def _check_usage(
@@ -112,6 +130,7 @@ def _check_usage(
     train_sizes: tuple[int, ...],
     class_map: str | None,
     ignore_index: int | None,
+    max_pixels: int | None = None,
 ) -> None:
     """Exactly one of MASKS and --profile; profiling options only with MASKS (click usage errors, exit 2)."""
     if (masks is None) == (profile_path is None):
@@ -120,7 +139,9 @@ def _check_usage(
     if profile_path is not None:
         given = [
             name
-            for name, value in zip(_PROFILING_ONLY, (train_sizes, class_map, ignore_index), strict=True)
+            for name, value in zip(
+                _PROFILING_ONLY, (train_sizes, class_map, ignore_index, max_pixels), strict=True
+            )
             if value not in ((), None)
         ]
         if given:

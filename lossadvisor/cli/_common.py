@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import shlex
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from lossadvisor._redact import redact
+from lossadvisor._text import safe_text
 from lossadvisor.errors import LossAdvisorError
 
 
@@ -22,9 +25,9 @@ class LossAdvisorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LossAdvisorError as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(safe_text(str(exc))) from exc
         except (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(safe_text(str(exc))) from exc
 
 
 def out_option(help_suffix: str = "") -> Callable:
@@ -39,6 +42,19 @@ def out_option(help_suffix: str = "") -> Callable:
     )
 
 
+# Repeated (not imported from lossadvisor.io) so --help stays free of heavy imports; a test keeps it equal.
+DEFAULT_MAX_PIXELS = 1_000_000_000
+
+max_pixels_option = click.option(
+    "--max-pixels",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    metavar="N",
+    help="Largest mask read (height x width); larger files are skipped, never decoded. Raise it for "
+    "bigger masks (profiling needs about 3 bytes per pixel per worker).",
+)
+
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary chatter.")
 
 
@@ -47,3 +63,33 @@ def configure_logging(quiet: bool) -> None:
     level = logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     logging.getLogger("lossadvisor").setLevel(level)
+
+
+def given_command(ctx: click.Context) -> str:
+    """The command line the user gave, rebuilt from click's parameters (every option they set, in the order
+    the command declares them; defaults left out; passwords redacted; names made printable).
+
+    Rebuilt rather than copied from ``sys.argv``: the same code path serves a shell, ``python -m`` and tests.
+    """
+    from click.core import ParameterSource
+
+    parts = ["lossadvisor", ctx.info_name or ctx.command.name or ""]
+    positional: list[str] = []
+    for param in ctx.command.params:
+        if param.name is None or ctx.get_parameter_source(param.name) in (None, ParameterSource.DEFAULT):
+            continue
+        value = ctx.params.get(param.name)
+        if isinstance(param, click.Argument):
+            positional += [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+            continue
+        flag = max(param.opts, key=len)
+        if getattr(param, "is_flag", False):
+            if value:
+                parts.append(flag)
+            elif param.secondary_opts:
+                parts.append(max(param.secondary_opts, key=len))
+            continue
+        if value is None:
+            continue
+        parts += [flag, str(value)]
+    return safe_text(redact(shlex.join(parts + positional)))

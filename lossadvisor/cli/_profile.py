@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from lossadvisor.cli._common import configure_logging, out_option, quiet_option
+from lossadvisor._text import display_path
+from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
 
 
 @click.command("profile")
@@ -39,6 +40,7 @@ from lossadvisor.cli._common import configure_logging, out_option, quiet_option
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores]."
 )
+@max_pixels_option
 @out_option()
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the profile as JSON instead of the summary table."
@@ -51,6 +53,7 @@ def profile_command(
     connectivity: str,
     train_sizes: tuple[int, ...],
     workers: int | None,
+    max_pixels: int,
     out: str | None,
     as_json: bool,
     quiet: bool,
@@ -81,6 +84,7 @@ def profile_command(
         train_sizes=train_sizes,
         workers=workers,
         progress=not quiet and not as_json,
+        max_pixels=max_pixels,
     )
     run_dir = out if out is not None else default_run_dir(source)
     profile_path, csv_path = write_outputs(profile, frame, run_dir)
@@ -89,4 +93,4 @@ def profile_command(
         return
     click.echo(format_summary(profile))
     if not quiet:
-        click.echo(f"\nWrote {profile_path} and {csv_path}", err=True)
+        click.echo(f"\nWrote {display_path(profile_path)} and {display_path(csv_path)}", err=True)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import click
 
-from lossadvisor.cli._common import configure_logging, out_option, quiet_option
+from lossadvisor.cli._common import (
+    configure_logging,
+    given_command,
+    max_pixels_option,
+    out_option,
+    quiet_option,
+)
 
-EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (128 + SIGINT)
+EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (128 + SIGINT); 143 for SIGTERM
 
 
 def _format_table(result) -> str:
@@ -135,9 +141,12 @@ def _format_table(result) -> str:
     help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
+@max_pixels_option
 @click.option("--no-report", is_flag=True, help="Do not build report.html at the end.")
 @quiet_option
+@click.pass_context
 def tune_command(
+    click_ctx,
     images,
     masks,
     out,
@@ -158,6 +167,7 @@ def tune_command(
     ignore_index,
     rules_config,
     seed,
+    max_pixels,
     no_report,
     quiet,
 ) -> None:
@@ -169,7 +179,8 @@ def tune_command(
     that is both accurate and stable, with a confidence level. Writes run.json, study.db, trials.csv,
     epochs.csv, stability.csv, lr_range_test.json, result.json, samples.npz and report.html to --out.
 
-    Ctrl-C stops cleanly; run the same command again to resume where it stopped.
+    Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. Everything is
+    checked before anything is written, so a refused run never touches a finished run folder.
 
     \b
     Examples:
@@ -179,6 +190,7 @@ def tune_command(
       lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # several machines
     """
     from lossadvisor.tune import tune
+    from lossadvisor.tune._signals import exit_code
     from lossadvisor.tune._study import redact_url
 
     configure_logging(quiet)
@@ -206,15 +218,17 @@ def tune_command(
             seed=seed,
             progress=not quiet,
             report=not no_report,
+            max_pixels=max_pixels,
+            command=given_command(click_ctx),
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         where = f"--storage {redact_url(storage)}" if storage else "the same --out folder"
         click.echo(
             "\nInterrupted. Completed trials and stability runs are kept in the study; the running trial is "
             f"marked failed (interrupted). Run the same command again (with {where}) to resume.",
             err=True,
         )
-        raise SystemExit(EXIT_INTERRUPTED) from None
+        raise SystemExit(exit_code(exc)) from None
     if not quiet:
         click.echo(_format_table(result))
         click.echo(

@@ -17,19 +17,22 @@ Example:
 from __future__ import annotations
 
 from lossadvisor.io._classmap import ClassMap, load_class_map
+from lossadvisor.io._decode import DEFAULT_MAX_PIXELS
 from lossadvisor.io._discover import MASK_SUFFIXES, SourceScan, discover_files, relative_name, scan_source
 from lossadvisor.io._errors import MaskFileError, display_path
 from lossadvisor.io._labels import BINARY_ENCODINGS, DEFAULT_IGNORE_INDEX, ENCODING_EMPTY
-from lossadvisor.io._read import MaskData, read_mask, resolve_class_map
+from lossadvisor.io._read import MaskData, check_max_pixels, read_mask, resolve_class_map
 
 __all__ = [
     "BINARY_ENCODINGS",
     "DEFAULT_IGNORE_INDEX",
+    "DEFAULT_MAX_PIXELS",
     "ENCODING_EMPTY",
     "MASK_SUFFIXES",
     "ClassMap",
     "MaskData",
     "MaskFileError",
+    "check_max_pixels",
     "SourceScan",
     "discover_files",
     "display_path",

@@ -7,8 +7,11 @@ masks need one when their values are codes rather than class indices (0 / 128 / 
     {"background": 0, "building": 255}                                      # name -> value
     {"0": "background", "255": "building"}                                  # value -> name
     [{"name": "road", "color": [128, 64, 128]}, {"name": "void", "value": 255}]
+    [{"title": "road", "color": "#804080"}, ...]      # Supervisely / Dataset Ninja classes (or meta) files
+    {"classes": [...]}                                # any of the list forms, wrapped
 
-and CSV with a header, ``name,r,g,b`` or ``name,value`` or ``name,color`` (``#rrggbb``). A name may appear
+and CSV with a header, ``name,r,g,b`` or ``name,value`` or ``name,color`` (``#rrggbb``). Files must be
+UTF-8 (a Latin-1 file is refused with the byte that is not UTF-8, never misread). A name may appear
 more than once (several colours for one class). The background class (named "background" / "bg", else the one
 coded 0 or black, else the first) gets index 0; the others follow in file order. Entries named "ignore" or
 "void" mark pixels that take no part in any statistic or loss.
@@ -22,10 +25,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
 
 BACKGROUND_NAMES: frozenset[str] = frozenset({"background", "bg", "_background_"})
 IGNORE_NAMES: frozenset[str] = frozenset({"ignore", "ignored", "void"})
+# Keys that name a class in the list form: ours, Supervisely / Dataset Ninja ("title"), and a common "label".
+_NAME_KEYS = ("name", "title", "label")
 
 Key = tuple[int, ...]  # (value,) or (r, g, b)
 
@@ -51,6 +57,13 @@ class ClassMap:
     @property
     def num_classes(self) -> int:
         return len(self.names)
+
+    def digest(self) -> str:
+        """A short hash of what the map means (names, keys, ignored keys), not of where it was read from."""
+        import hashlib
+
+        text = repr((self.names, self.kind, self.entries, self.ignore_keys))
+        return hashlib.sha256(text.encode("utf-8", "backslashreplace")).hexdigest()[:16]
 
     def describe_keys(self) -> str:
         """The declared keys, for messages: "0 background, 255 building"."""
@@ -81,11 +94,19 @@ def load_class_map(path: str | os.PathLike[str]) -> ClassMap:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
-            f"--class-map: {path} does not exist. Give a JSON or CSV file mapping colours or "
+            f"--class-map: {display_path(path)} does not exist. Give a JSON or CSV file mapping colours or "
             f"values to class names."
         )
-    text = path.read_text(encoding="utf-8-sig")
-    source = str(path)
+    source = display_path(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex()
+        raise ConfigError(
+            f"--class-map: {source} is not UTF-8 text (byte 0x{bad} at position {exc.start}); expected a "
+            f"UTF-8 JSON or CSV file. Re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+        ) from None
     if path.suffix.lower() == ".csv" or (
         path.suffix.lower() != ".json" and not text.lstrip().startswith(("{", "["))
     ):
@@ -93,7 +114,7 @@ def load_class_map(path: str | os.PathLike[str]) -> ClassMap:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--class-map: {path} is not valid JSON ({exc}). Fix the file.") from exc
+        raise ConfigError(f"--class-map: {source} is not valid JSON ({exc}). Fix the file.") from exc
     return ClassMap.from_mapping(data, source=source)
 
 
@@ -157,13 +178,15 @@ def _pairs_from_json(data: object, source: str) -> list[tuple[str, Key]]:
         return pairs
     if isinstance(data, list):
         for item in data:
-            if not isinstance(item, dict) or "name" not in item:
+            key = next((k for k in _NAME_KEYS if isinstance(item, dict) and k in item), None)
+            if key is None:
                 raise ConfigError(
-                    f"--class-map {source}: list entries must be objects with 'name' and "
-                    f"'color' or 'value'; got {item!r}."
+                    f"--class-map {source}: list entries must be objects with 'name' (or 'title') and "
+                    f"'color' or 'value'; got {safe_text(repr(item))[:200]}."
                 )
+            name = str(item[key])
             value = item.get("color", item.get("colour", item.get("value")))
-            pairs.append((str(item["name"]), _parse_key(value, source, str(item["name"]))))
+            pairs.append((name, _parse_key(value, source, name)))
         return pairs
     raise ConfigError(f"--class-map {source}: expected a JSON object or list; got {type(data).__name__}.")
 

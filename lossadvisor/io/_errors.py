@@ -5,20 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lossadvisor._text import display_path
 from lossadvisor.errors import DataError
 
-_CONTROL_CHARS = {code: f"\\x{code:02x}" for code in range(32)} | {ord("\n"): "\\n", ord("\t"): "\\t"}
-
-
-def display_path(path: str | os.PathLike[str]) -> str:
-    """A printable, UTF-8-safe form of ``path``.
-
-    File names are bytes on POSIX: a name that is not valid UTF-8 (a Latin-1 name from an old archive) or that
-    holds a newline would break a CSV row, a JSON file or the terminal. Undecodable bytes become ``\\xNN`` and
-    control characters are escaped, so every name can be printed and written, and still be recognised.
-    """
-    text = os.fsencode(os.fspath(path)).decode("utf-8", "backslashreplace")
-    return text.translate(_CONTROL_CHARS)
+__all__ = ["MaskFileError", "display_path"]
 
 
 class MaskFileError(DataError):

@@ -10,7 +10,7 @@ import numpy as np
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.io._classmap import ClassMap, load_class_map
-from lossadvisor.io._decode import decode_mask_file
+from lossadvisor.io._decode import DEFAULT_MAX_PIXELS, decode_mask_file
 from lossadvisor.io._labels import DEFAULT_IGNORE_INDEX, interpret
 
 # Largest pixel value an ignore index can name (int32 class arrays).
@@ -83,11 +83,22 @@ def check_ignore_index(ignore_index: int | None, class_map: ClassMap | None) -> 
         )
 
 
+def check_max_pixels(max_pixels: int | None) -> None:
+    """Validate ``max_pixels`` (the ``--max-pixels`` option) before any file is read."""
+    if max_pixels is None:
+        return
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ConfigError(
+            f"max_pixels (--max-pixels) must be a positive number of pixels or None; got {max_pixels!r}."
+        )
+
+
 def read_mask(
     path: str | os.PathLike[str],
     *,
     class_map: ClassMap | str | os.PathLike[str] | None = None,
     ignore_index: int | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> MaskData:
     """Read one segmentation mask as class indices.
 
@@ -101,13 +112,16 @@ def read_mask(
         class_map: a :class:`ClassMap` or the path of a JSON/CSV class map (see :mod:`lossadvisor.io`).
         ignore_index: a raw pixel value to exclude (e.g. 255 for VOC-style boundaries). Those pixels keep this
             value in ``labels`` and are not counted in ``pixel_counts``.
+        max_pixels: the largest mask read (height x width), checked before decoding; default 1e9. Pillow's
+            own decompression-bomb limit (~179 MPix) does not apply to masks. None: no limit.
 
     Returns:
         A :class:`MaskData`.
 
     Raises:
-        MaskFileError: the file is unreadable, empty, corrupt, a photo, or holds values the class map does not
-            declare (the message names the file, what was expected, what was found and what to do).
+        MaskFileError: the file is unreadable, empty, corrupt, larger than ``max_pixels``, a photo, or holds
+            values the class map does not declare (the message names the file, what was expected, what was
+            found and what to do).
         ConfigError: ``class_map`` or ``ignore_index`` is invalid.
 
     Example:
@@ -117,8 +131,9 @@ def read_mask(
     """
     cmap = resolve_class_map(class_map)
     check_ignore_index(ignore_index, cmap)
+    check_max_pixels(max_pixels)
     path = Path(path)
-    raw = decode_mask_file(path)
+    raw = decode_mask_file(path, max_pixels=max_pixels)
     labels, encoding, counts, ignored = interpret(path, raw, class_map=cmap, ignore_index=ignore_index)
     return MaskData(
         path=path,

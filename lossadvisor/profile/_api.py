@@ -8,8 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossadvisor._atomic import write_frame
 from lossadvisor.errors import ConfigError, NoUsableDataError
-from lossadvisor.io import ClassMap, display_path, resolve_class_map, scan_source
+from lossadvisor.io import (
+    DEFAULT_MAX_PIXELS,
+    ClassMap,
+    check_max_pixels,
+    display_path,
+    resolve_class_map,
+    scan_source,
+)
 from lossadvisor.io._read import check_ignore_index
 from lossadvisor.profile._aggregate import ProfileOptions, build_profile
 from lossadvisor.profile._image import MeasureSettings
@@ -36,6 +44,7 @@ def profile_masks(
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     dataset_name: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> DatasetProfile:
     """Profile the masks of ``source``: class frequencies, imbalance, empty masks, objects, scale effect.
 
@@ -54,6 +63,8 @@ def profile_masks(
         out: folder to write ``profile.json`` and ``per_image.csv`` into (created if needed).
         progress: show a progress bar.
         dataset_name: the name recorded in the profile; default from the source folder.
+        max_pixels: the largest mask read (height x width; default 1e9); larger files are skipped with a
+            message naming ``--max-pixels``. None: no limit.
 
     Returns:
         The :class:`DatasetProfile`.
@@ -77,6 +88,7 @@ def profile_masks(
         out=out,
         progress=progress,
         dataset_name=dataset_name,
+        max_pixels=max_pixels,
     )[0]
 
 
@@ -91,17 +103,21 @@ def profile_masks_detailed(
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     dataset_name: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> tuple[DatasetProfile, pd.DataFrame]:
     """:func:`profile_masks`, also returning the per-image table (the content of ``per_image.csv``)."""
     cmap = resolve_class_map(class_map)
     check_ignore_index(ignore_index, cmap)
+    check_max_pixels(max_pixels)
     if connectivity not in CONNECTIVITIES:
         raise ConfigError(f"connectivity must be 4 or 8; got {connectivity!r}.")
     sizes = _check_train_sizes(train_sizes)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"workers must be a positive integer or None (all cores); got {workers!r}.")
     scan = scan_source(source)
-    settings = MeasureSettings(class_map=cmap, ignore_index=ignore_index, connectivity=connectivity)
+    settings = MeasureSettings(
+        class_map=cmap, ignore_index=ignore_index, connectivity=connectivity, max_pixels=max_pixels
+    )
     stats = measure_all(list(scan.files), settings, workers=workers or available_cores(), progress=progress)
     options = ProfileOptions(
         dataset_name=dataset_name or dataset_name_for(source),
@@ -137,10 +153,7 @@ def write_outputs(
         raise ConfigError(f"out must be a folder; {folder} is a file. Choose another --out.")
     folder.mkdir(parents=True, exist_ok=True)
     profile_path = profile.save(folder / PROFILE_FILE)
-    csv_path = folder / PER_IMAGE_FILE
-    tmp = csv_path.with_suffix(".csv.tmp")
-    frame.to_csv(tmp, index=False, encoding="utf-8")
-    tmp.replace(csv_path)
+    csv_path = write_frame(folder / PER_IMAGE_FILE, frame)
     return profile_path, csv_path
 
 

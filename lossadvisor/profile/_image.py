@@ -14,7 +14,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from lossadvisor.io import BINARY_ENCODINGS, ClassMap, MaskFileError, display_path, read_mask
+from lossadvisor.io import (
+    BINARY_ENCODINGS,
+    DEFAULT_MAX_PIXELS,
+    ClassMap,
+    MaskFileError,
+    display_path,
+    read_mask,
+)
 
 # A pixel is a boundary pixel when one of its 4 neighbours (up, down, left, right) is another class or
 # ignored; the image edge is not a boundary. The erosion with this cross finds them in one pass.
@@ -22,6 +29,10 @@ _BOUNDARY_KERNEL = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 # The connected-component labeller: Block-Based Decision Tables (Grana et al. 2010), OpenCV's fastest on one
 # core for 8-connectivity; for 4-connectivity OpenCV picks its own algorithm (SAUF).
 _CCL_ALGORITHM = cv2.CCL_BBDT
+# Above this many pixels a mask is labelled and eroded in row bands of about this size: OpenCV's label
+# image is int32 (4 bytes per pixel), 1.6 GB on top of the 0.4 GB of a 20000x20000 mask. Bands keep a
+# worker's peak near twice the decoded mask; objects crossing a band border are joined (a label graph).
+BAND_PIXELS = 8 * 2**20
 
 
 @dataclass
@@ -57,13 +68,19 @@ class MeasureSettings:
     class_map: ClassMap | None
     ignore_index: int | None
     connectivity: int
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
 def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:
     """Read one mask and measure it; a bad file gives an :class:`ImageStats` with ``skipped_reason`` set."""
     name = display_path(path)
     try:
-        mask = read_mask(path, class_map=settings.class_map, ignore_index=settings.ignore_index)
+        mask = read_mask(
+            path,
+            class_map=settings.class_map,
+            ignore_index=settings.ignore_index,
+            max_pixels=settings.max_pixels,
+        )
     except MaskFileError as exc:
         return ImageStats(path, name, skipped_reason=exc.reason)
     labels = mask.labels
@@ -80,25 +97,93 @@ def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:
     )
     # Binary labels without ignored pixels are already a 0/1 image of the one foreground class: no compare.
     direct = mask.encoding in BINARY_ENCODINGS and not mask.ignored_pixels
+    scratch: np.ndarray | None = None  # one 0/1 buffer reused for every class: the mask plus one copy at most
     for index, count in sorted(mask.pixel_counts.items()):
         if count == 0:
             continue
-        binary = labels if direct and index == 1 else (labels == index).view(np.uint8)
+        if direct and index == 1:
+            binary = labels
+        else:
+            scratch = np.equal(labels, index, out=scratch)
+            binary = scratch.view(np.uint8)
         stats.boundary_pixels[index] = _boundary_pixels(binary, count)
         if index != 0:  # the background is not made of objects
             stats.object_areas[index] = _object_areas(binary, settings.connectivity)
     return stats
 
 
-def _object_areas(binary: np.ndarray, connectivity: int) -> np.ndarray:
-    """Areas (px) of the connected objects of a 0/1 uint8 image."""
-    _, _, cc_stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        binary, connectivity, cv2.CV_32S, _CCL_ALGORITHM
-    )
-    return cc_stats[1:, cv2.CC_STAT_AREA].astype(np.int64)  # row 0 is the background
+def _band_rows(binary: np.ndarray, band_pixels: int) -> int:
+    return max(1, band_pixels // max(1, binary.shape[1]))
 
 
-def _boundary_pixels(binary: np.ndarray, pixels: int) -> int:
-    """Pixels of a 0/1 uint8 image with a 4-neighbour outside it (the image edge does not count)."""
-    interior = cv2.erode(binary, _BOUNDARY_KERNEL, borderType=cv2.BORDER_REPLICATE)
-    return pixels - int(cv2.countNonZero(interior))
+def _object_areas(binary: np.ndarray, connectivity: int, band_pixels: int = BAND_PIXELS) -> np.ndarray:
+    """Areas (px) of the connected objects of a 0/1 uint8 image (in the order OpenCV numbers them when the
+    image fits in one band; callers use them as a multiset)."""
+    if binary.size <= band_pixels:
+        _, _, cc_stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            binary, connectivity, cv2.CV_32S, _CCL_ALGORITHM
+        )
+        return cc_stats[1:, cv2.CC_STAT_AREA].astype(np.int64)  # row 0 is the background
+    return _banded_object_areas(binary, connectivity, _band_rows(binary, band_pixels))
+
+
+def _banded_object_areas(binary: np.ndarray, connectivity: int, rows: int) -> np.ndarray:
+    """Label row bands separately and join the labels that touch across each band border.
+
+    Exact: two pixels of adjacent bands are connected when they are vertical neighbours (and, with
+    8-connectivity, diagonal neighbours), which is all the border rows can tell; the joins are solved as
+    connected components of a small label graph (scipy), so the areas equal those of one labelling pass.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    areas: list[np.ndarray] = []
+    edges_a: list[np.ndarray] = []
+    edges_b: list[np.ndarray] = []
+    offset = 0
+    previous_last: np.ndarray | None = None  # global labels of the previous band's last row (0: background)
+    for top in range(0, binary.shape[0], rows):
+        band = binary[top : top + rows]
+        n, labels, cc_stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+            band, connectivity, cv2.CV_32S, _CCL_ALGORITHM
+        )
+        areas.append(cc_stats[1:, cv2.CC_STAT_AREA].astype(np.int64))
+        first = np.where(labels[0] > 0, labels[0].astype(np.int64) + offset, 0)
+        if previous_last is not None:
+            shifts = (0,) if connectivity == 4 else (-1, 0, 1)
+            for shift in shifts:
+                up = previous_last[max(0, shift) : len(previous_last) + min(0, shift)]
+                down = first[max(0, -shift) : len(first) + min(0, -shift)]
+                both = (up > 0) & (down > 0)
+                edges_a.append(up[both])
+                edges_b.append(down[both])
+        previous_last = np.where(labels[-1] > 0, labels[-1].astype(np.int64) + offset, 0)
+        offset += n - 1
+        del labels
+    all_areas = np.concatenate(areas) if areas else np.zeros(0, np.int64)
+    if not edges_a or not sum(e.size for e in edges_a):
+        return all_areas
+    a = np.concatenate(edges_a) - 1  # global labels start at 1
+    b = np.concatenate(edges_b) - 1
+    graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(offset, offset))
+    _, component = connected_components(graph, directed=False)
+    return np.bincount(component, weights=all_areas, minlength=component.max() + 1).astype(np.int64)
+
+
+def _boundary_pixels(binary: np.ndarray, pixels: int, band_pixels: int = BAND_PIXELS) -> int:
+    """Pixels of a 0/1 uint8 image with a 4-neighbour outside it (the image edge does not count).
+
+    Large images are eroded in row bands with one row of overlap on each side, so the result is the same as
+    one pass while the eroded copy stays small.
+    """
+    if binary.size <= band_pixels:
+        interior = cv2.erode(binary, _BOUNDARY_KERNEL, borderType=cv2.BORDER_REPLICATE)
+        return pixels - int(cv2.countNonZero(interior))
+    rows = _band_rows(binary, band_pixels)
+    height = binary.shape[0]
+    inside = 0
+    for top in range(0, height, rows):
+        lo, hi = max(0, top - 1), min(height, top + rows + 1)
+        eroded = cv2.erode(binary[lo:hi], _BOUNDARY_KERNEL, borderType=cv2.BORDER_REPLICATE)
+        inside += int(cv2.countNonZero(eroded[top - lo : top - lo + min(rows, height - top)]))
+    return pixels - inside

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lossadvisor._atomic import write_text
 from lossadvisor._redact import redact
 from lossadvisor.errors import ConfigError
 from lossadvisor.report._context import build_context
@@ -58,10 +59,7 @@ def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
         raise ConfigError(f"The 'out' argument of build_report must end in .html; got {str(target)!r}.")
     run = load_run(run_dir)
     html = render_html(build_context(run))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(target)  # atomic: a reader never sees half a report (tune rebuilds it while running)
+    write_text(target, html)  # atomic: a reader never sees half a report (tune rebuilds it while running)
     logger.info("Wrote %s", target)
     return target
 

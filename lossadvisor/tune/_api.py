@@ -14,19 +14,20 @@ from pathlib import Path
 
 import numpy as np
 
+from lossadvisor._atomic import write_json
+from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._cache import build_train_data
+from lossadvisor.io import DEFAULT_MAX_PIXELS
+from lossadvisor.tune._cache import build_train_data, save_cache
 from lossadvisor.tune._device import resolve_device
 from lossadvisor.tune._lr_range import BOUNDED_FAMILIES, lr_range_test
-from lossadvisor.tune._outputs import (
-    write_json,
-    write_tables,
-)
+from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._pairing import pair_files
 from lossadvisor.tune._progress import Progress
 from lossadvisor.tune._result import write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
+from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
 from lossadvisor.tune._space import SearchSpace
 from lossadvisor.tune._stability import (
     LR_TEST_LOSSES,
@@ -36,7 +37,10 @@ from lossadvisor.tune._stability import (
     select_configs,
 )
 from lossadvisor.tune._study import (
+    DEFAULT_STORAGE_LABEL,
     DEFAULT_STUDY_NAME,
+    STUDY_DB,
+    check_study,
     default_storage_url,
     fail_stale_trials,
     open_storage,
@@ -124,6 +128,8 @@ def tune(
     seed: int = 0,
     progress: bool = True,
     report: bool = True,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    command: str | None = None,
 ) -> TuneResult:
     """Profile the masks, advise, run Optuna trials, re-run the best with several seeds, write the report.
 
@@ -152,6 +158,10 @@ def tune(
         seed: Seed of the split, the sampler and every run.
         progress: Show progress bars.
         report: Build ``report.html`` at the end.
+        max_pixels: Largest mask (pixels) read; larger files are skipped with a message naming this option
+            (None: no limit).
+        command: The command line to record in ``run.json`` (the CLI passes what the user typed, passwords
+            redacted); default: rebuilt from these arguments.
 
     Returns:
         A :class:`TuneResult`; the run folder holds run.json, study.db, trials.csv, epochs.csv,
@@ -160,8 +170,10 @@ def tune(
     Raises:
         ConfigError: A bad option (the message names it).
         DataError: Missing folders or no usable pairs.
-        StudyMismatchError: The run folder's study was made from other data or settings.
-        KeyboardInterrupt: On Ctrl-C, after marking the running trial and ``run.json`` as interrupted.
+        StudyMismatchError: The run folder's study was made from other data or settings (checked before
+            anything is written, so a finished run is never touched).
+        KeyboardInterrupt: On Ctrl-C or SIGTERM (a :class:`Terminated`), after marking the running trial and
+            ``run.json`` as interrupted.
 
     Example:
         >>> result = tune("examples/buildings/images", "examples/buildings/masks",
@@ -199,47 +211,59 @@ def tune(
 
     import optuna
 
-    from lossadvisor.io import read_mask
-    from lossadvisor.profile import default_run_dir, profile_masks
+    from lossadvisor.io import DEFAULT_IGNORE_INDEX, read_mask, resolve_class_map
+    from lossadvisor.profile import default_run_dir, profile_masks_detailed, write_outputs
     from lossadvisor.rules import recommend
 
+    # Phase 1: read and validate everything; nothing is written to the run folder yet, so a refused run
+    # (other data, other settings, a bad storage URL) leaves a finished run exactly as it was.
+    cmap = resolve_class_map(class_map)
+    # Pixels a class map marks void/ignore come back as DEFAULT_IGNORE_INDEX (as in the profile); training
+    # must ignore the same pixels, or the loss sees 255 as a class index.
+    train_ignore = ignore_index
+    if train_ignore is None and cmap is not None and cmap.ignore_keys:
+        train_ignore = DEFAULT_IGNORE_INDEX
     pairing = pair_files(images, masks)
     run_dir = Path(out) if out is not None else Path(default_run_dir(masks))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
     # One profiling process: the profiler forks workers on Linux, and forking a process that holds torch's
     # thread pools can deadlock the child (seen here on a second tune() in one process). Profiling is a few
     # seconds next to the trials.
-    profile = profile_masks(
+    profile, per_image = profile_masks_detailed(
         masks,
-        class_map=class_map,
+        class_map=cmap,
         ignore_index=ignore_index,
         train_sizes=(side,),
         workers=1,
-        out=run_dir,
         progress=progress,
+        max_pixels=max_pixels,
     )
     rec = recommend(profile, config=rules_config)
-    rec.save(run_dir / "recommendation.json")
     space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
     choice = resolve_device(device, threads=threads)
     data = build_train_data(
         pairing.pairs,
-        read_mask=lambda p: read_mask(p, class_map=class_map, ignore_index=ignore_index).labels,
+        read_mask=lambda p: (
+            read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
+        ),
         cache_dir=run_dir / "cache",
         fingerprint=profile.fingerprint,
         size=size,
         crop=crop,
         seed=seed,
-        ignore_index=ignore_index,
-        key_settings={"class_map": str(class_map) if class_map else None},
+        ignore_index=train_ignore,
+        key_settings={"class_map": cmap.digest() if cmap is not None else None},
+        save=False,
     )
     steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
     storage_url = storage or default_storage_url(run_dir)
+    storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
     name = study_name or DEFAULT_STUDY_NAME
     settings = {
-        "images": str(images),
-        "masks": str(masks),
-        "out": str(run_dir),
+        "images": display_path(images),
+        "masks": display_path(masks),
+        "out": display_path(run_dir),
         "size": size,
         "crop": crop,
         "epochs": epochs,
@@ -252,21 +276,15 @@ def tune(
         "storage": storage,
         "study_name": name,
         "device": device,
+        "threads": threads,
         "seed": seed,
-        "class_map": str(class_map) if class_map else None,
+        "class_map": display_path(class_map) if isinstance(class_map, (str, Path)) else None,
         "ignore_index": ignore_index,
-        "rules_config": str(rules_config) if rules_config else None,
+        "rules_config": display_path(rules_config) if rules_config else None,
+        "max_pixels": max_pixels,
+        "report": report,
         "custom_model": model_factory is not None,
     }
-    record = RunRecord(
-        run_dir,
-        settings=settings,
-        storage_url=storage_url,
-        study_name=name,
-        fingerprint=profile.fingerprint,
-        env=environment(choice.name, choice.threads),
-        left_out=pairing.problems() + data.skipped,
-    )
     objective_settings = {
         k: settings[k]
         for k in (
@@ -282,81 +300,125 @@ def tune(
     }
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    rdb = open_storage(storage_url)
-    study = open_study(
-        rdb,
-        study_name=name,
-        fingerprint=profile.fingerprint,
-        objective_settings=objective_settings,
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=None,
-        storage_label=redact_url(storage_url),
-    )
-    existing = len(study.trials)
-    # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's random draws.
-    study.sampler = optuna.samplers.TPESampler(seed=seed + existing, n_startup_trials=len(space.losses) + 2)
-    # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
-    # default trial has finished, so each candidate gets one full run to set the median.
-    study.pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
-    )
-    if storage is None:
-        fail_stale_trials(study, rdb)
-    ctx = RunContext(
-        data=data,
-        num_classes=max(2, profile.num_classes),
-        loss_factory=_loss_factory(ignore_index),
-        device=choice,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        batch_size=batch_size,
-        warmup_steps=warmup_steps,
-        seed=seed,
-        preds_dir=run_dir / "cache" / f"preds_{name}",
-        sample_indices=_sample_indices(data.val_masks, ignore_index),
-        model_factory=model_factory,
-        ignore_index=ignore_index,
-    )
-    stability_records: list[dict] = []
-    bars = Progress(enabled=progress)
     try:
-        lr_results = _lr_range_tests(study, space, ctx, run_dir)
-        enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
-        bars.start_search(total=n_trials, done=counted_trials(study))
+        rdb = None
+        if storage is not None or (run_dir / STUDY_DB).is_file():
+            rdb = open_storage(storage_url, label=storage_label)
+            check_study(
+                rdb,
+                study_name=name,
+                fingerprint=profile.fingerprint,
+                objective_settings=objective_settings,
+                storage_label=storage_label,
+            )
+        env = environment(choice.name, choice.threads)
 
-        def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
-            bars.trial_done(trial)
-            write_tables(run_dir, study, [])
-
-        run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=after_trial)
-        bars.close()
-        recommended = space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
-        configs = select_configs(
-            study,
-            space,
-            lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
-            recommended=recommended,
+        # Phase 2: the run starts. From here on run.json says how it ends (complete, interrupted, failed).
+        write_outputs(profile, per_image, run_dir)
+        rec.save(run_dir / "recommendation.json")
+        record = RunRecord(
+            run_dir,
+            settings=settings,
+            command=command,
+            storage_url=storage_url if storage else DEFAULT_STORAGE_LABEL,
+            study_name=name,
+            fingerprint=profile.fingerprint,
+            env=env,
+            left_out=pairing.problems() + [safe_text(s) for s in data.skipped],
         )
-        bars.start_stability(total=len(configs) * seeds)
-        stability_records = run_stability(study, configs, ctx, seeds=seeds, on_run=bars.run_done)
-        bars.close()
-    except KeyboardInterrupt:
-        bars.close()
-        write_tables(run_dir, study, stability_records)
-        record.finish("interrupted", trials=counted_trials(study))
+        study = None
+        stability_records: list[dict] = []
+        bars = Progress(enabled=progress)
+        with sigterm_as_interrupt():
+            try:
+                if rdb is None:
+                    rdb = open_storage(storage_url, label=storage_label)
+                save_cache(data)
+                study = open_study(
+                    rdb,
+                    study_name=name,
+                    fingerprint=profile.fingerprint,
+                    objective_settings=objective_settings,
+                    sampler=optuna.samplers.TPESampler(seed=seed),
+                    pruner=None,
+                    storage_label=storage_label,
+                )
+                existing = len(study.trials)
+                # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's draws.
+                study.sampler = optuna.samplers.TPESampler(
+                    seed=seed + existing, n_startup_trials=len(space.losses) + 2
+                )
+                # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every
+                # loss's default trial has finished, so each candidate gets one full run to set the median.
+                study.pruner = optuna.pruners.MedianPruner(
+                    n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
+                )
+                if storage is None:
+                    fail_stale_trials(study, rdb)
+                ctx = RunContext(
+                    data=data,
+                    num_classes=max(2, profile.num_classes),
+                    loss_factory=_loss_factory(train_ignore),
+                    device=choice,
+                    epochs=epochs,
+                    steps_per_epoch=steps,
+                    batch_size=batch_size,
+                    warmup_steps=warmup_steps,
+                    seed=seed,
+                    preds_dir=run_dir / "cache" / f"preds_{name}",
+                    sample_indices=_sample_indices(data.val_masks, train_ignore),
+                    model_factory=model_factory,
+                    ignore_index=train_ignore,
+                )
+                lr_results = _lr_range_tests(study, space, ctx, run_dir)
+                enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
+                bars.start_search(total=n_trials, done=counted_trials(study))
+
+                def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
+                    bars.trial_done(trial)
+                    write_tables(run_dir, study, [])
+
+                run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=after_trial)
+                bars.close()
+                recommended = (
+                    space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
+                )
+                configs = select_configs(
+                    study,
+                    space,
+                    lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
+                    recommended=recommended,
+                )
+                bars.start_stability(total=len(configs) * seeds)
+                stability_records = run_stability(study, configs, ctx, seeds=seeds, on_run=bars.run_done)
+                bars.close()
+                ranking = rank_configs(stability_records, configs)
+                conf = confidence(ranking)
+                write_tables(run_dir, study, stability_records)
+                result_path = write_result(
+                    run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx
+                )
+                record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
+            except KeyboardInterrupt as exc:
+                bars.close()
+                if study is not None:
+                    write_tables(run_dir, study, stability_records)
+                why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+                record.finish(
+                    "interrupted",
+                    reason=why,
+                    trials=counted_trials(study) if study is not None else None,
+                )
+                raise
+            except Exception as exc:  # a bug or a lost database: say so in run.json, then let it surface
+                bars.close()
+                record.finish(
+                    "failed",
+                    error=safe_text(scrub(f"{type(exc).__name__}: {exc}", storage_url, storage_label)),
+                )
+                raise
+    finally:
         optuna.logging.set_verbosity(verbosity)
-        raise
-    except Exception as exc:  # a bug or a lost database: say so in run.json, then let it surface
-        bars.close()
-        record.finish("failed", error=scrub(f"{type(exc).__name__}: {exc}", storage_url))
-        optuna.logging.set_verbosity(verbosity)
-        raise
-    ranking = rank_configs(stability_records, configs)
-    conf = confidence(ranking)
-    write_tables(run_dir, study, stability_records)
-    result_path = write_result(run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx)
-    record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
-    optuna.logging.set_verbosity(verbosity)
     report_path = None
     if report:
         from lossadvisor.report import build_report
@@ -369,7 +431,7 @@ def tune(
         confidence=conf,
         ranking=ranking,
         study_name=name,
-        storage=redact_url(storage_url),
+        storage=storage_label if storage else DEFAULT_STORAGE_LABEL,
         trials=counted_trials(study),
         result_path=result_path,
         report_path=report_path,

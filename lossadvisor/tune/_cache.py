@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lossadvisor._atomic import write_npz
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
 from lossadvisor.tune._pairing import Pair, read_image
 from lossadvisor.tune._split import DEFAULT_VAL_FRACTION, stratified_split
@@ -60,7 +61,8 @@ def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_FORMAT_VERSION, "fp": fingerprint, **settings}, sort_keys=True).encode())
     for p in pairs:
-        h.update(f"{p.stem}|{p.image.stat().st_size}|{p.mask.stat().st_size}".encode())
+        line = f"{p.stem}|{p.image.stat().st_size}|{p.mask.stat().st_size}"
+        h.update(line.encode("utf-8", "surrogateescape"))  # a non-UTF-8 file name hashes to its own bytes
     return h.hexdigest()[:16]
 
 
@@ -124,6 +126,7 @@ def build_train_data(
     seed: int = 0,
     ignore_index: int | None = None,
     key_settings: dict | None = None,
+    save: bool = True,
 ) -> TrainData:
     """Load the cached dataset for these settings, or decode, split, resize and cache it.
 
@@ -139,6 +142,8 @@ def build_train_data(
         seed: Split seed.
         ignore_index: Label value excluded from metrics and the stratification.
         key_settings: Extra settings that change the arrays (e.g. the class map), hashed into the key.
+        save: Write the cache file now; ``False`` leaves it to :func:`save_cache` (``tune`` writes nothing
+            to the run folder before the run is known to be valid).
 
     Raises:
         NoUsableDataError: Every pair failed to decode.
@@ -207,9 +212,16 @@ def build_train_data(
         side=side,
         skipped=skipped,
     )
-    _save(data, path)
     data.cache_path = path
+    if save:
+        save_cache(data)
     return data
+
+
+def save_cache(data: TrainData) -> None:
+    """Write ``data`` to its ``cache_path`` unless it was read from there."""
+    if data.cache_path is not None and not data.loaded_from_cache and not data.cache_path.is_file():
+        _save(data, data.cache_path)
 
 
 def _save(data: TrainData, path: Path) -> None:
@@ -224,17 +236,16 @@ def _save(data: TrainData, path: Path) -> None:
         "side": data.side,
         "skipped": data.skipped,
     }
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(
-        tmp,
+    write_npz(
+        path,
+        compressed=False,
         val_images=data.val_images,
         val_masks=data.val_masks,
         mean=data.mean,
         std=data.std,
         meta=np.array(json.dumps(meta)),
         **arrays,
-    )
-    tmp.replace(path)  # atomic: an interrupted build never leaves a half cache
+    )  # atomic: an interrupted build never leaves a half cache
 
 
 def _load(path: Path) -> TrainData:

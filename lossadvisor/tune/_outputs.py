@@ -5,12 +5,13 @@ for what the storage holds, also after a resume.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from lossadvisor._atomic import write_csv, write_npz
 
 TRIAL_COLUMNS = (
     "number",
@@ -84,14 +85,7 @@ def _cell(value):
 
 
 def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> Path:
-    tmp = path.with_suffix(".csv.tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({c: _cell(row.get(c)) for c in columns})
-    tmp.replace(path)
-    return path
+    return write_csv(path, columns, ({c: _cell(row.get(c)) for c in columns} for row in rows))
 
 
 def trial_rows(study) -> list[dict]:
@@ -179,24 +173,6 @@ def write_tables(run_dir: Path, study, stability_records: list[dict]) -> None:
     _write_csv(run_dir / "stability.csv", STABILITY_COLUMNS, stability_rows(stability_records))
 
 
-def write_json(path: Path, payload: dict) -> Path:
-    """Strict JSON (NaN/inf become null), written atomically."""
-
-    def clean(value):
-        if isinstance(value, float) and not math.isfinite(value):
-            return None
-        if isinstance(value, dict):
-            return {str(k): clean(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [clean(v) for v in value]
-        return value
-
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(clean(payload), indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
-
-
 def object_recall_by_config(records: list[dict]) -> dict[str, dict[str, float | None]]:
     """Mean recall per size bucket over the seeds of each configuration."""
     out: dict[str, dict[str, float | None]] = {}
@@ -250,7 +226,4 @@ def write_samples(
 ) -> Path:
     """samples.npz: validation tiles, their masks and the predictions of a few configurations."""
     arrays = {f"pred__{cid}": pred for cid, pred in predictions.items()}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, images=images, masks=masks, labels=np.array(json.dumps(labels)), **arrays)
-    tmp.replace(path)
-    return path
+    return write_npz(path, images=images, masks=masks, labels=np.array(json.dumps(labels)), **arrays)

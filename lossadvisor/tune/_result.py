@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lossadvisor.tune._outputs import object_recall_by_config, snippets, write_json, write_samples
+from lossadvisor._atomic import write_json
+from lossadvisor.tune._outputs import object_recall_by_config, snippets, write_samples
 from lossadvisor.tune._search import RunContext
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lossadvisor.tune._outputs import write_json
+from lossadvisor._atomic import write_json
 from lossadvisor.tune._study import redact_url
 
 RUN_JSON = "run.json"
@@ -26,16 +26,19 @@ _FLAGS = {
     "epochs": "--epochs",
     "steps_per_epoch": "--steps-per-epoch",
     "batch_size": "--batch-size",
+    "warmup_steps": "--warmup-steps",
     "n_trials": "--n-trials",
     "timeout": "--timeout",
     "seeds": "--seeds",
     "storage": "--storage",
     "study_name": "--study",
     "device": "--device",
+    "threads": "--threads",
     "seed": "--seed",
     "class_map": "--class-map",
     "ignore_index": "--ignore-index",
     "rules_config": "--rules-config",
+    "max_pixels": "--max-pixels",
 }
 
 
@@ -53,6 +56,8 @@ def command_line(settings: dict) -> str:
         if key == "storage":
             value = redact_url(str(value))
         parts += [flag, str(value)]
+    if settings.get("report") is False:
+        parts.append("--no-report")
     return shlex.join(parts)
 
 
@@ -81,13 +86,18 @@ def environment(device_name: str, threads: int) -> dict:
 
 
 class RunRecord:
-    """Keeps ``run.json`` up to date as the run moves from running to complete or interrupted."""
+    """Keeps ``run.json`` up to date as the run moves from running to complete, interrupted or failed.
+
+    Created only once the run is known to be valid (tune checks data, settings and storage first), so a
+    refused run never overwrites the ``run.json`` of a finished one.
+    """
 
     def __init__(
         self,
         run_dir: Path,
         *,
         settings: dict,
+        command: str | None = None,
         storage_url: str,
         study_name: str,
         fingerprint: str,
@@ -99,7 +109,7 @@ class RunRecord:
         public = {k: (redact_url(str(v)) if k == "storage" and v else v) for k, v in settings.items()}
         self.payload = {
             "status": "running",
-            "command": command_line(settings),
+            "command": redact_url(command) if command else command_line(settings),
             "started": now_iso(),
             "finished": None,
             "duration_s": None,

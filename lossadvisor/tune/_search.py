@@ -15,8 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from lossadvisor._atomic import write_npy
 from lossadvisor.tune._cache import TrainData
 from lossadvisor.tune._device import DeviceChoice
 from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
@@ -82,7 +81,7 @@ class RunContext:
     def save_predictions(self, name: str, outcome: TrialOutcome) -> None:
         if outcome.sample_predictions is not None:
             self.preds_dir.mkdir(parents=True, exist_ok=True)
-            np.save(self.preds_dir / f"{name}.npy", outcome.sample_predictions)
+            write_npy(self.preds_dir / f"{name}.npy", outcome.sample_predictions)
 
 
 def jsonable_params(params: dict) -> dict:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lossadvisor._atomic import write_bytes
 from lossadvisor.tune._search import RunContext, jsonable_params, outcome_summary
 from lossadvisor.tune._space import Configuration, SearchSpace
 
@@ -163,7 +164,7 @@ def run_stability(
                 }
                 src = ctx.preds_dir / f"trial{trial.number}.npy"
                 if src.is_file():
-                    (ctx.preds_dir / f"{sc.config_id}.npy").write_bytes(src.read_bytes())
+                    write_bytes(ctx.preds_dir / f"{sc.config_id}.npy", src.read_bytes())
             else:
                 outcome = ctx.train(sc.config, seed=seed, keep_samples=k == 0)
                 record = {

@@ -20,6 +20,20 @@ STUDY_DB = "study.db"
 FINGERPRINT_ATTR = "fingerprint"
 SETTINGS_ATTR = "objective_settings"
 STALE_REASON = "stale: the process running it ended before it finished"
+# How shareable files name the default storage: relative to the run folder, never the machine's own path.
+DEFAULT_STORAGE_LABEL = f"sqlite:///{STUDY_DB}"
+_SQLITE_PREFIX = "sqlite:///"
+# The driver to install for each URL scheme (SQLAlchemy dialect names), for the "cannot open" message.
+_DRIVER_HINTS = {
+    "postgresql": "psycopg2 (pip install 'lossadvisor[postgres]') or psycopg",
+    "postgres": "psycopg2 (pip install 'lossadvisor[postgres]') or psycopg",
+    "mysql": "pymysql (pip install pymysql) or mysqlclient, with a URL like mysql+pymysql://",
+    "mariadb": "pymysql (pip install pymysql) or mysqlclient, with a URL like mariadb+pymysql://",
+    "oracle": "oracledb (pip install oracledb)",
+    "mssql": "pyodbc (pip install pyodbc) and an ODBC driver",
+    "sqlite": "nothing (SQLite is built in); check that the folder exists and is writable",
+}
+
 
 def redact_url(url: str) -> str:
     """Hide the password of a storage URL.
@@ -31,19 +45,26 @@ def redact_url(url: str) -> str:
     return redact(url)
 
 
-def scrub(text: str, url: str | None) -> str:
-    """Remove the password of ``url`` from any text (an error message from a database driver)."""
+def scrub(text: str, url: str | None, label: str | None = None) -> str:
+    """Remove the password of ``url`` from any text (an error message from a database driver).
+
+    With ``label``, the URL (and for SQLite its file path, which is absolute for the default storage) is
+    replaced by it, so a message never shows a resolved path the user did not type.
+    """
     if not url:
         return text
     password = url_password(url)
-    text = text.replace(url, redact_url(url))
+    text = text.replace(url, label or redact_url(url))
+    if label and url.startswith(_SQLITE_PREFIX):
+        text = text.replace(url[len(_SQLITE_PREFIX) :], label)
     if password:
         text = text.replace(password, REDACTED)
     return text
 
 
 def default_storage_url(run_dir: Path) -> str:
-    return f"sqlite:///{(Path(run_dir) / STUDY_DB).resolve()}"
+    """The URL tune connects to (absolute: tune may change folder); files show DEFAULT_STORAGE_LABEL."""
+    return f"{_SQLITE_PREFIX}{(Path(run_dir) / STUDY_DB).resolve()}"
 
 
 def driver_url(url: str) -> str:
@@ -65,17 +86,33 @@ def driver_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str):
-    """An Optuna RDB storage for ``url``; connection errors become a ConfigError without the password."""
+def driver_hint(url: str) -> str:
+    """What to install for the scheme of ``url``.
+
+    Example:
+        >>> driver_hint("mysql://u@host/db").split()[0]
+        'pymysql'
+    """
+    scheme = url.partition("://")[0].split("+")[0].lower()
+    return _DRIVER_HINTS.get(scheme, f"the SQLAlchemy driver for {scheme or 'this URL'}")
+
+
+def open_storage(url: str, *, label: str | None = None):
+    """An Optuna RDB storage for ``url``; connection errors become a ConfigError without the password.
+
+    ``label`` names the storage in messages (the default SQLite file as the user's run folder, not its
+    resolved path).
+    """
     import optuna
 
+    shown = label or redact_url(url)
     try:
         return optuna.storages.RDBStorage(driver_url(url))
     except Exception as exc:  # SQLAlchemy / driver errors have many types
+        detail = scrub(str(exc), url, shown).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
-            f"Cannot open the Optuna storage {redact_url(url)}: {scrub(str(exc), url).splitlines()[0]}. "
-            f"Check the URL, that the server is reachable and that its driver is installed (psycopg2 for "
-            f"PostgreSQL)."
+            f"Cannot open the Optuna storage {shown}: {detail}. Check the URL, that the server is reachable "
+            f"and that its driver is installed: {driver_hint(url)}."
         ) from None
 
 
@@ -104,28 +141,51 @@ def open_study(
         direction="maximize",
         load_if_exists=True,
     )
-    stored = study.user_attrs.get(FINGERPRINT_ATTR)
-    if stored is None:
+    if study.user_attrs.get(FINGERPRINT_ATTR) is None:
         study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
         study.set_user_attr(SETTINGS_ATTR, objective_settings)
         return study
+    _compare(study.user_attrs, study_name, fingerprint, objective_settings, storage_label)
+    return study
+
+
+def check_study(
+    storage, *, study_name: str, fingerprint: str, objective_settings: dict, storage_label: str
+) -> None:
+    """Refuse, before anything is written, a study made from other data or objective settings.
+
+    Reads only: a study that does not exist yet passes (it will be created).
+
+    Raises:
+        StudyMismatchError: The stored fingerprint or objective settings differ.
+    """
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return
+    attrs = storage.get_study_user_attrs(study_id)
+    if attrs.get(FINGERPRINT_ATTR) is not None:
+        _compare(attrs, study_name, fingerprint, objective_settings, storage_label)
+
+
+def _compare(attrs: dict, study_name: str, fingerprint: str, objective_settings: dict, label: str) -> None:
+    stored = attrs.get(FINGERPRINT_ATTR)
     if stored != fingerprint:
         raise StudyMismatchError(
-            f"Study {study_name!r} in {storage_label} was made from other data "
+            f"Study {study_name!r} in {label} was made from other data "
             f"(fingerprint {stored[:12]}..., these masks give {fingerprint[:12]}...). Resuming would mix two "
-            f"datasets in one ranking. Use another --out folder or --study name, or delete the old study to "
-            f"start over."
+            f"datasets in one ranking. Nothing was changed. Use another --out folder or --study name, or "
+            f"delete the old study to start over."
         )
-    old = study.user_attrs.get(SETTINGS_ATTR, {})
+    old = attrs.get(SETTINGS_ATTR, {})
     changed = {k: (old.get(k), v) for k, v in objective_settings.items() if old.get(k) != v}
     if changed:
         diff = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(changed.items()))
         raise StudyMismatchError(
-            f"Study {study_name!r} in {storage_label} was run with other training settings ({diff}); its "
-            f"trials are not comparable with new ones. Re-run with the old settings to resume, or use "
-            f"another --out folder or --study name."
+            f"Study {study_name!r} in {label} was run with other training settings ({diff}); its "
+            f"trials are not comparable with new ones. Nothing was changed. Re-run with the old settings to "
+            f"resume, or use another --out folder or --study name."
         )
-    return study
 
 
 def fail_stale_trials(study, storage) -> int:

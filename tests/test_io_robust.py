@@ -1,0 +1,217 @@
+"""Issue 11, points 2, 3 and 5 at the mask-reading level: names and class maps that are not UTF-8, hostile
+names, masks past Pillow's decompression-bomb guard, --max-pixels, and permission errors named as such."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from lossadvisor._text import display_path, safe_text
+from lossadvisor.cli import cli
+from lossadvisor.errors import ConfigError
+from lossadvisor.io import load_class_map, read_mask
+from lossadvisor.profile import profile_masks, profile_masks_detailed
+from lossadvisor.profile._image import _boundary_pixels, _object_areas
+
+LATIN1_MAP = '{"arri\u00e8re-plan": 0, "b\u00e2timent": 255}'.encode("latin-1")
+
+
+def _mask(path: Path, side: int = 16) -> Path:
+    mask = np.zeros((side, side), np.uint8)
+    mask[2:6, 2:8] = 255
+    Image.fromarray(mask).save(path)
+    return path
+
+
+# --- point 2: a class map that is not UTF-8 -------------------------------------------------------------
+
+
+def test_latin1_class_map_is_one_clear_error(tmp_path):
+    path = tmp_path / "classes.json"
+    path.write_bytes(LATIN1_MAP)
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe8 at position 6\).*Re-save it as UTF-8"):
+        load_class_map(path)
+
+
+@pytest.mark.parametrize("command", ["profile", "advise"])
+def test_latin1_class_map_on_the_command_line_is_one_error_line(tmp_path, command):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    _mask(masks / "a.png")
+    (tmp_path / "classes.json").write_bytes(LATIN1_MAP)
+    result = CliRunner().invoke(
+        cli,
+        [command, str(masks), "--class-map", str(tmp_path / "classes.json"), "--out", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "not UTF-8" in errors[0]
+    assert not (tmp_path / "o").exists()  # refused before anything was written
+
+
+# --- point 6 (shape): the title/color class list of Supervisely / Dataset Ninja ------------------------
+
+
+def test_title_color_class_list_is_a_class_map(tmp_path):
+    path = tmp_path / "classes.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"title": "background", "color": "#000000", "shape": "bitmap"},
+                {"title": "building", "color": "#FF0000"},
+                {"title": "road", "color": "#808080"},
+            ]
+        )
+    )
+    cmap = load_class_map(path)
+    assert cmap.names == ("background", "building", "road") and cmap.kind == "rgb"
+    rgb = np.zeros((4, 4, 3), np.uint8)
+    rgb[0, :] = (255, 0, 0)
+    rgb[1, :2] = (128, 128, 128)
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    m = read_mask(tmp_path / "m.png", class_map=cmap)
+    assert m.pixel_counts == {0: 10, 1: 4, 2: 2}
+
+
+# --- point 3: one helper makes path- and data-derived text safe for a terminal -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("evil\x1b[31m\nWARNING forged.png", "evil\\x1b[31m\\nWARNING forged.png"),
+        ("c1\x9b31m.png", "c1\\x9b31m.png"),  # the one-byte CSI of the C1 range
+        ("caf\udce9.png", "caf\\xe9.png"),  # a Latin-1 byte decoded with surrogateescape
+        ("tab\tcr\r.png", "tab\\tcr\\r.png"),
+        ("ünï ok.png", "ünï ok.png"),
+    ],
+)
+def test_safe_text_escapes_controls_and_undecodable_bytes(text, expected):
+    assert safe_text(text) == expected
+    assert display_path(Path(text)) == expected
+    expected.encode("utf-8")  # always encodable
+
+
+# --- point 5: large masks, --max-pixels, each error with its own advice ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wide_mask(tmp_path_factory) -> Path:
+    """40000 x 5000 = 200 MPix (past Pillow's 179 MPix bomb error), mostly empty: a small PNG."""
+    mask = np.zeros((5000, 40000), np.uint8)
+    mask[100:200, 100:300] = 255  # 20000 px
+    mask[2000:3000, 39000:39500] = 255  # 500000 px, crossing many row bands
+    mask[4990:5000, :10] = 255  # 100 px in the corner
+    path = tmp_path_factory.mktemp("wide") / "wide.png"
+    cv2.imwrite(str(path), mask)
+    return path
+
+
+def test_a_40000x5000_mask_is_profiled_without_pillow_warnings(wide_mask):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a raw DecompressionBombWarning would fail here
+        profile = profile_masks(wide_mask, workers=1, progress=False)
+    assert profile.files_read == 1 and not profile.skipped
+    _, frame = profile_masks_detailed(wide_mask, workers=1, progress=False)
+    row = frame.iloc[0]
+    assert (row["height"], row["width"]) == (5000, 40000)
+    assert row["objects_" + profile.classes[1].name] == 3
+    assert (row["object_area_min"], row["object_area_max"]) == (100, 500_000)
+
+
+def test_max_pixels_refuses_a_larger_mask_naming_the_option(wide_mask, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["profile", str(wide_mask), "--max-pixels", "100000000", "--out", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 1
+    assert "--max-pixels" in result.output and "40000 x 5000 = 200,000,000 pixels" in result.output
+    assert "truncated or corrupt" not in result.output and "Traceback" not in result.output
+
+
+def test_banded_labelling_and_erosion_equal_one_pass():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        h, w = (int(v) for v in rng.integers(5, 120, 2))
+        binary = (rng.random((h, w)) < rng.uniform(0.05, 0.7)).astype(np.uint8)
+        for connectivity in (4, 8):
+            one_pass = np.sort(_object_areas(binary, connectivity, band_pixels=10**9))
+            for band in (w, 3 * w, 7 * w + 1):  # one row, three rows, seven rows (+1 px) per band
+                assert np.array_equal(
+                    np.sort(_object_areas(binary, connectivity, band_pixels=band)), one_pass
+                )
+                assert _boundary_pixels(binary, int(binary.sum()), band_pixels=band) == _boundary_pixels(
+                    binary, int(binary.sum()), band_pixels=10**9
+                )
+
+
+_PERMISSION_PROBE = textwrap.dedent(
+    """
+    import json, sys
+    from lossadvisor.profile import profile_masks_detailed
+    profile, frame = profile_masks_detailed(sys.argv[1], workers=1, progress=False)
+    print(json.dumps({s.path: s.reason for s in profile.skipped}))
+    """
+)
+
+
+_PR_CAPBSET_DROP = 24  # prctl option (linux/prctl.h)
+_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH = 1, 2  # linux/capability.h
+
+
+def _drop_file_permission_override() -> None:
+    """In the child, before exec: remove root's power to ignore file modes from the capability bounding set,
+    so the new process (still uid 0) gets EACCES like any user."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for cap in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
+        if libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def test_a_permission_error_is_reported_as_such(tmp_path):
+    """An unreadable mask is skipped with a permission message, not "truncated or corrupt".
+
+    root ignores file modes; as root the profile runs in a child whose capability bounding set lacks
+    CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (a real EACCES, no mock). Skipped only where the container
+    forbids even that.
+    """
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    _mask(masks / "good.png")
+    secret = _mask(masks / "secret.png")
+    os.chmod(secret, 0o000)
+    try:
+        if os.geteuid() != 0:
+            profile, _ = profile_masks_detailed(masks, workers=1, progress=False)
+            reasons = {s.path: s.reason for s in profile.skipped}
+        else:
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", _PERMISSION_PROBE, str(masks)],
+                    capture_output=True,
+                    text=True,
+                    preexec_fn=_drop_file_permission_override,
+                )
+            except (OSError, subprocess.SubprocessError) as exc:
+                pytest.skip(f"running as root and cannot drop CAP_DAC_OVERRIDE here: {exc}")
+            assert done.returncode == 0, done.stderr
+            reasons = json.loads(done.stdout.strip().splitlines()[-1])
+        assert list(reasons) == ["secret.png"]
+        reason = reasons["secret.png"]
+        assert "permission" in reason.lower() and "chmod" in reason
+        assert "truncated or corrupt" not in reason and str(tmp_path) not in reason
+    finally:
+        os.chmod(secret, 0o644)
