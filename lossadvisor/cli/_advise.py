@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
+from lossadvisor import runfolder
 from lossadvisor._text import display_path
 from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
 
-RECOMMENDATION_FILE = "recommendation.json"
+RECOMMENDATION_FILE = runfolder.RECOMMENDATION_JSON
 _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixels")
 
 

@@ -23,7 +23,8 @@ def report_command(run_dir: str, out: str | None, quiet: bool) -> None:
     The report is one self-contained file (inline CSS and images, no JavaScript, no network request): the
     verdict with copy-paste code, the dataset, the rule trace, the trials with learning-rate sensitivity per
     loss, seed stability and sample predictions. Partial runs work: a profile alone, profile plus advice, or a
-    study still running; what is missing is said in its section.
+    study still running; what is missing is said in its section. A progress bar on stderr names the section
+    being built (drawing the plots takes a few seconds); -q silences it.
 
     \b
     Examples:
@@ -33,5 +34,5 @@ def report_command(run_dir: str, out: str | None, quiet: bool) -> None:
     configure_logging(quiet)
     from lossadvisor.report import build_report
 
-    path = build_report(run_dir, out=out)
+    path = build_report(run_dir, out=out, progress=not quiet)
     click.echo(str(path))

@@ -19,7 +19,7 @@ import importlib
 from typing import Any
 
 from lossadvisor.losses._registry import LOSSES, build_loss, get_spec, list_losses
-from lossadvisor.losses._spec import LossSpec, ParamSpec
+from lossadvisor.losses._spec import BOUNDED_LR_TEST_NOTE, LossSpec, ParamSpec
 from lossadvisor.losses._weights import (
     class_weights_from_frequencies,
     class_weights_from_profile,
@@ -56,6 +56,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "BOUNDED_LR_TEST_NOTE",
     "LOSSES",
     "LossSpec",
     "ParamSpec",

@@ -19,6 +19,13 @@ from lossadvisor.errors import ConfigError
 PARAM_KINDS = ("float", "int", "bool", "choice", "floats")
 FAMILIES = ("distribution", "region", "compound")
 
+# The one note on LR range tests (LR finders) for bounded losses: the rules, the tuner and the report show it.
+BOUNDED_LR_TEST_NOTE = (
+    "LR range tests (LR finders) are not to be trusted for bounded losses (Dice and its relatives, values in "
+    "[0, 1]): the smoothed loss barely moves, the usual 'stop at 4x the minimum' never fires, and the "
+    "suggested learning rate comes out nearly the same whatever the data. Tune the learning rate instead."
+)
+
 
 @dataclass(frozen=True)
 class ParamSpec:
@@ -133,6 +140,30 @@ class LossSpec:
     @property
     def tunable_params(self) -> tuple[ParamSpec, ...]:
         return tuple(p for p in self.params if p.tunable)
+
+    @property
+    def bounded(self) -> bool:
+        """The loss value lies in [0, 1] (a pure overlap score): LR range tests fail on it.
+
+        A compound adds an unbounded pixel term (CE, focal), whose rise at a too-high learning rate is what
+        an LR range test needs to stop, so compounds are not bounded.
+        """
+        return self.family == "region"
+
+    @property
+    def compound(self) -> bool:
+        """An overlap term and a pixel term mixed (Dice + CE, Dice + focal, unified focal)."""
+        return self.family == "compound"
+
+    @property
+    def has_overlap_term(self) -> bool:
+        """Some of the loss is an overlap score (Dice, Tversky, Lovász): the "Dice family" of the rules."""
+        return self.family in ("region", "compound")
+
+    @property
+    def has_batch_dice(self) -> bool:
+        """The loss can sum its overlap term over the whole batch (nnU-Net's batch Dice)."""
+        return any(p.name == "batch_dice" for p in self.params)
 
     @property
     def class_name(self) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lossadvisor import runfolder
 from lossadvisor._atomic import write_frame
 from lossadvisor.errors import ConfigError, NoUsableDataError
 from lossadvisor.io import (
@@ -26,8 +27,8 @@ from lossadvisor.profile._paths import dataset_name_for
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.profile._table import per_image_frame
 
-PROFILE_FILE = "profile.json"
-PER_IMAGE_FILE = "per_image.csv"
+PROFILE_FILE = runfolder.PROFILE_JSON
+PER_IMAGE_FILE = runfolder.PER_IMAGE_CSV
 CONNECTIVITIES = (4, 8)
 # Skipped-file reasons quoted in the "nothing usable" error (the full list is in the per-file outputs).
 _REASONS_IN_ERROR = 1

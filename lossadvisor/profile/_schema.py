@@ -13,17 +13,10 @@ from pathlib import Path
 
 from lossadvisor._records import from_jsonable, load_record, save_record, to_jsonable
 
-PROFILE_SCHEMA_VERSION = 1
+# Object size buckets (area at native resolution): the run-folder contract owns them, their names are columns.
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_PX as SIZE_BUCKET_BOUNDS_PX
 
-# Object size buckets by area in pixels at native resolution. "tiny" is under 8x8 px: there a handful of wrong
-# pixels moves per-object Dice by tens of percent. "small" / "medium" / "large" follow the COCO detection
-# convention (area < 32^2, < 96^2, >= 96^2; Lin et al. 2014, "Microsoft COCO").
-SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
-    ("tiny", 0.0, 64.0),
-    ("small", 64.0, 1024.0),
-    ("medium", 1024.0, 9216.0),
-    ("large", 9216.0, float("inf")),
-)
+PROFILE_SCHEMA_VERSION = 1
 
 # Equivalent diameters (px) under which an object is considered lost after resizing to the training size.
 SCALE_DIAMETER_THRESHOLDS_PX: tuple[float, ...] = (2.0, 4.0)

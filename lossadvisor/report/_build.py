@@ -13,20 +13,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from lossadvisor import runfolder
 from lossadvisor._atomic import write_text
 from lossadvisor._redact import redact
 from lossadvisor.errors import ConfigError
-from lossadvisor.report._context import build_context
+from lossadvisor.report._context import SECTIONS, build_context
 from lossadvisor.report._load import load_run
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "report.html.j2"
 STYLESHEET = "report.css"
-REPORT_NAME = "report.html"
+REPORT_NAME = runfolder.REPORT_HTML
 
 
-def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
+def build_report(run_dir: str | Path, *, out: str | Path | None = None, progress: bool = False) -> Path:
     """Write the HTML report of a run folder and return its path.
 
     Reads only the saved files of ``run_dir`` (profile.json, recommendation.json, trials.csv, ...; see
@@ -36,6 +37,7 @@ def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
     Args:
         run_dir: the run folder written by ``lossadvisor profile/advise/tune --out``.
         out: where to write the report; default ``run_dir/report.html``.
+        progress: show a progress bar on stderr, one step per section (drawing the plots takes seconds).
 
     Returns:
         The path of the written report.
@@ -57,8 +59,12 @@ def build_report(run_dir: str | Path, *, out: str | Path | None = None) -> Path:
         )
     if target.suffix.lower() not in {".html", ".htm"}:
         raise ConfigError(f"The 'out' argument of build_report must end in .html; got {str(target)!r}.")
-    run = load_run(run_dir)
-    html = render_html(build_context(run))
+    with _Steps(enabled=progress, total=len(SECTIONS) + 2) as steps:
+        steps.advance("reading the run folder")
+        run = load_run(run_dir)
+        context = build_context(run, on_section=steps.advance)
+        steps.advance("writing the HTML")
+        html = render_html(context)
     write_text(target, html)  # atomic: a reader never sees half a report (tune rebuilds it while running)
     logger.info("Wrote %s", target)
     return target
@@ -90,3 +96,33 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, str) and not isinstance(value, Markup):
         return redact(value)
     return value
+
+
+class _Steps:
+    """A tqdm bar over the report's steps (stderr; silent when disabled), named after the step running."""
+
+    def __init__(self, *, enabled: bool, total: int) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=total, desc="report", unit="step", leave=False, dynamic_ncols=True)
+        self._started = False
+
+    def advance(self, name: str) -> None:
+        """Mark the previous step done and show ``name`` as the one running."""
+        if self._bar is None:
+            return
+        if self._started:
+            self._bar.update(1)
+        self._started = True
+        self._bar.set_postfix_str(name, refresh=True)
+
+    def __enter__(self) -> _Steps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            if self._started and exc[0] is None:
+                self._bar.update(1)
+            self._bar.close()

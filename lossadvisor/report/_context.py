@@ -7,12 +7,13 @@ still gives a complete, honest report.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
 from lossadvisor._version import __version__
 from lossadvisor.report import _format as fmt
-from lossadvisor.report._context_dataset import dataset_section, rules_section
+from lossadvisor.report._context_dataset import advise_command, dataset_section, rules_section
 from lossadvisor.report._context_env import environment_section
 from lossadvisor.report._context_trials import (
     ENDED,
@@ -23,12 +24,13 @@ from lossadvisor.report._context_trials import (
     trials_section,
 )
 from lossadvisor.report._load import RESULT, RunFolder
-from lossadvisor.report._table import Cell, Table, facts
+from lossadvisor.report._table import Cell, Table
 
 CONFIDENCE_CSS = {"high": "good", "medium": "warn", "low": "bad"}
 
 SECTIONS = (
     ("verdict", "Verdict"),
+    ("use", "Use it in your training"),
     ("dataset", "The dataset"),
     ("rules", "Rule trace"),
     ("trials", "Trials"),
@@ -39,13 +41,32 @@ SECTIONS = (
 )
 
 
-def build_context(run: RunFolder) -> dict[str, Any]:
-    """The template's variables: title, status banner, and one dict per section."""
+def build_context(run: RunFolder, *, on_section: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """The template's variables: title, status banner, and one dict per section.
+
+    ``on_section(title)`` is called before each section is built (the progress bar of ``lossadvisor report``).
+    """
     name = (
         (run.profile.dataset_name if run.profile else None)
         or (run.recommendation.dataset_name if run.recommendation else None)
         or run.path.name
     )
+    builders = {
+        "verdict": verdict_section,
+        "use": use_section,
+        "dataset": dataset_section,
+        "rules": rules_section,
+        "trials": trials_section,
+        "lr-range": lr_range_section,
+        "stability": stability_section,
+        "samples": samples_section,
+        "environment": environment_section,
+    }
+    sections: dict[str, Any] = {}
+    for section_id, title in SECTIONS:
+        if on_section is not None:
+            on_section(title)
+        sections[section_id.replace("-", "_")] = builders[section_id](run)
     return {
         "title": f"lossadvisor report: {name}",
         "dataset_name": name,
@@ -55,14 +76,7 @@ def build_context(run: RunFolder) -> dict[str, Any]:
         "stage": _stage(run),
         "banner": _banner(run),
         "sections": SECTIONS,
-        "verdict": verdict_section(run),
-        "dataset": dataset_section(run),
-        "rules": rules_section(run),
-        "trials": trials_section(run),
-        "lr_range": lr_range_section(run),
-        "stability": stability_section(run),
-        "samples": samples_section(run),
-        "environment": environment_section(run),
+        **sections,
     }
 
 
@@ -113,6 +127,17 @@ def _finished_trials(run: RunFolder) -> int:
     return sum(n for state, n in (run.study_states or {}).items() if state in FINISHED_STATES)
 
 
+# What each confidence level asks of the reader, in one plain sentence.
+CONFIDENCE_ADVICE = {
+    "high": "Use it.",
+    "medium": "Use it; the runner-up is close enough to be worth keeping in mind.",
+    "low": (
+        "This is a tie: the difference is within the noise, so either loss is defensible. Prefer the simpler "
+        "loss (CE, then weighted CE, then Dice+CE), or re-run with more seeds or epochs to separate them."
+    ),
+}
+
+
 def verdict_section(run: RunFolder) -> dict[str, Any]:
     """The tuned recommendation (``result.json``) or, before tuning, the rules' first choice."""
     result = run.result
@@ -129,21 +154,8 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             lr=fmt.lr(rec.get("lr")),
             confidence=level or fmt.MISSING,
             confidence_css=CONFIDENCE_CSS.get(level, ""),
+            confidence_advice=CONFIDENCE_ADVICE.get(level, ""),
             explanation=str(confidence.get("explanation", "")),
-            confidence_facts=facts(
-                [
-                    ("margin over the runner-up", fmt.num(confidence.get("margin"))),
-                    ("spread across seeds (std of IoU)", fmt.num(confidence.get("seed_spread"))),
-                ]
-            ),
-            snippets=[
-                (title, str(code))
-                for title, code in (
-                    ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
-                    ("fastai", (result.get("snippets") or {}).get("fastai")),
-                )
-                if code
-            ],
             ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
             agreement=_agreement(result),
             objective=str((result.get("training") or {}).get("objective", "")),
@@ -178,7 +190,7 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
         return section
     section["missing"] = (
         "No recommendation yet: this run folder holds neither result.json nor recommendation.json. Run "
-        "`lossadvisor advise` for the rules' advice, or `lossadvisor tune` to confirm it with trials."
+        f"`{advise_command(run)}` for the rules' advice, or `lossadvisor tune` to confirm it with trials."
     )
     return section
 
@@ -203,6 +215,7 @@ def _agreement(result: dict[str, Any]) -> str:
 
 
 def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
+    """Every aggregate as result.json has it, never recomputed: mean, spread, collapse, failures, score."""
     rows = []
     for r in ranking:
         chosen = str(r.get("config_id", "")) == recommended
@@ -213,7 +226,6 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
                     "good" if chosen else "",
                 ),
                 Cell(str(r.get("loss", "")), "code"),
-                Cell(fmt.params(r.get("params")), "code"),
                 fmt.lr(r.get("lr")),
                 fmt.num(r.get("seeds")),
                 fmt.num(r.get("mean_iou")),
@@ -224,21 +236,63 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
             ]
         )
     return Table(
-        columns=[
-            "configuration",
-            "loss",
-            "parameters",
-            "lr",
-            "seeds",
-            "mean IoU",
-            "std",
-            "collapse rate",
-            "failures",
-            "score",
-        ],
+        columns=["configuration", "loss", "lr", "seeds", "mean IoU", "std", "collapse", "failed", "score"],
         rows=rows,
-        numeric=frozenset({3, 4, 5, 6, 7, 8, 9}),
+        numeric=frozenset({2, 3, 4, 5, 6, 7, 8}),
+        optional=frozenset({1, 2, 3, 5, 6, 7}),
         id="ranking",
-        caption="Ranking over seeds (★ recommended). The score rewards a high mean IoU and penalises spread "
-        "and collapse.",
+        caption="Ranking over seeds (★ recommended), as result.json has it. Mean IoU is the final-epoch "
+        "validation IoU over seeds, a failed run counted as 0; the score rewards a high mean IoU and "
+        "penalises spread and collapse.",
+    )
+
+
+def use_section(run: RunFolder) -> dict[str, Any]:
+    """The copy-paste code, headed by exactly what the trials validated (never more)."""
+    result = run.result or {}
+    section: dict[str, Any] = {"problems": run.problems_with(RESULT)}
+    snippets = [
+        (title, str(code))
+        for title, code in (
+            ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
+            ("fastai", (result.get("snippets") or {}).get("fastai")),
+        )
+        if code
+    ]
+    if not snippets:
+        section["missing"] = (
+            "No code yet: result.json (written when `lossadvisor tune` ends) holds the snippets with the "
+            "tested loss and learning rate."
+            if run.result is None
+            else "result.json has no code snippets."
+        )
+        return section
+    section["snippets"] = snippets
+    section["validated"] = _validated_sentence(result.get("training") or {})
+    return section
+
+
+def _validated_sentence(training: dict[str, Any]) -> str:
+    """What the trials trained, from result.json's ``training`` (empty when an older tuner did not say)."""
+    if not training.get("optimizer"):
+        return ""
+    parameters = training.get("parameters")
+    size = f"a {parameters / 1e6:.2g} M-parameter " if isinstance(parameters, (int, float)) else "a "
+    warmup = training.get("warmup_steps") or 0
+    schedule = (
+        f"a {warmup}-step linear warm-up, then a constant learning rate"
+        if warmup
+        else "a constant learning rate"
+    )
+    tiles = (
+        f"random {training.get('tile_px')} px crops at native resolution"
+        if training.get("tile_mode") == "crop"
+        else f"tiles resized to {training.get('tile_px')} px"
+    )
+    return (
+        f"What was validated: {size}{training.get('model', 'model')} trained from scratch with "
+        f"{training['optimizer']} (weight decay {training.get('weight_decay', 0):g}) at {schedule}, for "
+        f"{fmt.num(training.get('steps_per_run'))} steps of batch {fmt.num(training.get('batch_size'))} on "
+        f"{tiles}. The learning rate transfers to another model, schedule or resolution only approximately: "
+        "use it as the starting point of a short check there."
     )

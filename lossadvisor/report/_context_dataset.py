@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from lossadvisor.profile._schema import SIZE_BUCKET_BOUNDS_PX
@@ -187,8 +188,8 @@ def rules_section(run: RunFolder) -> dict[str, Any]:
     rec = run.recommendation
     if rec is None:
         section["missing"] = (
-            "No rule trace: this run folder holds no recommendation.json. Run `lossadvisor advise` "
-            f"(with --out {run.path}) to apply the rules to the profile."
+            f"No rule trace: this run folder holds no recommendation.json. Run `{advise_command(run)}` to "
+            "apply the rules to the profile."
         )
         return section
     section["summary"] = (
@@ -228,6 +229,21 @@ def rules_section(run: RunFolder) -> dict[str, Any]:
     )
     section["warnings"] = list(rec.warnings)
     return section
+
+
+def advise_command(run: RunFolder) -> str:
+    """The ``lossadvisor advise`` command that writes recommendation.json into this run folder.
+
+    With a saved profile, advise takes ``--profile`` and writes beside it; without one it needs the masks.
+
+    Example:
+        >>> from pathlib import Path
+        >>> advise_command(RunFolder(path=Path("reports/my data"), profile=object()))
+        "lossadvisor advise --profile 'reports/my data/profile.json'"
+    """
+    if run.profile is not None:
+        return shlex.join(["lossadvisor", "advise", "--profile", str(run.path / PROFILE)])
+    return shlex.join(["lossadvisor", "advise", "MASKS", "--out", str(run.path)])
 
 
 def _threshold(comparison: str, threshold: float | None) -> str:

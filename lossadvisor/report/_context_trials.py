@@ -8,21 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.report import _format as fmt
 from lossadvisor.report import _plots_stability as stability_plots
 from lossadvisor.report import _plots_trials as plots
 from lossadvisor.report._load import EPOCHS, LR_RANGE_TEST, RESULT, SAMPLES, STABILITY, TRIALS, RunFolder
 from lossadvisor.report._table import Cell, Table
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_PX, SIZE_BUCKETS, is_collapse
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 ENDED = {"interrupted": "was interrupted", "failed": "failed"}  # run.json status -> how a sentence says it
 # Optuna parameter names as a reader knows them (the tuner searches the LR as a position in its range).
 PARAM_LABELS = {"lr_unit": "learning rate", "lr": "learning rate", "loss": "loss type"}
 BOUNDED_LOSS_NOTE = (
-    "LR range tests are not to be trusted for bounded losses (Dice and its relatives): their smoothed loss "
-    "barely moves, the usual 'stop at 4× the minimum' never fires, and the suggested learning rate comes out "
-    "nearly the same whatever the data. Tests marked suspect are shown for completeness; the tuned learning "
-    "rate from the trials is what to use."
+    BOUNDED_LR_TEST_NOTE + " Tests marked suspect are shown for completeness; use the tuned learning rate."
 )
 
 
@@ -88,7 +87,7 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
         section.setdefault("notes", []).append(
             "No parameter importances (result.json has none yet: they are computed when the study ends)."
         )
-    section["table"] = _trial_table(trials)
+    section["table"] = _trial_table(_with_best_epoch_scores(trials, run.epochs))
     section["dropped"] = _dropped_table(trials)
     return section
 
@@ -109,13 +108,38 @@ def _no_trials_message(run: RunFolder) -> str:
     )
 
 
+def _with_best_epoch_scores(trials: Any, epochs: Any) -> Any:
+    """trials.csv with ``best_iou``/``best_dice`` filled from epochs.csv where an older tuner left them out.
+
+    Both numbers of a row must come from one epoch (Dice is never below IoU for one prediction), so a missing
+    value is taken from the same trial's best epoch in epochs.csv, never from another epoch.
+    """
+    trials = trials.copy()
+    if epochs is None or epochs.empty or not trials[["best_iou", "best_dice"]].isna().any().any():
+        return trials
+    search = epochs[epochs["phase"].isin(["search", ""])].drop_duplicates(["trial", "epoch"], keep="last")
+    scores = search.set_index(["trial", "epoch"])[["val_iou", "val_dice"]]
+    for i, r in trials.iterrows():
+        key = (r["number"], r["best_epoch"])
+        if key in scores.index:
+            for ours, theirs in (("best_iou", "val_iou"), ("best_dice", "val_dice")):
+                if fmt.is_missing(r[ours]):
+                    trials.at[i, ours] = scores.loc[key, theirs]
+    return trials
+
+
 def _trial_table(trials: Any) -> Table:
     rows = []
     for r in trials.itertuples():
         state = Cell(
             r.state.lower(), {"COMPLETE": "", "PRUNED": "muted", "FAIL": "bad"}.get(r.state, "muted")
         )
-        collapse = Cell(r.collapse_kind or "yes", "bad") if r.collapsed else Cell("no", "muted")
+        collapse = Cell(r.collapse, "bad") if is_collapse(r.collapse) else Cell("no", "muted")
+        epoch = (
+            f"{fmt.num(r.best_epoch)} of {fmt.num(r.epochs_run)}"
+            if not fmt.is_missing(r.best_epoch)
+            else fmt.MISSING
+        )
         rows.append(
             [
                 str(int(r.number)),
@@ -124,10 +148,10 @@ def _trial_table(trials: Any) -> Table:
                 fmt.lr(r.lr),
                 fmt.num(r.mix),
                 Cell(fmt.params(r.params), "code"),
-                fmt.num(r.value),
-                fmt.num(r.val_dice),
-                fmt.num(r.best_epoch),
-                fmt.num(r.epochs_run),
+                fmt.num(r.best_iou),
+                fmt.num(r.best_dice),
+                epoch,
+                fmt.num(r.val_iou),
                 collapse,
                 fmt.num(r.grad_spikes),
                 fmt.yes_no(r.nonfinite) if r.nonfinite else "no",
@@ -144,16 +168,20 @@ def _trial_table(trials: Any) -> Table:
             "parameters",
             "IoU",
             "Dice",
-            "best epoch",
-            "epochs",
-            "collapsed",
+            "at epoch",
+            "final IoU",
+            "collapse",
             "grad spikes",
             "NaN/Inf",
             "time",
         ],
         rows=rows,
         numeric=frozenset({0, 3, 4, 6, 7, 8, 9, 11, 13}),
+        optional=frozenset({1, 3, 4, 5, 8, 9, 10, 11, 12, 13}),
         id="trials-table",
+        caption="IoU and Dice are both from the trial's best epoch (the search objective), shown as "
+        "'at epoch'; final IoU is the last epoch's. Collapse: what the last validation predicted when it "
+        "collapsed (all background or all foreground).",
     )
 
 
@@ -198,74 +226,73 @@ def lr_range_section(run: RunFolder) -> dict[str, Any]:
 
 
 def stability_section(run: RunFolder) -> dict[str, Any]:
-    """Seed spread, collapse rate and small-object recall per configuration."""
-    section: dict[str, Any] = {"problems": run.problems_with(STABILITY)}
+    """Every seed's IoU per configuration (a plot of the raw runs) and the object recall per size bucket.
+
+    The aggregates (mean, spread, collapse rate, failures, score) are result.json's and appear once, in the
+    verdict's ranking; recall per bucket is result.json's ``object_recall``. Nothing is averaged here.
+    """
+    section: dict[str, Any] = {"problems": run.problems_with(STABILITY, RESULT)}
     data = run.stability
     if data is None or data.empty:
         section["missing"] = _no_stability_message(run, written=data is not None)
         return section
     data = data.copy()
     data["label"] = data["label"].where(data["label"] != "", data["config_id"])
-    groups = data.groupby("label", sort=False)
-    summary = groups.agg(
-        loss=("loss", "first"),
-        source=("source", "first"),
-        lr=("lr", "first"),
-        params=("params", "first"),
-        seeds=("seed", "count"),
-        mean=("val_iou", "mean"),
-        std=("val_iou", "std"),
-        low=("val_iou", "min"),
-        high=("val_iou", "max"),
-        collapse=("collapsed", "mean"),
-        failed=("failed", "sum"),
-    )
-    summary = summary.sort_values("mean", ascending=False)
-    recall_columns = [
-        c for c in ("recall_tiny", "recall_small", "recall_medium", "recall_large") if data[c].notna().any()
-    ]
-    recall = groups[recall_columns].mean() if recall_columns else None
-    rows = []
-    for label, r in summary.iterrows():
-        collapse = Cell(fmt.pct(r.collapse, 0), "bad" if r.collapse > 0 else "")
-        rows.append(
-            [
-                label,
-                Cell(r.loss, "code"),
-                r.source,
-                fmt.lr(r.lr),
-                Cell(fmt.params(r.params), "code"),
-                str(int(r.seeds)),
-                fmt.num(r["mean"]),
-                fmt.num(r["std"]),
-                f"{fmt.num(r.low)} – {fmt.num(r.high)}",
-                collapse,
-                str(int(r.failed)),
-            ]
-            + [fmt.num(recall.loc[label, c]) for c in recall_columns]
-        )
-    section["table"] = Table(
-        columns=[
-            "configuration",
-            "loss",
-            "chosen as",
-            "lr",
-            "parameters",
-            "seeds",
-            "mean IoU",
-            "std",
-            "range",
-            "collapse rate",
-            "failed",
-            *[f"recall {c.removeprefix('recall_')}" for c in recall_columns],
-        ],
-        rows=rows,
-        numeric=frozenset({3, 5, 6, 7, 8, 9, 10, *range(11, 11 + len(recall_columns))}),
-        caption="Recall per object-size bucket: share of true objects of that size the prediction touches.",
-        id="stability-table",
-    )
-    section["plot"] = stability_plots.seed_spread(data, list(summary.index))
+    ranking = (run.result or {}).get("ranking") or []
+    label_of = {str(r.get("config_id")): str(r.get("label") or r.get("config_id")) for r in ranking}
+    order = [label_of[c] for c in label_of if c in set(data["config_id"])]
+    order += [label for label in dict.fromkeys(data["label"]) if label not in order]
+    section["plot"] = stability_plots.seed_spread(data, order)
+    validation = (run.result or {}).get("validation") or {}
+    section["validation"] = _validation_sentence(validation)
+    recall = (run.result or {}).get("object_recall") or {}
+    if run.result is None:
+        section["notes"] = [
+            "The averages over seeds (mean IoU, spread, collapse rate, score) and the object recall come "
+            "from result.json, written when the run ends; the plot shows the runs finished so far."
+        ]
+    elif recall:
+        section["recall"] = _recall_table(recall, ranking, validation.get("objects") or {})
     return section
+
+
+def _validation_sentence(validation: dict[str, Any]) -> str:
+    """How much the validation scores rest on: tiles and true objects per size bucket."""
+    tiles = validation.get("tiles")
+    objects = validation.get("objects") or {}
+    if tiles is None:
+        return ""
+    per_bucket = ", ".join(f"{fmt.num(objects.get(b, 0))} {b}" for b in SIZE_BUCKETS)
+    return (
+        f"Validation set: {fmt.num(tiles)} tiles holding {per_bucket} objects (sizes at native resolution). "
+        "Every IoU in this report is measured on these tiles; a bucket with few objects moves in large steps "
+        "(with one object, recall can only be 0 or 1)."
+    )
+
+
+def _recall_table(recall: dict[str, Any], ranking: list[dict[str, Any]], objects: dict[str, Any]) -> Table:
+    """result.json's ``object_recall`` per configuration in ranking order; empty buckets left out."""
+    buckets = [b for b in SIZE_BUCKETS if any(not fmt.is_missing((v or {}).get(b)) for v in recall.values())]
+    bounds = {name: (lo, hi) for name, lo, hi in SIZE_BUCKET_BOUNDS_PX}
+    ids = [str(r.get("config_id")) for r in ranking if str(r.get("config_id")) in recall]
+    ids += [c for c in recall if c not in ids]
+    labels = {str(r.get("config_id")): str(r.get("label") or r.get("config_id")) for r in ranking}
+    header = []
+    for b in buckets:
+        lo, hi = bounds[b]
+        size = f"{fmt.num(lo)}–{fmt.num(hi)} px" if hi != float("inf") else f"≥ {fmt.num(lo)} px"
+        count = f", {fmt.num(objects[b])} objects" if b in objects else ""
+        header.append(f"{b} ({size}{count})")
+    return Table(
+        columns=["configuration", *header],
+        rows=[[labels.get(c, c), *[fmt.num((recall.get(c) or {}).get(b)) for b in buckets]] for c in ids],
+        numeric=frozenset(range(1, len(buckets) + 1)),
+        id="recall-table",
+        caption="Object recall per size bucket (area in px at native resolution), final epoch, mean over "
+        "seeds: the share "
+        "of true objects (connected regions of one class in the validation masks) with at least half of "
+        "their pixels predicted as their class.",
+    )
 
 
 def _no_stability_message(run: RunFolder, *, written: bool) -> str:

@@ -22,13 +22,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
-DPI = 110
+DPI = 110  # CSS pixels per inch of figure: the size a plot takes in the page
+SCALE = 2  # PNGs hold SCALE x as many pixels per side, sharp on high-density screens and in print
 WIDTH_IN = 7.6  # about 840 px at DPI: fills the report column on a laptop screen without upscaling
 ROW_HEIGHT_IN = 3.0
 
-# Okabe-Ito, in the order that keeps neighbouring colours most distinct.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# Okabe-Ito, in the order that keeps neighbouring colours most distinct. Yellow (#F0E442) is left out of the
+# loss colours (too faint on white) and kept for the sample overlays, which use no loss colour.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
 MUTED = "#8C8C8C"  # pruned / failed / reference marks
+# One marker per meaning, in every plot: a filled circle is a finished run, an open circle a pruned one, an X
+# a collapsed run (all background or all foreground), a down-triangle a failed run drawn at 0, a diamond the
+# best of a group.
+MARKERS = {"complete": "o", "collapsed": "X", "failed": "v", "best": "D"}
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,20 @@ class Plot:
     alt: str  # what the plot shows, for screen readers and for printing without images
     caption: str = ""
     error: str = ""
+    width: int = 0  # CSS pixels (the PNG holds SCALE x as many)
+    height: int = 0
 
 
 def palette_for(names: Iterable[str]) -> dict[str, str]:
-    """A stable colour per name (sorted), so one loss has the same colour in every plot of a report."""
-    ordered = sorted(set(names))
+    """A stable colour per loss name, the same in every plot of a report.
+
+    Names are ordered as in the loss registry (CE, weighted CE, focal, Dice, ...; unknown names after, sorted)
+    and colours handed out in that order, so CE and weighted CE get blue and orange, not two blues.
+    """
+    from lossadvisor.losses import LOSSES
+
+    registry = list(LOSSES)
+    ordered = sorted(set(names), key=lambda n: (registry.index(n) if n in registry else len(registry), n))
     return {name: OKABE_ITO[i % len(OKABE_ITO)] for i, name in enumerate(ordered)}
 
 
@@ -99,14 +114,20 @@ def render(
             try:
                 draw(fig)
                 buffer = io.BytesIO()
-                fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+                fig.savefig(buffer, format="png", dpi=DPI * SCALE, metadata={"Software": None})
             finally:
                 fig.clear()
     except Exception as exc:  # noqa: BLE001 - a plot is not worth losing the whole report
         logger.warning("Could not draw the plot %r: %s", alt, exc)
         return Plot(uri="", alt=alt, caption=caption, error=f"{type(exc).__name__}: {exc}")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Plot(uri=f"data:image/png;base64,{encoded}", alt=alt, caption=caption)
+    return Plot(
+        uri=f"data:image/png;base64,{encoded}",
+        alt=alt,
+        caption=caption,
+        width=round(width * DPI),
+        height=round(height * DPI),
+    )
 
 
 def image_uri(rgb: Any) -> str:

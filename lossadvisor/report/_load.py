@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lossadvisor import runfolder
 from lossadvisor._redact import redact_deep
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
@@ -27,6 +28,7 @@ from lossadvisor.report._readers import (
     read_csv,
     read_json,
     read_lr_range_tests,
+    read_per_image,
     read_samples,
 )
 from lossadvisor.rules._schema import Recommendation
@@ -38,29 +40,19 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-PROFILE = "profile.json"
-PER_IMAGE = "per_image.csv"
-RECOMMENDATION = "recommendation.json"
-RUN = "run.json"
-TRIALS = "trials.csv"
-EPOCHS = "epochs.csv"
-STABILITY = "stability.csv"
-LR_RANGE_TEST = "lr_range_test.json"
-RESULT = "result.json"
-SAMPLES = "samples.npz"
-STUDY_DB = "study.db"
-RUN_FILES = (
-    PROFILE,
-    PER_IMAGE,
-    RECOMMENDATION,
-    RUN,
-    TRIALS,
-    EPOCHS,
-    STABILITY,
-    LR_RANGE_TEST,
-    RESULT,
-    SAMPLES,
-)
+# The file names, from the run-folder contract (short names: every section module imports them).
+PROFILE = runfolder.PROFILE_JSON
+PER_IMAGE = runfolder.PER_IMAGE_CSV
+RECOMMENDATION = runfolder.RECOMMENDATION_JSON
+RUN = runfolder.RUN_JSON
+TRIALS = runfolder.TRIALS_CSV
+EPOCHS = runfolder.EPOCHS_CSV
+STABILITY = runfolder.STABILITY_CSV
+LR_RANGE_TEST = runfolder.LR_RANGE_TEST_JSON
+RESULT = runfolder.RESULT_JSON
+SAMPLES = runfolder.SAMPLES_NPZ
+STUDY_DB = runfolder.STUDY_DB
+RUN_FILES = runfolder.RUN_FILES
 
 
 @dataclass(frozen=True)
@@ -130,7 +122,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
     return RunFolder(
         path=path,
         profile=read(PROFILE, DatasetProfile.load),
-        per_image=read(PER_IMAGE, read_csv),
+        per_image=read(PER_IMAGE, read_per_image),
         recommendation=read(RECOMMENDATION, Recommendation.load),
         run=read(RUN, lambda f: redact_deep(read_json(f, dict))),
         trials=read(TRIALS, lambda f: normalise(read_csv(f), TRIAL_COLUMNS)),

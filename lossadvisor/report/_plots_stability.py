@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lossadvisor.report._figure import MUTED, Plot, image_uri, palette_for, render
+from lossadvisor.report._figure import MARKERS, MUTED, Plot, image_uri, palette_for, render
+from lossadvisor.runfolder import COLLAPSE, is_collapse
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -21,9 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from lossadvisor.report._readers import Samples
 
 OVERLAY_ALPHA = 0.55
-TRUE_POSITIVE = (0, 114, 178)  # Okabe-Ito blue
-FALSE_POSITIVE = (230, 159, 0)  # Okabe-Ito orange
-FALSE_NEGATIVE = (204, 121, 167)  # Okabe-Ito reddish purple
+TRUE_POSITIVE = (240, 228, 66)  # Okabe-Ito yellow (kept out of the loss colours)
+FALSE_POSITIVE = (255, 0, 255)  # magenta
+FALSE_NEGATIVE = (0, 255, 255)  # cyan
 MAX_SAMPLES = 4
 
 
@@ -63,12 +64,12 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
             jitter=0.12,
             legend=False,
         )
-        bad = scored[scored["collapsed"].astype(bool)]
+        bad = scored[scored[COLLAPSE].map(is_collapse)]
         positions = {label: i for i, label in enumerate(order)}
         ax.scatter(
             bad["val_iou"],
             [positions[label] for label in bad["label"]],
-            marker="X",
+            marker=MARKERS["collapsed"],
             s=60,
             color="black",
             zorder=5,
@@ -79,7 +80,7 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
             ax.scatter(
                 [0.0] * len(failed),
                 [positions[label] for label in failed["label"]],
-                marker="v",
+                marker=MARKERS["failed"],
                 s=50,
                 color=MUTED,
                 zorder=5,
@@ -87,8 +88,8 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
             )
         if len(bad) or len(failed):
             fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-        ax.set_xlim(-0.03, 1.03)
-        ax.set_xlabel("validation foreground IoU, one point per seed")
+        ax.set_xlim(*_fitted(data["val_iou"].fillna(0.0) if len(failed) else scored["val_iou"]))
+        ax.set_xlabel("validation foreground IoU (final epoch), one point per seed")
         ax.set_ylabel("")
         ax.set_title("Spread across seeds")
 
@@ -97,6 +98,21 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
         alt="Box and strip plot of IoU per seed for each configuration.",
         height=max(2.0, 0.55 * len(order) + 1.4),
     )
+
+
+def _fitted(values: pd.Series, pad: float = 0.05, min_span: float = 0.1) -> tuple[float, float]:
+    """An axis range around ``values`` (at least ``min_span`` wide, inside [0, 1] padded), not always 0..1.
+
+    Example:
+        >>> import pandas as pd
+        >>> tuple(round(v, 3) for v in _fitted(pd.Series([0.40, 0.45])))
+        (0.325, 0.525)
+    """
+    low, high = float(values.min()), float(values.max())
+    if high - low < min_span:
+        middle = (low + high) / 2
+        low, high = middle - min_span / 2, middle + min_span / 2
+    return max(-0.02, low - pad), min(1.02, high + pad)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from lossadvisor.report._figure import MUTED, OKABE_ITO, ROW_HEIGHT_IN, Plot, palette_for, render
+from lossadvisor.report._figure import MARKERS, MUTED, OKABE_ITO, ROW_HEIGHT_IN, Plot, palette_for, render
+from lossadvisor.runfolder import COLLAPSE, is_collapse
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -54,7 +55,9 @@ def best_per_loss(trials: pd.DataFrame) -> Plot:
         )
         for i, loss in enumerate(order):
             best = data.loc[data["loss"] == loss, "value"].max()
-            ax.scatter([best], [i], marker="D", s=70, color=colours[loss], edgecolor="black", zorder=5)
+            ax.scatter(
+                [best], [i], marker=MARKERS["best"], s=70, color=colours[loss], edgecolor="black", zorder=5
+            )
             ax.annotate(
                 f"{best:.3f}",
                 (best, i),
@@ -100,7 +103,7 @@ def iou_vs_lr(trials: pd.DataFrame, searched: dict[str, tuple[float, float]] | N
             rows = data[data["loss"] == loss]
             if loss in searched:
                 ax.axvspan(*searched[loss], color=SEARCHED_SHADE, zorder=0, linewidth=0)
-            _lr_points(ax, rows, colours[loss])
+            _points(ax, rows, colours[loss], x="lr")
             ax.set_xscale("log")
             ax.set_xlim(x_low, x_high)
             ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
@@ -121,16 +124,19 @@ def iou_vs_lr(trials: pd.DataFrame, searched: dict[str, tuple[float, float]] | N
     )
 
 
-def _lr_points(ax: Axes, rows: pd.DataFrame, colour: str) -> None:
-    complete = rows[(rows["state"] == "COMPLETE") & ~rows["collapsed"].astype(bool) & rows["value"].notna()]
-    pruned = rows[(rows["state"] == "PRUNED") & rows["value"].notna()]
-    collapsed = rows[rows["collapsed"].astype(bool) & rows["value"].notna()]
+def _points(ax: Axes, rows: pd.DataFrame, colour: str, *, x: str) -> None:
+    """IoU against column ``x``: complete filled, pruned open, collapsed X, failed a triangle at 0."""
+    collapsed = rows[COLLAPSE].map(is_collapse) & rows["value"].notna()
+    complete = rows[(rows["state"] == "COMPLETE") & ~collapsed & rows["value"].notna()]
+    pruned = rows[(rows["state"] == "PRUNED") & ~collapsed & rows["value"].notna()]
     failed = rows[rows["state"] == "FAIL"]
-    ax.scatter(complete["lr"], complete["value"], s=30, color=colour, edgecolor="white", linewidth=0.5)
-    ax.scatter(pruned["lr"], pruned["value"], s=30, facecolor="none", edgecolor=colour, linewidth=1.2)
-    ax.scatter(collapsed["lr"], collapsed["value"], s=45, marker="X", color="black")
+    ax.scatter(complete[x], complete["value"], s=30, color=colour, edgecolor="white", linewidth=0.5)
+    ax.scatter(pruned[x], pruned["value"], s=30, facecolor="none", edgecolor=colour, linewidth=1.2)
+    ax.scatter(
+        rows.loc[collapsed, x], rows.loc[collapsed, "value"], s=45, marker=MARKERS["collapsed"], color="black"
+    )
     if len(failed):
-        ax.scatter(failed["lr"], [0.0] * len(failed), s=40, marker="v", color=MUTED)
+        ax.scatter(failed[x], [0.0] * len(failed), s=40, marker=MARKERS["failed"], color=MUTED)
 
 
 def _lr_legend(*, failed: bool, shaded: bool) -> list[Any]:
@@ -138,12 +144,21 @@ def _lr_legend(*, failed: bool, shaded: bool) -> list[Any]:
     from matplotlib.patches import Patch
 
     handles = [
-        Line2D([], [], marker="o", linestyle="", color=MUTED, label="complete"),
+        Line2D([], [], marker=MARKERS["complete"], linestyle="", color=MUTED, label="complete"),
         Line2D([], [], marker="o", linestyle="", markerfacecolor="none", color=MUTED, label="pruned"),
-        Line2D([], [], marker="X", linestyle="", color="black", label="collapsed (all one class)"),
+        Line2D(
+            [],
+            [],
+            marker=MARKERS["collapsed"],
+            linestyle="",
+            color="black",
+            label="collapsed (all one class)",
+        ),
     ]
     if failed:
-        handles.append(Line2D([], [], marker="v", linestyle="", color=MUTED, label="failed (drawn at 0)"))
+        handles.append(
+            Line2D([], [], marker=MARKERS["failed"], linestyle="", color=MUTED, label="failed (drawn at 0)")
+        )
     if shaded:
         handles.append(Patch(color=SEARCHED_SHADE, label="range searched"))
     return handles
@@ -151,31 +166,25 @@ def _lr_legend(*, failed: bool, shaded: bool) -> list[Any]:
 
 def iou_vs_mix(trials: pd.DataFrame) -> Plot:
     """IoU against the Dice/CE mix weight (0 = cross-entropy only, 1 = Dice only), per mixed loss."""
-    data = finished(trials)
-    data = data[data["mix"].notna()].assign(state=lambda d: d["state"].str.lower())
+    data = trials[trials["mix"].notna()]
     colours = palette_for(trials["loss"])
 
     def draw(fig: Figure) -> None:
-        import seaborn as sns
+        from matplotlib.lines import Line2D
 
         ax = fig.subplots()
-        sns.scatterplot(
-            data=data,
-            x="mix",
-            y="value",
-            hue="loss",
-            palette=colours,
-            ax=ax,
-            s=40,
-            style="state",
-            markers={"complete": "o", "pruned": "X"},
-        )
+        losses = sorted(data["loss"].unique(), key=list(colours).index)
+        for loss in losses:
+            _points(ax, data[data["loss"] == loss], colours[loss], x="mix")
         ax.set_xlim(-0.03, 1.03)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlabel("mix weight of the Dice term (0 = cross-entropy only, 1 = Dice only)")
         ax.set_ylabel(IOU_LABEL)
         ax.set_title("IoU against the Dice/CE mix weight")
-        ax.legend(fontsize=8, loc="lower left")
+        handles = [
+            Line2D([], [], marker="o", linestyle="", color=colours[loss], label=loss) for loss in losses
+        ] + _lr_legend(failed=bool((data["state"] == "FAIL").any()), shaded=False)
+        ax.legend(handles=handles, fontsize=8, loc="lower left")
 
     return render(draw, alt="Scatter plot of IoU against the Dice/CE mix weight.")
 

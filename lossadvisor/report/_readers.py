@@ -1,7 +1,8 @@
 """Readers for the individual files of a run folder, each tolerant of what a tuner may leave out.
 
-CSV columns follow ``docs/ARCHITECTURE.md``; a column the writer did not include is added empty, booleans are
-parsed from any of the usual spellings (and counts), so a slightly different writer still renders.
+CSV columns follow the run-folder contract (``lossadvisor/runfolder.py``); a column the writer did not include
+is added empty, a column an earlier version named otherwise is renamed, booleans are parsed from any of the
+usual spellings (and counts), so a slightly different writer still renders.
 """
 
 from __future__ import annotations
@@ -13,35 +14,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lossadvisor.errors import DataError
+from lossadvisor.runfolder import (
+    COLLAPSE,
+    EPOCH_COLUMNS,
+    RENAMED_COLUMNS,
+    STABILITY_COLUMNS,
+    TRIAL_COLUMNS,
+    is_per_image_column,
+)
+
+__all__ = ["EPOCH_COLUMNS", "STABILITY_COLUMNS", "TRIAL_COLUMNS", "normalise", "read_csv", "read_json"]
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
 
-# fmt: off
-# Columns the report reads from each CSV (docs/ARCHITECTURE.md); absent ones are added empty so a tuner that
-# writes fewer columns still renders, with "–" where a value is missing.
-TRIAL_COLUMNS = (
-    "number", "state", "loss", "lr", "mix", "params", "value", "val_iou", "val_dice", "best_epoch",
-    "epochs_run", "collapsed", "collapse_kind", "grad_norm_max", "grad_spikes", "nonfinite",
-    "duration_s", "fail_reason",
-)
-EPOCH_COLUMNS = (
-    "phase", "run_id", "trial", "loss", "epoch", "train_loss", "val_iou", "val_dice", "pred_fg_share",
-    "true_fg_share", "collapse", "grad_norm_mean", "grad_norm_max", "grad_spikes", "nonfinite",
-    "seconds",
-)
-STABILITY_COLUMNS = (
-    "config_id", "label", "source", "loss", "lr", "params", "seed", "val_iou", "val_dice", "collapsed",
-    "collapse_kind", "failed", "fail_reason", "recall_tiny", "recall_small", "recall_medium",
-    "recall_large", "duration_s",
-)
-_BOOL_COLUMNS = ("collapsed", "failed", "nonfinite")
+# Columns and names come from the run-folder contract (lossadvisor/runfolder.py); absent columns are added
+# empty so a tuner that writes fewer columns still renders, with "–" where a value is missing.
+_BOOL_COLUMNS = ("failed", "nonfinite")
 _TEXT_COLUMNS = (
-    "state", "loss", "params", "collapse_kind", "fail_reason", "label", "source", "config_id", "phase",
-    "run_id", "collapse",
-)
-# fmt: on
+    "state", "loss", "params", COLLAPSE, "fail_reason", "label", "source", "config_id", "phase", "run_id",
+)  # fmt: skip
+_NUMBER_COLUMNS = (
+    "lr", "mix", "value", "val_iou", "val_dice", "best_iou", "best_dice", "best_epoch", "epoch", "trial",
+    "number", "seed",
+)  # fmt: skip
 _TRUE_WORDS = frozenset({"true", "1", "yes", "y", "t"})
 
 
@@ -70,14 +67,21 @@ def read_csv(file: Path) -> pd.DataFrame:
     return pd.read_csv(file, keep_default_na=True)
 
 
+def read_per_image(file: Path) -> pd.DataFrame:
+    """per_image.csv with the contract's columns only (the fixed ones and the per-class ones)."""
+    df = read_csv(file)
+    return df[[c for c in df.columns if is_per_image_column(str(c))]]
+
+
 def normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Add absent columns (empty), parse booleans, and turn missing text into ""."""
+    """Keep exactly ``columns`` (absent ones added empty), parse booleans, and turn missing text into ""."""
     import pandas as pd
 
-    df = df.copy()
+    df = df.rename(columns={old: new for old, new in RENAMED_COLUMNS.items() if new not in df.columns})
     for column in columns:
         if column not in df.columns:
             df[column] = math.nan
+    df = df[list(columns)]  # the report sees the contract's columns only, so it cannot depend on others
     for column in _BOOL_COLUMNS:
         if column in df.columns:
             df[column] = df[column].map(as_bool)
@@ -88,7 +92,7 @@ def normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             )
     if "state" in df.columns:
         df["state"] = df["state"].str.upper().str.replace("TRIALSTATE.", "", regex=False)
-    for column in ("lr", "mix", "value", "val_iou", "val_dice", "epoch", "trial", "number", "seed"):
+    for column in _NUMBER_COLUMNS:
         if column in df.columns:
             df[column] = pd.to_numeric(df[column], errors="coerce")
     return df

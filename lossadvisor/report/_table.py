@@ -23,6 +23,7 @@ class Table:
     caption: str = ""
     numeric: frozenset[int] = frozenset()  # column indices aligned right
     id: str = ""  # HTML id, so readers (and tests) can link to a table
+    optional: frozenset[int] = frozenset()  # column indices a phone-width screen leaves out (class "opt")
 
     def __len__(self) -> int:
         return len(self.rows)

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from lossadvisor.losses import get_spec
+from lossadvisor.losses import BOUNDED_LR_TEST_NOTE, get_spec
 from lossadvisor.rules._outcome import RuleOutcome
 from lossadvisor.rules._schema import RuleTrace
 
-BOUNDED_FAMILIES = ("region", "compound")  # registry families whose loss is (partly) a bounded overlap score
 STABLE_MIX = "dice_ce"  # the compound every Dice-family recommendation keeps beside it
 
-LR_RANGE_TEST_NOTE = (
-    "Do not trust an LR range test (LR finder) for this loss: bounded losses barely move the smoothed loss "
-    "curve, the usual stop rule never fires, and the suggestion comes out near the same high LR whatever the "
-    "data. Tune the LR inside this range instead."
-)
+LR_RANGE_TEST_NOTE = BOUNDED_LR_TEST_NOTE  # shown beside bounded candidates (the registry's ``bounded``)
 
 
 def is_dice_family(loss: str) -> bool:
-    """True for region and compound losses (Dice, Tversky, Lovász and their mixes), per the registry."""
-    return get_spec(loss).family in BOUNDED_FAMILIES
+    """True for losses with an overlap term (region and compound families), per the registry."""
+    return get_spec(loss).has_overlap_term
 
 
 def lr_range_for(loss: str, thresholds: Mapping[str, float]) -> tuple[float, float]:
@@ -69,5 +64,5 @@ def rule_dice_family(losses: Sequence[str], thresholds: Mapping[str, float]) -> 
         f"A bounded overlap loss with no CE term: if early epochs predict all background or all foreground, "
         f"fall back to {STABLE_MIX}."
     )
-    reasons = {loss: fallback for loss in dice_like if get_spec(loss).family == "region"}
+    reasons = {loss: fallback for loss in dice_like if get_spec(loss).bounded}
     return RuleOutcome(trace=trace, reasons=reasons, require=(STABLE_MIX,))

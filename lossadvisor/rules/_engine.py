@@ -15,7 +15,7 @@ from lossadvisor._version import __version__
 from lossadvisor.losses import LOSSES, get_spec
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.rules._config import load_rules_config
-from lossadvisor.rules._dice import LR_RANGE_TEST_NOTE, is_dice_family, lr_range_for, rule_dice_family
+from lossadvisor.rules._dice import LR_RANGE_TEST_NOTE, lr_range_for, rule_dice_family
 from lossadvisor.rules._imbalance import (
     LEVEL_CHOICES,
     imbalance_level,
@@ -178,7 +178,7 @@ def _candidate(
         lr_range=lr_range_for(loss, thresholds),
         rationale=rationale,
         is_baseline=loss == BASELINE,
-        lr_note=LR_RANGE_TEST_NOTE if is_dice_family(loss) else "",
+        lr_note=LR_RANGE_TEST_NOTE if get_spec(loss).bounded else "",
     )
 
 

@@ -37,8 +37,6 @@ TVERSKY_BETA_MAX = 0.8
 BINARY_WEIGHT_METHOD = "inverse"
 MULTICLASS_WEIGHT_METHOD = "median"
 
-DICE_TERM_LOSSES = ("dice", "dice_ce", "dice_focal", "tversky", "focal_tversky", "generalized_dice")
-
 
 @dataclass(frozen=True)
 class ParamContext:
@@ -81,7 +79,7 @@ def candidate_params(loss: str, profile: DatasetProfile, ctx: ParamContext) -> d
     if loss == "unified_focal":
         delta = get_spec(loss).param("delta")
         params["delta"] = min(max(beta, delta.low or 0.0), delta.high or 1.0)
-    if ctx.batch_dice and loss in DICE_TERM_LOSSES:
+    if ctx.batch_dice and get_spec(loss).has_batch_dice:
         params["batch_dice"] = True
     if profile.ignore_index is not None and any(p.name == "ignore_index" for p in get_spec(loss).params):
         params["ignore_index"] = profile.ignore_index

@@ -10,11 +10,13 @@ import math
 import re
 from collections.abc import Mapping
 
+from lossadvisor.losses import LOSSES
 from lossadvisor.profile._schema import PERCENTILES, SCALE_DIAMETER_THRESHOLDS_PX, DatasetProfile, ScaleEffect
 from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable
 from lossadvisor.rules._schema import RuleTrace
 
-COMPOUND_LOSSES = ("dice_ce", "dice_focal", "unified_focal")  # a region term with a pixel term beside it
+# An overlap term with a pixel term beside it, per the registry.
+COMPOUND_LOSSES = tuple(name for name, spec in LOSSES.items() if spec.compound)
 PURE_REGION_LOSSES = ("dice", "tversky", "generalized_dice")  # overlap only: nothing bounds their gradient
 # Diameter (px) under which an object counts as lost at the training size: the largest the profile measures.
 LOST_DIAMETER_PX = max(SCALE_DIAMETER_THRESHOLDS_PX)

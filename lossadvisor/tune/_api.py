@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from lossadvisor import runfolder
 from lossadvisor._atomic import write_json
 from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import DEFAULT_MAX_PIXELS
 from lossadvisor.tune._cache import build_train_data, save_cache
 from lossadvisor.tune._device import resolve_device
-from lossadvisor.tune._lr_range import BOUNDED_FAMILIES, lr_range_test
+from lossadvisor.tune._lr_range import lr_range_test
 from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._pairing import pair_files
 from lossadvisor.tune._progress import Progress
@@ -247,7 +248,7 @@ def tune(
         read_mask=lambda p: (
             read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
         ),
-        cache_dir=run_dir / "cache",
+        cache_dir=run_dir / runfolder.CACHE_DIR,
         fingerprint=profile.fingerprint,
         size=size,
         crop=crop,
@@ -315,7 +316,7 @@ def tune(
 
         # Phase 2: the run starts. From here on run.json says how it ends (complete, interrupted, failed).
         write_outputs(profile, per_image, run_dir)
-        rec.save(run_dir / "recommendation.json")
+        rec.save(run_dir / runfolder.RECOMMENDATION_JSON)
         record = RunRecord(
             run_dir,
             settings=settings,
@@ -365,7 +366,7 @@ def tune(
                     batch_size=batch_size,
                     warmup_steps=warmup_steps,
                     seed=seed,
-                    preds_dir=run_dir / "cache" / f"preds_{name}",
+                    preds_dir=run_dir / runfolder.CACHE_DIR / f"preds_{name}",
                     sample_indices=_sample_indices(data.val_masks, train_ignore),
                     model_factory=model_factory,
                     ignore_index=train_ignore,
@@ -457,11 +458,11 @@ def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -
                 params=params,
                 batch_size=ctx.batch_size,
                 seed=ctx.seed,
-                bounded=get_spec(loss).family in BOUNDED_FAMILIES,
+                bounded=get_spec(loss).bounded,
             )
             results.append(outcome.to_dict())
         study.set_user_attr(LR_TEST_ATTR, results)
-    write_json(run_dir / "lr_range_test.json", {"tests": results})
+    write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
     return results
 
 

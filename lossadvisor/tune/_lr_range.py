@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.tune._batches import BatchSource
 from lossadvisor.tune._cache import TrainData
 from lossadvisor.tune._device import DeviceChoice, seed_everything
@@ -27,12 +28,7 @@ END_LR = 10.0
 NUM_ITERATIONS = 100
 SMOOTHING_BETA = 0.98
 STOP_DIVERGENCE_FACTOR = 4.0
-BOUNDED_FAMILIES = ("region",)  # losses bounded in [0, 1] (Dice, Tversky, Lovasz, ...)
-BOUNDED_NOTE = (
-    "Bounded loss (values in [0, 1]): the smoothed loss barely moves and the 4x-minimum stop rarely fires, "
-    "so this suggestion reflects the sweep more than the data. Treat it as suspect; the study tunes the "
-    "learning rate instead."
-)
+BOUNDED_NOTE = BOUNDED_LR_TEST_NOTE  # the registry's ``bounded`` losses (LossSpec.bounded)
 NO_STOP_NOTE = (
     "The loss never rose to 4x its minimum, so the sweep ended without the divergence fastai's rule relies "
     "on; the suggestion is suspect."

@@ -6,86 +6,29 @@ for what the storage holds, also after a resume.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from lossadvisor._atomic import write_csv, write_npz
-
-TRIAL_COLUMNS = (
-    "number",
-    "state",
-    "loss",
-    "lr",
-    "mix",
-    "params",
-    "value",
-    "val_iou",
-    "val_dice",
-    "best_epoch",
-    "epochs_run",
-    "collapsed",
-    "collapse_kind",
-    "grad_norm_max",
-    "grad_spikes",
-    "nonfinite",
-    "duration_s",
-    "fail_reason",
+from lossadvisor import runfolder
+from lossadvisor._atomic import write_npz
+from lossadvisor.runfolder import (
+    COLLAPSE,
+    COLLAPSE_NONE,
+    EPOCH_COLUMNS,
+    SIZE_BUCKETS,
+    STABILITY_COLUMNS,
+    TRIAL_COLUMNS,
+    write_csv,
+    write_json,
 )
-EPOCH_COLUMNS = (
-    "phase",
-    "run_id",
-    "trial",
-    "loss",
-    "epoch",
-    "train_loss",
-    "val_iou",
-    "val_dice",
-    "pred_fg_share",
-    "true_fg_share",
-    "collapse",
-    "grad_norm_mean",
-    "grad_norm_max",
-    "grad_spikes",
-    "nonfinite",
-    "seconds",
-)
-STABILITY_COLUMNS = (
-    "config_id",
-    "label",
-    "source",
-    "loss",
-    "lr",
-    "params",
-    "seed",
-    "val_iou",
-    "val_dice",
-    "collapsed",
-    "collapse_kind",
-    "failed",
-    "fail_reason",
-    "recall_tiny",
-    "recall_small",
-    "recall_medium",
-    "recall_large",
-    "duration_s",
-)
-RECALL_BUCKETS = ("tiny", "small", "medium", "large")
+
+__all__ = ["write_json", "write_tables", "write_samples", "snippets", "object_recall_by_config"]
 
 
-def _cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, float) and not math.isfinite(value):
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    return value
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> Path:
-    return write_csv(path, columns, ({c: _cell(row.get(c)) for c in columns} for row in rows))
+def _epoch_at(epochs: list[dict], epoch) -> dict:
+    """The epoch record numbered ``epoch`` ({} when absent), so a row's IoU and Dice come from one epoch."""
+    return next((e for e in epochs if e.get("epoch") == epoch), {})
 
 
 def trial_rows(study) -> list[dict]:
@@ -98,6 +41,7 @@ def trial_rows(study) -> list[dict]:
             continue
         s = t.user_attrs.get("summary", {})
         params = t.user_attrs.get("params", {})
+        best = _epoch_at(t.user_attrs.get("epochs", []), s.get("best_epoch"))
         rows.append(
             {
                 "number": t.number,
@@ -109,12 +53,13 @@ def trial_rows(study) -> list[dict]:
                 "value": t.value
                 if t.state == TrialState.COMPLETE
                 else (max(t.intermediate_values.values()) if t.intermediate_values else None),
+                "best_epoch": s.get("best_epoch"),
+                "best_iou": best.get("val_iou"),
+                "best_dice": best.get("val_dice"),
                 "val_iou": s.get("val_iou"),
                 "val_dice": s.get("val_dice"),
-                "best_epoch": s.get("best_epoch"),
                 "epochs_run": s.get("epochs_run", 0),
-                "collapsed": s.get("collapse_kind", "none") != "none" if s else "",
-                "collapse_kind": s.get("collapse_kind", ""),
+                COLLAPSE: s.get(COLLAPSE, ""),
                 "grad_norm_max": s.get("grad_norm_max"),
                 "grad_spikes": s.get("grad_spikes"),
                 "nonfinite": s.get("nonfinite"),
@@ -159,8 +104,8 @@ def stability_rows(records: list[dict]) -> list[dict]:
         rows.append(
             {
                 **r,
-                "collapsed": r["failed"] or r["collapse_kind"] != "none",
-                **{f"recall_{b}": recall.get(b) for b in RECALL_BUCKETS},
+                COLLAPSE: r.get(COLLAPSE, COLLAPSE_NONE),
+                **{f"recall_{b}": recall.get(b) for b in SIZE_BUCKETS},
             }
         )
     return rows
@@ -168,9 +113,9 @@ def stability_rows(records: list[dict]) -> list[dict]:
 
 def write_tables(run_dir: Path, study, stability_records: list[dict]) -> None:
     """trials.csv, epochs.csv and stability.csv from the study and the stability records."""
-    _write_csv(run_dir / "trials.csv", TRIAL_COLUMNS, trial_rows(study))
-    _write_csv(run_dir / "epochs.csv", EPOCH_COLUMNS, epoch_rows(study, stability_records))
-    _write_csv(run_dir / "stability.csv", STABILITY_COLUMNS, stability_rows(stability_records))
+    write_csv(run_dir / runfolder.TRIALS_CSV, TRIAL_COLUMNS, trial_rows(study))
+    write_csv(run_dir / runfolder.EPOCHS_CSV, EPOCH_COLUMNS, epoch_rows(study, stability_records))
+    write_csv(run_dir / runfolder.STABILITY_CSV, STABILITY_COLUMNS, stability_rows(stability_records))
 
 
 def object_recall_by_config(records: list[dict]) -> dict[str, dict[str, float | None]]:
@@ -179,7 +124,7 @@ def object_recall_by_config(records: list[dict]) -> dict[str, dict[str, float | 
     for cid in dict.fromkeys(r["config_id"] for r in records):
         runs = [r.get("object_recall") or {} for r in records if r["config_id"] == cid and not r["failed"]]
         out[cid] = {}
-        for b in RECALL_BUCKETS:
+        for b in SIZE_BUCKETS:
             values = [run[b] for run in runs if run.get(b) is not None]
             out[cid][b] = float(np.mean(values)) if values else None
     return out
@@ -189,12 +134,73 @@ def _kwargs(params: dict) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in params.items() if v is not None)
 
 
-def snippets(loss: str, params: dict, lr: float, *, num_classes: int, epochs_hint: int) -> dict[str, str]:
-    """Copy-paste code for plain PyTorch and for fastai with the recommended loss and learning rate."""
+def validated_setup(
+    *,
+    model: str,
+    parameters: int | None,
+    lr: float,
+    steps: int,
+    batch_size: int,
+    side: int,
+    crop: bool,
+    warmup_steps: int,
+    weight_decay: float,
+) -> str:
+    """One sentence saying exactly what the trials trained, so a snippet never claims more than was tested.
+
+    Example:
+        >>> text = validated_setup(model="compact U-Net", parameters=431_000, lr=2e-3, steps=160,
+        ...     batch_size=8, side=128, crop=False, warmup_steps=0, weight_decay=1e-4)
+        >>> text[:60]
+        'a 0.43 M-parameter compact U-Net trained from scratch with A'
+        >>> text[60:157]
+        'damW (weight decay 0.0001) at a constant lr=0.002 for 160 steps of batch 8 on tiles resized to 12'
+        >>> text[-6:]
+        '128 px'
+    """
+    size = f"{parameters / 1e6:.2g} M-parameter " if parameters else ""
+    schedule = (
+        f"after a {warmup_steps}-step linear warm-up, a constant lr={lr:.3g}"
+        if warmup_steps
+        else f"a constant lr={lr:.3g}"
+    )
+    tiles = f"random {side} px crops at native resolution" if crop else f"tiles resized to {side} px"
+    return (
+        f"a {size}{model} trained from scratch with AdamW (weight decay {weight_decay:g}) at {schedule} "
+        f"for {steps} steps of batch {batch_size} on {tiles}"
+    )
+
+
+TRANSFER_NOTE = (
+    "The learning rate transfers to another model, optimiser, schedule or resolution only approximately: "
+    "use it as the starting point of a short check there."
+)
+
+
+def _kwargs(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items() if v is not None)
+
+
+def _comment(text: str, width: int = 96) -> str:
+    """``text`` as ``# `` comment lines of at most ``width`` characters."""
+    import textwrap
+
+    return "".join(f"# {line}\n" for line in textwrap.wrap(text, width - 2))
+
+
+def snippets(
+    loss: str, params: dict, lr: float, *, num_classes: int, epochs_hint: int, validated: str
+) -> dict[str, str]:
+    """Copy-paste code for plain PyTorch and for fastai with the recommended loss and learning rate.
+
+    ``validated`` (from :func:`validated_setup`) heads both snippets: the loss and learning rate were tested
+    on that setup only, and the fastai recipe (pretrained encoder, one-cycle) was not tested at all.
+    """
     n_out = 1 if num_classes <= 2 else num_classes  # binary: one sigmoid channel
     call = f'build_loss("{loss}"' + (f", {_kwargs(params)}" if _kwargs(params) else "") + ")"
+    header = _comment(f"Validated on this data: {validated}. {TRANSFER_NOTE}")
     pytorch = (
-        "import torch\n"
+        header + "import torch\n"
         "from lossadvisor.losses import build_loss\n\n"
         f"loss_fn = {call}\n"
         f"optimizer = torch.optim.AdamW(model.parameters(), lr={lr:.3g}, weight_decay=1e-4)\n\n"
@@ -205,13 +211,18 @@ def snippets(loss: str, params: dict, lr: float, *, num_classes: int, epochs_hin
         "    optimizer.step()\n"
     )
     fastai = (
-        "from fastai.vision.all import *\n"
+        header
+        + _comment(
+            "Not validated: the pretrained resnet34 encoder and the one-cycle schedule below are fastai's "
+            "usual recipe, not what the trials ran; lr_max starts from the tested rate."
+        )
+        + "from fastai.vision.all import *\n"
         "from lossadvisor.losses import build_loss\n\n"
         f"loss_fn = {call}\n\n"
         "def loss_func(logits, masks):\n"
         "    return loss_fn(logits, masks.long())  # fastai's TensorMask -> int64 class indices\n\n"
         f"learn = unet_learner(dls, resnet34, n_out={n_out}, loss_func=loss_func)\n"
-        f"learn.fit_one_cycle({epochs_hint}, lr_max={lr:.3g})  # validated over seeds\n"
+        f"learn.fit_one_cycle({epochs_hint}, lr_max={lr:.3g})\n"
     )
     return {"pytorch": pytorch, "fastai": fastai}
 

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from lossadvisor._atomic import write_json
-from lossadvisor.tune._outputs import object_recall_by_config, snippets, write_samples
+from lossadvisor import runfolder
+from lossadvisor.tune._metrics import OBJECT_FOUND_OVERLAP, ObjectRecallTally
+from lossadvisor.tune._outputs import (
+    object_recall_by_config,
+    snippets,
+    validated_setup,
+    write_json,
+    write_samples,
+)
 from lossadvisor.tune._search import RunContext
 
 logger = logging.getLogger(__name__)
@@ -46,6 +53,7 @@ def write_result(
     ``agrees_with_rules`` says whether the trials confirmed the rules' first choice: the point of the study.
     """
     best = ranking[0] if ranking else None
+    training = _training_setup(ctx, total_steps)
     payload = {
         "recommended": (
             {k: best[k] for k in ("loss", "params", "lr", "label", "config_id")}
@@ -63,19 +71,79 @@ def write_result(
         "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
         "param_importances": _param_importances(study),
         "snippets": snippets(
-            best["loss"], best["params"], best["lr"], num_classes=ctx.num_classes, epochs_hint=10
+            best["loss"],
+            best["params"],
+            best["lr"],
+            num_classes=ctx.num_classes,
+            epochs_hint=10,
+            validated=_validated(training, best["lr"]),
         )
         if best
         else {},
         "object_recall": object_recall_by_config(records),
-        "training": {
-            "steps_per_run": total_steps,
-            "objective": "validation foreground IoU (best epoch) in the "
-            "search; final-epoch IoU over seeds in the stability phase",
-        },
+        "validation": _validation_set(ctx),
+        "training": training,
     }
     _write_sample_file(run_dir, ranking, ctx)
-    return write_json(run_dir / "result.json", payload)
+    return write_json(run_dir / runfolder.RESULT_JSON, payload)
+
+
+def _training_setup(ctx: RunContext, total_steps: int) -> dict:
+    """What every run trained: the model and its size, optimiser, schedule, steps and tile size."""
+    from lossadvisor.tune._train import WEIGHT_DECAY
+
+    return {
+        "steps_per_run": total_steps,
+        "objective": "validation foreground IoU (best epoch) in the "
+        "search; final-epoch IoU over seeds in the stability phase",
+        "model": "custom model" if ctx.model_factory is not None else "compact U-Net",
+        "parameters": _parameter_count(ctx),
+        "optimizer": "AdamW",
+        "weight_decay": WEIGHT_DECAY,
+        "warmup_steps": ctx.warmup_steps,
+        "batch_size": ctx.batch_size,
+        "tile_px": ctx.data.side,
+        "tile_mode": ctx.data.mode,
+    }
+
+
+def _validated(training: dict, lr: float) -> str:
+    return validated_setup(
+        model=training["model"],
+        parameters=training["parameters"],
+        lr=lr,
+        steps=training["steps_per_run"],
+        batch_size=training["batch_size"],
+        side=training["tile_px"],
+        crop=training["tile_mode"] == "crop",
+        warmup_steps=training["warmup_steps"],
+        weight_decay=training["weight_decay"],
+    )
+
+
+def _parameter_count(ctx: RunContext) -> int | None:
+    """Trainable parameters of the model the trials used (built once more, on the CPU)."""
+    try:
+        from lossadvisor.tune._unet import CompactUNet
+
+        out_channels = 1 if ctx.num_classes == 2 else ctx.num_classes
+        model = (ctx.model_factory or (lambda c, k: CompactUNet(c, k)))(3, out_channels)
+        return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    except Exception as exc:  # noqa: BLE001 - a user model that cannot be rebuilt only loses this fact
+        logger.info("Could not count the model's parameters: %s", exc)
+        return None
+
+
+def _validation_set(ctx: RunContext) -> dict:
+    """How much the validation scores rest on: tiles, and true objects per size bucket (recall's base)."""
+    tally = ObjectRecallTally(scale=ctx.data.scale)
+    for mask in ctx.data.val_masks:
+        tally.add(mask, mask, num_classes=ctx.num_classes)
+    return {
+        "tiles": int(len(ctx.data.val_masks)),
+        "objects": {bucket: int(n) for bucket, n in tally.total.items()},
+        "object_found_overlap": OBJECT_FOUND_OVERLAP,
+    }
 
 
 def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> None:
@@ -93,7 +161,7 @@ def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> N
     }
     idx = ctx.sample_indices
     write_samples(
-        run_dir / "samples.npz",
+        run_dir / runfolder.SAMPLES_NPZ,
         images=ctx.data.val_images[idx],
         masks=ctx.data.val_masks[idx],
         predictions=predictions,

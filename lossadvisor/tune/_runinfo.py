@@ -12,10 +12,11 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lossadvisor._atomic import write_json
+from lossadvisor import runfolder
+from lossadvisor.runfolder import write_json
 from lossadvisor.tune._study import redact_url
 
-RUN_JSON = "run.json"
+RUN_JSON = runfolder.RUN_JSON
 # Settings shown in the reconstructed command line, with their CLI flag.
 _FLAGS = {
     "images": "--images",

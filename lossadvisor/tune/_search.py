@@ -98,7 +98,7 @@ def outcome_summary(outcome: TrialOutcome) -> dict:
         "best_iou": best.val_iou if best else None,
         "best_epoch": best.epoch if best else None,
         "epochs_run": len(outcome.epochs),
-        "collapse_kind": final.collapse if final else "none",
+        "collapse": final.collapse if final else "none",
         "grad_norm_max": max((r.grad_norm_max for r in outcome.epochs), default=None),
         "grad_spikes": sum(r.grad_spikes for r in outcome.epochs),
         "nonfinite": outcome.nonfinite,

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor._atomic import write_bytes
+from lossadvisor.runfolder import is_collapse
 from lossadvisor.tune._search import RunContext, jsonable_params, outcome_summary
 from lossadvisor.tune._space import Configuration, SearchSpace
 
@@ -190,7 +191,7 @@ def rank_configs(records: list[dict], configs: list[StabilityConfig]) -> list[di
         if not runs:
             continue
         ious = np.array([0.0 if r["failed"] or r["val_iou"] is None else r["val_iou"] for r in runs])
-        collapsed = np.array([r["failed"] or r["collapse_kind"] != "none" for r in runs], dtype=float)
+        collapsed = np.array([r["failed"] or is_collapse(r.get("collapse")) for r in runs], dtype=float)
         std = float(ious.std(ddof=1)) if len(ious) > 1 else 0.0
         mean = float(ious.mean())
         rate = float(collapsed.mean())

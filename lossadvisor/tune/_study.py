@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from lossadvisor import runfolder
 from lossadvisor._redact import REDACTED, redact, url_password
 from lossadvisor.errors import ConfigError, StudyMismatchError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STUDY_NAME = "lossadvisor"
-STUDY_DB = "study.db"
+STUDY_DB = runfolder.STUDY_DB
 FINGERPRINT_ATTR = "fingerprint"
 SETTINGS_ATTR = "objective_settings"
 STALE_REASON = "stale: the process running it ended before it finished"

@@ -23,6 +23,7 @@ from lossadvisor.profile._schema import (
     SkippedFile,
 )
 from lossadvisor.rules._schema import Candidate, ParamRange, Recommendation, RuleTrace, SearchSpaceEntry
+from lossadvisor.runfolder import EPOCH_COLUMNS, STABILITY_COLUMNS, TRIAL_COLUMNS, write_csv, write_json
 
 IMAGES = 20
 SIDE = 64
@@ -238,12 +239,13 @@ def make_trials(n: int = 16) -> pd.DataFrame:
                 "mix": 0.3 if loss == "dice_ce" else None,
                 "params": json.dumps({"mix": 0.3} if loss == "dice_ce" else {}),
                 "value": value,
-                "val_iou": value,
-                "val_dice": value and 2 * value / (1 + value),
-                "best_epoch": 2,
+                "best_epoch": {"COMPLETE": 2, "PRUNED": 1}.get(state),  # a failed trial has none
+                "best_iou": value,
+                "best_dice": value and 2 * value / (1 + value),  # Dice of the same prediction as the IoU
+                "val_iou": value and round(value * 0.9, 4),  # the final epoch scored a little lower
+                "val_dice": value and 2 * value * 0.9 / (1 + value * 0.9),
                 "epochs_run": 1 if state == "PRUNED" else 3,
-                "collapsed": i == 3,
-                "collapse_kind": "background" if i == 3 else "",
+                "collapse": "background" if i == 3 else "none",
                 "grad_norm_max": 1.5,
                 "grad_spikes": 0,
                 "nonfinite": state == "FAIL",
@@ -257,8 +259,8 @@ def make_trials(n: int = 16) -> pd.DataFrame:
 def make_epochs(trials: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for t in trials.itertuples():
-        for epoch in range(int(t.epochs_run)):
-            iou = (t.value if not math.isnan(t.value) else 0.0) * (epoch + 1) / t.epochs_run
+        for epoch in range(1, int(t.epochs_run) + 1):
+            iou = (t.value if not math.isnan(t.value) else 0.0) * epoch / t.epochs_run
             rows.append(
                 {
                     "phase": "search",
@@ -268,7 +270,7 @@ def make_epochs(trials: pd.DataFrame) -> pd.DataFrame:
                     "epoch": epoch,
                     "train_loss": 1.0 / (epoch + 1),
                     "val_iou": iou,
-                    "val_dice": iou,
+                    "val_dice": 2 * iou / (1 + iou),
                     "pred_fg_share": 0.1,
                     "true_fg_share": 0.1,
                     "collapse": "none",
@@ -287,6 +289,7 @@ def make_stability() -> pd.DataFrame:
         ("c1", "dice_ce mix=0.3 lr=2.0e-03", "top", "dice_ce", 0.002, [0.78, 0.8, 0.79]),
         ("c2", "ce lr=3.0e-03", "family_best", "ce", 0.003, [0.74, 0.75, 0.73]),
         ("c3", "dice lr=5.0e-03", "family_best", "dice", 0.005, [0.77, 0.02, 0.76]),
+        ("c4", "focal lr=8.0e-03", "family_best", "focal", 0.008, [0.70, None, 0.72]),  # seed 1 failed
     ]
     rows = []
     for config_id, label, source, loss, lr, ious in configs:
@@ -301,11 +304,10 @@ def make_stability() -> pd.DataFrame:
                     "params": "{}",
                     "seed": seed,
                     "val_iou": iou,
-                    "val_dice": 2 * iou / (1 + iou),
-                    "collapsed": iou < 0.1,
-                    "collapse_kind": "background" if iou < 0.1 else "",
-                    "failed": False,
-                    "fail_reason": "",
+                    "val_dice": None if iou is None else 2 * iou / (1 + iou),
+                    "collapse": "background" if iou is not None and iou < 0.1 else "none",
+                    "failed": iou is None,
+                    "fail_reason": "RuntimeError: loss became NaN at step 7" if iou is None else "",
                     "recall_tiny": 0.5,
                     "recall_small": 0.9,
                     "recall_medium": None,
@@ -314,6 +316,19 @@ def make_stability() -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+# Aggregates over make_stability()'s seeds as a tuner writes them to result.json, worked out by hand: a failed
+# run counts as IoU 0 and as collapsed; std is the sample standard deviation (ddof 1).
+RANKING = [
+    # config_id, label, loss, params, lr, mean_iou, std_iou, collapse_rate, failures, score
+    ("c1", RECOMMENDED["label"], "dice_ce", {"mix": 0.3}, 0.002, 0.79, 0.01, 0.0, 0, 0.78),
+    ("c2", "ce lr=3.0e-03", "ce", {}, 0.003, 0.74, 0.01, 0.0, 0, 0.73),
+    # (0.77 + 0.02 + 0.76) / 3 = 0.5167; std = 0.4301; 1 of 3 collapsed
+    ("c3", "dice lr=5.0e-03", "dice", {}, 0.005, 0.5167, 0.4301, 1 / 3, 0, -0.0801),
+    # (0.70 + 0 + 0.72) / 3 = 0.4733; std of (0.70, 0, 0.72) = 0.4100; 1 of 3 failed
+    ("c4", "focal lr=8.0e-03", "focal", {}, 0.008, 0.4733, 0.41, 1 / 3, 1, -0.1033),
+]
 
 
 def make_result() -> dict:
@@ -327,31 +342,19 @@ def make_result() -> dict:
         },
         "ranking": [
             {
-                "config_id": "c1",
-                "label": RECOMMENDED["label"],
-                "loss": "dice_ce",
-                "params": {"mix": 0.3},
-                "lr": 0.002,
+                "config_id": cid,
+                "label": label,
+                "loss": loss,
+                "params": params,
+                "lr": lr,
                 "seeds": 3,
-                "mean_iou": 0.79,
-                "std_iou": 0.008,
-                "collapse_rate": 0.0,
-                "failures": 0,
-                "score": 0.78,
-            },
-            {
-                "config_id": "c2",
-                "label": "ce lr=3.0e-03",
-                "loss": "ce",
-                "params": {},
-                "lr": 0.003,
-                "seeds": 3,
-                "mean_iou": 0.74,
-                "std_iou": 0.008,
-                "collapse_rate": 0.0,
-                "failures": 0,
-                "score": 0.73,
-            },
+                "mean_iou": mean,
+                "std_iou": std,
+                "collapse_rate": rate,
+                "failures": failures,
+                "score": score,
+            }
+            for cid, label, loss, params, lr, mean, std, rate, failures, score in RANKING
         ],
         "param_importances": {"lr": 0.7, "loss": 0.2, "mix": 0.1},
         "snippets": {
@@ -360,7 +363,23 @@ def make_result() -> dict:
             "fastai": "learn = Learner(dls, model, loss_func=build_loss('dice_ce', mix=0.3))\n"
             "learn.fit_one_cycle(40, lr_max=2.0e-03)",
         },
-        "object_recall": {"c1": {"tiny": 0.5, "small": 0.9}},
+        "object_recall": {
+            "c1": {"tiny": 0.5, "small": 0.9, "medium": None, "large": None},
+            "c2": {"tiny": 0.25, "small": 0.85, "medium": None, "large": None},
+        },
+        "validation": {"tiles": 4, "objects": {"tiny": 4, "small": 20, "medium": 0, "large": 0}},
+        "training": {
+            "steps_per_run": 60,
+            "objective": "validation foreground IoU (best epoch) in the search",
+            "model": "compact U-Net",
+            "parameters": 431_000,
+            "optimizer": "AdamW",
+            "weight_decay": 1e-4,
+            "warmup_steps": 0,
+            "batch_size": 8,
+            "tile_px": 32,
+            "tile_mode": "resize",
+        },
     }
 
 
@@ -427,8 +446,8 @@ def write_run_folder(
         return path
     trials = make_trials(n_trials)
     running = stage == "running"
-    trials.to_csv(path / "trials.csv", index=False)
-    make_epochs(trials).to_csv(path / "epochs.csv", index=False)
+    write_csv(path / "trials.csv", TRIAL_COLUMNS, trials.to_dict("records"))
+    write_csv(path / "epochs.csv", EPOCH_COLUMNS, make_epochs(trials).to_dict("records"))
     run = {
         "status": "running" if running else "complete",
         "command": command or f"lossadvisor tune --images img --masks masks --out {path}",
@@ -451,8 +470,8 @@ def write_run_folder(
     (path / "lr_range_test.json").write_text(json.dumps(make_lr_range_tests()), encoding="utf-8")
     if running:
         return path
-    make_stability().to_csv(path / "stability.csv", index=False)
-    (path / "result.json").write_text(json.dumps(make_result(), indent=2), encoding="utf-8")
+    write_csv(path / "stability.csv", STABILITY_COLUMNS, make_stability().to_dict("records"))
+    write_json(path / "result.json", make_result())
     make_samples(path / "samples.npz")
     return path
 

@@ -8,8 +8,12 @@ copied into $LOSSADVISOR_SCREENSHOT_DIR when that is set (e.g. by CI, to keep it
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
+import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -33,6 +37,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 screen in CSS pixels
+# The complete fixture report prints on 7 A4 pages today (verdict and ranking on page 1, then the code, the
+# dataset, rules, trials, LR tests, seeds, samples and the environment); 8 leaves one page of slack for
+# wording, and catches a return of the 11-page layout with its third-empty pages.
+MAX_A4_PAGES = 8
+# A value a reader copies (a loss name, a learning rate, a parameter): letters or digits, _ . - + = inside.
+TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-+=]*[A-Za-z0-9]")
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +120,63 @@ def test_escaped_names_do_not_run_in_the_browser(browser: Any, tmp_path: Path) -
     assert page.locator("#verdict .missing").inner_text().startswith("No recommendation yet")
     page.screenshot(path=str(tmp_path / "report-profile-only.png"), full_page=True)
     _keep(tmp_path / "report-profile-only.png")
+    page.close()
+
+
+def _tokens(text: str) -> Counter[str]:
+    """Values to keep whole: 4 characters or more with a digit or an underscore (weighted_ce, 2.0e-03)."""
+    text = unicodedata.normalize("NFKC", text)  # PDF text spells "fi" as a ligature
+    return Counter(w for w in TOKEN.findall(text) if len(w) >= 4 and re.search(r"[_\d]", w))
+
+
+def test_print_keeps_the_verdict_on_page_one_and_never_breaks_a_value(
+    browser: Any, build_stage: Callable[[str], Path], tmp_path: Path
+) -> None:
+    pypdf = pytest.importorskip("pypdf")
+    watched = Watched(browser)
+    page = watched.open(build_stage("complete"))
+    page.emulate_media(media="print")
+    printed = page.evaluate("document.body.innerText")  # what the print layout shows (no navigation)
+    pdf = page.pdf(format="A4")
+    (tmp_path / "report-a4.pdf").write_bytes(pdf)
+    _keep(tmp_path / "report-a4.pdf")
+    page.close()
+    pages = [unicodedata.normalize("NFKC", p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    assert 2 <= len(pages) <= MAX_A4_PAGES
+    first = pages[0]
+    assert "Recommended loss" in first.replace("RECOMMENDED LOSS", "Recommended loss")
+    assert "dice_ce" in first and "Confidence medium" in first
+    assert "Ranking of the configurations" in first and "focal lr=8.0e-03" in first  # the whole ranking
+    # every value appears as often, whole, in the PDF's text as on the page: none was split by a line break
+    expected, found = _tokens(printed), _tokens("\n".join(pages))
+    assert len(expected) > 50
+    broken = {w: (n, found.get(w, 0)) for w, n in expected.items() if found.get(w, 0) < n}
+    assert broken == {}
+
+
+def test_phone_shows_the_verdict_and_the_ranking_iou_without_sideways_scroll(
+    browser: Any, build_stage: Callable[[str], Path], tmp_path: Path
+) -> None:
+    page = browser.new_page(viewport=PHONE, device_scale_factor=2)
+    page.goto(build_stage("complete").resolve().as_uri(), wait_until="load")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    headers = page.locator("#ranking thead th")
+    names = headers.all_inner_texts()
+    for wanted in ("configuration", "mean IoU", "score"):
+        box = headers.nth(names.index(wanted)).bounding_box()
+        assert box is not None and box["width"] > 0, wanted
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (wanted, box)
+    # the ranking's own box does not scroll sideways either
+    assert page.evaluate(
+        "(() => { const w = document.querySelector('#ranking').parentElement; "
+        "return w.scrollWidth <= w.clientWidth; })()"
+    )
+    for selector in ("#recommended-loss", "#confidence", "#confidence-advice"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= PHONE["width"], selector
+    shot = tmp_path / "report-phone.png"
+    page.screenshot(path=str(shot), full_page=False)
+    _keep(shot)
     page.close()
 
 

@@ -7,8 +7,11 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from html_tables import body_rows, parse
+from report_runs import write_run_folder
 
+from lossadvisor.report import build_report
 from lossadvisor.report._context import SECTIONS
 
 
@@ -28,16 +31,45 @@ def test_verdict_matches_result_json(complete_report: Path) -> None:
     assert "mix=0.3" in text
     assert "medium" in text  # confidence level
     assert result["confidence"]["explanation"] in text
+    # what to do with a medium confidence, in one plain sentence beside it
+    assert "Confidence medium: Use it; the runner-up is close" in text
+
+
+def test_snippets_say_what_was_validated(complete_report: Path) -> None:
+    text = parse(complete_report.read_text(encoding="utf-8")).section_text["use"]
     assert "build_loss('dice_ce', mix=0.3)" in text  # PyTorch snippet (quotes shown as text)
     assert "learn.fit_one_cycle(40, lr_max=2.0e-03)" in text  # fastai snippet
+    # result.json's training block: 431,000 parameters, AdamW, constant LR, 60 steps of batch 8, 32 px
+    assert (
+        "What was validated: a 0.43 M-parameter compact U-Net trained from scratch with AdamW (weight decay "
+        "0.0001) at a constant learning rate, for 60 steps of batch 8 on tiles resized to 32 px." in text
+    )
+    assert "transfers to another model, schedule or resolution only approximately" in text
 
 
 def test_ranking_marks_the_recommended_configuration(complete_report: Path) -> None:
     rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "ranking")
-    assert len(rows) == 2
-    assert rows[0][0].endswith("★") and not rows[1][0].endswith("★")
-    assert [r[4] for r in rows] == ["3", "3"]  # seeds
-    assert rows[0][5] == "0.79" and rows[1][5] == "0.74"  # mean IoU from result.json
+    assert len(rows) == 4
+    assert rows[0][0].endswith("★") and not any(r[0].endswith("★") for r in rows[1:])
+
+
+def test_ranking_numbers_are_result_json_for_every_configuration(complete_report: Path) -> None:
+    """Every aggregate shown is result.json's, a configuration with a failed seed included (never recomputed:
+    the failed seed would otherwise drop out of a mean over stability.csv's rows)."""
+    result = json.loads((complete_report.parent / "result.json").read_text())
+    rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "ranking")
+    assert [r[0].removesuffix(" ★") for r in rows] == [c["label"] for c in result["ranking"]]
+    for row, config in zip(rows, result["ranking"], strict=True):
+        _, loss, lr, seeds, mean, std, collapse, failed, score = row
+        assert loss == config["loss"]
+        assert float(lr) == pytest.approx(config["lr"], rel=0.05)
+        assert int(seeds) == config["seeds"] and int(failed) == config["failures"]
+        assert float(mean) == pytest.approx(config["mean_iou"], abs=5e-4)
+        assert float(std) == pytest.approx(config["std_iou"], abs=5e-4)
+        assert float(score) == pytest.approx(config["score"], abs=5e-4)
+        assert float(collapse.removesuffix(" %")) == pytest.approx(100 * config["collapse_rate"], abs=0.5)
+    focal = rows[3]
+    assert focal[0] == "focal lr=8.0e-03" and focal[4] == "0.473" and focal[7] == "1"  # the failed seed as 0
 
 
 def test_dataset_numbers_match_profile(complete_report: Path) -> None:
@@ -51,6 +83,39 @@ def test_dataset_numbers_match_profile(complete_report: Path) -> None:
     assert [row[1] for row in classes] == ["background", "building"]
     assert classes[1][2] == "8,192" and classes[1][3] == "10.0 %"
     assert "28 (88 %)" in text  # 28 of 32 objects in the "small" bucket
+
+
+def test_trial_table_iou_and_dice_come_from_one_epoch(complete_report: Path) -> None:
+    trials = pd.read_csv(complete_report.parent / "trials.csv").set_index("number")
+    rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "trials-table")
+    shown = 0
+    for row in rows:
+        number, iou, dice, at_epoch = int(row[0]), row[6], row[7], row[8]
+        if iou == "–":
+            continue
+        shown += 1
+        assert float(dice) >= float(iou), row  # Dice = 2 IoU / (1 + IoU) >= IoU for one prediction
+        assert float(iou) == pytest.approx(trials.loc[number, "best_iou"], abs=5e-4)
+        assert float(dice) == pytest.approx(trials.loc[number, "best_dice"], abs=5e-4)
+        assert at_epoch == f"{trials.loc[number, 'best_epoch']:.0f} of {trials.loc[number, 'epochs_run']}"
+    assert shown == 15  # every trial but the failed one
+
+
+def test_an_older_trials_csv_gets_its_dice_from_the_same_epoch(tmp_path: Path) -> None:
+    """trials.csv written before best_iou/best_dice existed (with the final epoch's val_dice and the older
+    collapse_kind/collapsed columns): both numbers come from the best epoch in epochs.csv."""
+    folder = write_run_folder(tmp_path / "run", stage="complete")
+    trials = pd.read_csv(folder / "trials.csv")
+    epochs = pd.read_csv(folder / "epochs.csv")
+    old = trials.drop(columns=["best_iou", "best_dice", "collapse"]).assign(
+        collapsed=trials["collapse"] != "none", collapse_kind=trials["collapse"]
+    )
+    old.to_csv(folder / "trials.csv", index=False)
+    parser = parse(build_report(folder).read_text(encoding="utf-8"))
+    rows = {int(r[0]): r for r in body_rows(parser, "trials-table")}
+    best = epochs[(epochs["trial"] == 0) & (epochs["epoch"] == 2)].iloc[0]
+    assert rows[0][6] == f"{best['val_iou']:.3g}" and rows[0][7] == f"{best['val_dice']:.3g}"
+    assert rows[3][10] == "background"  # the renamed collapse column still reads
 
 
 def test_trial_table_has_one_row_per_trial(complete_report: Path) -> None:
@@ -73,14 +138,18 @@ def test_best_iou_per_loss_matches_trials_csv(complete_report: Path) -> None:
     assert [float(r[1]) for r in rows] == [round(v, 3) for v in expected]
 
 
-def test_stability_summarises_seeds(complete_report: Path) -> None:
-    rows = body_rows(parse(complete_report.read_text(encoding="utf-8")), "stability-table")
-    by_label = {r[0]: r for r in rows}
-    dice = by_label["dice lr=5.0e-03"]
-    assert dice[5] == "3"  # seeds
-    assert dice[6] == "0.517"  # mean of 0.77, 0.02, 0.76 = 0.5167
-    assert dice[9] == "33 %"  # one collapsed seed out of three
-    assert rows[0][0] == "dice_ce mix=0.3 lr=2.0e-03"  # best mean first
+def test_stability_shows_recall_and_the_validation_set_size(complete_report: Path) -> None:
+    parser = parse(complete_report.read_text(encoding="utf-8"))
+    text = parser.section_text["stability"]
+    # result.json's validation block: 4 tiles, 4 tiny and 20 small objects
+    assert "Validation set: 4 tiles holding 4 tiny, 20 small, 0 medium, 0 large objects" in text
+    assert "with one object, recall can only be 0 or 1" in text
+    # the rule of tune/_metrics.py (OBJECT_FOUND_OVERLAP = 0.5), not "touches"
+    assert "at least half of their pixels predicted as their class" in text and "touch" not in text
+    header = parser.tables["recall-table"][0]
+    assert header == ["configuration", "tiny (0–64 px, 4 objects)", "small (64–1,024 px, 20 objects)"]
+    rows = body_rows(parser, "recall-table")
+    assert rows == [["dice_ce mix=0.3 lr=2.0e-03", "0.5", "0.9"], ["ce lr=3.0e-03", "0.25", "0.85"]]
 
 
 def test_rule_trace_lists_every_rule(complete_report: Path) -> None:

@@ -1,0 +1,163 @@
+"""The run folder's contract in one place: file names, CSV columns, vocabularies, the NaN policy, the writers.
+
+Every command writes its part of one folder per dataset (``docs/ARCHITECTURE.md``, "The run folder"); the
+tuner writes through this module and the report reads through it, so a column renamed here is renamed for
+both, and a test checks that every name the report reads is declared here. Nothing here imports numpy,
+pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
+
+NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
+``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
+The frozen records of ``profile.json`` and ``recommendation.json`` keep their own documented spelling
+(``"nan"``, ``"inf"`` strings, ``lossadvisor/_records.py``) because they must round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from lossadvisor import _atomic
+
+# --- file names ----------------------------------------------------------------------------------------
+PROFILE_JSON = "profile.json"  # DatasetProfile (lossadvisor/profile/_schema.py), written by profile
+PER_IMAGE_CSV = "per_image.csv"  # one row per mask file, written by profile
+RECOMMENDATION_JSON = "recommendation.json"  # Recommendation (lossadvisor/rules/_schema.py), by advise/tune
+RUN_JSON = "run.json"  # what tune ran, with which settings, and how it ended
+STUDY_DB = "study.db"  # Optuna's SQLite storage (the default)
+TRIALS_CSV = "trials.csv"  # one row per search trial
+EPOCHS_CSV = "epochs.csv"  # one row per run and epoch
+STABILITY_CSV = "stability.csv"  # one row per re-run (configuration, seed)
+LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"tests": [...]}, one entry per loss swept
+RESULT_JSON = "result.json"  # the verdict and its evidence
+SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
+REPORT_HTML = "report.html"  # the self-contained report
+CACHE_DIR = "cache"  # decoded tiles and sample predictions (not shared; safe to delete)
+
+# Files the report reads, in the order its sections use them.
+RUN_FILES = (
+    PROFILE_JSON,
+    PER_IMAGE_CSV,
+    RECOMMENDATION_JSON,
+    RUN_JSON,
+    TRIALS_CSV,
+    EPOCHS_CSV,
+    STABILITY_CSV,
+    LR_RANGE_TEST_JSON,
+    RESULT_JSON,
+    SAMPLES_NPZ,
+)
+
+# --- run.json -------------------------------------------------------------------------------------------
+RUN_STATUSES = ("running", "complete", "interrupted", "failed")
+
+# --- object size buckets ----------------------------------------------------------------------------------
+# By area in pixels at native resolution. "tiny" is under 8x8 px: there a handful of wrong pixels moves
+# per-object Dice by tens of percent. "small" / "medium" / "large" follow the COCO detection convention
+# (area < 32^2, < 96^2, >= 96^2; Lin et al. 2014, "Microsoft COCO").
+SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
+    ("tiny", 0.0, 64.0),
+    ("small", 64.0, 1024.0),
+    ("medium", 1024.0, 9216.0),
+    ("large", 9216.0, float("inf")),
+)
+SIZE_BUCKETS = tuple(name for name, _, _ in SIZE_BUCKET_BOUNDS_PX)
+RECALL_COLUMNS = tuple(f"recall_{name}" for name in SIZE_BUCKETS)  # share of objects found, per bucket
+
+# --- collapse: one concept, one name ------------------------------------------------------------------------
+# "collapse" says what a validation pass predicted when it collapsed: nothing ("background"), nearly
+# everything ("foreground"), or it did not collapse ("none"). A run that failed is a separate fact ("failed").
+COLLAPSE = "collapse"
+COLLAPSE_NONE = "none"
+COLLAPSE_KINDS = (COLLAPSE_NONE, "background", "foreground")
+
+
+def is_collapse(value: Any) -> bool:
+    """True for "background" or "foreground"; "none", empty and missing values are not a collapse.
+
+    Example:
+        >>> is_collapse("background"), is_collapse("none"), is_collapse("")
+        (True, False, False)
+    """
+    return isinstance(value, str) and value in COLLAPSE_KINDS and value != COLLAPSE_NONE
+
+
+# --- CSV columns ------------------------------------------------------------------------------------------
+# fmt: off
+TRIAL_COLUMNS = (
+    "number", "state", "loss", "lr", "mix", "params",
+    "value",                    # the search objective: validation foreground IoU at best_epoch
+    "best_epoch", "best_iou", "best_dice",  # both scores of the same (best) epoch
+    "val_iou", "val_dice",      # both scores of the final epoch
+    "epochs_run", COLLAPSE, "grad_norm_max", "grad_spikes", "nonfinite", "duration_s", "fail_reason",
+)
+EPOCH_COLUMNS = (
+    "phase", "run_id", "trial", "loss", "epoch", "train_loss", "val_iou", "val_dice", "pred_fg_share",
+    "true_fg_share", COLLAPSE, "grad_norm_mean", "grad_norm_max", "grad_spikes", "nonfinite", "seconds",
+)
+STABILITY_COLUMNS = (
+    "config_id", "label", "source", "loss", "lr", "params", "seed",
+    "val_iou", "val_dice",      # final epoch of the run
+    COLLAPSE, "failed", "fail_reason", *RECALL_COLUMNS, "duration_s",
+)
+# per_image.csv: these columns, plus one ``pixels_<class>`` and one ``objects_<class>`` column per class.
+PER_IMAGE_COLUMNS = (
+    "file", "height", "width", "ignored_pixels", "foreground_fraction", "object_area_min",
+    "object_area_median", "object_area_max", "boundary_pixels", "encoding", "skipped_reason",
+)
+PER_IMAGE_CLASS_PREFIXES = ("pixels_", "objects_")
+# fmt: on
+TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
+EPOCH_PHASES = ("search", "stability")
+# Columns an earlier version wrote under another name: readers rename them, so old run folders still open.
+RENAMED_COLUMNS = {"collapse_kind": COLLAPSE}
+
+
+def is_per_image_column(name: str) -> bool:
+    """True for a column of per_image.csv (a fixed one or a per-class ``pixels_``/``objects_`` one)."""
+    return name in PER_IMAGE_COLUMNS or name.startswith(PER_IMAGE_CLASS_PREFIXES)
+
+
+# --- NaN policy and writers ---------------------------------------------------------------------------------
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: missing or non-finite numbers empty, dicts and lists as sorted JSON text."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, sort_keys=True, default=list)
+    return value
+
+
+def json_clean(value: Any) -> Any:
+    """A payload as strict JSON values: non-finite floats become ``None``, tuples lists, keys strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): json_clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_clean(v) for v in value]
+    if hasattr(value, "item") and callable(value.item):  # a numpy scalar
+        return json_clean(value.item())
+    return value
+
+
+def write_atomic(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (``lossadvisor/_atomic.py``: a reader never sees half a file)."""
+    return _atomic.write_bytes(path, data)
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Strict, indented JSON (NaN and inf become null), written atomically."""
+    return _atomic.write_json(path, json_clean(payload))
+
+
+def write_csv(path: str | Path, columns: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> Path:
+    """A CSV with exactly ``columns`` (keys not among them are left out, missing ones empty), atomically.
+
+    Cells follow the NaN policy (:func:`csv_cell`): missing and non-finite numbers empty, dicts as JSON.
+    """
+    return _atomic.write_csv(path, columns, ({c: csv_cell(row.get(c)) for c in columns} for row in rows))
