@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lossadvisor.io import read_mask
-from lossadvisor.losses import build_loss
+from lossadvisor.losses import BOUNDED_LR_TEST_NOTE, build_loss
 from lossadvisor.tune import build_train_data, lr_range_test, pair_files, resolve_device
 from lossadvisor.tune._lr_range import END_LR, START_LR, steep, valley
 
@@ -54,6 +54,6 @@ def test_sweep_is_exponential_and_dice_is_marked_suspect(data):
         num_iterations=30,
         bounded=True,
     )
-    assert dice.suspect and "Bounded loss" in dice.note
+    assert dice.suspect and BOUNDED_LR_TEST_NOTE in dice.note  # the one note, from the loss registry
     record = dice.to_dict()
     assert set(record) >= {"loss", "suggested_lr", "method", "lrs", "losses", "suspect", "note"}

@@ -32,7 +32,7 @@ def _runs(cid, loss, ious, collapsed=()):
             "loss": loss,
             "val_iou": v,
             "failed": False,
-            "collapse_kind": "background" if i in collapsed else "none",
+            "collapse": "background" if i in collapsed else "none",
         }
         for i, v in enumerate(ious)
     ]
