@@ -215,7 +215,7 @@ def _read_tiff(path: Path, max_pixels: int | None) -> tuple[np.ndarray, np.ndarr
     return array, palette, fmt
 
 
-def _open_pillow(path: Path):
+def open_pillow(path: Path):
     """``Image.open`` with Pillow's decompression-bomb guard lifted: --max-pixels is the limit for masks."""
     from PIL import Image
 
@@ -244,7 +244,7 @@ def _pillow_array(image) -> np.ndarray:
 
 
 def _read_pillow(path: Path, max_pixels: int | None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    with _open_pillow(path) as image:
+    with open_pillow(path) as image:
         check_pixels(path, image.height, image.width, max_pixels)
         fmt = image.format or path.suffix.lstrip(".").upper()
         if image.mode not in _PIL_MODES:

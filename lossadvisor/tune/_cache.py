@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from lossadvisor._atomic import write_npz
+from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
 from lossadvisor.tune._pairing import Pair, read_image
 from lossadvisor.tune._split import DEFAULT_VAL_FRACTION, stratified_split
@@ -92,11 +93,11 @@ def _decode(pairs: list[Pair], read_mask: MaskReader) -> tuple[list, list, list,
             image = read_image(pair.image)
             mask = np.asarray(read_mask(pair.mask))
         except (DataError, OSError, ValueError) as exc:
-            skipped.append(f"{pair.stem}: {exc}")
+            skipped.append(safe_text(f"{pair.stem}: {exc}"))
             continue
         if mask.shape != image.shape[:2]:
             skipped.append(
-                f"{pair.stem}: image is {image.shape[0]}x{image.shape[1]} but mask is "
+                f"{safe_text(pair.stem)}: image is {image.shape[0]}x{image.shape[1]} but mask is "
                 f"{mask.shape[0]}x{mask.shape[1]}; they must match pixel for pixel"
             )
             continue

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import DataError, NoUsableDataError
+from lossadvisor.io._decode import open_pillow
 
 logger = logging.getLogger(__name__)
 
@@ -39,20 +41,21 @@ class Pairing:
     pairs: list[Pair]
     unpaired_images: list[str] = field(default_factory=list)
     unpaired_masks: list[str] = field(default_factory=list)
-    ambiguous: list[str] = field(default_factory=list)  # a stem with two files in one folder
+    ambiguous: list[str] = field(default_factory=list)  # "a.png, a.jpg" per stem with two files in one folder
 
     def problems(self) -> list[str]:
-        """One line per file left out, for logs and ``run.json``."""
+        """One line per file left out, for logs and ``run.json`` (names made printable)."""
         lines = [f"{p}: image without a mask of the same stem" for p in self.unpaired_images]
         lines += [f"{p}: mask without an image of the same stem" for p in self.unpaired_masks]
-        lines += [f"{p}: several files share this stem in one folder; rename them" for p in self.ambiguous]
+        lines += list(self.ambiguous)
         return lines
 
 
-def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[str, Path], list[str]]:
+def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[str, Path], dict[str, list]]:
+    """Files by stem, and the stems held by several files (e.g. ``a.png`` and ``a.jpg``)."""
     if not folder.is_dir():
         raise DataError(
-            f"The {what} folder {folder} does not exist or is not a folder. Pass --{what} DIR "
+            f"The {what} folder {display_path(folder)} does not exist or is not a folder. Pass --{what} DIR "
             f"(default: ./{what})."
         )
     groups: dict[str, list[Path]] = defaultdict(list)
@@ -60,8 +63,21 @@ def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[st
         if path.is_file() and path.suffix.lower() in suffixes:
             groups[path.stem].append(path)
     unique = {stem: paths[0] for stem, paths in groups.items() if len(paths) == 1}
-    ambiguous = [str(p) for paths in groups.values() if len(paths) > 1 for p in paths]
-    return unique, ambiguous
+    duplicates = {stem: paths for stem, paths in groups.items() if len(paths) > 1}
+    return unique, duplicates
+
+
+def _duplicate_line(stem: str, paths: list[Path], what: str, partner: Path | None) -> str:
+    names = ", ".join(display_path(p) for p in paths)
+    left = (
+        f"; its {'mask' if what == 'images' else 'image'} {display_path(partner)} is left out too"
+        if partner
+        else ""
+    )
+    return (
+        f"{names}: duplicate {what} (one stem, {len(paths)} files); it is unclear which one to pair{left}. "
+        "Rename or remove all but one."
+    )
 
 
 def pair_files(images: str | Path, masks: str | Path) -> Pairing:
@@ -78,18 +94,23 @@ def pair_files(images: str | Path, masks: str | Path) -> Pairing:
         DataError: A folder is missing.
         NoUsableDataError: No image has a mask.
     """
-    image_by_stem, amb_i = _by_stem(Path(images), IMAGE_SUFFIXES, "images")
-    mask_by_stem, amb_m = _by_stem(Path(masks), MASK_SUFFIXES, "masks")
+    image_by_stem, dup_i = _by_stem(Path(images), IMAGE_SUFFIXES, "images")
+    mask_by_stem, dup_m = _by_stem(Path(masks), MASK_SUFFIXES, "masks")
     common = sorted(set(image_by_stem) & set(mask_by_stem))
+    # A file whose partner's stem is duplicated is reported with the duplicates, not as "without a partner".
+    ambiguous = [_duplicate_line(s, p, "images", mask_by_stem.get(s)) for s, p in sorted(dup_i.items())]
+    ambiguous += [_duplicate_line(s, p, "masks", image_by_stem.get(s)) for s, p in sorted(dup_m.items())]
+    lonely_images = set(image_by_stem) - set(mask_by_stem) - set(dup_m)
+    lonely_masks = set(mask_by_stem) - set(image_by_stem) - set(dup_i)
     pairing = Pairing(
         pairs=[Pair(s, image_by_stem[s], mask_by_stem[s]) for s in common],
-        unpaired_images=[str(image_by_stem[s]) for s in sorted(set(image_by_stem) - set(mask_by_stem))],
-        unpaired_masks=[str(mask_by_stem[s]) for s in sorted(set(mask_by_stem) - set(image_by_stem))],
-        ambiguous=amb_i + amb_m,
+        unpaired_images=[display_path(image_by_stem[s]) for s in sorted(lonely_images)],
+        unpaired_masks=[display_path(mask_by_stem[s]) for s in sorted(lonely_masks)],
+        ambiguous=ambiguous,
     )
     if not pairing.pairs:
         raise NoUsableDataError(
-            f"No image in {images} has a mask with the same file stem in {masks} "
+            f"No image in {display_path(images)} has a mask with the same file stem in {display_path(masks)} "
             f"({len(image_by_stem)} images, {len(mask_by_stem)} masks). Images and masks are paired by name "
             f"without extension, e.g. images/tile_01.jpg with masks/tile_01.png."
         )
@@ -110,35 +131,46 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def _reason(exc: BaseException) -> str:
+    """The error without the file's path (already named): a permission error says so."""
+    if isinstance(exc, PermissionError):
+        return "permission denied; give read permission or run as a user who can read it"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return safe_text(str(exc))
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image as ``(H, W, 3)`` uint8: grey is repeated, alpha dropped, 16-bit and float stretched.
 
     Raises:
         DataError: The file cannot be decoded or has an unusable shape.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     path = Path(path)
     try:
-        with Image.open(path) as img:
+        with open_pillow(path) as img:  # Pillow's bomb guard lifted, as for masks
             if img.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
                 img = img.convert("RGB")
             array = np.asarray(img)
     except (UnidentifiedImageError, OSError, ValueError) as pil_error:
         if path.suffix.lower() not in (".tif", ".tiff"):
-            raise DataError(f"Cannot decode image {path}: {pil_error}.") from pil_error
+            raise DataError(f"Cannot decode image {display_path(path)}: {_reason(pil_error)}.") from pil_error
         import tifffile
 
         try:
             array = tifffile.imread(path)
         except Exception as exc:  # tifffile raises many kinds for a bad file
-            raise DataError(f"Cannot decode image {path}: {exc}.") from exc
+            raise DataError(f"Cannot decode image {display_path(path)}: {_reason(exc)}.") from exc
         if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
             array = np.moveaxis(array, 0, -1)  # band-first GeoTIFF
     if array.ndim == 2:
         array = np.repeat(array[..., None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] < 1:
-        raise DataError(f"Image {path} has shape {array.shape}; expected (H, W) grey or (H, W, 3) colour.")
+        raise DataError(
+            f"Image {display_path(path)} has shape {array.shape}; expected (H, W) grey or (H, W, 3) colour."
+        )
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     elif array.shape[2] == 2:  # grey + alpha
@@ -146,5 +178,5 @@ def read_image(path: str | Path) -> np.ndarray:
     elif array.shape[2] > 3:
         array = array[..., :3]
     if 0 in array.shape:
-        raise DataError(f"Image {path} is empty (shape {array.shape}).")
+        raise DataError(f"Image {display_path(path)} is empty (shape {array.shape}).")
     return np.ascontiguousarray(_to_uint8(array))
