@@ -215,3 +215,60 @@ def test_a_permission_error_is_reported_as_such(tmp_path):
         assert "truncated or corrupt" not in reason and str(tmp_path) not in reason
     finally:
         os.chmod(secret, 0o644)
+
+
+# --- point 6: palette and colour masks ---------------------------------------------------------------------
+
+
+def _palette_png(path: Path, indices: np.ndarray, colours: list[tuple[int, int, int]]) -> None:
+    image = Image.fromarray(indices.astype(np.uint8), mode="P")
+    flat = [v for c in colours for v in c]
+    image.putpalette(flat + [0] * (768 - len(flat)))
+    image.save(path)
+
+
+@pytest.fixture
+def swapped_palettes(tmp_path) -> Path:
+    """Two palette PNGs whose palettes disagree: index 0 is black (land) in one, red (building) in the other."""
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    rows = np.zeros((8, 8), np.uint8)
+    rows[:2] = 1  # 16 px at index 1, 48 px at index 0
+    _palette_png(folder / "a.png", rows, [(0, 0, 0), (255, 0, 0)])
+    _palette_png(folder / "b.png", rows, [(255, 0, 0), (0, 0, 0)])
+    return folder
+
+
+def test_palettes_that_differ_are_refused_without_a_class_map(swapped_palettes, tmp_path):
+    result = CliRunner().invoke(cli, ["profile", str(swapped_palettes), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "index 0 is (0, 0, 0) in a.png but (255, 0, 0) in b.png" in result.output
+    assert '{"background": [0, 0, 0], "class_1": [255, 0, 0]}' in result.output  # a class map to start from
+    assert not (tmp_path / "o").exists()
+
+
+def test_palettes_that_differ_are_mapped_by_colour_with_a_class_map(swapped_palettes):
+    cmap = load_class_map_from({"land": [0, 0, 0], "building": [255, 0, 0]})
+    profile = profile_masks(swapped_palettes, class_map=cmap, workers=1, progress=False)
+    # a.png: 48 land + 16 building; b.png: 48 building (index 0 is red there) + 16 land
+    assert [(c.name, c.pixel_count) for c in profile.classes] == [("land", 64), ("building", 64)]
+
+
+def test_colour_coded_rgb_masks_without_a_class_map_refuse_the_run(tmp_path):
+    folder = tmp_path / "masks"
+    folder.mkdir()
+    _mask(folder / "grey.png")
+    for i in range(2):
+        rgb = np.zeros((8, 8, 3), np.uint8)
+        rgb[: 2 + i] = (0, 255, 0)
+        Image.fromarray(rgb).save(folder / f"rgb_{i}.png")
+    result = CliRunner().invoke(cli, ["profile", str(folder), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "2 of 3 masks are colour-coded RGB" in result.output and "--class-map" in result.output
+    assert '"class_1": [0, 255, 0]' in result.output
+
+
+def load_class_map_from(mapping):
+    from lossadvisor.io import ClassMap
+
+    return ClassMap.from_mapping(mapping)

@@ -129,8 +129,12 @@ def test_palette_multiclass_and_rgb_with_class_map(tmp_path):
     cmap = {"background": [0, 0, 0], "road": [200, 0, 0], "water": [0, 0, 200]}
     q = profile_masks(tmp_path / "rgb", class_map=_class_map(cmap), workers=1, progress=False)
     assert [c.name for c in q.classes] == ["background", "road", "water"]
-    assert q.class_by_name("water").pixel_count == 0 and q.imbalance_ratio == math.inf
+    # a declared class without a pixel is reported as never occurring and left out of the imbalance:
+    # 80 background : 20 road pixels (issue 11)
+    assert q.class_by_name("water").pixel_count == 0 and q.imbalance_ratio == 4.0
+    assert q.minority_class == "road" and q.minority_share == 0.2
     assert q.class_by_name("water").absent_share == 1.0
+    assert any("'water' (index 2) never occurs" in w for w in q.warnings)
 
 
 def _class_map(mapping):

@@ -175,12 +175,14 @@ def _rgb_without_map(path: Path, rgb: np.ndarray) -> MaskFileError:
             found=f"an RGB image with {len(colours):,} distinct colours, which looks like a photo",
             hint="Point SOURCE at the masks, not the images; colour-coded masks need --class-map FILE.",
         )
-    top = ", ".join(f"{tuple(int(v) for v in c)}" for c in colours[np.argsort(-counts)][:_SHOWN])
+    ordered = tuple(tuple(int(v) for v in c) for c in colours[np.argsort(-counts)])
+    top = ", ".join(str(c) for c in ordered[:_SHOWN])
     return MaskFileError(
         path,
         expected="a single-channel mask, or a class map for colour-coded masks",
         found=f"an RGB mask with {len(colours)} colours (e.g. {top})",
         hint="Pass --class-map FILE mapping each colour to a class name (JSON or CSV).",
+        colours=ordered,
     )
 
 

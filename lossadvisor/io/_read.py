@@ -33,6 +33,8 @@ class MaskData:
         file_format: "PNG", "TIFF", "GeoTIFF", "NPY", ...
         grey_from_rgb: the file was RGB(A) with R = G = B and was read as grey.
         class_names: names by class index when a class map was given, else None.
+        palette_colours: for a palette mask read by index (no class map), the RGB colour of each index
+            present, so that files whose palettes disagree can be caught (an index must mean one colour).
     """
 
     path: Path
@@ -44,6 +46,7 @@ class MaskData:
     file_format: str
     grey_from_rgb: bool = False
     class_names: tuple[str, ...] | None = None
+    palette_colours: dict[int, tuple[int, int, int]] | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -147,4 +150,12 @@ def read_mask(
         file_format=raw.file_format,
         grey_from_rgb=raw.grey_from_rgb,
         class_names=cmap.names if cmap is not None else None,
+        palette_colours=_palette_colours(raw, counts) if cmap is None else None,
     )
+
+
+def _palette_colours(raw, counts: dict[int, int]) -> dict[int, tuple[int, int, int]] | None:
+    if raw.layout != "palette" or raw.palette is None:
+        return None
+    palette = raw.palette
+    return {i: tuple(int(v) for v in palette[i]) for i in counts if 0 <= i < len(palette)}

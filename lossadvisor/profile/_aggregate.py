@@ -9,6 +9,7 @@ import os
 from collections import Counter
 from dataclasses import dataclass
 
+from lossadvisor._text import safe_text
 from lossadvisor._version import __version__
 from lossadvisor.io import ClassMap, SourceScan, relative_name
 from lossadvisor.profile._distribution import describe
@@ -49,8 +50,21 @@ def build_profile(scan: SourceScan, stats: list[ImageStats], options: ProfileOpt
     pixel_counts = {i: sum(s.pixel_counts.get(i, 0) for s in read) for i in classes}
     foreground = [i for i in classes if i != 0]
     class_stats = tuple(_class_stats(i, name, pixel_counts[i], total, read) for i, name in classes.items())
-    majority = max(class_stats, key=lambda c: c.pixel_count)
-    minority = min(class_stats, key=lambda c: c.pixel_count)
+    # Imbalance is measured over the classes that occur: a class with no pixel at all (declared in a class
+    # map, or index 0 of masks whose values start at 1) is reported as never occurring instead.
+    present = [c for c in class_stats if c.pixel_count > 0]
+    if len(present) < 2:  # nothing to segment (e.g. every mask empty): the ratio stays infinite
+        present = list(class_stats)
+    majority = max(present, key=lambda c: c.pixel_count)
+    minority = min(present, key=lambda c: c.pixel_count)
+    never = [c for c in class_stats if c.pixel_count == 0]
+    if never and len(class_stats) - len(never) >= 2:
+        names = ", ".join(f"'{safe_text(c.name)}' (index {c.index})" for c in never)
+        starts = " (the mask values start above 0)" if any(c.index == 0 for c in never) else ""
+        warnings.append(
+            f"Class {names} never occurs in the masks{starts}; it is left out of the imbalance measure and "
+            f"the class weights. Check --class-map if it should be there."
+        )
     fg_pixels = sum(pixel_counts[i] for i in foreground)
     fg_boundary = sum(c.boundary_pixels for c in class_stats if not c.is_background)
     ignored = sum(s.ignored_pixels for s in read)

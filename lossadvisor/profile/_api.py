@@ -21,6 +21,7 @@ from lossadvisor.io import (
 )
 from lossadvisor.io._read import check_ignore_index
 from lossadvisor.profile._aggregate import ProfileOptions, build_profile
+from lossadvisor.profile._colours import check_colour_coding
 from lossadvisor.profile._image import MeasureSettings
 from lossadvisor.profile._parallel import available_cores, measure_all
 from lossadvisor.profile._paths import dataset_name_for
@@ -120,6 +121,7 @@ def profile_masks_detailed(
         class_map=cmap, ignore_index=ignore_index, connectivity=connectivity, max_pixels=max_pixels
     )
     stats = measure_all(list(scan.files), settings, workers=workers or available_cores(), progress=progress)
+    check_colour_coding(stats, scan.root, has_class_map=cmap is not None)
     options = ProfileOptions(
         dataset_name=dataset_name or dataset_name_for(source),
         class_map=cmap,

@@ -51,6 +51,8 @@ class ImageStats:
     object_areas: dict[int, np.ndarray] = field(default_factory=dict)  # foreground class -> areas (px)
     boundary_pixels: dict[int, int] = field(default_factory=dict)  # class -> boundary pixels
     skipped_reason: str | None = None
+    palette_colours: dict[int, tuple[int, int, int]] | None = None  # palette masks read by index
+    uncoded_colours: tuple[tuple[int, int, int], ...] = ()  # colour-coded RGB mask without a class map
 
     @property
     def counted_pixels(self) -> int:
@@ -82,7 +84,7 @@ def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:
             max_pixels=settings.max_pixels,
         )
     except MaskFileError as exc:
-        return ImageStats(path, name, skipped_reason=exc.reason)
+        return ImageStats(path, name, skipped_reason=exc.reason, uncoded_colours=exc.colours)
     labels = mask.labels
     stats = ImageStats(
         path,
@@ -94,6 +96,7 @@ def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:
         grey_from_rgb=mask.grey_from_rgb,
         pixel_counts=mask.pixel_counts,
         ignored_pixels=mask.ignored_pixels,
+        palette_colours=mask.palette_colours,
     )
     # Binary labels without ignored pixels are already a 0/1 image of the one foreground class: no compare.
     direct = mask.encoding in BINARY_ENCODINGS and not mask.ignored_pixels

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -79,7 +80,7 @@ def _iterate(
     # Largest files first (longest-processing-time-first): a 5000x5000 tile left for the end would keep one
     # worker busy while the others idle. chunksize 1: tiles of very different sizes balance better one by one.
     order = sorted(range(len(paths)), key=lambda i: -_file_size(paths[i]))
-    with pool:
+    with pool:  # on Ctrl-C (or any error) in the parent, __exit__ terminates the workers
         yield from pool.imap_unordered(_measure_indexed, [(i, paths[i]) for i in order], chunksize=1)
 
 
@@ -105,6 +106,10 @@ def _init_worker(settings: MeasureSettings) -> None:
     global _WORKER_SETTINGS
     _WORKER_SETTINGS = settings
     cv2.setNumThreads(1)
+    # Ctrl-C reaches every process of the terminal's group: the parent stops the pool (Pool.__exit__
+    # terminates the workers), so a worker ignores it rather than print its own "Process ForkPoolWorker-N"
+    # traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _measure_indexed(task: tuple[int, Path]) -> tuple[int, ImageStats]:

@@ -112,9 +112,9 @@ class DatasetProfile:
     image_height: Distribution
     image_width: Distribution
     total_pixels: int  # counted (non-ignored) pixels
-    imbalance_ratio: float  # majority / minority class pixels (inf when a declared class never occurs)
+    imbalance_ratio: float  # majority / minority pixels over the classes that occur (never-occurring: warned)
     minority_class: str
-    minority_share: float  # pixel frequency of the rarest class
+    minority_share: float  # pixel frequency of the rarest class that occurs
     empty_mask_share: float  # share of images with no foreground pixel at all
     foreground_fraction: Distribution  # per image: foreground pixels / counted pixels
     boundary_share: float  # foreground boundary pixels / foreground pixels, all foreground classes

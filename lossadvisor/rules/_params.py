@@ -108,4 +108,9 @@ def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, Pa
         weight = pos_weight_from_frequency(foreground.pixel_frequency, method=BINARY_WEIGHT_METHOD, clip=clip)
         return {"pos_weight": round(weight, 4)}
     weights = class_weights_from_profile(profile, method=MULTICLASS_WEIGHT_METHOD, clip=clip)
-    return {"class_weights": tuple(round(float(w), 4) for w in weights)}
+    # A class with no pixel at all (declared in a class map, or index 0 of masks whose values start at 1)
+    # has nothing to weigh: it stays neutral (1) instead of taking the clip, and the present classes keep
+    # the weights computed from their own frequencies (the absent class has frequency 0 in the sum).
+    order = sorted(profile.classes, key=lambda c: c.index)
+    weights = [1.0 if c.pixel_count == 0 else float(w) for c, w in zip(order, weights, strict=True)]
+    return {"class_weights": tuple(round(w, 4) for w in weights)}

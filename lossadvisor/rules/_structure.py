@@ -33,7 +33,9 @@ def rule_empty_masks(profile: DatasetProfile, thresholds: Mapping[str, float]) -
     batch Dice) keeps it defined, and the CE term of a compound still penalises each false-positive pixel.
     In a multi-class task the same holds per class, so the measure is the most often absent foreground class.
     """
-    foreground = profile.foreground_classes
+    # A class that never occurs is absent from every image by definition; it says nothing about empty tiles
+    # (rule_imbalance_level reports it as never occurring).
+    foreground = [c for c in profile.foreground_classes if c.pixel_count > 0]
     worst = max(foreground, key=lambda c: c.absent_share) if foreground else None
     share = worst.absent_share if worst is not None else profile.empty_mask_share
     name = (

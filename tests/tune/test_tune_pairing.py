@@ -36,7 +36,10 @@ def test_two_files_with_one_stem_are_reported(tmp_path):
         (tmp_path / "masks" / name).write_bytes(b"x")
     pairing = pair_files(tmp_path / "images", tmp_path / "masks")
     assert [p.stem for p in pairing.pairs] == ["b"]
-    assert any("several files share this stem" in line for line in pairing.problems())
+    problems = pairing.problems()
+    # one line that names both images as duplicates; the mask is not "without an image" (issue 11)
+    assert len(problems) == 1 and "a.jpg, " in problems[0] and "duplicate images" in problems[0]
+    assert "masks/a.png is left out too" in problems[0]
 
 
 def test_missing_folder_and_no_pairs(tmp_path):

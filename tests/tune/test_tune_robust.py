@@ -236,3 +236,34 @@ def test_sigterm_mid_trial_marks_it_interrupted_exits_143_and_resumes(tiny_datas
     result = tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=1, report=False, **tiny)
     assert result.trials == 1
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
+
+
+# --- point 6: void entries of a class map reach training ------------------------------------------------
+
+
+def test_void_pixels_of_a_class_map_are_ignored_by_training(dataset_factory, tmp_path, tiny):
+    data = dataset_factory(tmp_path / "data", n=10, n_empty=2)
+    for path in sorted((data / "masks").glob("*.png")):
+        grey = np.array(Image.open(path))
+        rgb = np.zeros((*grey.shape, 3), np.uint8)
+        rgb[grey == 0] = (0, 128, 0)
+        rgb[grey > 0] = (255, 0, 0)
+        rgb[0, :] = (0, 0, 0)  # a void border row, as many land-cover sets have
+        Image.fromarray(rgb).save(path)
+    cmap = tmp_path / "classes.json"
+    cmap.write_text(
+        json.dumps(
+            [
+                {"title": "background", "color": "#008000"},
+                {"title": "building", "color": "#ff0000"},
+                {"title": "void", "color": "#000000"},
+            ]
+        )
+    )
+    out = tmp_path / "run"
+    result = tune(data / "images", data / "masks", out=out, n_trials=2, class_map=cmap, report=False, **tiny)
+    trials = (out / "trials.csv").read_text()
+    assert "out of range" not in trials and "FAIL" not in trials
+    assert result.trials == 2
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["settings"]["ignore_index"] is None

@@ -1,0 +1,66 @@
+"""Issue 11, point 8: Ctrl-C during a parallel `lossadvisor profile` prints no worker tracebacks.
+
+A terminal's Ctrl-C sends SIGINT to the whole foreground process group, workers included; the test does the
+same with killpg on a real run in its own session."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and forks workers (Linux)")
+def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):  # enough work that the workers are surely busy when the signal comes
+        mask = (rng.random((1500, 1500)) < 0.3).astype(np.uint8) * 255
+        cv2.imwrite(str(masks / f"m{i:02d}.png"), mask)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lossadvisor",
+            "profile",
+            str(masks),
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, like a terminal job
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(child.pid)) < 2 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.05)
+        assert len(_children(child.pid)) >= 2, "the workers never started"
+        time.sleep(0.3)
+        os.killpg(child.pid, signal.SIGINT)
+        _, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+    assert child.returncode != 0
+    assert "ForkPoolWorker" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "o" / "profile.json").exists()
