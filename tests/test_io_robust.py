@@ -229,7 +229,7 @@ def _palette_png(path: Path, indices: np.ndarray, colours: list[tuple[int, int, 
 
 @pytest.fixture
 def swapped_palettes(tmp_path) -> Path:
-    """Two palette PNGs whose palettes disagree: index 0 is black (land) in one, red (building) in the other."""
+    """Two palette PNGs whose palettes disagree: index 0 is black (land) in one, red in the other."""
     folder = tmp_path / "masks"
     folder.mkdir()
     rows = np.zeros((8, 8), np.uint8)

@@ -1,5 +1,5 @@
 """Issue 11, point 8: a class with no pixel at all is reported as never occurring and left out of the class
-weights, the imbalance measure and the empty-mask rule (it used to get the clip weight 20 and "100% empty")."""
+weights, the imbalance measure and the empty-mask rule (it used to get the clip weight 20, "100% empty")."""
 
 from __future__ import annotations
 
