@@ -272,3 +272,10 @@ def load_class_map_from(mapping):
     from lossadvisor.io import ClassMap
 
     return ClassMap.from_mapping(mapping)
+
+
+def test_the_cli_default_of_max_pixels_is_the_librarys():
+    from lossadvisor.cli._common import DEFAULT_MAX_PIXELS as CLI_DEFAULT
+    from lossadvisor.io import DEFAULT_MAX_PIXELS
+
+    assert CLI_DEFAULT == DEFAULT_MAX_PIXELS == 1_000_000_000

@@ -32,7 +32,8 @@ def report_command(run_dir: str, out: str | None, quiet: bool) -> None:
       lossadvisor report reports/buildings --out /tmp/buildings-review.html
     """
     configure_logging(quiet)
+    from lossadvisor._text import display_path
     from lossadvisor.report import build_report
 
     path = build_report(run_dir, out=out, progress=not quiet)
-    click.echo(str(path))
+    click.echo(display_path(path))

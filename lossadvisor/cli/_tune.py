@@ -189,6 +189,7 @@ def tune_command(
       lossadvisor tune --images tiles/ --masks labels/ --crop 256 --device cuda --n-trials 60
       lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # several machines
     """
+    from lossadvisor._text import display_path, safe_text
     from lossadvisor.tune import tune
     from lossadvisor.tune._signals import exit_code
     from lossadvisor.tune._study import redact_url
@@ -222,7 +223,7 @@ def tune_command(
             command=given_command(click_ctx),
         )
     except KeyboardInterrupt as exc:
-        where = f"--storage {redact_url(storage)}" if storage else "the same --out folder"
+        where = f"--storage {safe_text(redact_url(storage))}" if storage else "the same --out folder"
         click.echo(
             "\nInterrupted. Completed trials and stability runs are kept in the study; the running trial is "
             f"marked failed (interrupted). Run the same command again (with {where}) to resume.",
@@ -232,6 +233,7 @@ def tune_command(
     if not quiet:
         click.echo(_format_table(result))
         click.echo(
-            f"\nWrote {result.result_path}" + (f" and {result.report_path}" if result.report_path else ""),
+            f"\nWrote {display_path(result.result_path)}"
+            + (f" and {display_path(result.report_path)}" if result.report_path else ""),
             err=True,
         )

@@ -267,3 +267,15 @@ def test_void_pixels_of_a_class_map_are_ignored_by_training(dataset_factory, tmp
     assert result.trials == 2
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["settings"]["ignore_index"] is None
+
+
+def test_storage_messages_name_the_run_folder_not_its_resolved_path(tmp_path):
+    from lossadvisor.tune._study import default_storage_url, scrub
+
+    url = default_storage_url(Path("reports/x"))
+    assert url.startswith("sqlite:////")  # absolute, for the connection only
+    absolute = url[len("sqlite:///") :]
+    message = f"(sqlite3.OperationalError) unable to open database file: {absolute}"
+    assert scrub(message, url, "reports/x/study.db") == (
+        "(sqlite3.OperationalError) unable to open database file: reports/x/study.db"
+    )
