@@ -285,9 +285,9 @@ def _validated_sentence(training: dict[str, Any]) -> str:
         else "a constant learning rate"
     )
     tiles = (
-        f"random {training.get('tile_px')} px crops at native resolution"
+        f"random {training.get('tile_px')}-px crops at native resolution"
         if training.get("tile_mode") == "crop"
-        else f"tiles resized to {training.get('tile_px')} px"
+        else f"{training.get('tile_px')}-px tiles (resized)"
     )
     return (
         f"What was validated: {size}{training.get('model', 'model')} trained from scratch with "

@@ -154,9 +154,9 @@ def validated_setup(
         >>> text[:60]
         'a 0.43 M-parameter compact U-Net trained from scratch with A'
         >>> text[60:157]
-        'damW (weight decay 0.0001) at a constant lr=0.002 for 160 steps of batch 8 on tiles resized to 12'
+        'damW (weight decay 0.0001) at a constant lr=0.002 for 160 steps of batch 8 on 128-px tiles (resiz'
         >>> text[-6:]
-        '128 px'
+        'sized)'
     """
     size = f"{parameters / 1e6:.2g} M-parameter " if parameters else ""
     schedule = (
@@ -164,7 +164,7 @@ def validated_setup(
         if warmup_steps
         else f"a constant lr={lr:.3g}"
     )
-    tiles = f"random {side} px crops at native resolution" if crop else f"tiles resized to {side} px"
+    tiles = f"random {side}-px crops at native resolution" if crop else f"{side}-px tiles (resized)"
     return (
         f"a {size}{model} trained from scratch with AdamW (weight decay {weight_decay:g}) at {schedule} "
         f"for {steps} steps of batch {batch_size} on {tiles}"
@@ -185,7 +185,7 @@ def _comment(text: str, width: int = 96) -> str:
     """``text`` as ``# `` comment lines of at most ``width`` characters."""
     import textwrap
 
-    return "".join(f"# {line}\n" for line in textwrap.wrap(text, width - 2))
+    return "".join(f"# {line}\n" for line in textwrap.wrap(text, width - 2, break_on_hyphens=False))
 
 
 def snippets(

@@ -42,7 +42,7 @@ def test_snippets_say_what_was_validated(complete_report: Path) -> None:
     # result.json's training block: 431,000 parameters, AdamW, constant LR, 60 steps of batch 8, 32 px
     assert (
         "What was validated: a 0.43 M-parameter compact U-Net trained from scratch with AdamW (weight decay "
-        "0.0001) at a constant learning rate, for 60 steps of batch 8 on tiles resized to 32 px." in text
+        "0.0001) at a constant learning rate, for 60 steps of batch 8 on 32-px tiles (resized)." in text
     )
     assert "transfers to another model, schedule or resolution only approximately" in text
 

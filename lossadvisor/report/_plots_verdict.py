@@ -1,0 +1,78 @@
+"""The one plot a reviewer needs beside the verdict: each finalist's paired IoU difference against the winner.
+
+Every finalist is trained on the same folds, seeds and tiles, so the comparison is paired: per (fold, seed)
+run, the winner's IoU minus the finalist's. The plot shows those differences as small points, their mean as a
+larger mark, and the bootstrap interval result.json gives as a bar, against zero and the practical margin. An
+interval that crosses the margin band is a tie, which is read off the plot at a glance. Nothing here is
+computed from the runs: every number is result.json's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lossadvisor.report._figure import MUTED, Plot, palette_for, render
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+MARGIN_SHADE = "#E8ECF1"
+
+
+def paired_differences(
+    comparisons: list[dict[str, Any]],
+    *,
+    winner: str,
+    labels: dict[str, str],
+    losses: dict[str, str],
+    margin: float | None,
+) -> Plot:
+    """Winner minus each finalist: per-run differences, their mean and its interval, one row per finalist.
+
+    Args:
+        comparisons: result.json's ``verdict.comparisons`` (``against``, ``mean_diff``, ``ci_low``,
+            ``ci_high``, ``ci_level``, ``runs_won``, ``runs``, ``per_run``: ``[{"diff"}]``).
+        winner: the winner's label.
+        labels: configuration id -> label.
+        losses: configuration id -> loss name (for its colour, the same as in every other plot).
+        margin: the practical margin in IoU (shaded around zero), or ``None``.
+    """
+    rows = [c for c in comparisons if c.get("mean_diff") is not None]
+    colours = palette_for(losses.values())
+    level = next((c.get("ci_level") for c in rows if c.get("ci_level")), 0.95)
+
+    def draw(fig: Figure) -> None:
+        ax = fig.subplots()
+        if margin:
+            ax.axvspan(-margin, margin, color=MARGIN_SHADE, zorder=0, linewidth=0)
+        ax.axvline(0.0, color="black", linewidth=0.8, zorder=1)
+        for i, c in enumerate(rows):
+            y = len(rows) - 1 - i
+            colour = colours.get(losses.get(str(c.get("against")), ""), MUTED)
+            per_run = [r["diff"] for r in c.get("per_run") or [] if r.get("diff") is not None]
+            ax.scatter(per_run, [y] * len(per_run), s=12, color=MUTED, alpha=0.6, zorder=2, linewidth=0)
+            low, high = c.get("ci_low"), c.get("ci_high")
+            if low is not None and high is not None:
+                ax.plot([low, high], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=3)
+            ax.scatter([c["mean_diff"]], [y], s=70, marker="o", color=colour, edgecolor="black", zorder=4)
+            won = f"won {c.get('runs_won', 0)} of {c.get('runs', 0)} runs"
+            ax.annotate(
+                won, (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points",
+                va="center", fontsize=8, color="#333333",
+            )  # fmt: skip
+        ax.set_yticks(range(len(rows)))
+        ax.set_yticklabels([labels.get(str(c.get("against")), str(c.get("against"))) for c in reversed(rows)])
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_xlabel(
+            f"IoU of the winner ({winner}) minus the finalist's, paired per fold and seed\n"
+            f"bar: {level:.0%} interval of the mean; grey dots: one run each"
+            + (f"; shaded: a gain under the {margin:g} margin is a tie" if margin else "")
+        )
+        ax.set_title("Does the winner beat each finalist on the same tiles and seeds?")
+
+    return render(
+        draw,
+        alt="Paired IoU differences between the winner and each other finalist, with intervals.",
+        height=max(1.7, 0.45 * len(rows) + 1.3),
+        width=7.6,
+    )
