@@ -5,6 +5,9 @@ tuner writes through this module and the report reads through it, so a column re
 both, and a test checks that every name the report reads is declared here. Nothing here imports numpy,
 pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
 
+The JSON files of the tuner have typed, frozen records (``lossadvisor/_run_records.py``: :class:`TuneOutcome`
+for result.json, :class:`RunSummary` for run.json), re-exported here.
+
 NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
 ``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
 The frozen records of ``profile.json`` and ``recommendation.json`` keep their own documented spelling
@@ -20,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import RunSummary as RunSummary
+from lossadvisor._run_records import TuneOutcome as TuneOutcome
 
 # --- file names ----------------------------------------------------------------------------------------
 PROFILE_JSON = "profile.json"  # DatasetProfile (lossadvisor/profile/_schema.py), written by profile

@@ -1,0 +1,255 @@
+"""Typed, frozen records of the tuner's JSON files (``result.json``, ``run.json``), saved and loaded like the
+profile (``lossadvisor/_records.py``), so the tuner, the report and a notebook read fields, not string keys.
+
+Each record declares the fields this version writes and reads. Keys a newer (or older) writer added that a
+record does not declare are kept in its ``extra`` mapping and written back unchanged, so reading and saving a
+file never loses what another version put there. Torch-free: the report imports it.
+
+Example:
+    >>> outcome = TuneOutcome.load("reports/buildings/result.json")  # doctest: +SKIP
+    >>> outcome.recommended.loss, outcome.confidence.level  # doctest: +SKIP
+    ('weighted_ce', 'tie')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from lossadvisor import _atomic
+from lossadvisor._records import from_jsonable, to_jsonable
+
+R = TypeVar("R", bound="_Record")
+
+
+class _Record:
+    """Shared JSON round trip: declared fields typed, the rest kept in ``extra``."""
+
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+        """A record from a JSON object; undeclared keys go to ``extra``, absent ones take their default."""
+        if not isinstance(data, dict):
+            raise TypeError(f"Expected a JSON object for {cls.__name__}, got {type(data).__name__}.")
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        hints = get_type_hints(cls)
+        known = {k: _convert(hints[k], v) for k, v in data.items() if k in names}
+        extra = {k: v for k, v in data.items() if k not in names}
+        return cls(**known, extra=extra)  # type: ignore[call-arg]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object: declared fields (non-finite numbers as null), then ``extra`` unchanged."""
+        out = {
+            f.name: _plain(getattr(self, f.name))
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]
+            if f.name != "extra"
+        }
+        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the record as strict, indented JSON, atomically."""
+        return _atomic.write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls: type[R], path: str | Path) -> R:
+        """Read a record written by :meth:`save` (or by an earlier version: absent fields take defaults)."""
+        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _convert(tp: Any, data: Any) -> Any:
+    """``from_jsonable``, except that nested records keep their undeclared keys too."""
+    origin, args = get_origin(tp), get_args(tp)
+    if isinstance(tp, type) and issubclass(tp, _Record):
+        return tp.from_dict(data)
+    records = [a for a in args if isinstance(a, type) and issubclass(a, _Record)]
+    if origin in (Union, types.UnionType) and records:
+        return None if data is None else records[0].from_dict(data)
+    if origin is tuple and args and isinstance(args[0], type) and issubclass(args[0], _Record):
+        if not isinstance(data, list):
+            raise TypeError(f"Expected a list of {args[0].__name__}, got {type(data).__name__}.")
+        return tuple(args[0].from_dict(item) for item in data)
+    return from_jsonable(tp, data)
+
+
+def _plain(value: Any) -> Any:
+    """JSON values of a field: nested records as their ``to_dict``, non-finite numbers as null (the run
+    folder's NaN policy; ``_records.to_jsonable`` would spell them "nan")."""
+    if isinstance(value, _Record):
+        return value.to_dict()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return to_jsonable(value)
+
+
+# --- result.json ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Recommended(_Record):
+    """The configuration to train with."""
+
+    loss: str
+    params: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None
+    label: str = ""
+    config_id: str = ""
+    mean_iou: float | None = None
+    std_iou: float | None = None
+    collapse_rate: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RankedConfig(_Record):
+    """One configuration of the ranking, with its aggregates over seeds (or paired runs)."""
+
+    config_id: str
+    label: str = ""
+    loss: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    lr: float | None = None
+    source: str = ""
+    seeds: int | None = None
+    runs: int | None = None
+    mean_iou: float | None = None
+    std_iou: float | None = None
+    collapse_rate: float | None = None
+    failures: int | None = None
+    score: float | None = None
+    search_iou: float | None = None
+    recommended: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Confidence(_Record):
+    """How sure the verdict is: a level and the sentence that explains it."""
+
+    level: str = ""
+    margin: float | None = None
+    explanation: str = ""
+    seed_spread: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    runner_up: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PairedRun(_Record):
+    """The winner's IoU minus a finalist's on one (fold, seed) run."""
+
+    diff: float | None = None
+    fold: int | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comparison(_Record):
+    """The winner against one other finalist, paired over the same folds, seeds and tiles."""
+
+    against: str = ""
+    against_loss: str = ""
+    runs: int = 0
+    mean_diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_level: float | None = None
+    runs_won: int = 0
+    runs_lost: int = 0
+    clear: bool = False
+    margin: float | None = None
+    per_run: tuple[PairedRun, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict(_Record):
+    """The paired decision: "clear", "tie", "single" or "none", with the comparisons behind it."""
+
+    kind: str = ""
+    winner: str | None = None
+    recommended: str | None = None
+    tied: tuple[str, ...] = ()
+    comparisons: tuple[Comparison, ...] = ()
+    margin: float | None = None
+    explanation: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ValidationSet(_Record):
+    """What the validation scores rest on: tiles, and true objects per size bucket."""
+
+    tiles: int | None = None
+    objects: dict[str, int] = field(default_factory=dict)
+    object_found_overlap: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainingSetup(_Record):
+    """What every run trained: the model and its size, the optimiser, schedule, steps and tiles."""
+
+    model: str = ""
+    parameters: int | None = None
+    optimizer: str = ""
+    weight_decay: float | None = None
+    warmup_steps: int = 0
+    batch_size: int | None = None
+    tile_px: int | None = None
+    tile_mode: str = ""
+    steps_per_run: int | None = None
+    objective: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TuneOutcome(_Record):
+    """``result.json``: the recommendation, the verdict and its evidence (docs/ARCHITECTURE.md)."""
+
+    recommended: Recommended | None = None
+    confidence: Confidence = field(default_factory=Confidence)
+    ranking: tuple[RankedConfig, ...] = ()
+    verdict: Verdict | None = None
+    object_recall: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    validation: ValidationSet | None = None
+    training: TrainingSetup = field(default_factory=TrainingSetup)
+    snippets: dict[str, str] = field(default_factory=dict)
+    param_importances: dict[str, float] = field(default_factory=dict)
+    rules_first_choice: dict[str, Any] = field(default_factory=dict)
+    agrees_with_rules: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, config_id: str) -> RankedConfig | None:
+        """The ranked configuration with this id (``None`` when it is not ranked)."""
+        return next((r for r in self.ranking if r.config_id == config_id), None)
+
+
+# --- run.json ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunSummary(_Record):
+    """``run.json``: what ``tune`` ran, with which settings, on what machine, and how it ended."""
+
+    status: str = ""
+    command: str = ""
+    started: str | None = None
+    finished: str | None = None
+    duration_s: float | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    storage: str = ""
+    study_name: str = ""
+    fingerprint: str = ""
+    left_out: tuple[str, ...] = ()
+    trials: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
