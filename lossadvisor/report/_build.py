@@ -106,7 +106,9 @@ class _Steps:
         if enabled:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=total, desc="report", unit="step", leave=False, dynamic_ncols=True)
+            self._bar = tqdm(
+                total=total, desc="report", unit="step", leave=False, dynamic_ncols=True, mininterval=0
+            )
         self._started = False
 
     def advance(self, name: str) -> None:
