@@ -279,3 +279,34 @@ def test_storage_messages_name_the_run_folder_not_its_resolved_path(tmp_path):
     assert scrub(message, url, "reports/x/study.db") == (
         "(sqlite3.OperationalError) unable to open database file: reports/x/study.db"
     )
+
+
+def test_a_refused_run_on_shared_storage_creates_no_run_folder(tiny_dataset, tmp_path, tiny, postgres_url):
+    import uuid
+
+    study = f"robust-{uuid.uuid4().hex[:8]}"
+    common = {"n_trials": 1, "storage": postgres_url, "study_name": study, "report": False}
+    tune(tiny_dataset / "images", tiny_dataset / "masks", out=tmp_path / "first", **common, **tiny)
+    with pytest.raises(StudyMismatchError, match="epochs: 2 -> 3") as caught:
+        tune(
+            tiny_dataset / "images",
+            tiny_dataset / "masks",
+            out=tmp_path / "second",
+            **common,
+            **{**tiny, "epochs": 3},
+        )
+    assert not (tmp_path / "second").exists()
+    assert "lossadvisor-ci" not in str(caught.value)  # the password never shows
+
+
+def test_a_latin1_class_map_stops_tune_with_one_error_line(tiny_dataset, tmp_path):
+    cmap = tmp_path / "classes.json"
+    cmap.write_bytes('{"arri\u00e8re-plan": 0, "b\u00e2timent": 255}'.encode("latin-1"))
+    out = tmp_path / "run"
+    result = CliRunner().invoke(cli, [*_cli_args(tiny_dataset, out), "--class-map", str(cmap), "-q"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert [line for line in result.output.splitlines() if line.startswith("Error:")] == [
+        f"Error: --class-map: {cmap} is not UTF-8 text (byte 0xe8 at position 6); expected a UTF-8 JSON "
+        "or CSV file. Re-save it as UTF-8, e.g. iconv -f latin1 -t utf-8 FILE > FILE.utf8."
+    ]
+    assert not out.exists()
