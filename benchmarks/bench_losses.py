@@ -1,15 +1,16 @@
-"""What each loss costs inside a training step: its forward+backward time as a share of one U-Net step.
+"""Every loss against the fastest equivalent a user could pick instead, side by side in one run.
 
-For a binary batch ``(8, 1, 256, 256)`` and a 5-class batch ``(8, 5, 256, 256)``, one run measures:
+For each registered loss (default options) and each input ``(8, C, 256, 256)`` with C = 1 (sigmoid), C = 2 and
+C = 5 (softmax), without and with ``ignore_index`` (about 10 % of the pixels at 255), one run times forward +
+backward from the logits of lossadvisor's loss and of its reference (``benchmarks/_loss_references.py``:
+MONAI's equivalent, plain torch, or a pure-torch port of Berman et al.'s Lovász code). The two are timed
+alternately (A B A B ...) after a warm-up, so load on a shared machine hits both alike; each time is the
+median of ``--repeat`` runs, on ``--threads`` CPU threads (1 by default). Targets: lossadvisor within 1.2x of
+its reference, Lovász within 1.5x. Each time is also given as a share of one training step of the tuner's
+compact U-Net on the same batch (``--no-unet`` skips it). With CUDA present the table is repeated on the GPU.
 
-- one training step of the tuner's compact U-Net (``lossadvisor.tune.CompactUNet``, channels 16-32-64-128)
-  on the same batch: forward, CE loss, backward and an AdamW update;
-- for every registered loss (default parameters), forward + backward from the logits alone.
-
-Each time is the median of ``--repeat`` runs after one warm-up, on ``--threads`` CPU threads (1 by default: on
-a shared machine one thread per process keeps timings steady). Targets: at most 10 % of the step for every
-loss but Lovász, which sorts every pixel's error (at most 30 %).
-Usage: ``python -m benchmarks losses [--quick] [--repeat N] [--threads N]``.
+Usage: ``python -m benchmarks losses [--quick] [--repeat N] [--threads N] [--loss NAME] [--classes C]
+[--no-unet] [--device cpu|cuda]``.
 """
 
 from __future__ import annotations
@@ -21,27 +22,37 @@ import sys
 import time
 from collections.abc import Callable
 
+from benchmarks._loss_references import Case, make_case, reference
+
 BATCH = 8
 FULL_SIZE = 256
-QUICK_SIZE = 128
-CLASS_COUNTS = (1, 5)
-TARGET_SHARE = 0.10
-TARGET_SHARE_LOVASZ = 0.30
-SLOW_BY_DESIGN = {"lovasz": TARGET_SHARE_LOVASZ}
+QUICK_SIZE = 64
+CLASS_COUNTS = (1, 2, 5)
+TARGET_RATIO = 1.2
+TARGET_RATIO_LOVASZ = 1.5
+TARGETS = {"lovasz": TARGET_RATIO_LOVASZ}
+WARMUP = 2
 
 
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of ``fn`` over ``repeat`` runs, after one warm-up run."""
-    fn()
-    times = []
+def interleaved_medians(
+    a: Callable[[], object], b: Callable[[], object], repeat: int, sync: Callable[[], object]
+) -> tuple[float, float]:
+    """Median wall times of ``a`` and ``b``, timed alternately (A B A B) after ``WARMUP`` runs of each."""
+    for _ in range(WARMUP):
+        a()
+        b()
+    times_a, times_b = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, times in ((a, times_a), (b, times_b)):
+            sync()
+            start = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_a), statistics.median(times_b)
 
 
-def unet_step_seconds(classes: int, size: int, repeat: int) -> float:
+def unet_step_seconds(classes: int, size: int, repeat: int, device: str) -> float:
     """One optimiser step of the compact U-Net on a random batch (CE loss, AdamW)."""
     import torch
 
@@ -49,9 +60,9 @@ def unet_step_seconds(classes: int, size: int, repeat: int) -> float:
     from lossadvisor.tune import CompactUNet
 
     g = torch.Generator().manual_seed(0)
-    images = torch.randn(BATCH, 3, size, size, generator=g)
-    targets = torch.randint(0, max(classes, 2), (BATCH, size, size), generator=g)
-    model = CompactUNet(3, classes)
+    images = torch.randn(BATCH, 3, size, size, generator=g).to(device)
+    targets = torch.randint(0, max(classes, 2), (BATCH, size, size), generator=g).to(device)
+    model = CompactUNet(3, classes).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = build_loss("ce")
 
@@ -60,57 +71,98 @@ def unet_step_seconds(classes: int, size: int, repeat: int) -> float:
         loss_fn(model(images), targets).backward()
         optimiser.step()
 
-    return median_seconds(step, repeat)
+    step()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
-def loss_seconds(name: str, classes: int, size: int, repeat: int) -> float:
-    """Forward + backward of one loss from logits of the batch's shape."""
-    import torch
+def loss_params(name: str, channels: int, ignore_index: int | None) -> dict[str, object]:
+    """The options the benchmark builds ``name`` with: defaults, plus the weights weighted CE needs."""
+    params: dict[str, object] = {} if ignore_index is None else {"ignore_index": ignore_index}
+    if name == "weighted_ce":
+        weights = [0.5] + [2.0] * (channels - 1)
+        params.update({"pos_weight": 4.0} if channels == 1 else {"class_weights": weights})
+    return params
 
+
+def time_pair(name: str, case: Case, repeat: int, sync: Callable[[], object]) -> tuple[str, float, float]:
+    """``(reference label, lossadvisor seconds, reference seconds)`` for forward + backward on ``case``."""
     from lossadvisor.losses import build_loss
 
-    g = torch.Generator().manual_seed(1)
-    logits = torch.randn(BATCH, classes, size, size, generator=g).requires_grad_(True)
-    targets = torch.randint(0, max(classes, 2), (BATCH, size, size), generator=g)
-    params = {"pos_weight": 4.0} if name == "weighted_ce" and classes == 1 else {}
-    if name == "weighted_ce" and classes > 1:
-        params = {"class_weights": [0.5] + [2.0] * (classes - 1)}
-    loss_fn = build_loss(name, **params)
+    ours = build_loss(name, **loss_params(name, case.channels, case.ignore_index))
+    label, ref = reference(name, case)
+    x, t = case.logits, case.targets
 
-    def forward_backward() -> None:
-        logits.grad = None
-        loss_fn(logits, targets).backward()
+    def run_ours() -> None:
+        x.grad = None
+        ours(x, t).backward()
 
-    return median_seconds(forward_backward, repeat)
+    def run_ref() -> None:
+        x.grad = None
+        ref(x).backward()
+
+    return (label, *interleaved_medians(run_ours, run_ref, repeat, sync))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks losses", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SIZE} px tiles and 2 repeats: a check")
-    parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement [default: 5]")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads [default: 1]")
-    args, _ = parser.parse_known_args(argv)
+def run_table(args: argparse.Namespace, device: str) -> list[str]:
+    """Print the ratio table on ``device``; return the cases over target."""
     import torch
 
     from lossadvisor.losses import list_losses
 
-    torch.set_num_threads(max(1, args.threads))
     size = QUICK_SIZE if args.quick else FULL_SIZE
-    repeat = args.repeat or (2 if args.quick else 5)
-    threads = torch.get_num_threads()
-    print(f"batch {BATCH} x {size}^2, {threads} thread(s), median of {repeat} after a warm-up")
+    repeat = args.repeat or (3 if args.quick else 15)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    names = [args.loss] if args.loss else list_losses()
+    classes = [args.classes] if args.classes else list(CLASS_COUNTS)
+    print(f"\n[{device}] batch {BATCH} x {size}^2, {torch.get_num_threads()} thread(s), forward + backward, "
+          f"median of {repeat} interleaved runs after {WARMUP} warm-ups")  # fmt: skip
+    header = f"{'loss':<17}{'C':>2} {'ignore':<7}{'ours ms':>9}{'ref ms':>9}{'ratio':>7}{'target':>7}  "
     misses = []
-    for classes in CLASS_COUNTS:
-        step = unet_step_seconds(classes, size, repeat)
-        print(f"\nlogits ({BATCH}, {classes}, {size}, {size}): U-Net training step {step * 1e3:.1f} ms")
-        print(f"{'loss':<18}{'fwd+bwd ms':>11}{'share':>8}{'target':>8}  verdict")
-        for name in list_losses():
-            seconds = loss_seconds(name, classes, size, repeat)
-            share, target = seconds / step, SLOW_BY_DESIGN.get(name, TARGET_SHARE)
-            verdict = "ok" if share <= target else "MISS"
-            if share > target:
-                misses.append(f"{name} (C={classes}): {share:.1%}")
-            print(f"{name:<18}{seconds * 1e3:>11.2f}{share:>8.1%}{target:>8.0%}  {verdict}")
+    for channels in classes:
+        step = unet_step_seconds(channels, size, max(3, repeat // 5), device) if args.unet else None
+        if step is not None:
+            print(f"\nC={channels}: compact U-Net training step {step * 1e3:.1f} ms")
+        print("\n" + header + ("share  " if step else "") + "reference")
+        for name in names:
+            for ignored in (False, True):
+                case = make_case(BATCH, channels, size, ignored=ignored, device=device)
+                label, ours_s, ref_s = time_pair(name, case, repeat, sync)
+                ratio, target = ours_s / ref_s, TARGETS.get(name, TARGET_RATIO)
+                verdict = "ok " if ratio <= target else "MISS"
+                if ratio > target:
+                    misses.append(f"{name} C={channels}{' ignore' if ignored else ''} {ratio:.2f}x")
+                share = f"{ours_s / step:>6.1%} " if step else ""
+                print(
+                    f"{name:<17}{channels:>2} {'255' if ignored else '-':<7}{ours_s * 1e3:>9.2f}"
+                    f"{ref_s * 1e3:>9.2f}{ratio:>6.2f}x{target:>6.1f}x {verdict} {share}{label}"
+                )
+    return misses
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks losses", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{QUICK_SIZE} px tiles and 3 repeats: a check")
+    parser.add_argument("--repeat", type=int, default=None, help="timed runs per measurement [default: 15]")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads [default: 1]")
+    parser.add_argument("--loss", default=None, help="time one loss only (a registry name)")
+    parser.add_argument("--classes", type=int, choices=CLASS_COUNTS, help="one channel count only")
+    parser.add_argument("--no-unet", dest="unet", action="store_false", help="skip the U-Net step shares")
+    parser.add_argument("--device", choices=("cpu", "cuda"), help="[default: cpu, then cuda if present]")
+    args, _ = parser.parse_known_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, args.threads))
+    devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}; load average {load:.2f} on {os.cpu_count()} cores at start")
+    misses = []
+    for device in devices:
+        misses += [f"[{device}] {m}" for m in run_table(args, device)]
     print("\nall losses within target" if not misses else "\nover target: " + "; ".join(misses))
     if os.environ.get("CI"):
         print("(CI machine: figures are indicative only)")

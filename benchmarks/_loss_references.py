@@ -1,0 +1,230 @@
+"""The reference each lossadvisor loss is timed against: MONAI's equivalent, plain torch, or Berman's Lovász.
+
+Every reference is what a user would pick instead: the same loss with the same options, in MONAI's input
+format (a float mask ``(N, 1, H, W)`` for one sigmoid channel, class indices ``(N, 1, H, W)`` with
+``to_onehot_y`` for a softmax). Targets are converted to that format once, outside the timed call, so the
+reference is never charged for it (lossadvisor is: it takes the raw ``(N, H, W)`` indices).
+
+With ``ignore_index`` the reference uses MONAI's own ``ignore_index`` where it has one (Dice, Tversky, focal,
+unified focal), ``F.cross_entropy(ignore_index=...)`` for CE, the counted-pixel mask as the ``weight`` of
+``F.binary_cross_entropy_with_logits``, boolean selection of the counted pixels for Lovász (as Berman et
+al.'s code does), and for MONAI losses without the option (generalized Dice) the activation and the one-hot
+targets multiplied by the counted-pixel mask, as a user would write it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+Reference = Callable[[torch.Tensor], torch.Tensor]  # logits -> scalar loss (targets bound in)
+
+IGNORE_VALUE = 255
+FOCAL_TVERSKY_GAMMA = 0.75
+POW_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark input: logits ``(N, C, H, W)``, raw targets, and the reference's target formats."""
+
+    logits: torch.Tensor
+    targets: torch.Tensor  # (N, H, W) int64, IGNORE_VALUE where ignored (if ignored)
+    ignore_index: int | None
+
+    @property
+    def channels(self) -> int:
+        return self.logits.shape[1]
+
+    @property
+    def classes(self) -> int:
+        return max(self.channels, 2)
+
+
+def make_case(batch: int, channels: int, size: int, *, ignored: bool, device: str, seed: int = 1) -> Case:
+    """Random logits and targets; with ``ignored`` about 10 % of the pixels are set to ``IGNORE_VALUE``."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(batch, channels, size, size, generator=g)
+    targets = torch.randint(0, max(channels, 2), (batch, size, size), generator=g)
+    if ignored:
+        targets[torch.rand(batch, size, size, generator=g) < 0.1] = IGNORE_VALUE
+    return Case(logits.to(device).requires_grad_(True), targets.to(device), IGNORE_VALUE if ignored else None)
+
+
+def _monai(name: str, **kwargs: object) -> Callable[..., torch.Tensor]:
+    import monai.losses
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(monai.losses, name)(**kwargs)
+
+
+def _quiet(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """MONAI warns on every call for a single channel with ``ignore_index``; keep the table readable."""
+
+    def call(*args: torch.Tensor) -> torch.Tensor:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args)
+
+    return call
+
+
+def reference(name: str, case: Case) -> tuple[str, Reference]:
+    """``(label, fn)``: the reference for registry loss ``name`` on ``case``, with the benchmark's options."""
+    sigmoid = case.channels == 1
+    ii = case.ignore_index
+    t = case.targets
+    t_monai = t.unsqueeze(1).float() if sigmoid else t.unsqueeze(1)  # converted once, not timed
+    region = {"sigmoid": sigmoid, "softmax": not sigmoid, "to_onehot_y": not sigmoid, "batch": True}
+    region_nobg = {**region, "include_background": sigmoid}  # our default scores the foreground only
+
+    if name in ("ce", "weighted_ce"):
+        weighted = name == "weighted_ce"
+        if sigmoid:
+            pos_weight = torch.tensor(4.0, device=t.device) if weighted else None
+            tf = t.float()
+            if ii is None:
+                return "F.binary_cross_entropy_with_logits", lambda x: F.binary_cross_entropy_with_logits(
+                    x[:, 0], tf, pos_weight=pos_weight
+                )
+
+            def bce_ignored(x: torch.Tensor) -> torch.Tensor:
+                keep = (t != ii).float()
+                total = F.binary_cross_entropy_with_logits(
+                    x[:, 0], tf, weight=keep, pos_weight=pos_weight, reduction="sum"
+                )
+                return total / keep.sum()
+
+            return "F.binary_cross_entropy_with_logits(weight=mask)", bce_ignored
+        weight = torch.tensor([0.5] + [2.0] * (case.channels - 1), device=t.device) if weighted else None
+        kw = {} if ii is None else {"ignore_index": ii}
+        return "F.cross_entropy", lambda x: F.cross_entropy(x, t, weight=weight, **kw)
+
+    if name == "focal":
+        fn = _monai("FocalLoss", gamma=2.0, use_softmax=not sigmoid, to_onehot_y=not sigmoid, ignore_index=ii)
+        return "monai FocalLoss", lambda x: fn(x, t_monai)
+
+    if name in ("dice", "tversky", "focal_tversky"):
+        if name == "dice":
+            fn = _monai("DiceLoss", smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii, **region_nobg)
+            return "monai DiceLoss", lambda x: fn(x, t_monai)
+        tversky = _monai(
+            "TverskyLoss", alpha=0.3, beta=0.7, smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii,
+            reduction="mean" if name == "tversky" else "none", **region_nobg,
+        )  # fmt: skip
+        if name == "tversky":
+            return "monai TverskyLoss", _quiet(lambda x: tversky(x, t_monai))
+        return "monai TverskyLoss(none) ** 0.75", _quiet(
+            lambda x: tversky(x, t_monai).clamp_min(POW_EPS).pow(FOCAL_TVERSKY_GAMMA).mean()
+        )
+
+    if name == "generalized_dice":
+        if ii is None:
+            fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, **region)
+            return "monai GeneralizedDiceLoss", lambda x: fn(x, t_monai)
+        fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, batch=True)
+
+        def gdl_masked(x: torch.Tensor) -> torch.Tensor:
+            keep = (t != ii).unsqueeze(1)
+            if sigmoid:
+                probs, onehot = torch.sigmoid(x) * keep, t_monai * keep
+            else:
+                onehot = F.one_hot(torch.where(keep[:, 0], t, 0), case.classes).permute(0, 3, 1, 2) * keep
+                probs = torch.softmax(x, dim=1) * keep
+            return fn(probs, onehot)
+
+        return "monai GeneralizedDiceLoss (masked inputs)", gdl_masked
+
+    if name in ("dice_ce", "dice_focal"):
+        if ii is None:
+            cls = "DiceCELoss" if name == "dice_ce" else "DiceFocalLoss"
+            extra = {"gamma": 2.0} if name == "dice_focal" else {}
+            fn = _monai(cls, smooth_nr=1.0, smooth_dr=1.0, **region_nobg, **extra)
+            return f"monai {cls}", lambda x: fn(x, t_monai)
+        dice = _monai("DiceLoss", smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii, **region_nobg)
+        pixel_name, pixel = reference("ce" if name == "dice_ce" else "focal", case)
+        return f"monai DiceLoss + {pixel_name}", lambda x: 0.5 * dice(x, t_monai) + 0.5 * pixel(x)
+
+    if name == "unified_focal":
+        fn = _monai(
+            "AsymmetricUnifiedFocalLoss", to_onehot_y=not sigmoid, num_classes=case.classes, weight=0.5,
+            delta=0.6, gamma=0.5, ignore_index=ii,
+        )  # fmt: skip
+        activation = torch.sigmoid if sigmoid else lambda x: torch.softmax(x, dim=1)
+        label = "monai AsymmetricUnifiedFocalLoss"
+        label += " (scores classes 0-1 only)" if case.classes > 2 else ""
+        return label, _quiet(lambda x: fn(activation(x), t_monai))
+
+    if name == "lovasz":
+        if sigmoid:
+            return "Berman lovasz_hinge (pure torch)", lambda x: lovasz_hinge_flat(*_flat(x[:, 0], t, ii))
+        return "Berman lovasz_softmax (pure torch)", lambda x: lovasz_softmax_flat(
+            *_flat_probas(torch.softmax(x, dim=1), t, ii)
+        )
+    raise KeyError(f"no reference for loss {name!r}")
+
+
+# --- Berman, Rannen Triki & Blaschko (2018): github.com/bermanmaxim/LovaszSoftmax, pytorch/lovasz_losses.py
+def lovasz_grad(gt_sorted: torch.Tensor) -> torch.Tensor:
+    """Gradient of the Lovász extension w.r.t. sorted errors (Berman et al., Alg. 1)."""
+    p = len(gt_sorted)
+    gts = gt_sorted.sum()
+    intersection = gts - gt_sorted.float().cumsum(0)
+    union = gts + (1 - gt_sorted).float().cumsum(0)
+    jaccard = 1.0 - intersection / union
+    if p > 1:
+        jaccard[1:p] = jaccard[1:p] - jaccard[0:-1]
+    return jaccard
+
+
+def lovasz_hinge_flat(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Binary Lovász hinge over flattened pixels (``per_image=False``)."""
+    if len(labels) == 0:
+        return logits.sum() * 0.0
+    signs = 2.0 * labels.float() - 1.0
+    errors = 1.0 - logits * signs
+    errors_sorted, perm = torch.sort(errors, dim=0, descending=True)
+    grad = lovasz_grad(labels[perm])
+    return torch.dot(F.relu(errors_sorted), grad)
+
+
+def lovasz_softmax_flat(probas: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Multi-class Lovász-softmax over flattened pixels ``(P, C)``, averaged over present classes."""
+    if probas.numel() == 0:
+        return probas.sum() * 0.0
+    losses = []
+    for c in range(probas.size(1)):
+        fg = (labels == c).float()
+        if fg.sum() == 0:
+            continue
+        errors = (fg - probas[:, c]).abs()
+        errors_sorted, perm = torch.sort(errors, 0, descending=True)
+        losses.append(torch.dot(errors_sorted, lovasz_grad(fg[perm])))
+    return torch.stack(losses).mean()
+
+
+def _flat(
+    scores: torch.Tensor, labels: torch.Tensor, ignore: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    scores, labels = scores.reshape(-1), labels.reshape(-1)
+    if ignore is None:
+        return scores, labels
+    keep = labels != ignore
+    return scores[keep], labels[keep]
+
+
+def _flat_probas(
+    probas: torch.Tensor, labels: torch.Tensor, ignore: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    c = probas.shape[1]
+    probas = probas.permute(0, 2, 3, 1).reshape(-1, c)
+    labels = labels.reshape(-1)
+    if ignore is None:
+        return probas, labels
+    keep = labels != ignore
+    return probas[keep], labels[keep]
