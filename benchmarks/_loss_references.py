@@ -9,7 +9,9 @@ With ``ignore_index`` the reference uses MONAI's own ``ignore_index`` where it h
 unified focal), ``F.cross_entropy(ignore_index=...)`` for CE, the counted-pixel mask as the ``weight`` of
 ``F.binary_cross_entropy_with_logits``, boolean selection of the counted pixels for Lovász (as Berman et
 al.'s code does), and for MONAI losses without the option (generalized Dice) the activation and the one-hot
-targets multiplied by the counted-pixel mask, as a user would write it.
+targets multiplied by the counted-pixel mask, as a user would write it. For one sigmoid channel generalized
+Dice scores both classes (its ``include_background=True``), so MONAI is given the two channels
+``(1 - p, p)``: its sigmoid mode would score class 1 alone, a different loss.
 """
 
 from __future__ import annotations
@@ -124,21 +126,24 @@ def reference(name: str, case: Case) -> tuple[str, Reference]:
         )
 
     if name == "generalized_dice":
-        if ii is None:
+        if ii is None and not sigmoid:
             fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, **region)
             return "monai GeneralizedDiceLoss", lambda x: fn(x, t_monai)
         fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, batch=True)
 
         def gdl_masked(x: torch.Tensor) -> torch.Tensor:
-            keep = (t != ii).unsqueeze(1)
-            if sigmoid:
-                probs, onehot = torch.sigmoid(x) * keep, t_monai * keep
+            keep = (
+                ((t != ii) if ii is not None else torch.ones_like(t, dtype=torch.bool)).unsqueeze(1).float()
+            )
+            if sigmoid:  # both classes are scored, as ours does (MONAI's sigmoid mode scores class 1 only)
+                p, g = torch.sigmoid(x), t_monai * keep
+                probs, onehot = torch.cat([1.0 - p, p], dim=1) * keep, torch.cat([keep - g, g], dim=1)
             else:
-                onehot = F.one_hot(torch.where(keep[:, 0], t, 0), case.classes).permute(0, 3, 1, 2) * keep
+                onehot = F.one_hot(torch.where(keep[:, 0] > 0, t, 0), case.classes).permute(0, 3, 1, 2) * keep
                 probs = torch.softmax(x, dim=1) * keep
             return fn(probs, onehot)
 
-        return "monai GeneralizedDiceLoss (masked inputs)", gdl_masked
+        return "monai GeneralizedDiceLoss (" + ("two channels, " if sigmoid else "") + "masked)", gdl_masked
 
     if name in ("dice_ce", "dice_focal"):
         if ii is None:

@@ -5,9 +5,10 @@ C = 5 (softmax), without and with ``ignore_index`` (about 10 % of the pixels at 
 backward from the logits of lossadvisor's loss and of its reference (``benchmarks/_loss_references.py``:
 MONAI's equivalent, plain torch, or a pure-torch port of Berman et al.'s Lovász code). The two are timed
 alternately (A B A B ...) after a warm-up, so load on a shared machine hits both alike; each time is the
-median of ``--repeat`` runs, on ``--threads`` CPU threads (1 by default). Targets: lossadvisor within 1.2x of
-its reference, Lovász within 1.5x. Each time is also given as a share of one training step of the tuner's
-compact U-Net on the same batch (``--no-unet`` skips it). With CUDA present the table is repeated on the GPU.
+median of ``--repeat`` runs and the ratio the median of the per-pair ratios, on ``--threads`` CPU threads
+(1 by default). Targets: lossadvisor within 1.2x of its reference, Lovász within 1.5x. Each time is also
+given as a share of one training step of the tuner's compact U-Net on the same batch (``--no-unet`` skips
+it). With CUDA present the table is repeated on the GPU.
 
 Usage: ``python -m benchmarks losses [--quick] [--repeat N] [--threads N] [--loss NAME] [--classes C]
 [--no-unet] [--device cpu|cuda]``.
@@ -35,9 +36,19 @@ WARMUP = 2
 
 
 def interleaved_medians(
-    a: Callable[[], object], b: Callable[[], object], repeat: int, sync: Callable[[], object]
-) -> tuple[float, float]:
-    """Median wall times of ``a`` and ``b``, timed alternately (A B A B) after ``WARMUP`` runs of each."""
+    a: Callable[[], object],
+    b: Callable[[], object],
+    repeat: int,
+    sync: Callable[[], object],
+    clock: Callable[[], float],
+) -> tuple[float, float, float]:
+    """Median times of ``a`` and ``b`` and the median of their pairwise ratios, timed alternately.
+
+    ``WARMUP`` runs of each first; then ``repeat`` pairs, each ``a`` then ``b``, so a change of load on a
+    shared machine touches both sides of a pair alike (the ratio of each pair is the robust figure).
+    ``clock`` is the process's CPU time on the CPU (time spent waiting for a core on a loaded machine is not
+    the loss's cost) and wall time, after a device synchronisation, on a GPU.
+    """
     for _ in range(WARMUP):
         a()
         b()
@@ -45,11 +56,12 @@ def interleaved_medians(
     for _ in range(repeat):
         for fn, times in ((a, times_a), (b, times_b)):
             sync()
-            start = time.perf_counter()
+            start = clock()
             fn()
             sync()
-            times.append(time.perf_counter() - start)
-    return statistics.median(times_a), statistics.median(times_b)
+            times.append(clock() - start)
+    ratios = [ta / tb for ta, tb in zip(times_a, times_b, strict=True)]
+    return statistics.median(times_a), statistics.median(times_b), statistics.median(ratios)
 
 
 def unet_step_seconds(classes: int, size: int, repeat: int, device: str) -> float:
@@ -71,12 +83,16 @@ def unet_step_seconds(classes: int, size: int, repeat: int, device: str) -> floa
         loss_fn(model(images), targets).backward()
         optimiser.step()
 
+    clock = time.perf_counter if device == "cuda" else time.process_time
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     step()
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        sync()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        sync()
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -89,8 +105,10 @@ def loss_params(name: str, channels: int, ignore_index: int | None) -> dict[str,
     return params
 
 
-def time_pair(name: str, case: Case, repeat: int, sync: Callable[[], object]) -> tuple[str, float, float]:
-    """``(reference label, lossadvisor seconds, reference seconds)`` for forward + backward on ``case``."""
+def time_pair(name: str, case: Case, repeat: int, device: str) -> tuple[str, float, float, float]:
+    """``(reference label, lossadvisor s, reference s, ratio)`` for forward + backward on ``case``."""
+    import torch
+
     from lossadvisor.losses import build_loss
 
     ours = build_loss(name, **loss_params(name, case.channels, case.ignore_index))
@@ -105,7 +123,12 @@ def time_pair(name: str, case: Case, repeat: int, sync: Callable[[], object]) ->
         x.grad = None
         ref(x).backward()
 
-    return (label, *interleaved_medians(run_ours, run_ref, repeat, sync))
+    if device == "cuda":
+        return (
+            label,
+            *interleaved_medians(run_ours, run_ref, repeat, torch.cuda.synchronize, time.perf_counter),
+        )
+    return (label, *interleaved_medians(run_ours, run_ref, repeat, lambda: None, time.process_time))
 
 
 def run_table(args: argparse.Namespace, device: str) -> list[str]:
@@ -116,11 +139,11 @@ def run_table(args: argparse.Namespace, device: str) -> list[str]:
 
     size = QUICK_SIZE if args.quick else FULL_SIZE
     repeat = args.repeat or (3 if args.quick else 15)
-    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     names = [args.loss] if args.loss else list_losses()
     classes = [args.classes] if args.classes else list(CLASS_COUNTS)
+    clock = "wall time" if device == "cuda" else "process CPU time"
     print(f"\n[{device}] batch {BATCH} x {size}^2, {torch.get_num_threads()} thread(s), forward + backward, "
-          f"median of {repeat} interleaved runs after {WARMUP} warm-ups")  # fmt: skip
+          f"{clock}, median of {repeat} interleaved runs after {WARMUP} warm-ups")  # fmt: skip
     header = f"{'loss':<17}{'C':>2} {'ignore':<7}{'ours ms':>9}{'ref ms':>9}{'ratio':>7}{'target':>7}  "
     misses = []
     for channels in classes:
@@ -131,8 +154,8 @@ def run_table(args: argparse.Namespace, device: str) -> list[str]:
         for name in names:
             for ignored in (False, True):
                 case = make_case(BATCH, channels, size, ignored=ignored, device=device)
-                label, ours_s, ref_s = time_pair(name, case, repeat, sync)
-                ratio, target = ours_s / ref_s, TARGETS.get(name, TARGET_RATIO)
+                label, ours_s, ref_s, ratio = time_pair(name, case, repeat, device)
+                target = TARGETS.get(name, TARGET_RATIO)
                 verdict = "ok " if ratio <= target else "MISS"
                 if ratio > target:
                     misses.append(f"{name} C={channels}{' ignore' if ignored else ''} {ratio:.2f}x")

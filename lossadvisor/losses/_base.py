@@ -50,18 +50,21 @@ class SegmentationLoss(nn.Module):
         return ", ".join(f"{k}={v!r}" for k, v in self._config.items())
 
 
-def reduce_pixels(loss_map: torch.Tensor, valid: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce_pixels(loss_map: torch.Tensor, valid: torch.Tensor | None, reduction: str) -> torch.Tensor:
     """Reduce a per-pixel ``(N, H, W)`` map: ``mean`` over counted pixels, ``sum``, or the map (0 if ignored).
 
+    ``valid`` is the ``(N, H, W)`` counted-pixel mask, or ``None`` when every pixel counts (no mask pass).
     A batch with no counted pixel gives 0 with a zero gradient, never 0 / 0.
     """
-    loss_map = loss_map * valid
+    if valid is not None:
+        loss_map = loss_map * valid
     if reduction == "none":
         return loss_map
     total = loss_map.sum()
     if reduction == "sum":
         return total
-    return total / valid.sum().clamp_min(1.0)
+    count = valid.sum().clamp_min(1.0) if valid is not None else max(loss_map.numel(), 1)
+    return total / count
 
 
 def reduce_terms(
@@ -79,15 +82,5 @@ def reduce_terms(
     kept = terms * row_valid.unsqueeze(1)
     if reduction == "sum":
         return kept.sum()
-    class_total = (
-        weights.sum() if weights is not None else torch.tensor(float(terms.shape[1]), device=terms.device)
-    )
+    class_total = weights.sum() if weights is not None else float(terms.shape[1])
     return kept.sum() / (row_valid.sum() * class_total).clamp_min(1e-12)
-
-
-def row_validity(valid: torch.Tensor, *, per_image: bool) -> torch.Tensor:
-    """``(B,)`` 1.0 for each row (image, or the whole batch) that has at least one counted pixel."""
-    counted = valid.sum(dim=(1, 2))
-    if not per_image:
-        counted = counted.sum(0, keepdim=True)
-    return (counted > 0).to(valid.dtype)

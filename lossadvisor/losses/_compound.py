@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from lossadvisor.losses import _functional as LF
-from lossadvisor.losses._base import SegmentationLoss, reduce_pixels, reduce_terms, row_validity
+from lossadvisor.losses._base import SegmentationLoss, reduce_pixels, reduce_terms
 from lossadvisor.losses._contract import Prepared
 from lossadvisor.losses._distribution import CELoss, FocalLoss, WeightedCELoss
 from lossadvisor.losses._region import DiceLoss
@@ -201,15 +201,15 @@ class UnifiedFocalLoss(SegmentationLoss):
 
     def forward_prepared(self, inputs: Prepared) -> torch.Tensor:
         k = inputs.num_classes
-        loss = inputs.log_probs.new_zeros(())
+        loss = inputs.logits.new_zeros(())
         if self.weight > 0.0:
             focal = LF.asymmetric_focal_map(
-                inputs.log_probs, inputs.targets, delta=self.delta, gamma=self.gamma
+                inputs.log_pt(), inputs.is_background(), delta=self.delta, gamma=self.gamma
             )
-            loss = loss + self.weight * reduce_pixels(focal, inputs.valid, "mean") / k
+            loss = loss + self.weight * reduce_pixels(focal, inputs.valid_mask, "mean") / k
         if self.weight < 1.0:
-            sums = LF.region_sums(inputs.probs(), inputs.one_hot(), per_image=True)
+            sums = inputs.region_sums(per_image=True)
             terms = LF.asymmetric_focal_tversky(*sums, delta=self.delta, gamma=self.gamma, smooth=self.smooth)
-            rows = row_validity(inputs.valid, per_image=True)
+            rows = inputs.row_validity(per_image=True)
             loss = loss + (1.0 - self.weight) * reduce_terms(terms, rows, None, "mean")
         return loss

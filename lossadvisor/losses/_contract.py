@@ -13,33 +13,88 @@ autocast the logits are upcast here, so sums over a quarter of a million pixels 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 import torch.nn.functional as F
 
 from lossadvisor.errors import ConfigError, DataError
+from lossadvisor.losses import _functional as LF
+from lossadvisor.losses._binary import binary_region_sums
 
 
 class LossInputError(DataError):
     """Logits or targets that break the loss contract (shape, dtype or a class index out of range)."""
 
 
-@dataclass(frozen=True)
 class Prepared:
-    """The checked inputs in the form the maths wants.
+    """The checked inputs, with the tensors each loss needs built on first use and kept for the next term.
 
-    ``log_probs``: ``(N, K, H, W)`` log-probabilities (float32/float64). ``targets``: ``(N, H, W)`` int64 with
-    ignored pixels set to 0 (use ``valid`` to drop them). ``valid``: ``(N, H, W)`` float, 1 where counted.
-    ``logits``: the upcast logits. ``binary_sigmoid``: the input had one channel. ``num_classes``: ``K``.
+    ``logits``: the upcast ``(N, C, H, W)`` logits. ``raw_targets``: ``(N, H, W)`` int64 as given (the ignore
+    value still in place). ``keep``: ``(N, H, W)`` bool, True where counted, or ``None`` when nothing can be
+    ignored. ``binary_sigmoid``: the input had one channel. ``num_classes``: ``K`` (2 for one channel).
+
+    ``fast`` marks the common case: ``ignore_index`` is ``None`` or outside ``[0, K)``, so a target's value
+    says its class and whether it counts. The losses then take the cheap forms below (no log-probabilities
+    of a binary problem, no all-ones mask, the binary case as one logit); otherwise, and with
+    ``fast=False``, they take the general K-channel forms (``log_probs``, ``one_hot``, ``probs``,
+    ``valid``). Both give the same numbers up to rounding (``tests/losses/test_losses_fast_path.py``).
     """
 
-    logits: torch.Tensor
-    log_probs: torch.Tensor
-    targets: torch.Tensor
-    valid: torch.Tensor
-    binary_sigmoid: bool
-    num_classes: int
+    def __init__(
+        self,
+        logits: torch.Tensor,
+        raw_targets: torch.Tensor,
+        keep: torch.Tensor | None,
+        *,
+        ignore_index: int | None,
+        fast: bool,
+        clean_targets: torch.Tensor | None = None,
+        binary_target: torch.Tensor | None = None,
+        valid_mask: torch.Tensor | None = None,
+    ) -> None:
+        self.logits = logits
+        self.raw_targets = raw_targets
+        self.keep = keep
+        self.ignore_index = ignore_index
+        self.fast = fast
+        self.binary_sigmoid = logits.shape[1] == 1
+        self.num_classes = 2 if self.binary_sigmoid else logits.shape[1]
+        # tensors the input check already built are stored under their property's name (cached_property)
+        for name, value in (
+            ("targets", clean_targets),
+            ("binary_target", binary_target),
+            ("valid_mask", valid_mask),
+        ):
+            if value is not None:
+                self.__dict__[name] = value
+
+    # --- general forms: every loss can be written with these ------------------------------------------------
+    @cached_property
+    def targets(self) -> torch.Tensor:
+        """``(N, H, W)`` int64 class indices with ignored pixels set to 0 (use ``valid`` to drop them)."""
+        if self.keep is None:
+            return self.raw_targets
+        return torch.where(self.keep, self.raw_targets, torch.zeros_like(self.raw_targets))
+
+    @cached_property
+    def valid(self) -> torch.Tensor:
+        """``(N, H, W)`` float, 1 where counted (all ones when nothing is ignored)."""
+        mask = self.valid_mask
+        return torch.ones_like(self.raw_targets, dtype=self.logits.dtype) if mask is None else mask
+
+    @cached_property
+    def valid_mask(self) -> torch.Tensor | None:
+        """``(N, H, W)`` float, 1 where counted, or ``None`` when every pixel counts (the cheap form)."""
+        return None if self.keep is None else self.keep.to(self.logits.dtype)
+
+    @cached_property
+    def log_probs(self) -> torch.Tensor:
+        """``(N, K, H, W)`` log-probabilities: ``(log sigmoid(-x), log sigmoid(x))`` for one channel."""
+        x = self.logits
+        if self.binary_sigmoid:
+            return torch.cat([F.logsigmoid(-x), F.logsigmoid(x)], dim=1)
+        return F.log_softmax(x, dim=1)
 
     def one_hot(self) -> torch.Tensor:
         """``(N, K, H, W)`` one-hot targets, all zeros at ignored pixels."""
@@ -51,9 +106,100 @@ class Prepared:
         """``(N, K, H, W)`` probabilities, zeroed at ignored pixels (so no gradient reaches them)."""
         return self.log_probs.exp() * self.valid.unsqueeze(1)
 
+    # --- cheap forms of the common case (``fast``) ----------------------------------------------------------
+    @cached_property
+    def binary_logit(self) -> torch.Tensor:
+        """K == 2: ``(N, H, W)`` logit of class 1 against class 0 (one channel: ``x``; two: ``x1 - x0``).
+
+        ``sigmoid`` of it is the softmax probability of class 1 and ``logsigmoid`` its log, so the binary
+        losses need one channel instead of two log-probability maps.
+        """
+        x = self.logits
+        if self.binary_sigmoid:
+            return x.squeeze(1)  # a view both ways: x[:, 0] would copy the gradient into a zeroed tensor
+        background, foreground = x.unbind(1)  # one stacked gradient, not two zero-filled slices
+        return foreground - background
+
+    @cached_property
+    def binary_target(self) -> torch.Tensor:
+        """K == 2: ``(N, H, W)`` float, 1 at counted class-1 pixels, 0 elsewhere (ignored pixels included)."""
+        g = self.raw_targets.to(self.logits.dtype)
+        return g if self.valid_mask is None else g * self.valid_mask
+
+    # --- what the losses ask for; each picks the cheap form when it can ------------------------------------
+    def region_sums(
+        self, *, per_image: bool, squared: bool = False, first_class: int = 0
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Soft intersection, predicted and true mass per (row, class) for classes ``first_class..K-1``.
+
+        See :func:`~lossadvisor.losses._functional.region_sums`; a class that is not asked for is not
+        computed. Multi-class probabilities come from one softmax (not ``exp(log_softmax)``), and with nothing
+        ignored no mask is applied.
+        """
+        if not self.fast:
+            sums = LF.region_sums(self.probs(), self.one_hot(), per_image=per_image, squared=squared)
+            return tuple(part[:, first_class:] for part in sums)  # type: ignore[return-value]
+        if self.num_classes == 2:
+            return binary_region_sums(
+                self.binary_logit,
+                self.binary_target,
+                self.valid_mask,
+                per_image=per_image,
+                squared=squared,
+                background=first_class == 0,
+            )
+        probs = torch.softmax(self.logits, dim=1)
+        index = self.targets.unsqueeze(1)
+        mask = self.valid_mask
+        if mask is None:
+            onehot = torch.zeros_like(probs).scatter_(1, index, 1.0)
+        else:
+            onehot = torch.zeros_like(probs).scatter_(1, index, mask.unsqueeze(1))
+        probs, onehot = probs[:, first_class:], onehot[:, first_class:]
+        if mask is not None:
+            probs = probs * mask.unsqueeze(1)
+        return LF.region_sums(probs, onehot, per_image=per_image, squared=squared)
+
+    def log_pt(self) -> torch.Tensor:
+        """``(N, H, W)`` log-probability of each pixel's target class (any finite value where ignored)."""
+        if self.fast and self.num_classes == 2:
+            return LF.binary_log_pt(self.binary_logit, self.binary_target)
+        return self.log_probs.gather(1, self.targets.unsqueeze(1)).squeeze(1)
+
+    def is_background(self) -> torch.Tensor:
+        """``(N, H, W)`` bool, the pixel's target is class 0 (ignored pixels may read either way)."""
+        if self.fast and self.num_classes == 2:
+            return self.binary_target == 0
+        return self.targets == 0
+
+    def weight_map(self, weights: torch.Tensor) -> torch.Tensor:
+        """``(N, H, W)`` weight of each pixel's target class from the ``(K,)`` class weights."""
+        if self.fast and self.num_classes == 2:
+            return weights[0] + (weights[1] - weights[0]) * self.binary_target
+        return weights[self.targets]
+
+    def count(self) -> torch.Tensor | float:
+        """Counted pixels, at least 1: a plain number when all count, else a 0-d tensor (no host sync)."""
+        if self.keep is None:
+            return float(max(self.raw_targets.numel(), 1))
+        return self.keep.sum().to(self.logits.dtype).clamp_min(1.0)
+
+    def row_validity(self, *, per_image: bool) -> torch.Tensor:
+        """``(B,)`` 1.0 for each row (image, or the whole batch) that has at least one counted pixel."""
+        if self.keep is None and self.raw_targets.numel() > 0:
+            rows = self.raw_targets.shape[0] if per_image else 1
+            return torch.ones(rows, dtype=self.logits.dtype, device=self.logits.device)
+        counted = self.valid.sum(dim=(1, 2))
+        if not per_image:
+            counted = counted.sum(0, keepdim=True)
+        return (counted > 0).to(self.logits.dtype)
+
 
 def check_inputs(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: int | None, loss: str) -> None:
-    """Raise :class:`LossInputError` if the inputs break the contract; nothing else is computed."""
+    """Raise :class:`LossInputError` if the inputs' types, shapes, dtypes or devices break the contract.
+
+    Reads no tensor data; :func:`prepare` checks the target values with :func:`check_target_range`.
+    """
     if not isinstance(logits, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise LossInputError(
             f"{loss} expects torch tensors (logits, targets). Got {type(logits).__name__} and "
@@ -80,40 +226,59 @@ def check_inputs(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: i
         )
     if targets.device != logits.device:
         raise LossInputError(f"{loss}: logits are on {logits.device} but targets on {targets.device}.")
-    if targets.numel() == 0:
-        return
+
+
+def check_target_range(
+    low: int, high: int, *, shape: tuple[int, ...], ignore_index: int | None, loss: str
+) -> None:
+    """Raise :class:`LossInputError` unless the counted targets' extremes ``low`` and ``high`` are classes."""
+    c = shape[1]
     num_classes = 2 if c == 1 else c
-    counted = targets if ignore_index is None else targets[targets != ignore_index]
-    if counted.numel() == 0:
-        return
-    low, high = int(counted.min()), int(counted.max())
     if low < 0 or high >= num_classes:
         bad = low if low < 0 else high
         extra = "" if ignore_index is None else f" (ignore_index={ignore_index})"
         mode = "a single sigmoid channel takes targets 0 and 1" if c == 1 else f"C = {c} classes"
         raise LossInputError(
             f"{loss}: target class index {bad} is out of range [0, {num_classes - 1}] for logits of shape "
-            f"{tuple(logits.shape)} ({mode}){extra}. Set ignore_index for a 'don't care' value such as 255."
+            f"{shape} ({mode}){extra}. Set ignore_index for a 'don't care' value such as 255."
         )
 
 
-def prepare(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: int | None, loss: str) -> Prepared:
-    """Check the inputs, then build log-probabilities, clean targets and the counted-pixel mask."""
+def prepare(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    ignore_index: int | None,
+    loss: str,
+    fast: bool = True,
+) -> Prepared:
+    """Check the inputs, then keep what every loss needs: upcast logits, int64 targets, the counted mask.
+
+    The target range is checked in one pass over a tensor the losses need anyway (the float binary target,
+    or the cleaned class indices), with one host synchronisation. ``fast=False`` forces the general forms
+    (tests compare the two).
+    """
     check_inputs(logits, targets, ignore_index=ignore_index, loss=loss)
     x = logits.double() if logits.dtype == torch.float64 else logits.float()
-    binary_sigmoid = x.shape[1] == 1
-    if binary_sigmoid:
-        log_probs = torch.cat([F.logsigmoid(-x), F.logsigmoid(x)], dim=1)
+    t = targets.long()
+    num_classes = 2 if x.shape[1] == 1 else x.shape[1]
+    fast = fast and t.numel() > 0 and (ignore_index is None or not 0 <= ignore_index < num_classes)
+    keep = None if ignore_index is None else t != ignore_index
+    if t.numel() == 0:
+        return Prepared(x, t, keep, ignore_index=ignore_index, fast=False)
+    if fast and num_classes == 2:
+        valid_mask = None if keep is None else keep.to(x.dtype)
+        checked = t.to(x.dtype) if valid_mask is None else t.to(x.dtype) * valid_mask
+        prepared = Prepared(
+            x, t, keep, ignore_index=ignore_index, fast=True, binary_target=checked, valid_mask=valid_mask
+        )
     else:
-        log_probs = F.log_softmax(x, dim=1)
-    targets = targets.long()
-    if ignore_index is None:
-        valid = torch.ones_like(targets, dtype=x.dtype)
-    else:
-        keep = targets != ignore_index
-        valid = keep.to(x.dtype)
-        targets = torch.where(keep, targets, torch.zeros_like(targets))
-    return Prepared(x, log_probs, targets, valid, binary_sigmoid, log_probs.shape[1])
+        checked = t if keep is None else torch.where(keep, t, torch.zeros_like(t))
+        prepared = Prepared(x, t, keep, ignore_index=ignore_index, fast=fast, clean_targets=checked)
+    # ignored pixels are 0 in `checked`, a valid class: min / max see only the counted values
+    low, high = (int(v) for v in torch.stack(torch.aminmax(checked)).tolist())
+    check_target_range(low, high, shape=tuple(logits.shape), ignore_index=ignore_index, loss=loss)
+    return prepared
 
 
 def class_weight_tensor(
@@ -130,9 +295,7 @@ def class_weight_tensor(
                 f"{loss}: 'pos_weight' is for binary segmentation (C = 1 or 2); the logits have C = {k}. "
                 "Use 'class_weights' with one weight per class instead."
             )
-        return torch.tensor(
-            [1.0, pos_weight], dtype=prepared.log_probs.dtype, device=prepared.log_probs.device
-        )
+        return torch.tensor([1.0, pos_weight], dtype=prepared.logits.dtype, device=prepared.logits.device)
     if class_weights is None:
         return None
     if len(class_weights) != k:
@@ -140,4 +303,4 @@ def class_weight_tensor(
             f"{loss}: 'class_weights' must have one weight per class ({k} for these logits"
             f"{', background then foreground' if k == 2 else ''}). Got {len(class_weights)}."
         )
-    return torch.tensor(list(class_weights), dtype=prepared.log_probs.dtype, device=prepared.log_probs.device)
+    return torch.tensor(list(class_weights), dtype=prepared.logits.dtype, device=prepared.logits.device)

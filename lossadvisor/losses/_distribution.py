@@ -12,11 +12,14 @@ import warnings
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.losses import _functional as LF
 from lossadvisor.losses._base import SegmentationLoss, reduce_pixels
 from lossadvisor.losses._contract import Prepared, class_weight_tensor
+
+_NO_IGNORE = -100  # F.cross_entropy's default; the target check has already refused negative indices
 
 
 class CELoss(SegmentationLoss):
@@ -43,17 +46,50 @@ class CELoss(SegmentationLoss):
         self.class_weights: tuple[float, ...] | None = None
 
     def forward_prepared(self, inputs: Prepared) -> torch.Tensor:
-        loss_map = self.pixel_map(inputs)
         weights = class_weight_tensor(
             inputs, self.class_weights, pos_weight=self.pos_weight, loss=self.loss_name
         )
-        if weights is not None:
-            loss_map = loss_map * weights[inputs.targets]
-        return reduce_pixels(loss_map, inputs.valid, self.reduction)
+        if inputs.fast:
+            return self._torch_cross_entropy(inputs, weights)
+        return self._weighted_reduce(self.pixel_map(inputs), inputs, weights)
 
     def pixel_map(self, inputs: Prepared) -> torch.Tensor:
-        """The unweighted per-pixel loss ``(N, H, W)``; :class:`FocalLoss` overrides only this."""
-        return LF.cross_entropy_map(inputs.log_probs, inputs.targets)
+        """The unweighted per-pixel loss ``(N, H, W)``; :class:`FocalLoss` overrides it."""
+        return -inputs.log_pt()
+
+    def _weighted_reduce(
+        self, loss_map: torch.Tensor, inputs: Prepared, weights: torch.Tensor | None
+    ) -> torch.Tensor:
+        if weights is not None:
+            loss_map = loss_map * inputs.weight_map(weights)
+        return reduce_pixels(loss_map, inputs.valid_mask, self.reduction)
+
+    def _torch_cross_entropy(self, inputs: Prepared, weights: torch.Tensor | None) -> torch.Tensor:
+        """The common case through torch's fused kernels: BCE-with-logits on the binary logit, else
+        ``F.cross_entropy`` on the raw targets with its own ``ignore_index``; ``mean`` over counted pixels."""
+        reduction = "none" if self.reduction == "none" else "sum"
+        if inputs.num_classes == 2:
+            mask, pos_weight = inputs.valid_mask, None
+            if weights is not None and self.pos_weight is not None:
+                pos_weight = weights[1]  # weights are (1, pos_weight): BCE's own form
+            elif weights is not None:
+                pixel_weights = inputs.weight_map(weights)
+                mask = pixel_weights if mask is None else pixel_weights * mask
+            loss = F.binary_cross_entropy_with_logits(
+                inputs.binary_logit,
+                inputs.binary_target,
+                weight=mask,
+                pos_weight=pos_weight,
+                reduction=reduction,
+            )
+        else:
+            ignore = inputs.ignore_index if inputs.ignore_index is not None else _NO_IGNORE
+            loss = F.cross_entropy(
+                inputs.logits, inputs.raw_targets, weight=weights, ignore_index=ignore, reduction=reduction
+            )
+        if self.reduction == "mean":
+            loss = loss / inputs.count()
+        return loss
 
 
 class WeightedCELoss(CELoss):
@@ -130,11 +166,10 @@ class FocalLoss(CELoss):
                     f"focal: 'alpha' is for binary segmentation; the logits have C = {inputs.num_classes}. "
                     "Use 'class_weights' with one weight per class instead."
                 )
-            alpha_t = torch.where(inputs.targets == 1, self.alpha, 1.0 - self.alpha).to(
-                inputs.log_probs.dtype
-            )
-            return reduce_pixels(self.pixel_map(inputs) * alpha_t, inputs.valid, self.reduction)
-        return super().forward_prepared(inputs)
+            weights = inputs.logits.new_tensor([1.0 - self.alpha, self.alpha])
+        else:
+            weights = class_weight_tensor(inputs, self.class_weights, loss=self.loss_name)
+        return self._weighted_reduce(self.pixel_map(inputs), inputs, weights)
 
     def pixel_map(self, inputs: Prepared) -> torch.Tensor:
-        return LF.focal_map(inputs.log_probs, inputs.targets, self.gamma)
+        return LF.focal_from_log_pt(inputs.log_pt(), self.gamma)

@@ -18,6 +18,7 @@ Numerical rules (see ``tests/losses/test_losses_numerics.py``):
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 POW_EPS = 1e-6  # smallest base of a fractional power: keeps the slope of x ** 0.5 at 0 finite
 
@@ -29,9 +30,20 @@ def cross_entropy_map(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.T
 
 def focal_map(log_probs: torch.Tensor, targets: torch.Tensor, gamma: float) -> torch.Tensor:
     """Per-pixel focal loss ``-(1 - p_t) ** gamma * log p_t`` (Lin et al. 2017), shape ``(N, H, W)``."""
-    log_pt = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
+    return focal_from_log_pt(log_probs.gather(1, targets.unsqueeze(1)).squeeze(1), gamma)
+
+
+def focal_from_log_pt(log_pt: torch.Tensor, gamma: float) -> torch.Tensor:
+    """Focal loss from the log-probability of the true class; ``1 - p_t`` is ``-expm1(log p_t)``."""
+    if gamma == 0.0:
+        return -log_pt
     modulator = safe_pow(-torch.expm1(log_pt), gamma)
     return -modulator * log_pt
+
+
+def binary_log_pt(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``log p_t`` of a binary problem from the class-1 logit and the 0/1 target: ``logsigmoid(±logit)``."""
+    return F.logsigmoid(logit * (2.0 * target - 1.0))
 
 
 def safe_pow(base: torch.Tensor, exponent: float) -> torch.Tensor:
@@ -190,15 +202,14 @@ def descending_order(errors: torch.Tensor) -> torch.Tensor:
 
 
 def asymmetric_focal_map(
-    log_probs: torch.Tensor, targets: torch.Tensor, *, delta: float, gamma: float
+    log_pt: torch.Tensor, background: torch.Tensor, *, delta: float, gamma: float
 ) -> torch.Tensor:
     """Per-pixel asymmetric focal loss (Yeung et al. 2022, Eq. 16), shape ``(N, H, W)``.
 
-    Background (class 0) pixels: ``-(1 - delta) * (1 - p_0) ** gamma * log p_0`` (suppressed when easy);
+    ``log_pt``: log-probability of each pixel's true class; ``background``: bool, the pixel is class 0.
+    Background pixels: ``-(1 - delta) * (1 - p_0) ** gamma * log p_0`` (suppressed when easy);
     foreground pixels: ``-delta * log p_t`` (never suppressed, the "asymmetric" part).
     """
-    log_pt = log_probs.gather(1, targets.unsqueeze(1)).squeeze(1)
-    background = targets == 0
     suppress = safe_pow(-torch.expm1(log_pt), gamma)
     scale = torch.where(background, (1.0 - delta) * suppress, torch.full_like(log_pt, delta))
     return -scale * log_pt

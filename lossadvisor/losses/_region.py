@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import torch
 
 from lossadvisor.losses import _functional as LF
-from lossadvisor.losses._base import SegmentationLoss, reduce_terms, row_validity
+from lossadvisor.losses._base import SegmentationLoss, reduce_terms
 from lossadvisor.losses._contract import Prepared, class_weight_tensor
 
 
@@ -60,13 +60,13 @@ class _OverlapLoss(SegmentationLoss):
 
     def forward_prepared(self, inputs: Prepared) -> torch.Tensor:
         per_image = not self.batch_dice
-        sums = LF.region_sums(inputs.probs(), inputs.one_hot(), per_image=per_image, squared=self.squared)
+        first = 0 if self.include_background else 1
+        sums = inputs.region_sums(per_image=per_image, squared=self.squared, first_class=first)
         terms = self.term(self.score(*sums))
         weights = class_weight_tensor(inputs, self.class_weights, loss=self.loss_name)
-        if not self.include_background:
-            terms = terms[:, 1:]
-            weights = None if weights is None else weights[1:]
-        return reduce_terms(terms, row_validity(inputs.valid, per_image=per_image), weights, self.reduction)
+        if weights is not None:
+            weights = weights[first:]
+        return reduce_terms(terms, inputs.row_validity(per_image=per_image), weights, self.reduction)
 
     def score(
         self, intersection: torch.Tensor, pred_sum: torch.Tensor, target_sum: torch.Tensor
@@ -279,14 +279,12 @@ class GeneralizedDiceLoss(SegmentationLoss):
 
     def forward_prepared(self, inputs: Prepared) -> torch.Tensor:
         per_image = not self.batch_dice
-        intersection, pred_sum, target_sum = LF.region_sums(
-            inputs.probs(), inputs.one_hot(), per_image=per_image
+        intersection, pred_sum, target_sum = inputs.region_sums(
+            per_image=per_image, first_class=0 if self.include_background else 1
         )
-        if not self.include_background:
-            intersection, pred_sum, target_sum = intersection[:, 1:], pred_sum[:, 1:], target_sum[:, 1:]
         weights = LF.generalized_dice_weights(target_sum, self.weight_type)
         rows = 1.0 - LF.generalized_dice_score(intersection, pred_sum, target_sum, weights, self.smooth)
         reduced = reduce_terms(
-            rows.unsqueeze(1), row_validity(inputs.valid, per_image=per_image), None, self.reduction
+            rows.unsqueeze(1), inputs.row_validity(per_image=per_image), None, self.reduction
         )
         return reduced[:, 0] if self.reduction == "none" else reduced
