@@ -1,9 +1,9 @@
 """The reference each lossadvisor loss is timed against: MONAI's equivalent, plain torch, or Berman's Lovász.
 
-Every reference is what a user would pick instead: the same loss with the same options, in MONAI's input
-format (a float mask ``(N, 1, H, W)`` for one sigmoid channel, class indices ``(N, 1, H, W)`` with
-``to_onehot_y`` for a softmax). Targets are converted to that format once, outside the timed call, so the
-reference is never charged for it (lossadvisor is: it takes the raw ``(N, H, W)`` indices).
+Every reference is what a user would pick instead: the same loss with the same options. Both sides get the
+same inputs, the logits and the ``(N, H, W)`` int64 class indices; the reference turns the indices into its
+own format inside the timed call, as a user's loop must: a float mask ``(N, 1, H, W)`` for one sigmoid
+channel (``targets.unsqueeze(1).float()``), a free ``unsqueeze(1)`` view with ``to_onehot_y`` for a softmax.
 
 With ``ignore_index`` the reference uses MONAI's own ``ignore_index`` where it has one (Dice, Tversky, focal,
 unified focal), ``F.cross_entropy(ignore_index=...)`` for CE, the counted-pixel mask as the ``weight`` of
@@ -28,6 +28,7 @@ Reference = Callable[[torch.Tensor], torch.Tensor]  # logits -> scalar loss (tar
 IGNORE_VALUE = 255
 FOCAL_TVERSKY_GAMMA = 0.75
 POW_EPS = 1e-6
+WARNS_PER_CALL = ("tversky", "focal_tversky", "unified_focal")  # MONAI warns on each call for some inputs
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def _monai(name: str, **kwargs: object) -> Callable[..., torch.Tensor]:
 
 
 def _quiet(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """MONAI warns on every call for a single channel with ``ignore_index``; keep the table readable."""
+    """MONAI warns on every call for a single channel with ``ignore_index``; keep the output readable."""
 
     def call(*args: torch.Tensor) -> torch.Tensor:
         with warnings.catch_warnings():
@@ -78,65 +79,66 @@ def _quiet(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
 
 def reference(name: str, case: Case) -> tuple[str, Reference]:
     """``(label, fn)``: the reference for registry loss ``name`` on ``case``, with the benchmark's options."""
+    label, fn = _reference(name, case)
+    t = case.targets
+    if name in WARNS_PER_CALL:
+        return label, _quiet(lambda x: fn(x, t))
+    return label, lambda x: fn(x, t)
+
+
+def _reference(name: str, case: Case) -> tuple[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]:
+    """``(label, fn(logits, targets))`` where ``targets`` are the shared raw ``(N, H, W)`` indices."""
     sigmoid = case.channels == 1
     ii = case.ignore_index
-    t = case.targets
-    t_monai = t.unsqueeze(1).float() if sigmoid else t.unsqueeze(1)  # converted once, not timed
     region = {"sigmoid": sigmoid, "softmax": not sigmoid, "to_onehot_y": not sigmoid, "batch": True}
     region_nobg = {**region, "include_background": sigmoid}  # our default scores the foreground only
 
+    def monai_target(t: torch.Tensor) -> torch.Tensor:
+        """MONAI's target format: a float mask for one sigmoid channel, else indices (a free view)."""
+        return t.unsqueeze(1).float() if sigmoid else t.unsqueeze(1)
+
     if name in ("ce", "weighted_ce"):
-        weighted = name == "weighted_ce"
         if sigmoid:
-            pos_weight = torch.tensor(4.0, device=t.device) if weighted else None
-            tf = t.float()
-            if ii is None:
-                return "F.binary_cross_entropy_with_logits", lambda x: F.binary_cross_entropy_with_logits(
-                    x[:, 0], tf, pos_weight=pos_weight
-                )
-
-            def bce_ignored(x: torch.Tensor) -> torch.Tensor:
-                keep = (t != ii).float()
-                total = F.binary_cross_entropy_with_logits(
-                    x[:, 0], tf, weight=keep, pos_weight=pos_weight, reduction="sum"
-                )
-                return total / keep.sum()
-
-            return "F.binary_cross_entropy_with_logits(weight=mask)", bce_ignored
-        weight = torch.tensor([0.5] + [2.0] * (case.channels - 1), device=t.device) if weighted else None
+            bce = _bce(4.0 if name == "weighted_ce" else None, ii)
+            label = "F.binary_cross_entropy_with_logits" + ("" if ii is None else "(weight=mask)")
+            return label, lambda x, t: bce(x, t, t.float())
+        weight = None
+        if name == "weighted_ce":
+            weight = torch.tensor([0.5] + [2.0] * (case.channels - 1), device=case.targets.device)
         kw = {} if ii is None else {"ignore_index": ii}
-        return "F.cross_entropy", lambda x: F.cross_entropy(x, t, weight=weight, **kw)
+        return "F.cross_entropy", lambda x, t: F.cross_entropy(x, t, weight=weight, **kw)
 
     if name == "focal":
         fn = _monai("FocalLoss", gamma=2.0, use_softmax=not sigmoid, to_onehot_y=not sigmoid, ignore_index=ii)
-        return "monai FocalLoss", lambda x: fn(x, t_monai)
+        return "monai FocalLoss", lambda x, t: fn(x, monai_target(t))
 
     if name in ("dice", "tversky", "focal_tversky"):
         if name == "dice":
             fn = _monai("DiceLoss", smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii, **region_nobg)
-            return "monai DiceLoss", lambda x: fn(x, t_monai)
+            return "monai DiceLoss", lambda x, t: fn(x, monai_target(t))
         tversky = _monai(
             "TverskyLoss", alpha=0.3, beta=0.7, smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii,
             reduction="mean" if name == "tversky" else "none", **region_nobg,
         )  # fmt: skip
         if name == "tversky":
-            return "monai TverskyLoss", _quiet(lambda x: tversky(x, t_monai))
-        return "monai TverskyLoss(none) ** 0.75", _quiet(
-            lambda x: tversky(x, t_monai).clamp_min(POW_EPS).pow(FOCAL_TVERSKY_GAMMA).mean()
+            return "monai TverskyLoss", lambda x, t: tversky(x, monai_target(t))
+        return (
+            "monai TverskyLoss(none) ** 0.75",
+            lambda x, t: tversky(x, monai_target(t)).clamp_min(POW_EPS).pow(FOCAL_TVERSKY_GAMMA).mean(),
         )
 
     if name == "generalized_dice":
         if ii is None and not sigmoid:
             fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, **region)
-            return "monai GeneralizedDiceLoss", lambda x: fn(x, t_monai)
+            return "monai GeneralizedDiceLoss", lambda x, t: fn(x, monai_target(t))
         fn = _monai("GeneralizedDiceLoss", smooth_nr=1.0, smooth_dr=1.0, batch=True)
 
-        def gdl_masked(x: torch.Tensor) -> torch.Tensor:
+        def gdl_masked(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
             keep = (
                 ((t != ii) if ii is not None else torch.ones_like(t, dtype=torch.bool)).unsqueeze(1).float()
             )
             if sigmoid:  # both classes are scored, as ours does (MONAI's sigmoid mode scores class 1 only)
-                p, g = torch.sigmoid(x), t_monai * keep
+                p, g = torch.sigmoid(x), monai_target(t) * keep
                 probs, onehot = torch.cat([1.0 - p, p], dim=1) * keep, torch.cat([keep - g, g], dim=1)
             else:
                 onehot = F.one_hot(torch.where(keep[:, 0] > 0, t, 0), case.classes).permute(0, 3, 1, 2) * keep
@@ -150,28 +152,64 @@ def reference(name: str, case: Case) -> tuple[str, Reference]:
             cls = "DiceCELoss" if name == "dice_ce" else "DiceFocalLoss"
             extra = {"gamma": 2.0} if name == "dice_focal" else {}
             fn = _monai(cls, smooth_nr=1.0, smooth_dr=1.0, **region_nobg, **extra)
-            return f"monai {cls}", lambda x: fn(x, t_monai)
+            return f"monai {cls}", lambda x, t: fn(x, monai_target(t))
         dice = _monai("DiceLoss", smooth_nr=1.0, smooth_dr=1.0, ignore_index=ii, **region_nobg)
-        pixel_name, pixel = reference("ce" if name == "dice_ce" else "focal", case)
-        return f"monai DiceLoss + {pixel_name}", lambda x: 0.5 * dice(x, t_monai) + 0.5 * pixel(x)
+        if name == "dice_focal":
+            focal = _monai(
+                "FocalLoss", gamma=2.0, use_softmax=not sigmoid, to_onehot_y=not sigmoid, ignore_index=ii
+            )
+
+            def dice_focal(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                target = monai_target(t)
+                return 0.5 * dice(x, target) + 0.5 * focal(x, target)
+
+            return "monai DiceLoss + monai FocalLoss", dice_focal
+        pixel_name, pixel = _reference("ce", case)
+        bce = _bce(None, ii)
+
+        def dice_ce(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+            target = monai_target(t)
+            return 0.5 * dice(x, target) + 0.5 * (bce(x, t, target[:, 0]) if sigmoid else pixel(x, t))
+
+        return f"monai DiceLoss + {pixel_name}", dice_ce
 
     if name == "unified_focal":
         fn = _monai(
             "AsymmetricUnifiedFocalLoss", to_onehot_y=not sigmoid, num_classes=case.classes, weight=0.5,
             delta=0.6, gamma=0.5, ignore_index=ii,
         )  # fmt: skip
-        activation = torch.sigmoid if sigmoid else lambda x: torch.softmax(x, dim=1)
         label = "monai AsymmetricUnifiedFocalLoss"
         label += " (scores classes 0-1 only)" if case.classes > 2 else ""
-        return label, _quiet(lambda x: fn(activation(x), t_monai))
+        if sigmoid:
+            return label, lambda x, t: fn(torch.sigmoid(x), monai_target(t))
+        return label, lambda x, t: fn(torch.softmax(x, dim=1), monai_target(t))
 
     if name == "lovasz":
         if sigmoid:
-            return "Berman lovasz_hinge (pure torch)", lambda x: lovasz_hinge_flat(*_flat(x[:, 0], t, ii))
-        return "Berman lovasz_softmax (pure torch)", lambda x: lovasz_softmax_flat(
+            return "Berman lovasz_hinge (pure torch)", lambda x, t: lovasz_hinge_flat(*_flat(x[:, 0], t, ii))
+        return "Berman lovasz_softmax (pure torch)", lambda x, t: lovasz_softmax_flat(
             *_flat_probas(torch.softmax(x, dim=1), t, ii)
         )
     raise KeyError(f"no reference for loss {name!r}")
+
+
+def _bce(
+    pos_weight: float | None, ignore_index: int | None
+) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``fn(logits, raw targets, float targets)``: BCE-with-logits, the ignore mask as its ``weight``."""
+    weight = None if pos_weight is None else torch.tensor(pos_weight)
+
+    def bce(x: torch.Tensor, t: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        pw = None if weight is None else weight.to(x.device)
+        if ignore_index is None:
+            return F.binary_cross_entropy_with_logits(x[:, 0], target, pos_weight=pw)
+        keep = (t != ignore_index).float()
+        total = F.binary_cross_entropy_with_logits(
+            x[:, 0], target, weight=keep, pos_weight=pw, reduction="sum"
+        )
+        return total / keep.sum()
+
+    return bce
 
 
 # --- Berman, Rannen Triki & Blaschko (2018): github.com/bermanmaxim/LovaszSoftmax, pytorch/lovasz_losses.py

@@ -68,19 +68,23 @@ def reduce_pixels(loss_map: torch.Tensor, valid: torch.Tensor | None, reduction:
 
 
 def reduce_terms(
-    terms: torch.Tensor, row_valid: torch.Tensor, weights: torch.Tensor | None, reduction: str
+    terms: torch.Tensor, row_valid: torch.Tensor | None, weights: torch.Tensor | None, reduction: str
 ) -> torch.Tensor:
     """Reduce ``(B, K)`` per (row, class) terms; rows without a counted pixel are left out.
 
-    ``mean`` is the (class-weighted) mean over counted rows and classes; ``sum`` the weighted sum;
-    ``none`` the weighted ``(B, K)`` matrix.
+    ``row_valid`` is ``(B,)`` 1.0 per counted row, or ``None`` when every row counts. ``mean`` is the
+    (class-weighted) mean over counted rows and classes; ``sum`` the weighted sum; ``none`` the weighted
+    ``(B, K)`` matrix.
     """
     if weights is not None:
         terms = terms * weights
     if reduction == "none":
         return terms
-    kept = terms * row_valid.unsqueeze(1)
+    kept = terms if row_valid is None else terms * row_valid.unsqueeze(1)
     if reduction == "sum":
         return kept.sum()
     class_total = weights.sum() if weights is not None else float(terms.shape[1])
-    return kept.sum() / (row_valid.sum() * class_total).clamp_min(1e-12)
+    denominator = (float(terms.shape[0]) if row_valid is None else row_valid.sum()) * class_total
+    if torch.is_tensor(denominator):
+        return kept.sum() / denominator.clamp_min(1e-12)
+    return kept.sum() / max(denominator, 1e-12)

@@ -184,11 +184,10 @@ class Prepared:
             return float(max(self.raw_targets.numel(), 1))
         return self.keep.sum().to(self.logits.dtype).clamp_min(1.0)
 
-    def row_validity(self, *, per_image: bool) -> torch.Tensor:
-        """``(B,)`` 1.0 for each row (image, or the whole batch) that has at least one counted pixel."""
+    def row_validity(self, *, per_image: bool) -> torch.Tensor | None:
+        """``(B,)`` 1.0 per row (image, or the batch) with a counted pixel; ``None`` if every row has one."""
         if self.keep is None and self.raw_targets.numel() > 0:
-            rows = self.raw_targets.shape[0] if per_image else 1
-            return torch.ones(rows, dtype=self.logits.dtype, device=self.logits.device)
+            return None
         counted = self.valid.sum(dim=(1, 2))
         if not per_image:
             counted = counted.sum(0, keepdim=True)
@@ -268,7 +267,7 @@ def prepare(
         return Prepared(x, t, keep, ignore_index=ignore_index, fast=False)
     if fast and num_classes == 2:
         valid_mask = None if keep is None else keep.to(x.dtype)
-        checked = t.to(x.dtype) if valid_mask is None else t.to(x.dtype) * valid_mask
+        checked = t.to(x.dtype) if valid_mask is None else t.to(x.dtype).mul_(valid_mask)
         prepared = Prepared(
             x, t, keep, ignore_index=ignore_index, fast=True, binary_target=checked, valid_mask=valid_mask
         )
