@@ -91,8 +91,11 @@ def is_collapse(value: Any) -> bool:
 
 # --- CSV columns ------------------------------------------------------------------------------------------
 # fmt: off
+# Loss parameters are not one JSON cell: each has its own ``param_<name>`` column (a list parameter one per
+# element, ``param_<name>_<i>``), inserted after "lr" (PARAMS_AFTER); readers gather them back into the
+# PARAM_VIEW_COLUMNS "params" (JSON text) and "mix".
 TRIAL_COLUMNS = (
-    "number", "state", "loss", "lr", "mix", "params",
+    "number", "state", "loss", "lr",
     "value",                    # the search objective: validation foreground IoU at best_epoch
     "best_epoch", "best_iou", "best_dice",  # both scores of the same (best) epoch
     "val_iou", "val_dice",      # both scores of the final epoch
@@ -103,7 +106,7 @@ EPOCH_COLUMNS = (
     "true_fg_share", COLLAPSE, "grad_norm_mean", "grad_norm_max", "grad_spikes", "nonfinite", "seconds",
 )
 STABILITY_COLUMNS = (
-    "config_id", "label", "source", "loss", "lr", "params", "seed",
+    "config_id", "label", "source", "loss", "lr", "seed",
     "val_iou", "val_dice",      # final epoch of the run
     COLLAPSE, "failed", "fail_reason", *RECALL_COLUMNS, "duration_s",
 )
@@ -114,6 +117,9 @@ PER_IMAGE_COLUMNS = (
 )
 PER_IMAGE_CLASS_PREFIXES = ("pixels_", "objects_")
 # fmt: on
+PARAM_PREFIX = "param_"
+PARAMS_AFTER = "lr"
+PARAM_VIEW_COLUMNS = ("mix", "params")
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
 EPOCH_PHASES = ("search", "stability")
 # Columns an earlier version wrote under another name: readers rename them, so old run folders still open.
@@ -123,6 +129,55 @@ RENAMED_COLUMNS = {"collapse_kind": COLLAPSE}
 def is_per_image_column(name: str) -> bool:
     """True for a column of per_image.csv (a fixed one or a per-class ``pixels_``/``objects_`` one)."""
     return name in PER_IMAGE_COLUMNS or name.startswith(PER_IMAGE_CLASS_PREFIXES)
+
+
+def flat_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Loss parameters as ``param_<name>`` cells; a list parameter gets one ``param_<name>_<i>`` per element.
+
+    Example:
+        >>> flat_params({"mix": 0.3, "class_weights": [1.0, 4.0]})
+        {'param_class_weights_0': 1.0, 'param_class_weights_1': 4.0, 'param_mix': 0.3}
+    """
+    out: dict[str, Any] = {}
+    for name, value in sorted((params or {}).items()):
+        if isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                out[f"{PARAM_PREFIX}{name}_{i}"] = v
+        else:
+            out[f"{PARAM_PREFIX}{name}"] = value
+    return out
+
+
+def params_from_flat(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`flat_params` for one CSV row (empty and NaN cells are absent parameters).
+
+    Example:
+        >>> params_from_flat({"lr": 0.1, "param_mix": 0.3, "param_gamma": float("nan"), "param_w_0": 1.0})
+        {'mix': 0.3, 'w': [1.0]}
+    """
+    import re
+
+    params: dict[str, Any] = {}
+    for column, value in row.items():
+        if not str(column).startswith(PARAM_PREFIX) or value is None or value == "":
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            continue
+        value = value.item() if hasattr(value, "item") and callable(value.item) else value
+        key = str(column)[len(PARAM_PREFIX) :]
+        listed = re.fullmatch(r"(.+)_(\d+)", key)
+        if listed:
+            params.setdefault(listed.group(1), []).append(value)
+        else:
+            params[key] = value
+    return params
+
+
+def with_param_columns(columns: tuple[str, ...], rows: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
+    """``columns`` with every ``param_*`` key of ``rows`` inserted, sorted, after :data:`PARAMS_AFTER`."""
+    names = sorted({str(k) for row in rows for k in row if str(k).startswith(PARAM_PREFIX)})
+    at = columns.index(PARAMS_AFTER) + 1
+    return columns[:at] + tuple(names) + columns[at:]
 
 
 # --- NaN policy and writers ---------------------------------------------------------------------------------

@@ -36,20 +36,30 @@ def _format_table(result) -> str:
     return "\n".join(lines)
 
 
+# The presets of lossadvisor.tune._models, repeated so completion and --help need no torch (a test keeps them
+# equal).
+MODEL_PRESETS = ("compact", "monai-unet", "monai-segresnet")
+
+
+def _complete_model(ctx, param, incomplete: str) -> list:
+    """Shell completion of --model: the presets (a MODULE:CALLABLE is the user's own)."""
+    return [name for name in MODEL_PRESETS if name.startswith(incomplete)]
+
+
 @click.command("tune")
 @click.option(
     "--images",
-    default="images",
-    show_default=True,
+    default=None,
     type=click.Path(file_okay=False),
-    help="Folder of images (grey or RGB PNG, JPEG, TIFF), paired with masks by file stem.",
+    help="Folder of images (grey or RGB PNG, JPEG, TIFF), paired with masks by file stem "
+    "[default: images].",
 )
 @click.option(
     "--masks",
-    default="masks",
-    show_default=True,
+    default=None,
     type=click.Path(file_okay=False),
-    help="Folder of masks (PNG, TIFF, NPY; 0/1, 0/255, class indices, or colours with --class-map).",
+    help="Folder of masks (PNG, TIFF, NPY; 0/1, 0/255, class indices, or colours with --class-map) "
+    "[default: masks].",
 )
 @out_option(" Re-running with the same folder resumes the study.")
 @click.option(
@@ -116,6 +126,16 @@ def _format_table(result) -> str:
 )
 @click.option("--study", "study_name", default=None, help="Study name in the storage [default: lossadvisor].")
 @click.option(
+    "--model",
+    default=None,
+    metavar="NAME|MODULE:CALLABLE",
+    shell_complete=_complete_model,
+    help="Network the trials train: compact (default; the package's compact U-Net), monai-unet, "
+    "monai-segresnet (pip install 'lossadvisor[monai]'), or your own as MODULE:CALLABLE (mynet:build, "
+    "./mynet.py:build), called as CALLABLE(in_channels, num_classes) and returning an nn.Module whose "
+    "output is logits (N, C, H, W). Checked on one batch before the study starts.",
+)
+@click.option(
     "--device",
     default="auto",
     show_default=True,
@@ -143,6 +163,12 @@ def _format_table(result) -> str:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
 @max_pixels_option
 @click.option("--no-report", is_flag=True, help="Do not build report.html at the end.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print result.json on stdout at the end, and nothing else on stdout (progress stays on stderr).",
+)
 @quiet_option
 @click.pass_context
 def tune_command(
@@ -161,6 +187,7 @@ def tune_command(
     seeds,
     storage,
     study_name,
+    model,
     device,
     threads,
     class_map,
@@ -169,6 +196,7 @@ def tune_command(
     seed,
     max_pixels,
     no_report,
+    as_json,
     quiet,
 ) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
@@ -187,6 +215,7 @@ def tune_command(
       lossadvisor tune --images examples/buildings/images --masks examples/buildings/masks \\
           --out reports/buildings
       lossadvisor tune --images tiles/ --masks labels/ --crop 256 --device cuda --n-trials 60
+      lossadvisor tune --images tiles/ --masks labels/ --model ./mynet.py:build --json > result.json
       lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # several machines
     """
     from lossadvisor._text import display_path, safe_text
@@ -211,6 +240,7 @@ def tune_command(
             seeds=seeds,
             storage=storage,
             study_name=study_name,
+            model=model,
             device=device,
             threads=threads,
             class_map=class_map,
@@ -230,8 +260,11 @@ def tune_command(
             err=True,
         )
         raise SystemExit(exit_code(exc)) from None
-    if not quiet:
+    if as_json:
+        click.echo(result.result_path.read_text(encoding="utf-8"), nl=False)
+    elif not quiet:
         click.echo(_format_table(result))
+    if not quiet:
         click.echo(
             f"\nWrote {display_path(result.result_path)}"
             + (f" and {display_path(result.report_path)}" if result.report_path else ""),

@@ -21,7 +21,7 @@ from lossadvisor.io._decode import DEFAULT_MAX_PIXELS
 from lossadvisor.io._discover import MASK_SUFFIXES, SourceScan, discover_files, relative_name, scan_source
 from lossadvisor.io._errors import MaskFileError, display_path
 from lossadvisor.io._labels import BINARY_ENCODINGS, DEFAULT_IGNORE_INDEX, ENCODING_EMPTY
-from lossadvisor.io._read import MaskData, check_max_pixels, read_mask, resolve_class_map
+from lossadvisor.io._read import MaskData, check_max_pixels, mask_from_array, read_mask, resolve_class_map
 
 __all__ = [
     "BINARY_ENCODINGS",
@@ -37,6 +37,7 @@ __all__ = [
     "discover_files",
     "display_path",
     "load_class_map",
+    "mask_from_array",
     "read_mask",
     "relative_name",
     "resolve_class_map",

@@ -111,7 +111,7 @@ def decode_mask_file(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
         raise _corrupt(path, suffix, exc) from exc
     except Exception as exc:  # decoders raise anything on a corrupt file (OSError, ValueError, struct.error)
         raise _corrupt(path, suffix, exc) from exc
-    return _to_layout(path, array, palette, fmt)
+    return to_layout(path, array, palette, fmt)
 
 
 def _corrupt(path: Path, suffix: str, exc: Exception) -> MaskFileError:
@@ -270,7 +270,7 @@ def _read_pillow(path: Path, max_pixels: int | None) -> tuple[np.ndarray, np.nda
     return array, palette, fmt
 
 
-def _to_layout(path: Path, array: np.ndarray, palette: np.ndarray | None, fmt: str) -> RawMask:
+def to_layout(path: Path, array: np.ndarray, palette: np.ndarray | None, fmt: str) -> RawMask:
     if array.dtype.kind == "f":
         nan = int(np.isnan(array).sum())
         found = f"{array.dtype} data" + (

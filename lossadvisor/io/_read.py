@@ -10,7 +10,7 @@ import numpy as np
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.io._classmap import ClassMap, load_class_map
-from lossadvisor.io._decode import DEFAULT_MAX_PIXELS, decode_mask_file
+from lossadvisor.io._decode import DEFAULT_MAX_PIXELS, RawMask, decode_mask_file, to_layout
 from lossadvisor.io._labels import DEFAULT_IGNORE_INDEX, interpret
 
 # Largest pixel value an ignore index can name (int32 class arrays).
@@ -159,3 +159,55 @@ def _palette_colours(raw, counts: dict[int, int]) -> dict[int, tuple[int, int, i
         return None
     palette = raw.palette
     return {i: tuple(int(v) for v in palette[i]) for i in counts if 0 <= i < len(palette)}
+
+
+ARRAY_FORMAT = "array"
+
+
+def mask_from_array(
+    array: np.ndarray,
+    *,
+    name: str,
+    class_map: ClassMap | str | os.PathLike[str] | None = None,
+    ignore_index: int | None = None,
+) -> MaskData:
+    """Interpret an in-memory mask exactly as :func:`read_mask` interprets a file with the same values.
+
+    For masks that are not files (an HDF5 stack, a ``torch.utils.data.Dataset``): 0/1, 0/255 and boolean
+    masks come back as 0/1, other values as class indices, colours through ``class_map``.
+
+    Args:
+        array: ``(H, W)`` integer or boolean values (or ``(H, W, 3)`` colours with a class map); a torch
+            tensor is accepted too.
+        name: What error messages and the skipped list call it (e.g. "train[12]").
+        class_map: As for :func:`read_mask`.
+        ignore_index: As for :func:`read_mask`.
+
+    Raises:
+        MaskFileError: The values cannot be a mask (floats, negatives, a photo); the message names ``name``.
+
+    Example:
+        >>> m = mask_from_array(np.array([[0, 255], [255, 0]], dtype=np.uint8), name="a")
+        >>> m.encoding, m.labels.tolist()
+        ('binary 0/255', [[0, 1], [1, 0]])
+    """
+    cmap = resolve_class_map(class_map)
+    check_ignore_index(ignore_index, cmap)
+    path = Path(name)
+    if hasattr(array, "detach"):  # a torch tensor, without importing torch here
+        array = array.detach().cpu().numpy()
+    raw: RawMask = to_layout(path, np.asarray(array), None, ARRAY_FORMAT)
+    labels, encoding, counts, ignored = interpret(path, raw, class_map=cmap, ignore_index=ignore_index)
+    return MaskData(
+        path=path,
+        labels=labels,
+        encoding=encoding,
+        pixel_counts=counts,
+        ignored_pixels=ignored,
+        ignore_index=(
+            ignore_index if ignore_index is not None else (DEFAULT_IGNORE_INDEX if ignored else None)
+        ),
+        file_format=ARRAY_FORMAT,
+        grey_from_rgb=raw.grey_from_rgb,
+        class_names=cmap.names if cmap is not None else None,
+    )

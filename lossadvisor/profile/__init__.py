@@ -3,7 +3,7 @@
 Public names:
 
 - :func:`profile_masks` / :func:`profile_masks_detailed`: measure a dataset (and write ``profile.json`` and
-  ``per_image.csv``).
+  ``per_image.csv``); :func:`profile_arrays` does the same for masks held in memory.
 - :class:`DatasetProfile` and its parts (:class:`ClassStats`, :class:`ObjectStats`, :class:`ScaleEffect`,
   :class:`Distribution`, :class:`SkippedFile`).
 - :func:`default_run_dir` / :func:`dataset_name_for`: the ``reports/<dataset-name>/`` convention.
@@ -25,6 +25,7 @@ from lossadvisor.profile._api import (
     profile_masks_detailed,
     write_outputs,
 )
+from lossadvisor.profile._arrays import profile_arrays
 from lossadvisor.profile._paths import dataset_name_for, default_run_dir
 from lossadvisor.profile._schema import (
     PERCENTILES,
@@ -56,6 +57,7 @@ __all__ = [
     "dataset_name_for",
     "default_run_dir",
     "format_summary",
+    "profile_arrays",
     "profile_masks",
     "profile_masks_detailed",
     "write_outputs",

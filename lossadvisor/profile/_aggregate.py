@@ -35,8 +35,16 @@ class ProfileOptions:
     train_sizes: tuple[int, ...]
 
 
-def build_profile(scan: SourceScan, stats: list[ImageStats], options: ProfileOptions) -> DatasetProfile:
+def build_profile(
+    scan: SourceScan,
+    stats: list[ImageStats],
+    options: ProfileOptions,
+    *,
+    data_fingerprint: str | None = None,
+) -> DatasetProfile:
     """Aggregate ``stats`` (one per file of ``scan``, skipped ones included) into the dataset profile.
+
+    ``data_fingerprint`` replaces the file-based fingerprint for data that are not files (in-memory arrays).
 
     Files whose encoding disagrees with the rest are marked skipped in ``stats`` first, so the per-image table
     built afterwards shows the same decision.
@@ -78,7 +86,7 @@ def build_profile(scan: SourceScan, stats: list[ImageStats], options: ProfileOpt
     return DatasetProfile(
         dataset_name=options.dataset_name,
         source=scan.source,
-        fingerprint=fingerprint(scan),
+        fingerprint=data_fingerprint or fingerprint(scan),
         task="binary" if len(classes) == 2 else "multiclass",
         mask_encoding=encoding,
         num_classes=len(classes),

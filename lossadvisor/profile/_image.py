@@ -18,6 +18,7 @@ from lossadvisor.io import (
     BINARY_ENCODINGS,
     DEFAULT_MAX_PIXELS,
     ClassMap,
+    MaskData,
     MaskFileError,
     display_path,
     read_mask,
@@ -85,6 +86,12 @@ def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:
         )
     except MaskFileError as exc:
         return ImageStats(path, name, skipped_reason=exc.reason, uncoded_colours=exc.colours)
+    return measure_mask(mask, name, settings)
+
+
+def measure_mask(mask: MaskData, name: str, settings: MeasureSettings) -> ImageStats:
+    """Measure a mask already read (from a file, or from an array: :func:`lossadvisor.io.mask_from_array`)."""
+    path = mask.path
     labels = mask.labels
     stats = ImageStats(
         path,

@@ -158,6 +158,7 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             explanation=str(confidence.get("explanation", "")),
             ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
             agreement=_agreement(result),
+            model=_model_line(result),
             objective=str((result.get("training") or {}).get("objective", "")),
         )
         return section
@@ -198,6 +199,16 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
 def _verdict_params(params: Any) -> str:
     text = fmt.params(params)
     return "none (the loss's defaults)" if text == fmt.MISSING else text
+
+
+def _model_line(result: dict[str, Any]) -> str:
+    """"Confirmed on monai-unet, 1,626,753 parameters." ("" when result.json does not name the model)."""
+    model = result.get("model") or {}
+    if not model.get("name"):
+        return ""
+    count = model.get("parameters")
+    size = f", {count:,} parameters" if isinstance(count, int) else ""
+    return f"Confirmed on {model['name']}{size}: the network every trial and seed run trained."
 
 
 def _agreement(result: dict[str, Any]) -> str:

@@ -17,10 +17,13 @@ from lossadvisor.errors import DataError
 from lossadvisor.runfolder import (
     COLLAPSE,
     EPOCH_COLUMNS,
+    PARAM_PREFIX,
+    PARAM_VIEW_COLUMNS,
     RENAMED_COLUMNS,
     STABILITY_COLUMNS,
     TRIAL_COLUMNS,
     is_per_image_column,
+    params_from_flat,
 )
 
 __all__ = ["EPOCH_COLUMNS", "STABILITY_COLUMNS", "TRIAL_COLUMNS", "normalise", "read_csv", "read_json"]
@@ -74,10 +77,21 @@ def read_per_image(file: Path) -> pd.DataFrame:
 
 
 def normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """Keep exactly ``columns`` (absent ones added empty), parse booleans, and turn missing text into ""."""
+    """Keep exactly ``columns`` (absent ones added empty), parse booleans, and turn missing text into "".
+
+    Tables with a learning rate (trials, stability) also get ``params`` (JSON text) and ``mix``, gathered
+    from the ``param_<name>`` columns the tuner writes.
+    """
     import pandas as pd
 
     df = df.rename(columns={old: new for old, new in RENAMED_COLUMNS.items() if new not in df.columns})
+    if any(str(c).startswith(PARAM_PREFIX) for c in df.columns):  # one column per loss parameter
+        gathered = [params_from_flat(row) for row in df.to_dict("records")]
+        if "params" not in df.columns:
+            df["params"] = [json.dumps(p, sort_keys=True) for p in gathered]
+        if "mix" not in df.columns:
+            df["mix"] = [p.get("mix", math.nan) for p in gathered]
+    columns = (*columns, *(c for c in PARAM_VIEW_COLUMNS if "lr" in columns and c not in columns))
     for column in columns:
         if column not in df.columns:
             df[column] = math.nan

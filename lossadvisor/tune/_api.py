@@ -19,11 +19,12 @@ from lossadvisor._atomic import write_json
 from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import DEFAULT_MAX_PIXELS
-from lossadvisor.tune._cache import build_train_data, save_cache
+from lossadvisor.tune._cache import build_train_data, save_cache, train_data_from_memory
+from lossadvisor.tune._data import load_source
 from lossadvisor.tune._device import resolve_device
 from lossadvisor.tune._lr_range import lr_range_test
+from lossadvisor.tune._models import check_model, resolve_model
 from lossadvisor.tune._outputs import write_tables
-from lossadvisor.tune._pairing import pair_files
 from lossadvisor.tune._progress import Progress
 from lossadvisor.tune._result import write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
@@ -74,6 +75,7 @@ class TuneResult:
     confidence: dict  # level, margin, seed_spread, explanation
     ranking: list[dict]  # one entry per re-run configuration, best first
     study_name: str
+    model: dict  # name, parameters
     storage: str  # redacted URL
     trials: int  # trials counted in the study
     result_path: Path
@@ -105,9 +107,11 @@ def _sample_indices(val_masks: np.ndarray, ignore_index: int | None) -> list[int
 
 
 def tune(
-    images: str | Path = "images",
-    masks: str | Path = "masks",
+    images: str | Path | None = None,
+    masks: str | Path | None = None,
     *,
+    train=None,
+    val=None,
     out: str | Path | None = None,
     size: int = DEFAULT_SIZE,
     crop: int | None = None,
@@ -122,7 +126,8 @@ def tune(
     study_name: str | None = None,
     device: str = "auto",
     threads: int | None = None,
-    model_factory: Callable | None = None,
+    model: str | Callable | None = None,
+    model_factory: str | Callable | None = None,
     class_map: str | Path | None = None,
     ignore_index: int | None = None,
     rules_config: str | Path | None = None,
@@ -135,8 +140,13 @@ def tune(
     """Profile the masks, advise, run Optuna trials, re-run the best with several seeds, write the report.
 
     Args:
-        images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem.
-        masks: Folder of masks.
+        images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem (default
+            "images").
+        masks: Folder of masks (default "masks").
+        train: Instead of folders: a ``torch.utils.data.Dataset`` of ``(image, mask)`` items, or a pair
+            ``(images, masks)`` of arrays, images ``(N, H, W[, C])`` and masks ``(N, H, W)`` (see
+            ``lossadvisor/tune/_sources.py`` for the layouts). Needs ``out``.
+        val: Validation data in the same form as ``train``; default: a stratified 20 % of ``train``.
         out: Run folder (default ``reports/<dataset-name>/``). Re-running with the same folder resumes.
         size: Side tiles are resized to (a multiple of 16 for the default U-Net).
         crop: Train on random ``crop x crop`` windows at native resolution instead of resizing.
@@ -152,7 +162,12 @@ def tune(
         study_name: Study name in the storage (default "lossadvisor").
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
         threads: Torch CPU threads (default: all cores if the machine is idle, else the free ones).
-        model_factory: ``(in_channels, num_classes) -> nn.Module``; default the package's compact U-Net.
+        model: The network the trials train: "compact" (default, :class:`CompactUNet`), "monai-unet",
+            "monai-segresnet", a ``"MODULE:CALLABLE"`` string (``"mynet:build"``, ``"./mynet.py:build"``) or a
+            callable ``(in_channels, num_classes) -> nn.Module`` returning logits ``(N, C, H, W)``. It is run
+            once on a small batch before anything is written, and refused if it fails or its output shape is
+            wrong.
+        model_factory: The same as ``model`` (its name before ``--model`` existed).
         class_map: Class map for colour-coded masks (JSON/CSV), as for ``lossadvisor profile``.
         ignore_index: Mask value to ignore (e.g. 255 on boundaries).
         rules_config: TOML file of rule thresholds, as for ``lossadvisor advise``.
@@ -169,7 +184,8 @@ def tune(
         stability.csv, lr_range_test.json, result.json, samples.npz and report.html.
 
     Raises:
-        ConfigError: A bad option (the message names it).
+        ConfigError: A bad option (the message names it); ``ModelError`` for a model that cannot be imported,
+            raises, or returns the wrong shape.
         DataError: Missing folders or no usable pairs.
         StudyMismatchError: The run folder's study was made from other data or settings (checked before
             anything is written, so a finished run is never touched).
@@ -183,6 +199,9 @@ def tune(
         ('dice_ce', 'medium')
     """
     side = crop or size
+    if model is not None and model_factory is not None:
+        raise ConfigError("Give the model once: 'model' and 'model_factory' are the same option of tune.")
+    spec = resolve_model(model if model is not None else model_factory)
     _check("size", size, isinstance(size, int) and size >= SIDE_MULTIPLE, f"an integer >= {SIDE_MULTIPLE}")
     _check(
         "crop",
@@ -190,10 +209,11 @@ def tune(
         crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
         f"None or an integer >= {SIDE_MULTIPLE}",
     )
-    if model_factory is None and side % SIDE_MULTIPLE:
+    if spec.side_multiple and side % spec.side_multiple:
+        m = spec.side_multiple
         raise ConfigError(
-            f"The {'crop' if crop else 'size'} option of tune must be a multiple of "
-            f"{SIDE_MULTIPLE} for the built-in U-Net; got {side}. Try {side // 16 * 16 or 16}."
+            f"The {'crop' if crop else 'size'} option of tune must be a multiple of {m} for the model "
+            f"{spec.name!r}; got {side}. Try {side // m * m or m}."
         )
     for name, value in (
         ("epochs", epochs),
@@ -213,7 +233,7 @@ def tune(
     import optuna
 
     from lossadvisor.io import DEFAULT_IGNORE_INDEX, read_mask, resolve_class_map
-    from lossadvisor.profile import default_run_dir, profile_masks_detailed, write_outputs
+    from lossadvisor.profile import default_run_dir, write_outputs
     from lossadvisor.rules import recommend
 
     # Phase 1: read and validate everything; nothing is written to the run folder yet, so a refused run
@@ -224,46 +244,52 @@ def tune(
     train_ignore = ignore_index
     if train_ignore is None and cmap is not None and cmap.ignore_keys:
         train_ignore = DEFAULT_IGNORE_INDEX
-    pairing = pair_files(images, masks)
-    run_dir = Path(out) if out is not None else Path(default_run_dir(masks))
+    source = load_source(
+        images, masks, train=train, val=val, out=out, side=side, class_map=cmap,
+        ignore_index=ignore_index, progress=progress, max_pixels=max_pixels,
+    )  # fmt: skip
+    profile, per_image = source.profile, source.per_image
+    run_dir = Path(out) if out is not None else Path(default_run_dir(source.masks))
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
-    # One profiling process: the profiler forks workers on Linux, and forking a process that holds torch's
-    # thread pools can deadlock the child (seen here on a second tune() in one process). Profiling is a few
-    # seconds next to the trials.
-    profile, per_image = profile_masks_detailed(
-        masks,
-        class_map=cmap,
-        ignore_index=ignore_index,
-        train_sizes=(side,),
-        workers=1,
-        progress=progress,
-        max_pixels=max_pixels,
-    )
     rec = recommend(profile, config=rules_config)
     space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
     choice = resolve_device(device, threads=threads)
-    data = build_train_data(
-        pairing.pairs,
-        read_mask=lambda p: (
-            read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
-        ),
-        cache_dir=run_dir / runfolder.CACHE_DIR,
-        fingerprint=profile.fingerprint,
-        size=size,
-        crop=crop,
-        seed=seed,
-        ignore_index=train_ignore,
-        key_settings={"class_map": cmap.digest() if cmap is not None else None},
-        save=False,
+    num_classes = max(2, profile.num_classes)
+    model_info = check_model(
+        spec,
+        in_channels=source.channels,
+        out_channels=1 if num_classes == 2 else num_classes,
+        side=side,
+        device=choice.name,
     )
+    if source.in_memory is not None:
+        data = train_data_from_memory(
+            *source.in_memory, size=size, crop=crop, seed=seed, ignore_index=train_ignore
+        )
+    else:
+        data = build_train_data(
+            source.pairing.pairs,
+            read_mask=lambda p: (
+                read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
+            ),
+            cache_dir=run_dir / runfolder.CACHE_DIR,
+            fingerprint=profile.fingerprint,
+            size=size,
+            crop=crop,
+            seed=seed,
+            ignore_index=train_ignore,
+            key_settings={"class_map": cmap.digest() if cmap is not None else None},
+            save=False,
+        )
     steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
     name = study_name or DEFAULT_STUDY_NAME
     settings = {
-        "images": display_path(images),
-        "masks": display_path(masks),
+        "images": display_path(source.images) if source.images is not None else None,
+        "masks": display_path(source.masks) if source.masks is not None else None,
+        "data": source.description,
         "out": display_path(run_dir),
         "size": size,
         "crop": crop,
@@ -284,7 +310,7 @@ def tune(
         "rules_config": display_path(rules_config) if rules_config else None,
         "max_pixels": max_pixels,
         "report": report,
-        "custom_model": model_factory is not None,
+        "model": model_info.name,
     }
     objective_settings = {
         k: settings[k]
@@ -296,9 +322,8 @@ def tune(
             "batch_size",
             "warmup_steps",
             "seed",
-            "custom_model",
         )
-    }
+    } | {"model": model_info.name, "model_parameters": model_info.parameters}
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -325,7 +350,8 @@ def tune(
             study_name=name,
             fingerprint=profile.fingerprint,
             env=env,
-            left_out=pairing.problems() + [safe_text(s) for s in data.skipped],
+            left_out=source.left_out + [safe_text(s) for s in data.skipped],
+            model=model_info.to_dict(),
         )
         study = None
         stability_records: list[dict] = []
@@ -358,7 +384,7 @@ def tune(
                     fail_stale_trials(study, rdb)
                 ctx = RunContext(
                     data=data,
-                    num_classes=max(2, profile.num_classes),
+                    num_classes=num_classes,
                     loss_factory=_loss_factory(train_ignore),
                     device=choice,
                     epochs=epochs,
@@ -368,7 +394,7 @@ def tune(
                     seed=seed,
                     preds_dir=run_dir / runfolder.CACHE_DIR / f"preds_{name}",
                     sample_indices=_sample_indices(data.val_masks, train_ignore),
-                    model_factory=model_factory,
+                    model_factory=spec.factory,
                     ignore_index=train_ignore,
                 )
                 lr_results = _lr_range_tests(study, space, ctx, run_dir)
@@ -397,8 +423,9 @@ def tune(
                 conf = confidence(ranking)
                 write_tables(run_dir, study, stability_records)
                 result_path = write_result(
-                    run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx
-                )
+                    run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx,
+                    model=model_info.to_dict(),
+                )  # fmt: skip
                 record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
             except KeyboardInterrupt as exc:
                 bars.close()
@@ -432,6 +459,7 @@ def tune(
         confidence=conf,
         ranking=ranking,
         study_name=name,
+        model=model_info.to_dict(),
         storage=storage_label if storage else DEFAULT_STORAGE_LABEL,
         trials=counted_trials(study),
         result_path=result_path,

@@ -34,8 +34,8 @@ class BatchSource:
         self.device = device
         self.rng = rng
         self.augment = augment
-        self._mean = torch.tensor(data.mean, dtype=torch.float32).view(1, 3, 1, 1)
-        self._std = torch.tensor(data.std, dtype=torch.float32).view(1, 3, 1, 1)
+        self._mean = torch.tensor(data.mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self._std = torch.tensor(data.std, dtype=torch.float32).view(1, -1, 1, 1)
         self._order: list[int] = []
         if data.mode == "resize":
             self._images = np.stack(data.train_images)
@@ -61,14 +61,14 @@ class BatchSource:
         return img[y : y + side, x : x + side], msk[y : y + side, x : x + side]
 
     def normalise(self, images: np.ndarray):
-        """``(n, H, W, 3)`` uint8 -> ``(n, 3, H, W)`` float32 on the device, standardised per channel."""
+        """``(n, H, W, C)`` -> ``(n, C, H, W)`` float32 on the device, standardised per channel."""
         import torch
 
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
         return ((x - self._mean) / self._std).to(self.device)
 
     def train_batch(self):
-        """One augmented batch: ``(x, y)`` with x ``(B, 3, S, S)`` float32 and y ``(B, S, S)`` int64."""
+        """One augmented batch: ``(x, y)`` with x ``(B, C, S, S)`` float32 and y ``(B, S, S)`` int64."""
         import torch
 
         idx = self._next_indices()

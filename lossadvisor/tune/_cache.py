@@ -35,26 +35,34 @@ logger = logging.getLogger(__name__)
 
 CACHE_FORMAT_VERSION = 1
 MaskReader = Callable[[Path], np.ndarray]
+# Floor of a channel's standard deviation: one grey level for uint8 images, a tiny value for float ones (whose
+# scale is the user's), so a constant channel does not divide by zero.
+_MIN_STD = {"u": 1.0, "f": 1e-6}
 
 
 @dataclass
 class TrainData:
     """The decoded dataset held in memory (uint8 images, integer masks) and how it was made."""
 
-    train_images: list[np.ndarray]  # (H, W, 3) uint8 each; all (size, size, 3) in resize mode
+    train_images: list[np.ndarray]  # (H, W, C) each (uint8, or float32 for in-memory data); (size, size, C)
     train_masks: list[np.ndarray]  # (H, W) int16 class indices
-    val_images: np.ndarray  # (n, S, S, 3) uint8
+    val_images: np.ndarray  # (n, S, S, C)
     val_masks: np.ndarray  # (n, S, S) int16
     train_names: list[str]
     val_names: list[str]  # one per validation window (the stem, with "@y,x" in crop mode)
-    mean: np.ndarray  # (3,) per-channel mean of the training images, 0-255 scale
-    std: np.ndarray  # (3,)
+    mean: np.ndarray  # (C,) per-channel mean of the training images (0-255 scale for uint8)
+    std: np.ndarray  # (C,)
     scale: float  # training resolution / native resolution (1.0 in crop mode)
     mode: str  # "resize" or "crop"
     side: int  # size or crop
     skipped: list[str] = field(default_factory=list)  # "path: reason" of every pair that could not be read
     cache_path: Path | None = None
     loaded_from_cache: bool = False
+
+    @property
+    def channels(self) -> int:
+        """Image channels the model gets (3 for image files; any number for in-memory data)."""
+        return int(self.val_images.shape[-1])
 
 
 def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
@@ -71,6 +79,8 @@ def _resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray,
     import cv2
 
     img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+    if img.ndim == 2:  # OpenCV drops a single channel
+        img = img[:, :, None]
     msk = cv2.resize(mask.astype(np.int16), (size, size), interpolation=cv2.INTER_NEAREST)
     return img, msk
 
@@ -173,9 +183,80 @@ def build_train_data(
         raise NoUsableDataError(f"None of the {len(pairs)} image/mask pairs could be read: {skipped[:3]}.")
     frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
     train_idx, val_idx = stratified_split(frac, val_fraction=val_fraction, seed=seed)
+    data = assemble(
+        images,
+        masks,
+        [p.stem for p in kept],
+        train_idx=list(train_idx),
+        val_idx=list(val_idx),
+        mode=mode,
+        side=side,
+        skipped=skipped,
+    )
+    data.cache_path = path
+    if save:
+        save_cache(data)
+    return data
+
+
+def train_data_from_memory(
+    train,
+    val=None,
+    *,
+    size: int = 128,
+    crop: int | None = None,
+    val_fraction: float = DEFAULT_VAL_FRACTION,
+    seed: int = 0,
+    ignore_index: int | None = None,
+) -> TrainData:
+    """The :class:`TrainData` of in-memory data (:class:`~lossadvisor.tune._sources.InMemoryData`).
+
+    With ``val`` the split is the user's; without it, ``train`` is split as folders are. Nothing is cached:
+    the arrays are already decoded.
+    """
+    mode = "crop" if crop else "resize"
+    side = int(crop or size)
+    images, masks, names = list(train.images), list(train.labels), list(train.names)
+    skipped = list(train.skipped)
+    if val is None:
+        frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
+        train_idx, val_idx = (list(i) for i in stratified_split(frac, val_fraction=val_fraction, seed=seed))
+    else:
+        if val.channels != train.channels:
+            raise ConfigError(
+                f"Validation images have {val.channels} channel(s) but training images have {train.channels}."
+            )
+        train_idx = list(range(len(images)))
+        val_idx = list(range(len(images), len(images) + len(val.images)))
+        if images[0].dtype != val.images[0].dtype:  # one dtype for both sides
+            images = [im.astype(np.float32) for im in images]
+            val_images = [im.astype(np.float32) for im in val.images]
+        else:
+            val_images = list(val.images)
+        images += val_images
+        masks += list(val.labels)
+        names += list(val.names)
+        skipped += list(val.skipped)
+    return assemble(
+        images, masks, names, train_idx=train_idx, val_idx=val_idx, mode=mode, side=side, skipped=skipped
+    )
+
+
+def assemble(
+    images: list[np.ndarray],
+    masks: list[np.ndarray],
+    names: list[str],
+    *,
+    train_idx: list[int],
+    val_idx: list[int],
+    mode: str,
+    side: int,
+    skipped: list[str],
+) -> TrainData:
+    """Resize (or window, in crop mode) decoded tiles into the training and validation arrays."""
     native_side = float(np.median([max(m.shape) for m in masks]))
     if mode == "crop":
-        too_small = [kept[i].stem for i, m in enumerate(masks) if min(m.shape) < side]
+        too_small = [names[i] for i, m in enumerate(masks) if min(m.shape) < side]
         if too_small:
             raise ConfigError(
                 f"--crop {side} is larger than {len(too_small)} tile(s) (e.g. {too_small[0]}); choose a crop "
@@ -188,7 +269,7 @@ def build_train_data(
             for y, x in _grid_windows(*masks[i].shape, side):
                 val_images.append(images[i][y : y + side, x : x + side])
                 val_masks.append(masks[i][y : y + side, x : x + side])
-                val_names.append(f"{kept[i].stem}@{y},{x}")
+                val_names.append(f"{names[i]}@{y},{x}")
         scale = 1.0
     else:
         resized = [_resize(img, msk, side) for img, msk in zip(images, masks, strict=True)]
@@ -196,27 +277,24 @@ def build_train_data(
         train_masks = [resized[i][1] for i in train_idx]
         val_images = [resized[i][0] for i in val_idx]
         val_masks = [resized[i][1] for i in val_idx]
-        val_names = [kept[i].stem for i in val_idx]
+        val_names = [names[i] for i in val_idx]
         scale = side / native_side
-    pixels = np.concatenate([img.reshape(-1, 3) for img in train_images]).astype(np.float64)
-    data = TrainData(
+    channels = train_images[0].shape[-1]
+    pixels = np.concatenate([img.reshape(-1, channels) for img in train_images]).astype(np.float64)
+    return TrainData(
         train_images=train_images,
         train_masks=train_masks,
         val_images=np.stack(val_images),
         val_masks=np.stack(val_masks),
-        train_names=[kept[i].stem for i in train_idx],
+        train_names=[names[i] for i in train_idx],
         val_names=val_names,
         mean=pixels.mean(axis=0),
-        std=np.maximum(pixels.std(axis=0), 1.0),
+        std=np.maximum(pixels.std(axis=0), _MIN_STD.get(train_images[0].dtype.kind, 1.0)),
         scale=float(scale),
         mode=mode,
         side=side,
         skipped=skipped,
     )
-    data.cache_path = path
-    if save:
-        save_cache(data)
-    return data
 
 
 def save_cache(data: TrainData) -> None:

@@ -131,7 +131,8 @@ def lr_range_test(
     from lossadvisor.tune._unet import CompactUNet
 
     rng = seed_everything(seed)
-    model = (model_factory or (lambda c, k: CompactUNet(c, k)))(3, 1 if num_classes == 2 else num_classes)
+    out_channels = 1 if num_classes == 2 else num_classes
+    model = (model_factory or (lambda c, k: CompactUNet(c, k)))(data.channels, out_channels)
     model = model.to(device.name).train()
     loss_fn = loss_factory(loss_name, dict(params or {}))
     optimiser = torch.optim.AdamW(model.parameters(), lr=START_LR, weight_decay=WEIGHT_DECAY)

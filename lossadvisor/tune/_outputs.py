@@ -19,6 +19,8 @@ from lossadvisor.runfolder import (
     SIZE_BUCKETS,
     STABILITY_COLUMNS,
     TRIAL_COLUMNS,
+    flat_params,
+    with_param_columns,
     write_csv,
     write_json,
 )
@@ -48,8 +50,7 @@ def trial_rows(study) -> list[dict]:
                 "state": t.state.name,
                 "loss": t.params.get("loss"),
                 "lr": t.user_attrs.get("lr"),
-                "mix": params.get("mix"),
-                "params": params,
+                **flat_params(params),
                 "value": t.value
                 if t.state == TrialState.COMPLETE
                 else (max(t.intermediate_values.values()) if t.intermediate_values else None),
@@ -104,6 +105,7 @@ def stability_rows(records: list[dict]) -> list[dict]:
         rows.append(
             {
                 **r,
+                **flat_params(r.get("params") or {}),
                 COLLAPSE: r.get(COLLAPSE, COLLAPSE_NONE),
                 **{f"recall_{b}": recall.get(b) for b in SIZE_BUCKETS},
             }
@@ -113,9 +115,11 @@ def stability_rows(records: list[dict]) -> list[dict]:
 
 def write_tables(run_dir: Path, study, stability_records: list[dict]) -> None:
     """trials.csv, epochs.csv and stability.csv from the study and the stability records."""
-    write_csv(run_dir / runfolder.TRIALS_CSV, TRIAL_COLUMNS, trial_rows(study))
+    trials = trial_rows(study)
+    write_csv(run_dir / runfolder.TRIALS_CSV, with_param_columns(TRIAL_COLUMNS, trials), trials)
     write_csv(run_dir / runfolder.EPOCHS_CSV, EPOCH_COLUMNS, epoch_rows(study, stability_records))
-    write_csv(run_dir / runfolder.STABILITY_CSV, STABILITY_COLUMNS, stability_rows(stability_records))
+    stability = stability_rows(stability_records)
+    write_csv(run_dir / runfolder.STABILITY_CSV, with_param_columns(STABILITY_COLUMNS, stability), stability)
 
 
 def object_recall_by_config(records: list[dict]) -> dict[str, dict[str, float | None]]:

@@ -20,6 +20,8 @@ from lossadvisor.tune._outputs import (
 from lossadvisor.tune._search import RunContext
 
 logger = logging.getLogger(__name__)
+# How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
+MODEL_LABELS = {"compact": "compact U-Net", "monai-unet": "MONAI UNet", "monai-segresnet": "MONAI SegResNet"}
 
 
 def _param_importances(study) -> dict[str, float]:
@@ -47,13 +49,15 @@ def write_result(
     rec,
     total_steps: int,
     ctx: RunContext,
+    *,
+    model: dict | None = None,
 ) -> Path:
     """Write ``result.json`` (contract in docs/ARCHITECTURE.md) and ``samples.npz``; return the JSON's path.
 
     ``agrees_with_rules`` says whether the trials confirmed the rules' first choice: the point of the study.
     """
     best = ranking[0] if ranking else None
-    training = _training_setup(ctx, total_steps)
+    training = _training_setup(ctx, total_steps, model or {})
     payload = {
         "recommended": (
             {k: best[k] for k in ("loss", "params", "lr", "label", "config_id")}
@@ -82,13 +86,14 @@ def write_result(
         else {},
         "object_recall": object_recall_by_config(records),
         "validation": _validation_set(ctx),
+        "model": model,
         "training": training,
     }
     _write_sample_file(run_dir, ranking, ctx)
     return write_json(run_dir / runfolder.RESULT_JSON, payload)
 
 
-def _training_setup(ctx: RunContext, total_steps: int) -> dict:
+def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:
     """What every run trained: the model and its size, optimiser, schedule, steps and tile size."""
     from lossadvisor.tune._train import WEIGHT_DECAY
 
@@ -96,8 +101,8 @@ def _training_setup(ctx: RunContext, total_steps: int) -> dict:
         "steps_per_run": total_steps,
         "objective": "validation foreground IoU (best epoch) in the "
         "search; final-epoch IoU over seeds in the stability phase",
-        "model": "custom model" if ctx.model_factory is not None else "compact U-Net",
-        "parameters": _parameter_count(ctx),
+        "model": MODEL_LABELS.get(model.get("name"), model.get("name") or "model"),
+        "parameters": model.get("parameters"),
         "optimizer": "AdamW",
         "weight_decay": WEIGHT_DECAY,
         "warmup_steps": ctx.warmup_steps,
@@ -121,19 +126,6 @@ def _validated(training: dict, lr: float) -> str:
     )
 
 
-def _parameter_count(ctx: RunContext) -> int | None:
-    """Trainable parameters of the model the trials used (built once more, on the CPU)."""
-    try:
-        from lossadvisor.tune._unet import CompactUNet
-
-        out_channels = 1 if ctx.num_classes == 2 else ctx.num_classes
-        model = (ctx.model_factory or (lambda c, k: CompactUNet(c, k)))(3, out_channels)
-        return int(sum(p.numel() for p in model.parameters() if p.requires_grad))
-    except Exception as exc:  # noqa: BLE001 - a user model that cannot be rebuilt only loses this fact
-        logger.info("Could not count the model's parameters: %s", exc)
-        return None
-
-
 def _validation_set(ctx: RunContext) -> dict:
     """How much the validation scores rest on: tiles, and true objects per size bucket (recall's base)."""
     tally = ObjectRecallTally(scale=ctx.data.scale)
@@ -144,6 +136,24 @@ def _validation_set(ctx: RunContext) -> dict:
         "objects": {bucket: int(n) for bucket, n in tally.total.items()},
         "object_found_overlap": OBJECT_FOUND_OVERLAP,
     }
+
+
+def display_rgb(images: np.ndarray) -> np.ndarray:
+    """``(n, H, W, C)`` tiles as ``(n, H, W, 3)`` uint8 for the report's overlays.
+
+    RGB uint8 tiles are kept; one channel is repeated to grey; other data (multi-band stacks, float values
+    from in-memory data) show their first three channels (or the first), each stretched between its 1st and
+    99th percentile.
+    """
+    if images.dtype == np.uint8 and images.shape[-1] == 3:
+        return images
+    bands = images[..., :3] if images.shape[-1] >= 3 else images[..., :1]
+    bands = bands.astype(np.float64)
+    lo = np.percentile(bands, 1, axis=(0, 1, 2), keepdims=True)
+    hi = np.percentile(bands, 99, axis=(0, 1, 2), keepdims=True)
+    scaled = np.clip((bands - lo) / np.maximum(hi - lo, 1e-12), 0, 1)
+    rgb = np.round(scaled * 255).astype(np.uint8)
+    return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb
 
 
 def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> None:
@@ -162,7 +172,7 @@ def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> N
     idx = ctx.sample_indices
     write_samples(
         run_dir / runfolder.SAMPLES_NPZ,
-        images=ctx.data.val_images[idx],
+        images=display_rgb(ctx.data.val_images[idx]),
         masks=ctx.data.val_masks[idx],
         predictions=predictions,
         labels={cid: chosen[cid] for cid in predictions},

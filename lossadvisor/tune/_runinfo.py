@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor.runfolder import write_json
+from lossadvisor.tune._models import DEFAULT_MODEL
 from lossadvisor.tune._study import redact_url
 
 RUN_JSON = runfolder.RUN_JSON
@@ -35,6 +36,7 @@ _FLAGS = {
     "study_name": "--study",
     "device": "--device",
     "threads": "--threads",
+    "model": "--model",
     "seed": "--seed",
     "class_map": "--class-map",
     "ignore_index": "--ignore-index",
@@ -48,17 +50,24 @@ def now_iso() -> str:
 
 
 def command_line(settings: dict) -> str:
-    """The ``lossadvisor tune`` command equivalent to these settings (storage redacted)."""
+    """The ``lossadvisor tune`` command equivalent to these settings (storage redacted); for in-memory data,
+    the Python call."""
+    in_memory = settings.get("images") is None and settings.get("masks") is None
     parts = ["lossadvisor", "tune"]
+    keywords = []
     for key, flag in _FLAGS.items():
         value = settings.get(key)
-        if value is None or value is False:
+        if value is None or value is False or (key == "model" and value == DEFAULT_MODEL):
             continue
         if key == "storage":
             value = redact_url(str(value))
         parts += [flag, str(value)]
+        keywords.append(f"{key}={value!r}")
     if settings.get("report") is False:
         parts.append("--no-report")
+        keywords.append("report=False")
+    if in_memory:  # no command line reproduces a Dataset: show the Python call
+        return f"tune(train=<{settings.get('data', 'in-memory data')}>, " + ", ".join(keywords) + ")"
     return shlex.join(parts)
 
 
@@ -104,6 +113,7 @@ class RunRecord:
         fingerprint: str,
         env: dict,
         left_out: list[str],
+        model: dict | None = None,
     ) -> None:
         self.path = Path(run_dir) / RUN_JSON
         self.started = datetime.now(timezone.utc)
@@ -120,6 +130,7 @@ class RunRecord:
             "study_name": study_name,
             "fingerprint": fingerprint,
             "left_out": left_out,
+            "model": model,
         }
         write_json(self.path, self.payload)
 

@@ -194,7 +194,8 @@ def train_trial(
     outcome = TrialOutcome()
     autocast = _autocast_factory(device)
     try:
-        model = (model_factory or (lambda c, k: CompactUNet(c, k)))(3, out_channels).to(device.name)
+        model = (model_factory or (lambda c, k: CompactUNet(c, k)))(data.channels, out_channels)
+        model = model.to(device.name)
         loss_fn = loss_factory(config.loss, dict(config.params))
         if hasattr(loss_fn, "to"):
             loss_fn = loss_fn.to(device.name)
