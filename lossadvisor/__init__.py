@@ -21,7 +21,7 @@ from lossadvisor._version import __version__
 from lossadvisor.errors import DataError, LossAdvisorError, NoUsableDataError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from lossadvisor.profile import DatasetProfile, profile_masks
+    from lossadvisor.profile import DatasetProfile, profile_arrays, profile_masks
     from lossadvisor.report import build_report
     from lossadvisor.rules import Recommendation, recommend
     from lossadvisor.tune import tune
@@ -35,6 +35,7 @@ __all__ = [
     "Recommendation",
     "build_report",
     "losses",
+    "profile_arrays",
     "profile_masks",
     "recommend",
     "tune",
@@ -44,6 +45,7 @@ __all__ = [
 _LAZY = {
     "DatasetProfile": "lossadvisor.profile",
     "profile_masks": "lossadvisor.profile",
+    "profile_arrays": "lossadvisor.profile",
     "Recommendation": "lossadvisor.rules",
     "recommend": "lossadvisor.rules",
     "tune": "lossadvisor.tune",
