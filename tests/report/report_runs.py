@@ -23,7 +23,15 @@ from lossadvisor.profile._schema import (
     SkippedFile,
 )
 from lossadvisor.rules._schema import Candidate, ParamRange, Recommendation, RuleTrace, SearchSpaceEntry
-from lossadvisor.runfolder import EPOCH_COLUMNS, STABILITY_COLUMNS, TRIAL_COLUMNS, write_csv, write_json
+from lossadvisor.runfolder import (
+    EPOCH_COLUMNS,
+    STABILITY_COLUMNS,
+    TRIAL_COLUMNS,
+    flat_params,
+    with_param_columns,
+    write_csv,
+    write_json,
+)
 
 IMAGES = 20
 SIDE = 64
@@ -236,8 +244,7 @@ def make_trials(n: int = 16) -> pd.DataFrame:
                 "state": state,
                 "loss": loss,
                 "lr": lr,
-                "mix": 0.3 if loss == "dice_ce" else None,
-                "params": json.dumps({"mix": 0.3} if loss == "dice_ce" else {}),
+                **flat_params({"mix": 0.3} if loss == "dice_ce" else {}),  # param_mix, as the tuner writes
                 "value": value,
                 "best_epoch": {"COMPLETE": 2, "PRUNED": 1}.get(state),  # a failed trial has none
                 "best_iou": value,
@@ -301,7 +308,6 @@ def make_stability() -> pd.DataFrame:
                     "source": source,
                     "loss": loss,
                     "lr": lr,
-                    "params": "{}",
                     "seed": seed,
                     "val_iou": iou,
                     "val_dice": None if iou is None else 2 * iou / (1 + iou),
@@ -446,7 +452,8 @@ def write_run_folder(
         return path
     trials = make_trials(n_trials)
     running = stage == "running"
-    write_csv(path / "trials.csv", TRIAL_COLUMNS, trials.to_dict("records"))
+    records = trials.to_dict("records")
+    write_csv(path / "trials.csv", with_param_columns(TRIAL_COLUMNS, records), records)
     write_csv(path / "epochs.csv", EPOCH_COLUMNS, make_epochs(trials).to_dict("records"))
     run = {
         "status": "running" if running else "complete",

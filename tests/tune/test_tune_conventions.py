@@ -138,3 +138,20 @@ def test_optuna_dashboard_shows_every_trial_with_loss_and_real_lr(json_run, tmp_
         }
     settings = {a["key"]: a["value"] for a in detail["user_attrs"]}
     assert json.loads(settings["objective_settings"])["model"] == "compact"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"mix": 0.3},
+        {"pos_weight": 4.73, "batch_dice": True},
+        {"class_weights": [0.5, 1.0, 20.0], "gamma": 2},
+    ],
+)
+def test_param_columns_round_trip(params):
+    from lossadvisor.runfolder import flat_params, params_from_flat
+
+    flat = flat_params(params)
+    assert all(k.startswith("param_") and not isinstance(v, (list, dict)) for k, v in flat.items())
+    assert params_from_flat({"lr": 0.01, "loss": "x", **flat}) == params

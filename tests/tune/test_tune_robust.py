@@ -105,11 +105,21 @@ def test_a_bad_storage_is_refused_before_anything_is_written(tiny_dataset, tmp_p
 
 
 def test_a_run_that_fails_after_starting_records_failed_with_its_reason(tiny_dataset, tmp_path, tiny):
+    import torch
+
+    class TrainBroken(torch.nn.Conv2d):
+        """Passes tune's one-batch check (eval mode), then fails once training starts."""
+
+        def forward(self, x):
+            if self.training:
+                raise RuntimeError("the model cannot be trained on this machine")
+            return super().forward(x)
+
     def broken_model(in_channels, num_classes):
-        raise RuntimeError("the model cannot be built on this machine")
+        return TrainBroken(in_channels, num_classes, 1)
 
     out = tmp_path / "run"
-    with pytest.raises(RuntimeError, match="cannot be built"):
+    with pytest.raises(RuntimeError, match="cannot be trained"):
         tune(
             tiny_dataset / "images",
             tiny_dataset / "masks",
@@ -120,7 +130,7 @@ def test_a_run_that_fails_after_starting_records_failed_with_its_reason(tiny_dat
         )
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "failed" and run["finished"]
-    assert run["error"] == "RuntimeError: the model cannot be built on this machine"
+    assert run["error"] == "RuntimeError: the model cannot be trained on this machine"
 
 
 # --- points 2, 3 and 8: odd names through the whole tuner -----------------------------------------------
