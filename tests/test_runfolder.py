@@ -50,9 +50,10 @@ def test_the_report_sees_only_the_contract_columns(tmp_path: Path) -> None:
             writer.writeheader()
             writer.writerows({**r, "undeclared": 1} for r in rows)
     run = load_run(folder)
-    assert list(run.trials.columns) == list(runfolder.TRIAL_COLUMNS)
+    # the param_<name> columns are gathered into the declared view columns "mix" and "params"
+    assert list(run.trials.columns) == [*runfolder.TRIAL_COLUMNS, *runfolder.PARAM_VIEW_COLUMNS]
     assert list(run.epochs.columns) == list(runfolder.EPOCH_COLUMNS)
-    assert list(run.stability.columns) == list(runfolder.STABILITY_COLUMNS)
+    assert list(run.stability.columns) == [*runfolder.STABILITY_COLUMNS, *runfolder.PARAM_VIEW_COLUMNS]
     assert "undeclared" not in run.per_image.columns
     assert all(runfolder.is_per_image_column(c) for c in run.per_image.columns)
 

@@ -19,6 +19,7 @@ from lossadvisor.runfolder import (
     EPOCH_COLUMNS,
     PARAM_PREFIX,
     PARAM_VIEW_COLUMNS,
+    PARAMS_AFTER,
     RENAMED_COLUMNS,
     STABILITY_COLUMNS,
     TRIAL_COLUMNS,
@@ -91,7 +92,8 @@ def normalise(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             df["params"] = [json.dumps(p, sort_keys=True) for p in gathered]
         if "mix" not in df.columns:
             df["mix"] = [p.get("mix", math.nan) for p in gathered]
-    columns = (*columns, *(c for c in PARAM_VIEW_COLUMNS if "lr" in columns and c not in columns))
+    if PARAMS_AFTER in columns:  # tables whose rows carry loss parameters (trials, stability)
+        columns = (*columns, *(c for c in PARAM_VIEW_COLUMNS if c not in columns))
     for column in columns:
         if column not in df.columns:
             df[column] = math.nan
