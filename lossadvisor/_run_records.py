@@ -197,6 +197,15 @@ class ValidationSet(_Record):
 
 
 @dataclass(frozen=True)
+class ModelUsed(_Record):
+    """The network every run trained: the ``--model`` name as given and its trainable parameters."""
+
+    name: str = ""
+    parameters: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TrainingSetup(_Record):
     """What every run trained: the model and its size, the optimiser, schedule, steps and tiles."""
 
@@ -223,6 +232,7 @@ class TuneOutcome(_Record):
     verdict: Verdict | None = None
     object_recall: dict[str, dict[str, float | None]] = field(default_factory=dict)
     validation: ValidationSet | None = None
+    model: ModelUsed | None = None
     training: TrainingSetup = field(default_factory=TrainingSetup)
     snippets: dict[str, str] = field(default_factory=dict)
     param_importances: dict[str, float] = field(default_factory=dict)
@@ -251,5 +261,6 @@ class RunSummary(_Record):
     study_name: str = ""
     fingerprint: str = ""
     left_out: tuple[str, ...] = ()
+    model: ModelUsed | None = None
     trials: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -305,3 +305,15 @@ def test_model_and_model_factory_are_one_option(tiny_dataset, tmp_path):
 def test_model_option_is_explained_in_help():
     result = CliRunner().invoke(cli, ["tune", "--help"])
     assert "MODULE:CALLABLE" in result.output and "monai-segresnet" in result.output
+
+
+def test_typed_records_read_the_model(tiny_dataset, tmp_path, tiny):
+    from lossadvisor.runfolder import RunSummary, TuneOutcome
+
+    out = tmp_path / "run"
+    tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=1, report=False, **tiny)
+    expected = count_parameters(CompactUNet(3, 1))
+    outcome, run = TuneOutcome.load(out / "result.json"), RunSummary.load(out / "run.json")
+    assert (outcome.model.name, outcome.model.parameters) == ("compact", expected)
+    assert (run.model.name, run.model.parameters) == ("compact", expected)
+    assert outcome.training.model == "compact U-Net" and outcome.training.parameters == expected
