@@ -9,6 +9,7 @@ makes no network request and needs no JavaScript.
 from __future__ import annotations
 
 import logging
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -83,10 +84,40 @@ def render_html(context: dict[str, Any]) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["keep"] = keep_values_whole
     css = resources.files("lossadvisor.report").joinpath("templates", STYLESHEET).read_text(encoding="utf-8")
     if "</" in css:
         raise ConfigError(f"{STYLESHEET} must not contain '</' (it is inlined in a <style> element).")
     return env.get_template(TEMPLATE).render(css=Markup(css), **context)
+
+
+# A word a line must not break inside: a hyphen (a break opportunity for browsers) with a digit or an
+# underscore in the same word, e.g. "2.0e-03", "lr=1.0e-03", "2026-11-30", "dice_ce-16b777".
+_FRAGILE = re.compile(r"\S*[\d_]\S*-\S+|\S+-\S*[\d_]\S*")
+
+
+def keep_values_whole(value: Any) -> Any:
+    """Escape ``value`` (credentials redacted) and keep every value-like word on one line.
+
+    Browsers break lines after a hyphen, so "2.0e-03" or a date can end up split across lines, on screen and
+    in print; such words are wrapped in ``<span class="nowrap">``. Prose still wraps at its spaces.
+
+    Example:
+        >>> str(keep_values_whole("lr=2.0e-03 <b>"))
+        '<span class="nowrap">lr=2.0e-03</span> &lt;b&gt;'
+    """
+    from markupsafe import Markup, escape
+
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    text = redact(value)
+    parts, last = [], 0
+    for match in _FRAGILE.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup('<span class="nowrap">') + escape(match.group()) + Markup("</span>"))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
 
 
 def _finalize(value: Any) -> Any:

@@ -85,3 +85,15 @@ def test_agreement_sentence() -> None:
     overrule = _agreement({"rules_first_choice": first, "agrees_with_rules": False})
     assert overrule.startswith("The trials overrule the rules' first choice, weighted_ce (pos_weight=4.73)")
     assert _agreement({}) == ""
+
+
+def test_values_with_a_hyphen_are_kept_on_one_line_and_escaped() -> None:
+    from lossadvisor.report._build import keep_values_whole
+
+    html = str(keep_values_whole("dice at lr=2.0e-03 on 2026-11-30, <script> and a well-known tie"))
+    assert '<span class="nowrap">lr=2.0e-03</span>' in html
+    assert '<span class="nowrap">2026-11-30,</span>' in html
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "well-known" in html and '"nowrap">well-known' not in html  # plain words still wrap freely
+    redacted = str(keep_values_whole("storage postgresql://me:hunter2@db-1/optuna"))
+    assert "hunter2" not in redacted and "***" in redacted
