@@ -65,12 +65,13 @@ def _verdict_lines(result) -> list[str]:
                 + ("clear" if c["clear"] else "tie")
             )
     order = verdict.get("order") or {}
+    losses = {r["config_id"]: r["loss"] for r in result.ranking}
     held = (
         "held"
         if order.get("held")
         else "did not hold: "
         + ", ".join(
-            f"{names.get(o['entry'], o['entry'])} overtook {names.get(o['overtook'], o['overtook'])}"
+            f"{losses.get(o['entry'], o['entry'])} overtook {losses.get(o['overtook'], o['overtook'])}"
             for o in order.get("overtook", [])
         )
     )
