@@ -34,7 +34,10 @@ RUN_JSON = "run.json"  # what tune ran, with which settings, and how it ended
 STUDY_DB = "study.db"  # Optuna's SQLite storage (the default)
 TRIALS_CSV = "trials.csv"  # one row per search trial
 EPOCHS_CSV = "epochs.csv"  # one row per run and epoch
-STABILITY_CSV = "stability.csv"  # one row per re-run (configuration, seed)
+STABILITY_CSV = "stability.csv"  # older run folders: one row per re-run (configuration, seed)
+CONFIRMATION_CSV = "confirmation.csv"  # one row per confirmation run (finalist, fold, seed)
+CONFIRMATION_TILES_CSV = "confirmation_tiles.csv"  # one row per (finalist, fold, seed, validation tile)
+DIAGNOSTICS_CSV = "diagnostics.csv"  # the LR-range-test configurations' runs, never ranked
 LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"tests": [...]}, one entry per loss swept
 RESULT_JSON = "result.json"  # the verdict and its evidence
 SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
@@ -49,6 +52,7 @@ RUN_FILES = (
     RUN_JSON,
     TRIALS_CSV,
     EPOCHS_CSV,
+    CONFIRMATION_CSV,
     STABILITY_CSV,
     LR_RANGE_TEST_JSON,
     RESULT_JSON,
@@ -110,6 +114,10 @@ STABILITY_COLUMNS = (
     "val_iou", "val_dice",      # final epoch of the run
     COLLAPSE, "failed", "fail_reason", *RECALL_COLUMNS, "duration_s",
 )
+# confirmation.csv and diagnostics.csv: the stability columns plus the fold (empty for diagnostics)
+RUN_COLUMNS = (*STABILITY_COLUMNS[:6], "fold", *STABILITY_COLUMNS[6:])
+# confirmation_tiles.csv: foreground pixels of one validation tile in one run (crop windows summed per tile)
+TILE_COLUMNS = ("config_id", "loss", "fold", "seed", "tile", "intersection", "union", "iou")
 # per_image.csv: these columns, plus one ``pixels_<class>`` and one ``objects_<class>`` column per class.
 PER_IMAGE_COLUMNS = (
     "file", "height", "width", "ignored_pixels", "foreground_fraction", "object_area_min",
@@ -121,7 +129,7 @@ PARAM_PREFIX = "param_"
 PARAMS_AFTER = "lr"
 PARAM_VIEW_COLUMNS = ("mix", "params")
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
-EPOCH_PHASES = ("search", "stability")
+EPOCH_PHASES = ("search", "diagnostic", "confirmation", "stability")  # "stability": older run folders
 # Columns an earlier version wrote under another name: readers rename them, so old run folders still open.
 RENAMED_COLUMNS = {"collapse_kind": COLLAPSE}
 

@@ -61,11 +61,13 @@ def test_the_report_sees_only_the_contract_columns(tmp_path: Path) -> None:
 def test_report_and_tuner_share_the_contract() -> None:
     from lossadvisor.tune import _outputs
 
-    for name in ("TRIAL_COLUMNS", "EPOCH_COLUMNS", "STABILITY_COLUMNS"):
+    for name in ("TRIAL_COLUMNS", "EPOCH_COLUMNS", "RUN_COLUMNS", "TILE_COLUMNS"):
         assert getattr(_outputs, name) is getattr(runfolder, name)
     assert _load.RUN_FILES is runfolder.RUN_FILES
+    # confirmation.csv is what stability.csv was, plus the fold: the report reads either with one schema
+    assert [c for c in runfolder.RUN_COLUMNS if c != "fold"] == list(runfolder.STABILITY_COLUMNS)
     # one name for one concept: collapse, never collapse_kind or collapsed
-    for columns in (runfolder.TRIAL_COLUMNS, runfolder.EPOCH_COLUMNS, runfolder.STABILITY_COLUMNS):
+    for columns in (runfolder.TRIAL_COLUMNS, runfolder.EPOCH_COLUMNS, runfolder.RUN_COLUMNS):
         assert runfolder.COLLAPSE in columns and not {"collapse_kind", "collapsed"} & set(columns)
     assert tuple(f"recall_{b}" for b in runfolder.SIZE_BUCKETS) == runfolder.RECALL_COLUMNS
 

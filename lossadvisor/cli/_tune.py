@@ -1,4 +1,4 @@
-"""``lossadvisor tune``: profile, advise, short U-Net trials with Optuna, seed stability, HTML report."""
+"""``lossadvisor tune``: profile, advise, Optuna search, paired cross-validated confirmation, report."""
 
 from __future__ import annotations
 
@@ -16,21 +16,54 @@ EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (
 
 
 def _format_table(result) -> str:
-    """The final table: every re-run configuration with its seed statistics, best first."""
-    header = f"{'configuration':<52} {'mean IoU':>8} {'std':>6} {'collapse':>8} {'score':>7}"
+    """The final summary: finalists with their confirmation IoU, the verdict with intervals, diagnostics."""
+    header = f"{'finalist':<48} {'search':>7} {'confirm':>8} {'std':>6} {'collapse':>8} {'runs':>5}"
     lines = [header, "-" * len(header)]
-    for i, r in enumerate(result.ranking):
-        mark = "*" if i == 0 else " "
-        label = (r["label"][:49] + "...") if len(r["label"]) > 52 else r["label"]
-        lines.append(
-            f"{mark}{label:<51} {r['mean_iou']:>8.3f} {r['std_iou']:>6.3f} "
-            f"{r['collapse_rate']:>8.0%} {r['score']:>7.3f}"
-        )
+    recommended = (result.verdict or {}).get("recommended")
+    for r in result.ranking:
+        mark = "*" if r["config_id"] == recommended else " "
+        label = (r["label"][:44] + "...") if len(r["label"]) > 47 else r["label"]
+        search = f"{r['search_iou']:.3f}" if r.get("search_iou") is not None else "-"
+        mean = f"{r['mean_iou']:.3f}" if r.get("mean_iou") is not None else "-"
+        std = f"{r['std_iou']:.3f}" if r.get("std_iou") is not None else "-"
+        collapse = f"{r['collapse_rate']:.0%}" if r.get("collapse_rate") is not None else "-"
+        lines.append(f"{mark}{label:<47} {search:>7} {mean:>8} {std:>6} {collapse:>8} {r['runs']:>5}")
+    verdict = result.verdict or {}
+    labels = {r["config_id"]: r["loss"] for r in result.ranking}
+    if verdict.get("comparisons"):
+        lines += ["", f"Paired against the winner ({labels.get(verdict['winner'], verdict['winner'])}):"]
+        for c in verdict["comparisons"]:
+            if c.get("mean_diff") is None:
+                continue
+            lines.append(
+                f"  vs {c['against_loss']:<14} {c['mean_diff']:+.3f} IoU, 95% CI [{c['ci_low']:+.3f}, "
+                f"{c['ci_high']:+.3f}], won {c['runs_won']}/{c['runs']} runs: "
+                + ("clear" if c["clear"] else "tie")
+            )
+    order = verdict.get("order") or {}
+    if order.get("search"):
+        if order.get("held"):
+            lines.append("Search order held after the longer confirmation runs.")
+        else:
+            moves = ", ".join(
+                f"{labels.get(o['entry'], o['entry'])} overtook {labels.get(o['overtook'], o['overtook'])}"
+                for o in order["overtook"]
+            )
+            lines.append(f"Search order did not hold: {moves}.")
+    if result.diagnostics:
+        lines += ["", "Diagnostics, not ranked (what a finder-picked learning rate would have given you):"]
+        for d in result.diagnostics:
+            lines.append(
+                f"  {d['label']:<46} IoU {d['mean_iou']:.3f} (std {d['std_iou']:.3f}, "
+                f"collapse {d['collapse_rate']:.0%}, {d['runs']} runs)"
+            )
+    if result.size_switch:
+        lines += ["", result.size_switch["message"]]
     rec, conf = result.recommended, result.confidence
     if rec.get("loss"):
         lines += [
             "",
-            f"Recommended: {rec['loss']} {rec['params']} at lr={rec['lr']:.3g} (confidence: {conf['level']})",
+            f"Recommended: {rec['loss']} {rec['params']} at lr={rec['lr']:.3g} (verdict: {conf['level']})",
             f"  {conf['explanation']}",
         ]
     return "\n".join(lines)
@@ -65,9 +98,9 @@ def _complete_model(ctx, param, incomplete: str) -> list:
 @click.option(
     "--size",
     type=click.IntRange(min=16),
-    default=128,
-    show_default=True,
-    help="Side the tiles are resized to for training (a multiple of 16; 256+ on a GPU).",
+    default=None,
+    help="Side the tiles are resized to for training (a multiple of 16; 256+ on a GPU) [default: 128, or "
+    "native-resolution crops / a larger size when the lost-objects rule fires].",
 )
 @click.option(
     "--crop",
@@ -79,9 +112,10 @@ def _complete_model(ctx, param, incomplete: str) -> list:
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
-    default=8,
+    default=6,
     show_default=True,
-    help="Validations per run; each epoch is --steps-per-epoch optimiser steps.",
+    help="Validations per run; each epoch is --steps-per-epoch optimiser steps (twice as many in the "
+    "confirmation runs).",
 )
 @click.option(
     "--steps-per-epoch",
@@ -100,7 +134,7 @@ def _complete_model(ctx, param, incomplete: str) -> list:
 @click.option(
     "--n-trials",
     type=click.IntRange(min=1),
-    default=16,
+    default=10,
     show_default=True,
     help="Search trials in the study (trials from an earlier run of the same study count).",
 )
@@ -108,14 +142,35 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Seconds after which no new search trial starts; the stability phase still runs.",
+    help="Seconds after which no new search trial starts; the confirmation still runs.",
 )
 @click.option(
     "--seeds",
     type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Seeds per fold in the confirmation (each finalist gets folds x seeds paired runs).",
+)
+@click.option(
+    "--folds",
+    type=click.IntRange(min=2),
     default=3,
     show_default=True,
-    help="Seeds per configuration in the stability phase.",
+    help="Folds of the confirmation's stratified cross-validation; every tile is validated once.",
+)
+@click.option(
+    "--finalists",
+    type=click.IntRange(min=2),
+    default=3,
+    show_default=True,
+    help="Losses confirmed: the best configuration of each top loss of the search, CE always among them.",
+)
+@click.option(
+    "--margin",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="Practical margin in IoU: a smaller mean paired gain is a tie, whatever its interval.",
 )
 @click.option(
     "--storage",
@@ -185,6 +240,9 @@ def tune_command(
     n_trials,
     timeout,
     seeds,
+    folds,
+    finalists,
+    margin,
     storage,
     study_name,
     model,
@@ -201,11 +259,14 @@ def tune_command(
 ) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
-    Runs an Optuna study over the recommended losses (plain CE always included as the baseline), their
-    learning rates and parameters, with pruning; then re-runs the best configurations, and plain CE and
-    plain Dice at the learning rate an LR range test suggests, with several seeds, and recommends the loss
-    that is both accurate and stable, with a confidence level. Writes run.json, study.db, trials.csv,
-    epochs.csv, stability.csv, lr_range_test.json, result.json, samples.npz and report.html to --out.
+    Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over
+    the same learning-rate range, with their parameters and pruning; then re-trains the finalists (the best
+    configuration of each top loss, CE always among them) on the same folds and seeds at twice a trial's
+    steps, and compares them pairwise: the winner's mean gain in IoU with a 95% bootstrap interval. A gain
+    whose interval includes 0, or under --margin, is a tie, and the simplest tied loss is recommended. Plain
+    CE and plain Dice at an LR range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
+    trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,
+    result.json, samples.npz and report.html to --out.
 
     Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. Everything is
     checked before anything is written, so a refused run never touches a finished run folder.
@@ -238,6 +299,9 @@ def tune_command(
             n_trials=n_trials,
             timeout=timeout,
             seeds=seeds,
+            folds=folds,
+            finalists=finalists,
+            margin=margin,
             storage=storage,
             study_name=study_name,
             model=model,
@@ -255,7 +319,7 @@ def tune_command(
     except KeyboardInterrupt as exc:
         where = f"--storage {safe_text(redact_url(storage))}" if storage else "the same --out folder"
         click.echo(
-            "\nInterrupted. Completed trials and stability runs are kept in the study; the running trial is "
+            "\nInterrupted. Completed trials and confirmation runs are kept in the study; the running run is "
             f"marked failed (interrupted). Run the same command again (with {where}) to resume.",
             err=True,
         )

@@ -26,7 +26,12 @@ from lossadvisor.report._context_trials import (
 from lossadvisor.report._load import RESULT, RunFolder
 from lossadvisor.report._table import Cell, Table
 
-CONFIDENCE_CSS = {"high": "good", "medium": "warn", "low": "bad"}
+# "clear" / "tie" / "single" / "none" are the verdict kinds of the paired confirmation; the others are those
+# of older run folders.
+CONFIDENCE_CSS = {
+    "high": "good", "medium": "warn", "low": "bad", "clear": "good", "tie": "warn", "single": "warn",
+    "none": "bad",
+}  # fmt: skip
 
 SECTIONS = (
     ("verdict", "Verdict"),
@@ -135,6 +140,13 @@ CONFIDENCE_ADVICE = {
         "This is a tie: the difference is within the noise, so either loss is defensible. Prefer the simpler "
         "loss (CE, then weighted CE, then Dice+CE), or re-run with more seeds or epochs to separate them."
     ),
+    "clear": "Use it: it beat every other finalist by more than the margin, with intervals excluding 0.",
+    "tie": (
+        "The finalists named below are tied: their differences are within the noise or under the margin, so "
+        "the simplest of them is recommended. More folds, seeds or steps may separate them."
+    ),
+    "single": "Only one loss reached the confirmation, so nothing was compared; treat it as untested.",
+    "none": "No confirmation run finished; re-run the same command to resume.",
 }
 
 
@@ -156,6 +168,9 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             confidence_css=CONFIDENCE_CSS.get(level, ""),
             confidence_advice=CONFIDENCE_ADVICE.get(level, ""),
             explanation=str(confidence.get("explanation", "")),
+            comparisons=_comparisons_table(result),
+            diagnostics=_diagnostics_table(result.get("diagnostics") or []),
+            order=_order_text(result),
             ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
             agreement=_agreement(result),
             model=_model_line(result),
@@ -194,6 +209,70 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
         f"`{advise_command(run)}` for the rules' advice, or `lossadvisor tune` to confirm it with trials."
     )
     return section
+
+
+def _comparisons_table(result: dict[str, Any]) -> Table | None:
+    """The winner against each other finalist: mean paired difference, 95% interval, runs won, verdict."""
+    verdict = result.get("verdict") or {}
+    rows = [
+        [
+            Cell(str(c.get("against_loss", "")), "code"),
+            fmt.num(c.get("mean_diff")),
+            f"{fmt.num(c.get('ci_low'))} – {fmt.num(c.get('ci_high'))}",
+            f"{c.get('runs_won', 0)} of {c.get('runs', 0)}",
+            Cell("clear" if c.get("clear") else "tie", "good" if c.get("clear") else "warn"),
+        ]
+        for c in verdict.get("comparisons") or []
+    ]
+    if not rows:
+        return None
+    return Table(
+        columns=["winner against", "mean IoU difference", "95% interval", "paired runs won", "verdict"],
+        rows=rows,
+        numeric=frozenset({1, 2, 3}),
+        id="comparisons",
+        caption="Paired over the same folds, seeds and tiles; clear = interval excludes 0 and the gain is "
+        f"at least {fmt.num(verdict.get('margin'))} IoU.",
+    )
+
+
+def _diagnostics_table(diagnostics: list[dict[str, Any]]) -> Table | None:
+    """What a finder-picked learning rate would have given: shown apart, never ranked."""
+    if not diagnostics:
+        return None
+    rows = [
+        [
+            str(d.get("label", "")),
+            fmt.lr(d.get("lr")),
+            fmt.num(d.get("runs")),
+            fmt.num(d.get("mean_iou")),
+            fmt.num(d.get("std_iou")),
+            Cell(fmt.pct(d.get("collapse_rate"), 0), "bad" if d.get("collapse_rate") else ""),
+        ]
+        for d in diagnostics
+    ]
+    return Table(
+        columns=["configuration", "lr", "runs", "mean IoU", "std", "collapse rate"],
+        rows=rows,
+        numeric=frozenset({1, 2, 3, 4, 5}),
+        id="diagnostics",
+        caption="Not ranked: plain CE and Dice at the LR range test's rate, on the search split at the "
+        "search budget.",
+    )
+
+
+def _order_text(result: dict[str, Any]) -> str:
+    order = result.get("order") or {}
+    if not order.get("search"):
+        return ""
+    if order.get("held"):
+        return "The search's order of the finalists held after the longer confirmation runs."
+    names = {r.get("config_id"): r.get("loss") for r in result.get("ranking") or []}
+    moves = ", ".join(
+        f"{names.get(o['entry'], o['entry'])} overtook {names.get(o['overtook'], o['overtook'])}"
+        for o in order.get("overtook") or []
+    )
+    return f"The search's order of the finalists did not hold after the longer confirmation runs: {moves}."
 
 
 def _verdict_params(params: Any) -> str:
@@ -252,9 +331,9 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
         numeric=frozenset({2, 3, 4, 5, 6, 7, 8}),
         optional=frozenset({1, 2, 3, 5, 6, 7}),
         id="ranking",
-        caption="Ranking over seeds (★ recommended), as result.json has it. Mean IoU is the final-epoch "
-        "validation IoU over seeds, a failed run counted as 0; the score rewards a high mean IoU and "
-        "penalises spread and collapse.",
+        caption="Ranking (★ recommended), as result.json has it. Finalists: mean final-epoch IoU over the "
+        "paired confirmation runs (folds x seeds), a failed run counted as 0; the score is that mean. "
+        "Older run folders: score over seeds, penalising spread and collapse.",
     )
 
 

@@ -12,7 +12,16 @@ from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.report import _format as fmt
 from lossadvisor.report import _plots_stability as stability_plots
 from lossadvisor.report import _plots_trials as plots
-from lossadvisor.report._load import EPOCHS, LR_RANGE_TEST, RESULT, SAMPLES, STABILITY, TRIALS, RunFolder
+from lossadvisor.report._load import (
+    CONFIRMATION,
+    EPOCHS,
+    LR_RANGE_TEST,
+    RESULT,
+    SAMPLES,
+    STABILITY,
+    TRIALS,
+    RunFolder,
+)
 from lossadvisor.report._table import Cell, Table
 from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_PX, SIZE_BUCKETS, is_collapse
 
@@ -231,7 +240,7 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
     The aggregates (mean, spread, collapse rate, failures, score) are result.json's and appear once, in the
     verdict's ranking; recall per bucket is result.json's ``object_recall``. Nothing is averaged here.
     """
-    section: dict[str, Any] = {"problems": run.problems_with(STABILITY, RESULT)}
+    section: dict[str, Any] = {"problems": run.problems_with(CONFIRMATION, STABILITY, RESULT)}
     data = run.stability
     if data is None or data.empty:
         section["missing"] = _no_stability_message(run, written=data is not None)

@@ -47,7 +47,8 @@ RECOMMENDATION = runfolder.RECOMMENDATION_JSON
 RUN = runfolder.RUN_JSON
 TRIALS = runfolder.TRIALS_CSV
 EPOCHS = runfolder.EPOCHS_CSV
-STABILITY = runfolder.STABILITY_CSV
+STABILITY = runfolder.STABILITY_CSV  # run folders written before the confirmation phase
+CONFIRMATION = runfolder.CONFIRMATION_CSV
 LR_RANGE_TEST = runfolder.LR_RANGE_TEST_JSON
 RESULT = runfolder.RESULT_JSON
 SAMPLES = runfolder.SAMPLES_NPZ
@@ -127,7 +128,10 @@ def load_run(run_dir: str | Path) -> RunFolder:
         run=read(RUN, lambda f: redact_deep(read_json(f, dict))),
         trials=read(TRIALS, lambda f: normalise(read_csv(f), TRIAL_COLUMNS)),
         epochs=read(EPOCHS, lambda f: normalise(read_csv(f), EPOCH_COLUMNS)),
-        stability=read(STABILITY, lambda f: normalise(read_csv(f), STABILITY_COLUMNS)),
+        stability=read(
+            CONFIRMATION if (path / CONFIRMATION).is_file() else STABILITY,
+            lambda f: normalise(read_csv(f), STABILITY_COLUMNS),
+        ),
         lr_range_tests=read(LR_RANGE_TEST, read_lr_range_tests),
         result=read(RESULT, lambda f: read_json(f, dict)),
         samples=read(SAMPLES, read_samples),

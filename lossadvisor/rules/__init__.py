@@ -26,6 +26,7 @@ from lossadvisor.rules._structure import (
     rule_objects_lost_at_train_size,
     rule_thin_structures,
     rule_tiny_objects,
+    training_size_advice,
 )
 from lossadvisor.rules._thresholds import DEFAULT_THRESHOLDS, THRESHOLD_SPECS, resolve_thresholds
 
@@ -49,4 +50,5 @@ __all__ = [
     "rule_rare_classes",
     "rule_thin_structures",
     "rule_tiny_objects",
+    "training_size_advice",
 ]

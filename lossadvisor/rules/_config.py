@@ -3,7 +3,7 @@
 The file has one table, ``[thresholds]``, whose keys are the names in
 :data:`lossadvisor.rules.DEFAULT_THRESHOLDS`::
 
-    # rules.toml: treat 5 % empty images as "many", and search lower learning rates for Dice
+    # rules.toml: treat 5 % empty images as "many", and (from evidence on your data) a lower LR cap for Dice
     [thresholds]
     empty_mask_share = 0.05
     lr_region_high = 5e-4

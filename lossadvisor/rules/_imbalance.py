@@ -92,16 +92,25 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
 
 @dataclass(frozen=True)
 class ImbalanceMeasure:
-    """The rarest class among the classes that occur, and the majority:minority pixel ratio."""
+    """The rarest *scored* class among the classes that occur, and the majority:minority pixel ratio.
+
+    The objective scores the foreground classes (foreground IoU, the mean over foreground classes), so the
+    minority is the rarest foreground class that occurs, measured against all labelled pixels, and the
+    majority is the largest class of any kind (background included): background against foreground. A
+    background rarer than every foreground class (e.g. an "unlabeled" class holding 0.5% of a land-cover set)
+    is not scored, so it does not set the level; ``unscored_rarer`` names it for the trace.
+    """
 
     minority_class: str
     minority_share: float
     ratio: float
     absent_classes: tuple[str, ...]  # declared classes with no pixel at all
+    unscored_rarer: tuple[str, float] | None = None  # (name, share) of a rarer class the objective ignores
 
 
 def measure_imbalance(profile: DatasetProfile) -> ImbalanceMeasure:
-    """Minority share and ratio over the classes that occur (a declared but absent class cannot be learned).
+    """Minority share and ratio over the scored classes that occur (a declared but absent class cannot be
+    learned, and an unscored background does not decide what the objective rewards).
 
     Raises:
         DataError: fewer than two classes occur (e.g. every mask is empty): there is nothing to segment.
@@ -116,9 +125,16 @@ def measure_imbalance(profile: DatasetProfile) -> ImbalanceMeasure:
             "again."
         )
     total = sum(c.pixel_count for c in present)
-    rarest = min(present, key=lambda c: c.pixel_count)
+    scored = [c for c in present if not c.is_background] or present
+    rarest = min(scored, key=lambda c: c.pixel_count)
     largest = max(c.pixel_count for c in present)
-    return ImbalanceMeasure(rarest.name, rarest.pixel_count / total, largest / rarest.pixel_count, absent)
+    overall = min(present, key=lambda c: c.pixel_count)
+    unscored = (
+        (overall.name, overall.pixel_count / total) if overall.pixel_count < rarest.pixel_count else None
+    )
+    return ImbalanceMeasure(
+        rarest.name, rarest.pixel_count / total, largest / rarest.pixel_count, absent, unscored
+    )
 
 
 def imbalance_level(measure: ImbalanceMeasure, thresholds: Mapping[str, float]) -> str:
@@ -133,7 +149,7 @@ def imbalance_level(measure: ImbalanceMeasure, thresholds: Mapping[str, float]) 
 
 
 def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
-    """How rare is the rarest class? Sets the level that decides the first choice.
+    """How rare is the rarest scored class? Sets the level that decides the first choice.
 
     Why: with balanced classes CE is calibrated and steady. As one class gets rarer, CE's average is dominated
     by the majority and the network learns to predict it everywhere; class weights fix this up to the ratio at
@@ -162,13 +178,14 @@ def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float
     trace = RuleTrace(
         rule="rule_imbalance_level",
         question="How rare is the rarest class (pixel share and majority:minority ratio)?",
-        measured_name=f"minority_share ('{measure.minority_class}')",
+        measured_name=f"minority_share ('{measure.minority_class}', the rarest scored class)",
         measured=measure.minority_share,
         threshold=share_bound,
         comparison=comparison,
         fired=level != "none",
-        conclusion=f"Imbalance level {level}: start from {first}"
-        + ("; Dice terms summed over the batch." if level == "extreme" else "."),
+        conclusion=f"Imbalance level {level}, set by '{measure.minority_class}': start from {first}"
+        + ("; Dice terms summed over the batch." if level == "extreme" else ".")
+        + _unscored_note(measure),
         reference="Google ML Crash Course, 'Class-imbalanced datasets' (mild 20-40 %, moderate 1-20 %, "
         "extreme < 1 %); Sudre et al. 2017 (DLMIA); Abraham & Khan 2019 (ISBI).",
     )
@@ -176,6 +193,16 @@ def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float
     # when it does not "fire" (find imbalance).
     return RuleOutcome(
         trace=trace, scores=scores, reasons=reasons, warnings=warnings, batch_dice=level == "extreme"
+    )
+
+
+def _unscored_note(measure: ImbalanceMeasure) -> str:
+    if measure.unscored_rarer is None:
+        return ""
+    name, share = measure.unscored_rarer
+    return (
+        f" '{name}' is rarer ({share:.2%}) but the objective (foreground IoU) does not score it, so it does "
+        "not set the level, nor get a large class weight."
     )
 
 

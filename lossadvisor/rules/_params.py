@@ -101,7 +101,12 @@ def tunable_ranges(loss: str, ctx: ParamContext) -> tuple[ParamRange, ...]:
 
 
 def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, ParamValue]:
-    """``pos_weight`` for a binary task, else ``class_weights``, from the losses helpers (clipped)."""
+    """``pos_weight`` for a binary task, else ``class_weights``, from the losses helpers (clipped).
+
+    The background class is never weighted above 1: the objective (foreground IoU) does not score it, so a
+    rare unlabeled background must not draw the largest weight (issue 9: a land-cover set whose 0.5%
+    "unlabeled" class pushed the advice to extreme-imbalance losses).
+    """
     clip = (1.0 / ctx.max_class_weight, ctx.max_class_weight)
     if profile.task == "binary":
         foreground = profile.foreground_classes[0]
@@ -111,6 +116,10 @@ def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, Pa
     # A class with no pixel at all (declared in a class map, or index 0 of masks whose values start at 1)
     # has nothing to weigh: it stays neutral (1) instead of taking the clip, and the present classes keep
     # the weights computed from their own frequencies (the absent class has frequency 0 in the sum).
+    # Background is not scored by the objective: never up-weighted, however rare it is.
     order = sorted(profile.classes, key=lambda c: c.index)
-    weights = [1.0 if c.pixel_count == 0 else float(w) for c, w in zip(order, weights, strict=True)]
+    weights = [
+        1.0 if c.pixel_count == 0 else min(float(w), 1.0) if c.is_background else float(w)
+        for c, w in zip(order, weights, strict=True)
+    ]
     return {"class_weights": tuple(round(w, 4) for w in weights)}

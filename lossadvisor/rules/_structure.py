@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from lossadvisor.losses import LOSSES
 from lossadvisor.profile._schema import PERCENTILES, SCALE_DIAMETER_THRESHOLDS_PX, DatasetProfile, ScaleEffect
@@ -238,23 +239,58 @@ def _share_lost(effect: ScaleEffect) -> float:
 _PX = re.compile(r"^\s*([0-9.]+)\s*px\s*$")
 
 
+@dataclass(frozen=True)
+class TrainingSizeAdvice:
+    """What the lost-objects rule advises: a larger resize ``size``, or native-resolution crops
+    (``size`` None)."""
+
+    size: int | None
+    measured_share: float  # share of objects under LOST_DIAMETER_PX at the profiled training size
+    profiled_size: int
+    text: str
+
+
+def training_size_advice(
+    profile: DatasetProfile, thresholds: Mapping[str, float]
+) -> TrainingSizeAdvice | None:
+    """The training size :func:`rule_objects_lost_at_train_size` asks for, or None when it does not fire.
+
+    ``tune`` acts on it unless the user chose ``--size`` or ``--crop``.
+    """
+    if not profile.scale_effects:
+        return None
+    effects = sorted(profile.scale_effects, key=lambda e: e.train_size)
+    share = _share_lost(effects[0])
+    bound = thresholds["lost_object_share"]
+    if share < bound:
+        return None
+    size, text = _size_choice(profile, effects, bound)
+    return TrainingSizeAdvice(size, share, effects[0].train_size, text)
+
+
 def _size_advice(profile: DatasetProfile, effects: list[ScaleEffect], bound: float) -> str:
-    """Name a larger training size that keeps objects, from the profile's other sizes or its diameters."""
+    return _size_choice(profile, effects, bound)[1]
+
+
+def _size_choice(profile: DatasetProfile, effects: list[ScaleEffect], bound: float) -> tuple[int | None, str]:
+    """Name a larger training size that keeps objects, from the profile's other sizes or its diameters
+    (None: native-resolution crops)."""
     for effect in effects[1:]:
         if _share_lost(effect) < bound:
-            return (
+            return effect.train_size, (
                 f"train at {effect.train_size} px or more (measured: {_share_lost(effect):.0%} lost there)."
             )
     smallest = effects[0]
+    crops = "train on native-resolution crops instead of resizing whole tiles."
     diameter = _diameter_quantile(profile, bound)
     if diameter is None or diameter <= 0 or smallest.scale_factor_median <= 0:
-        return "train on native-resolution crops instead of resizing whole tiles."
+        return None, crops
     native = smallest.train_size / smallest.scale_factor_median
     needed = smallest.train_size * (LOST_DIAMETER_PX / diameter) / smallest.scale_factor_median
     if needed >= native:
-        return "train on native-resolution crops instead of resizing whole tiles."
+        return None, crops
     size = int(math.ceil(needed / TRAIN_SIZE_MULTIPLE) * TRAIN_SIZE_MULTIPLE)
-    return (
+    return size, (
         f"train at about {size} px or more (estimated from object diameters), or on native-resolution crops."
     )
 

@@ -1,15 +1,17 @@
-"""``tune``: profile, advise, search with Optuna, re-run the best with several seeds, write the run folder.
+"""``tune``: profile, advise, search with Optuna, confirm the finalists by paired cross-validation, verdict.
 
-Everything is stored as it finishes (trials in the study, stability runs in its user attributes, the decoded
-data in ``cache/``), so a re-run with the same folder resumes: finished work is read back, only the rest runs.
+Everything is stored as it finishes (trials in the study, confirmation runs as trials of its companion study,
+diagnostic runs in its user attributes, the decoded data in ``cache/``), so a re-run with the same folder
+resumes: finished work is read back, only the rest runs.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,25 +21,42 @@ from lossadvisor._atomic import write_json
 from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import DEFAULT_MAX_PIXELS
-from lossadvisor.tune._cache import build_train_data, save_cache, train_data_from_memory
+from lossadvisor.tune._cache import (
+    build_fold_data,
+    build_train_data,
+    fold_data_from_memory,
+    save_cache,
+    train_data_from_memory,
+)
+from lossadvisor.tune._confirm import (
+    CONFIRM_STEP_FACTOR,
+    DEFAULT_CONFIRM_SEEDS,
+    DEFAULT_FINALISTS,
+    collect,
+    confirm_study_name,
+    enqueue_units,
+    run_units,
+    select_finalists,
+)
 from lossadvisor.tune._data import load_source
 from lossadvisor.tune._device import resolve_device
+from lossadvisor.tune._diagnostics import (
+    DIAGNOSTIC_SEEDS,
+    LR_TEST_LOSSES,
+    diagnostic_configs,
+    run_diagnostics,
+    summarise,
+)
 from lossadvisor.tune._lr_range import lr_range_test
 from lossadvisor.tune._models import check_model, resolve_model
 from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._progress import Progress
-from lossadvisor.tune._result import write_result
+from lossadvisor.tune._result import confidence_from_verdict, finalist_ranking, write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
-from lossadvisor.tune._space import SearchSpace
-from lossadvisor.tune._stability import (
-    LR_TEST_LOSSES,
-    confidence,
-    rank_configs,
-    run_stability,
-    select_configs,
-)
+from lossadvisor.tune._space import SearchSpace, equal_lr_ranges
+from lossadvisor.tune._split import DEFAULT_FOLDS
 from lossadvisor.tune._study import (
     DEFAULT_STORAGE_LABEL,
     DEFAULT_STUDY_NAME,
@@ -50,20 +69,24 @@ from lossadvisor.tune._study import (
     redact_url,
     scrub,
 )
+from lossadvisor.tune._verdict import DEFAULT_MARGIN, decide
 
 logger = logging.getLogger(__name__)
 
-# CPU defaults, measured so `make example` (31 tiles, 128 px) takes about 10 minutes on 2 cores: 8 epochs of
-# at least 20 steps (160 AdamW steps, ~12 s per trial on one core), 16 search trials, 3 seeds. See README.
+# CPU defaults, so `make example` (31 tiles, 128 px) stays within about 10 minutes on 2 cores, with most of
+# the time where the verdict is decided: a search of 10 trials of 6 epochs x >= 20 steps (120 AdamW steps,
+# pruned by the median rule), then 3 finalists x 3 folds x 2 seeds = 18 confirmation runs of twice those steps
+# (240), and 2 x 2 diagnostic runs at the search budget. See README ("Time allocation").
 DEFAULT_SIZE = 128
-DEFAULT_EPOCHS = 8
+DEFAULT_EPOCHS = 6
 MIN_STEPS_PER_EPOCH = 20
 DEFAULT_BATCH_SIZE = 8
-DEFAULT_N_TRIALS = 16
-DEFAULT_SEEDS = 3
+DEFAULT_N_TRIALS = 10
+DEFAULT_SEEDS = DEFAULT_CONFIRM_SEEDS
 SAMPLE_TILES = 6
 LR_TEST_ATTR = "lr_range_test"
 SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
+RULE_LOST = "rule_objects_lost_at_train_size"
 
 
 @dataclass(frozen=True)
@@ -72,14 +95,17 @@ class TuneResult:
 
     run_dir: Path
     recommended: dict  # loss, params, lr, label, config_id
-    confidence: dict  # level, margin, seed_spread, explanation
-    ranking: list[dict]  # one entry per re-run configuration, best first
+    confidence: dict  # level ("clear" / "tie" / "single" / "none"), margin, ci_low, ci_high, explanation
+    ranking: list[dict]  # one entry per finalist, best confirmation IoU first
     study_name: str
     model: dict  # name, parameters
     storage: str  # redacted URL
     trials: int  # trials counted in the study
     result_path: Path
     report_path: Path | None
+    verdict: dict | None = None  # kind, winner, recommended, tied, comparisons, order, explanation
+    diagnostics: list[dict] | None = None  # finder-picked configurations, never ranked
+    size_switch: dict | None = None  # set when tune followed the lost-objects rule to another training size
 
 
 def _check(name: str, value, ok: bool, expected: str) -> None:
@@ -113,7 +139,7 @@ def tune(
     train=None,
     val=None,
     out: str | Path | None = None,
-    size: int = DEFAULT_SIZE,
+    size: int | None = None,
     crop: int | None = None,
     epochs: int = DEFAULT_EPOCHS,
     steps_per_epoch: int | None = None,
@@ -122,6 +148,9 @@ def tune(
     n_trials: int = DEFAULT_N_TRIALS,
     timeout: float | None = None,
     seeds: int = DEFAULT_SEEDS,
+    folds: int = DEFAULT_FOLDS,
+    finalists: int = DEFAULT_FINALISTS,
+    margin: float = DEFAULT_MARGIN,
     storage: str | None = None,
     study_name: str | None = None,
     device: str = "auto",
@@ -137,7 +166,7 @@ def tune(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     command: str | None = None,
 ) -> TuneResult:
-    """Profile the masks, advise, run Optuna trials, re-run the best with several seeds, write the report.
+    """Profile the masks, advise, search with Optuna, confirm the finalists by paired k-fold runs, verdict.
 
     Args:
         images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem (default
@@ -148,18 +177,25 @@ def tune(
             ``lossadvisor/tune/_sources.py`` for the layouts). Needs ``out``.
         val: Validation data in the same form as ``train``; default: a stratified 20 % of ``train``.
         out: Run folder (default ``reports/<dataset-name>/``). Re-running with the same folder resumes.
-        size: Side tiles are resized to (a multiple of 16 for the default U-Net).
+        size: Side tiles are resized to (a multiple of 16 for the default U-Net). Default 128, or what the
+            lost-objects rule asks for (native-resolution crops or a larger size) when it fires and neither
+            ``size`` nor ``crop`` is given.
         crop: Train on random ``crop x crop`` windows at native resolution instead of resizing.
-        epochs: Validations per run; each epoch is ``steps_per_epoch`` optimiser steps.
+        epochs: Validations per run; each epoch is ``steps_per_epoch`` optimiser steps (confirmation runs
+            take ``CONFIRM_STEP_FACTOR`` times as many steps per epoch).
         steps_per_epoch: Default: one pass over the training tiles, at least 20 steps.
         batch_size: Training batch size.
         warmup_steps: Linear learning-rate warm-up steps (0: none, like a plain training loop).
         n_trials: Search trials in the study (finished ones from an earlier run count).
-        timeout: Seconds after which no new search trial starts (the stability phase still runs).
-        seeds: Seeds per configuration in the stability phase.
+        timeout: Seconds after which no new search trial starts (the confirmation still runs).
+        seeds: Seeds per fold in the confirmation (each finalist gets ``folds x seeds`` paired runs).
+        folds: Folds of the confirmation's stratified cross-validation (every tile validated once).
+        finalists: Losses confirmed (the best configuration of each top loss; CE always among them).
+        margin: Practical margin in IoU: a smaller mean gain is a tie whatever its interval.
         storage: Optuna storage URL (e.g. ``postgresql://user:pw@host/db``); default: SQLite
             ``<out>/study.db``.
-        study_name: Study name in the storage (default "lossadvisor").
+        study_name: Study name in the storage (default "lossadvisor"; confirmation runs go to
+            ``<name>:confirm``).
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
         threads: Torch CPU threads (default: all cores if the machine is idle, else the free ones).
         model: The network the trials train: "compact" (default, :class:`CompactUNet`), "monai-unet",
@@ -171,7 +207,7 @@ def tune(
         class_map: Class map for colour-coded masks (JSON/CSV), as for ``lossadvisor profile``.
         ignore_index: Mask value to ignore (e.g. 255 on boundaries).
         rules_config: TOML file of rule thresholds, as for ``lossadvisor advise``.
-        seed: Seed of the split, the sampler and every run.
+        seed: Seed of the split, the folds, the sampler, every run and the bootstrap.
         progress: Show progress bars.
         report: Build ``report.html`` at the end.
         max_pixels: Largest mask (pixels) read; larger files are skipped with a message naming this option
@@ -181,7 +217,8 @@ def tune(
 
     Returns:
         A :class:`TuneResult`; the run folder holds run.json, study.db, trials.csv, epochs.csv,
-        stability.csv, lr_range_test.json, result.json, samples.npz and report.html.
+        confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json, result.json,
+        samples.npz and report.html.
 
     Raises:
         ConfigError: A bad option (the message names it); ``ModelError`` for a model that cannot be imported,
@@ -196,13 +233,18 @@ def tune(
         >>> result = tune("examples/buildings/images", "examples/buildings/masks",
         ...               out="reports/buildings")  # doctest: +SKIP
         >>> result.recommended["loss"], result.confidence["level"]  # doctest: +SKIP
-        ('dice_ce', 'medium')
+        ('ce', 'tie')
     """
-    side = crop or size
+    _check(
+        "size",
+        size,
+        size is None or (isinstance(size, int) and size >= SIDE_MULTIPLE),
+        f"None or an integer >= {SIDE_MULTIPLE}",
+    )
+    side = crop or size or DEFAULT_SIZE
     if model is not None and model_factory is not None:
         raise ConfigError("Give the model once: 'model' and 'model_factory' are the same option of tune.")
     spec = resolve_model(model if model is not None else model_factory)
-    _check("size", size, isinstance(size, int) and size >= SIDE_MULTIPLE, f"an integer >= {SIDE_MULTIPLE}")
     _check(
         "crop",
         crop,
@@ -222,6 +264,9 @@ def tune(
         ("batch_size", batch_size),
     ):
         _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
+    _check("folds", folds, isinstance(folds, int) and folds >= 2, "an integer >= 2")
+    _check("finalists", finalists, isinstance(finalists, int) and finalists >= 2, "an integer >= 2")
+    _check("margin", margin, isinstance(margin, (int, float)) and 0 <= margin < 1, "a number in [0, 1)")
     _check(
         "steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1"
     )
@@ -253,7 +298,15 @@ def tune(
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
     rec = recommend(profile, config=rules_config)
-    space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
+    base_space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
+    size_switch = None
+    if size is None and crop is None:
+        size_switch = follow_size_advice(profile, rec, multiple=spec.side_multiple or SIDE_MULTIPLE)
+        if size_switch is not None:
+            size, crop = size_switch["size"], size_switch["crop"]
+            side = crop or size
+            logger.warning("%s", size_switch["message"])
+    size = size or DEFAULT_SIZE
     choice = resolve_device(device, threads=threads)
     num_classes = max(2, profile.num_classes)
     model_info = check_model(
@@ -263,6 +316,11 @@ def tune(
         side=side,
         device=choice.name,
     )
+
+    def read(p):
+        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
+
+    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if source.in_memory is not None:
         data = train_data_from_memory(
             *source.in_memory, size=size, crop=crop, seed=seed, ignore_index=train_ignore
@@ -270,16 +328,14 @@ def tune(
     else:
         data = build_train_data(
             source.pairing.pairs,
-            read_mask=lambda p: (
-                read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
-            ),
+            read_mask=read,
             cache_dir=run_dir / runfolder.CACHE_DIR,
             fingerprint=profile.fingerprint,
             size=size,
             crop=crop,
             seed=seed,
             ignore_index=train_ignore,
-            key_settings={"class_map": cmap.digest() if cmap is not None else None},
+            key_settings=data_settings,
             save=False,
         )
     steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
@@ -300,6 +356,10 @@ def tune(
         "n_trials": n_trials,
         "timeout": timeout,
         "seeds": seeds,
+        "folds": folds,
+        "finalists": finalists,
+        "margin": margin,
+        "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "storage": storage,
         "study_name": name,
         "device": device,
@@ -311,6 +371,7 @@ def tune(
         "max_pixels": max_pixels,
         "report": report,
         "model": model_info.name,
+        "size_switch": size_switch,
     }
     objective_settings = {
         k: settings[k]
@@ -322,8 +383,11 @@ def tune(
             "batch_size",
             "warmup_steps",
             "seed",
+            "folds",
+            "confirm_step_factor",
         )
     } | {"model": model_info.name, "model_parameters": model_info.parameters}
+    clock = {"start": time.monotonic()}
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
@@ -354,8 +418,9 @@ def tune(
             model=model_info.to_dict(),
         )
         study = None
-        stability_records: list[dict] = []
+        diag_records: list[dict] = []
         bars = Progress(enabled=progress)
+        clock["prepared"] = time.monotonic()
         with sigterm_as_interrupt():
             try:
                 if rdb is None:
@@ -370,18 +435,15 @@ def tune(
                     pruner=None,
                     storage_label=storage_label,
                 )
-                existing = len(study.trials)
-                # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's draws.
-                study.sampler = optuna.samplers.TPESampler(
-                    seed=seed + existing, n_startup_trials=len(space.losses) + 2
-                )
-                # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every
-                # loss's default trial has finished, so each candidate gets one full run to set the median.
-                study.pruner = optuna.pruners.MedianPruner(
-                    n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
+                cstudy = optuna.create_study(
+                    study_name=confirm_study_name(name),
+                    storage=rdb,
+                    direction="maximize",
+                    load_if_exists=True,
                 )
                 if storage is None:
                     fail_stale_trials(study, rdb)
+                    fail_stale_trials(cstudy, rdb)
                 ctx = RunContext(
                     data=data,
                     num_classes=num_classes,
@@ -397,40 +459,109 @@ def tune(
                     model_factory=spec.factory,
                     ignore_index=train_ignore,
                 )
-                lr_results = _lr_range_tests(study, space, ctx, run_dir)
+                lr_results = _lr_range_tests(study, base_space, ctx, run_dir)
+                suggestions = {r["loss"]: r["suggested_lr"] for r in lr_results if r.get("suggested_lr")}
+                entries, lr_note = equal_lr_ranges(list(base_space.entries.values()), suggestions.values())
+                space = SearchSpace(entries, starting_points=base_space.starting_points)
+                existing = len(study.trials)
+                # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's draws.
+                study.sampler = optuna.samplers.TPESampler(
+                    seed=seed + existing, n_startup_trials=len(space.losses) + 2
+                )
+                # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every
+                # loss's default trial has finished, so each candidate gets one full run to set the median.
+                study.pruner = optuna.pruners.MedianPruner(
+                    n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
+                )
+                clock["lr_tests"] = time.monotonic()
                 enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
                 bars.start_search(total=n_trials, done=counted_trials(study))
 
                 def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
                     bars.trial_done(trial)
-                    write_tables(run_dir, study, [])
+                    write_tables(run_dir, study)
 
                 run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=after_trial)
                 bars.close()
-                recommended = (
-                    space.default_configuration(rec.top.loss) if rec.top.loss in space.entries else None
-                )
-                configs = select_configs(
-                    study,
-                    space,
-                    lr_suggestions={r["loss"]: r["suggested_lr"] for r in lr_results},
-                    recommended=recommended,
-                )
-                bars.start_stability(total=len(configs) * seeds)
-                stability_records = run_stability(study, configs, ctx, seeds=seeds, on_run=bars.run_done)
+                clock["search"] = time.monotonic()
+                diag = diagnostic_configs(space, suggestions)
+                bars.start_runs(total=len(diag) * DIAGNOSTIC_SEEDS, desc="diagnostic runs")
+                diag_records = run_diagnostics(study, diag, ctx, on_run=bars.run_done)
                 bars.close()
-                ranking = rank_configs(stability_records, configs)
-                conf = confidence(ranking)
-                write_tables(run_dir, study, stability_records)
+                clock["diagnostics"] = time.monotonic()
+                picks = select_finalists(study, space, max_finalists=finalists)
+                fold_data = (
+                    fold_data_from_memory(
+                        *source.in_memory,
+                        size=size,
+                        crop=crop,
+                        folds=folds,
+                        seed=seed,
+                        ignore_index=train_ignore,
+                    )
+                    if source.in_memory is not None
+                    else build_fold_data(
+                        source.pairing.pairs,
+                        read_mask=read,
+                        cache_dir=run_dir / runfolder.CACHE_DIR,
+                        fingerprint=profile.fingerprint,
+                        size=size,
+                        crop=crop,
+                        folds=folds,
+                        seed=seed,
+                        ignore_index=train_ignore,
+                        key_settings=data_settings,
+                    )
+                )
+                contexts = [
+                    replace(ctx, data=d, steps_per_epoch=steps * CONFIRM_STEP_FACTOR, timings=ctx.timings)
+                    for d in fold_data
+                ]
+                enqueue_units(cstudy, picks, folds=folds, seeds=seeds)
+                bars.start_runs(total=len(picks) * folds * seeds, desc="confirmation runs")
+                bars.advance(len(collect(cstudy, picks)[0]))
+                run_units(cstudy, picks, contexts, base_seed=seed, on_run=bars.run_done)
+                bars.close()
+                clock["confirmation"] = time.monotonic()
+                confirm_records, finalist_runs, tiles = collect(cstudy, picks)
+                verdict = decide(finalist_runs, margin=margin, seed=seed)
+                ranking = finalist_ranking(
+                    list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records
+                )
+                conf = confidence_from_verdict(verdict)
+                diagnostics = summarise(diag_records)
+                write_tables(
+                    run_dir, study, diagnostics=diag_records, confirmation=confirm_records, tiles=tiles
+                )
+                search_info = {
+                    "lr_range": list(next(iter(space.entries.values())).lr_range),
+                    "lr_ranges": {loss: list(e.lr_range) for loss, e in space.entries.items()},
+                    "lr_range_note": lr_note,
+                    "trials": counted_trials(study),
+                    "pruner": "median (after every loss's default trial and half the epochs)",
+                }
+                training = {
+                    "steps_per_search_trial": epochs * steps,
+                    "steps_per_confirmation_run": epochs * steps * CONFIRM_STEP_FACTOR,
+                    "confirm_step_factor": CONFIRM_STEP_FACTOR,
+                    "folds": folds,
+                    "seeds_per_fold": seeds,
+                    "finalists": [f.entry for f in picks],
+                    "confirmation_runs": len(confirm_records),
+                    "size_switch": size_switch,
+                }
                 result_path = write_result(
-                    run_dir, study, ranking, conf, stability_records, rec, epochs * steps, ctx,
+                    run_dir, study, ranking=ranking, verdict=verdict, diagnostics=diagnostics,
+                    records=confirm_records, rec=rec, training=training, search=search_info, ctx=ctx,
+                    contexts=contexts, finalist_trials={f.entry: f.search_trial for f in picks},
                     model=model_info.to_dict(),
                 )  # fmt: skip
-                record.finish("complete", trials=counted_trials(study), timings=_timings(ctx))
+                clock["end"] = time.monotonic()
+                record.finish("complete", trials=counted_trials(study), timings=_timings(ctx, clock))
             except KeyboardInterrupt as exc:
                 bars.close()
                 if study is not None:
-                    write_tables(run_dir, study, stability_records)
+                    write_tables(run_dir, study, diagnostics=diag_records)
                 why = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
                 record.finish(
                     "interrupted",
@@ -448,11 +579,11 @@ def tune(
     finally:
         optuna.logging.set_verbosity(verbosity)
     report_path = None
-    if report:
+    if report:  # after run.json says "complete", so the report does not show a running study
         from lossadvisor.report import build_report
 
         report_path = Path(build_report(run_dir))
-    best = ranking[0] if ranking else {}
+    best = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), {})
     return TuneResult(
         run_dir=run_dir,
         recommended={k: best.get(k) for k in ("loss", "params", "lr", "label", "config_id")},
@@ -464,7 +595,42 @@ def tune(
         trials=counted_trials(study),
         result_path=result_path,
         report_path=report_path,
+        verdict=verdict,
+        diagnostics=diagnostics,
+        size_switch=size_switch,
     )
+
+
+def follow_size_advice(profile, rec, *, multiple: int = SIDE_MULTIPLE) -> dict | None:
+    """When the lost-objects rule fires, the training size it asks for: native-resolution crops of
+    :data:`DEFAULT_SIZE` (smaller when a tile is smaller), or the larger resize size it names, both rounded to
+    a ``multiple`` the model accepts.
+
+    Returns None when the rule does not fire (or the tiles are too small to crop).
+    """
+    from lossadvisor.rules import training_size_advice
+
+    advice = training_size_advice(profile, rec.thresholds)
+    if advice is None:
+        return None
+    why = (
+        f"at {advice.profiled_size} px, {advice.measured_share:.0%} of objects fall under 4 px across "
+        f"({RULE_LOST})"
+    )
+    keep = "Pass --size or --crop to choose."
+    if advice.size is not None:
+        size = int(math.ceil(advice.size / multiple) * multiple)
+        message = f"Training at {size} px instead of {DEFAULT_SIZE}: {why}. {keep}"
+        return {"size": size, "crop": None, "rule": RULE_LOST, "message": message}
+    smallest = int(min(profile.image_height.min, profile.image_width.min))
+    crop = min(DEFAULT_SIZE, smallest // multiple * multiple)
+    if crop < multiple:
+        return None
+    message = (
+        f"Training on native-resolution {crop}x{crop} crops instead of resizing tiles to {DEFAULT_SIZE} px: "
+        f"{why}. {keep}"
+    )
+    return {"size": DEFAULT_SIZE, "crop": crop, "rule": RULE_LOST, "message": message}
 
 
 def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
@@ -494,11 +660,28 @@ def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -
     return results
 
 
-def _timings(ctx: RunContext) -> dict:
+def _timings(ctx: RunContext, clock: dict) -> dict:
+    """Training throughput, and the wall time of each phase (search, confirmation, the rest; the report is
+    built after run.json is written, so its few seconds are not counted)."""
     t = ctx.timings
+
+    def span(a: str, b: str) -> float | None:
+        return round(clock[b] - clock[a], 2) if a in clock and b in clock else None
+
+    total = span("start", "end")
+    phases = {
+        "prepare_s": span("start", "prepared"),
+        "lr_range_test_s": span("prepared", "lr_tests"),
+        "search_s": span("lr_tests", "search"),
+        "diagnostics_s": span("search", "diagnostics"),
+        "confirmation_s": span("diagnostics", "confirmation"),
+        "write_s": span("confirmation", "end"),
+        "total_s": total,
+    }
     return {
         "train_s": round(t["train_s"], 2),
         "data_share": t["data_s"] / t["train_s"] if t["train_s"] else None,
         "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None,
         "runs": t["runs"],
+        "phases": phases,
     }

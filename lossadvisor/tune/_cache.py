@@ -29,7 +29,7 @@ from lossadvisor._atomic import write_npz
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
 from lossadvisor.tune._pairing import Pair, read_image
-from lossadvisor.tune._split import DEFAULT_VAL_FRACTION, stratified_split
+from lossadvisor.tune._split import DEFAULT_FOLDS, DEFAULT_VAL_FRACTION, stratified_folds, stratified_split
 
 logger = logging.getLogger(__name__)
 
@@ -197,6 +197,81 @@ def build_train_data(
     if save:
         save_cache(data)
     return data
+
+
+def build_fold_data(
+    pairs: list[Pair],
+    *,
+    read_mask: MaskReader,
+    cache_dir: str | Path,
+    fingerprint: str,
+    size: int = 128,
+    crop: int | None = None,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = 0,
+    ignore_index: int | None = None,
+    key_settings: dict | None = None,
+) -> list[TrainData]:
+    """One :class:`TrainData` per fold of a stratified k-fold split (every tile validated once), cached like
+    :func:`build_train_data` (``cache/data_<key>_fold<i>.npz``); the tiles are decoded once for all folds."""
+    mode = "crop" if crop else "resize"
+    side = int(crop or size)
+    settings = {
+        "mode": mode, "side": side, "folds": folds, "seed": seed, "ignore_index": ignore_index,
+        **(key_settings or {}),
+    }  # fmt: skip
+    key = cache_key(pairs, fingerprint=fingerprint, settings=settings)
+    paths = [Path(cache_dir) / f"data_{key}_fold{i}.npz" for i in range(folds)]
+    if all(p.is_file() for p in paths):
+        return [_load(p) for p in paths]
+    images, masks, kept, skipped = _decode(pairs, read_mask)
+    if not images:
+        raise NoUsableDataError(f"None of the {len(pairs)} image/mask pairs could be read: {skipped[:3]}.")
+    out = []
+    names = [p.stem for p in kept]
+    for path, data in zip(paths, _folds(images, masks, names, skipped, folds, seed, mode, side, ignore_index),
+                          strict=True):  # fmt: skip
+        data.cache_path = path
+        save_cache(data)
+        out.append(data)
+    return out
+
+
+def fold_data_from_memory(
+    train,
+    val=None,
+    *,
+    size: int = 128,
+    crop: int | None = None,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = 0,
+    ignore_index: int | None = None,
+) -> list[TrainData]:
+    """The folds of in-memory data: ``train`` and ``val`` together, split into stratified folds (the
+    confirmation validates every tile once, so the user's validation split is not kept apart)."""
+    images, masks, names = list(train.images), list(train.labels), list(train.names)
+    skipped = list(train.skipped)
+    if val is not None:
+        extra = list(val.images)
+        if images and extra and images[0].dtype != extra[0].dtype:  # one dtype for both sides
+            images = [im.astype(np.float32) for im in images]
+            extra = [im.astype(np.float32) for im in extra]
+        images += extra
+        masks += list(val.labels)
+        names += list(val.names)
+        skipped += list(val.skipped)
+    mode = "crop" if crop else "resize"
+    return _folds(images, masks, names, skipped, folds, seed, mode, int(crop or size), ignore_index)
+
+
+def _folds(images, masks, names, skipped, folds, seed, mode, side, ignore_index) -> list[TrainData]:
+    frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
+    return [
+        assemble(
+            images, masks, names, train_idx=list(t), val_idx=list(v), mode=mode, side=side, skipped=skipped
+        )
+        for t, v in stratified_folds(frac, folds=folds, seed=seed)
+    ]
 
 
 def train_data_from_memory(

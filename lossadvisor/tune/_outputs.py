@@ -1,6 +1,6 @@
 """Write the tuner's files of a run folder (contracts in docs/ARCHITECTURE.md): trials.csv, epochs.csv,
-stability.csv, result.json, samples.npz. All of them are rebuilt from the study, so they are always complete
-for what the storage holds, also after a resume.
+confirmation.csv, confirmation_tiles.csv, diagnostics.csv, result.json, samples.npz. All of them are rebuilt
+from the study, so they are always complete for what the storage holds, also after a resume.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from lossadvisor.runfolder import (
     COLLAPSE,
     COLLAPSE_NONE,
     EPOCH_COLUMNS,
+    RUN_COLUMNS,
     SIZE_BUCKETS,
-    STABILITY_COLUMNS,
+    TILE_COLUMNS,
     TRIAL_COLUMNS,
     flat_params,
     with_param_columns,
@@ -71,7 +72,7 @@ def trial_rows(study) -> list[dict]:
     return rows
 
 
-def epoch_rows(study, stability_records: list[dict]) -> list[dict]:
+def epoch_rows(study, diagnostics: list[dict], confirmation: list[dict]) -> list[dict]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         for e in t.user_attrs.get("epochs", []):
@@ -84,27 +85,31 @@ def epoch_rows(study, stability_records: list[dict]) -> list[dict]:
                     **e,
                 }
             )
-    for r in stability_records:
-        for e in r.get("epochs", []):
-            rows.append(
-                {
-                    "phase": "stability",
-                    "run_id": f"{r['config_id']}_s{r['seed']}",
-                    "trial": r.get("reused_trial"),
-                    "loss": r["loss"],
-                    **e,
-                }
-            )
+    for phase, records in (("diagnostic", diagnostics), ("confirmation", confirmation)):
+        for r in records:
+            fold = f"_f{r['fold']}" if "fold" in r else ""
+            for e in r.get("epochs", []):
+                rows.append(
+                    {
+                        "phase": phase,
+                        "run_id": f"{r['config_id']}{fold}_s{r['seed']}",
+                        "trial": None,
+                        "loss": r["loss"],
+                        **e,
+                    }
+                )
     return rows
 
 
-def stability_rows(records: list[dict]) -> list[dict]:
+def run_rows(records: list[dict], *, source: str | None = None) -> list[dict]:
+    """One row per run (confirmation or diagnostic), with its parameters flat and object recall per bucket."""
     rows = []
     for r in records:
         recall = r.get("object_recall") or {}
         rows.append(
             {
                 **r,
+                **({"source": source} if source else {}),
                 **flat_params(r.get("params") or {}),
                 COLLAPSE: r.get(COLLAPSE, COLLAPSE_NONE),
                 **{f"recall_{b}": recall.get(b) for b in SIZE_BUCKETS},
@@ -113,17 +118,28 @@ def stability_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-def write_tables(run_dir: Path, study, stability_records: list[dict]) -> None:
-    """trials.csv, epochs.csv and stability.csv from the study and the stability records."""
+def write_tables(
+    run_dir: Path,
+    study,
+    *,
+    diagnostics: list[dict] = (),
+    confirmation: list[dict] = (),
+    tiles: list[dict] = (),
+) -> None:
+    """trials.csv, epochs.csv, diagnostics.csv, confirmation.csv and confirmation_tiles.csv."""
     trials = trial_rows(study)
     write_csv(run_dir / runfolder.TRIALS_CSV, with_param_columns(TRIAL_COLUMNS, trials), trials)
-    write_csv(run_dir / runfolder.EPOCHS_CSV, EPOCH_COLUMNS, epoch_rows(study, stability_records))
-    stability = stability_rows(stability_records)
-    write_csv(run_dir / runfolder.STABILITY_CSV, with_param_columns(STABILITY_COLUMNS, stability), stability)
+    epochs = epoch_rows(study, list(diagnostics), list(confirmation))
+    write_csv(run_dir / runfolder.EPOCHS_CSV, EPOCH_COLUMNS, epochs)
+    diag = run_rows(list(diagnostics))
+    write_csv(run_dir / runfolder.DIAGNOSTICS_CSV, with_param_columns(RUN_COLUMNS, diag), diag)
+    confirmed = run_rows(list(confirmation), source="finalist")
+    write_csv(run_dir / runfolder.CONFIRMATION_CSV, with_param_columns(RUN_COLUMNS, confirmed), confirmed)
+    write_csv(run_dir / runfolder.CONFIRMATION_TILES_CSV, TILE_COLUMNS, list(tiles))
 
 
 def object_recall_by_config(records: list[dict]) -> dict[str, dict[str, float | None]]:
-    """Mean recall per size bucket over the seeds of each configuration."""
+    """Mean recall per size bucket over the runs of each configuration."""
     out: dict[str, dict[str, float | None]] = {}
     for cid in dict.fromkeys(r["config_id"] for r in records):
         runs = [r.get("object_recall") or {} for r in records if r["config_id"] == cid and not r["failed"]]

@@ -1,4 +1,4 @@
-"""Progress bars over search trials and stability runs (tqdm), silenced by ``progress=False``.
+"""Progress bars over search trials, diagnostic and confirmation runs (tqdm), silenced by ``progress=False``.
 
 Log records are routed through ``tqdm.write`` while a bar is open, so a warning never tears a bar apart.
 """
@@ -9,7 +9,7 @@ import contextlib
 
 
 class Progress:
-    """One bar at a time: the search, then the stability phase."""
+    """One bar at a time: the search, the diagnostics, then the confirmation."""
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
@@ -42,8 +42,13 @@ class Progress:
         self._bar.set_postfix_str(f"last={loss} {trial.state.name.lower()}, best IoU={best}")
         self._bar.update(1)
 
-    def start_stability(self, *, total: int) -> None:
-        self._open(total=total, desc="stability runs", unit="run")
+    def start_runs(self, *, total: int, desc: str) -> None:
+        self._open(total=total, desc=desc, unit="run")
+
+    def advance(self, n: int) -> None:
+        """Count ``n`` runs an earlier process already finished (on resume)."""
+        if self._bar is not None and n:
+            self._bar.update(n)
 
     def run_done(self) -> None:
         if self._bar is not None:

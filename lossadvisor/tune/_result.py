@@ -17,7 +17,7 @@ from lossadvisor.tune._outputs import (
     write_json,
     write_samples,
 )
-from lossadvisor.tune._search import RunContext
+from lossadvisor.tune._search import RunContext, jsonable_params
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
@@ -40,24 +40,82 @@ def _param_importances(study) -> dict[str, float]:
         return {}
 
 
+def finalist_ranking(finalists, verdict: dict, records: list[dict]) -> list[dict]:
+    """The finalists after confirmation, best mean IoU first, with their runs' statistics.
+
+    ``score`` is the mean IoU over the paired runs (kept under that name for readers of older run folders).
+    """
+    from lossadvisor.tune._verdict import run_iou
+
+    rows = []
+    for f, runs in finalists:
+        ious = np.array([run_iou(c) for c in runs.runs.values()]) if runs.runs else np.array([])
+        own = [r for r in records if r["entry"] == f.entry]
+        mean = float(ious.mean()) if ious.size else None
+        rows.append(
+            {
+                "config_id": f.entry,
+                "label": f.label,
+                "source": "finalist",
+                "loss": f.config.loss,
+                "params": jsonable_params(f.config.params),
+                "lr": f.config.lr,
+                "search_iou": f.search_value,
+                "search_trial": f.search_trial,
+                "mean_iou": mean,
+                "std_iou": float(ious.std(ddof=1)) if ious.size > 1 else 0.0 if ious.size else None,
+                "collapse_rate": float(np.mean(list(runs.collapsed.values()))) if runs.collapsed else None,
+                "failures": int(sum(runs.failed.values())),
+                "runs": int(ious.size),
+                "seeds": int(ious.size),
+                "score": mean,
+                "recommended": f.entry == verdict.get("recommended"),
+                "duration_s": float(sum(r.get("duration_s") or 0.0 for r in own)),
+            }
+        )
+    return sorted(rows, key=lambda r: -(r["mean_iou"] if r["mean_iou"] is not None else -1.0))
+
+
+def confidence_from_verdict(verdict: dict) -> dict:
+    """The ``confidence`` block older readers expect: level "clear" or "tie", margin and interval."""
+    comparisons = [c for c in verdict.get("comparisons", []) if c.get("mean_diff") is not None]
+    nearest = min(comparisons, key=lambda c: c["mean_diff"], default=None)
+    return {
+        "level": verdict["kind"],
+        "margin": nearest["mean_diff"] if nearest else None,
+        "ci_low": nearest["ci_low"] if nearest else None,
+        "ci_high": nearest["ci_high"] if nearest else None,
+        "runner_up": nearest["against"] if nearest else None,
+        "explanation": verdict["explanation"],
+    }
+
+
 def write_result(
     run_dir: Path,
     study,
+    *,
     ranking: list[dict],
-    conf: dict,
+    verdict: dict,
+    diagnostics: list[dict],
     records: list[dict],
     rec,
-    total_steps: int,
+    training: dict,
+    search: dict,
     ctx: RunContext,
-    *,
+    contexts: list[RunContext],
+    finalist_trials: dict[str, int | None],
     model: dict | None = None,
 ) -> Path:
     """Write ``result.json`` (contract in docs/ARCHITECTURE.md) and ``samples.npz``; return the JSON's path.
 
     ``agrees_with_rules`` says whether the trials confirmed the rules' first choice: the point of the study.
     """
-    best = ranking[0] if ranking else None
-    training = _training_setup(ctx, total_steps, model or {})
+    best = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), None)
+    confirm_ctx = contexts[0] if contexts else ctx
+    training = {
+        **_training_setup(confirm_ctx, training["steps_per_confirmation_run"], model or {}),
+        **training,
+    }
     payload = {
         "recommended": (
             {k: best[k] for k in ("loss", "params", "lr", "label", "config_id")}
@@ -69,8 +127,11 @@ def write_result(
             if best
             else None
         ),
-        "confidence": conf,
+        "verdict": verdict,
+        "confidence": confidence_from_verdict(verdict),
         "ranking": ranking,
+        "order": verdict.get("order"),
+        "diagnostics": diagnostics,
         "rules_first_choice": {"loss": rec.top.loss, "params": dict(rec.top.params)},
         "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
         "param_importances": _param_importances(study),
@@ -85,11 +146,12 @@ def write_result(
         if best
         else {},
         "object_recall": object_recall_by_config(records),
-        "validation": _validation_set(ctx),
+        "validation": _validation_set(contexts),
         "model": model,
+        "search": search,
         "training": training,
     }
-    _write_sample_file(run_dir, ranking, ctx)
+    _write_sample_file(run_dir, ranking, verdict, ctx, finalist_trials)
     return write_json(run_dir / runfolder.RESULT_JSON, payload)
 
 
@@ -99,8 +161,9 @@ def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:
 
     return {
         "steps_per_run": total_steps,
-        "objective": "validation foreground IoU (best epoch) in the "
-        "search; final-epoch IoU over seeds in the stability phase",
+        "objective": "search: validation foreground IoU (best epoch) on one stratified split; "
+        "confirmation: final-epoch foreground IoU pooled over each fold's validation tiles, paired across "
+        "finalists",
         "model": MODEL_LABELS.get(model.get("name"), model.get("name") or "model"),
         "parameters": model.get("parameters"),
         "optimizer": "AdamW",
@@ -126,13 +189,17 @@ def _validated(training: dict, lr: float) -> str:
     )
 
 
-def _validation_set(ctx: RunContext) -> dict:
-    """How much the validation scores rest on: tiles, and true objects per size bucket (recall's base)."""
-    tally = ObjectRecallTally(scale=ctx.data.scale)
-    for mask in ctx.data.val_masks:
-        tally.add(mask, mask, num_classes=ctx.num_classes)
+def _validation_set(contexts: list[RunContext]) -> dict:
+    """How much the confirmation's scores rest on: validation tiles over all folds (every tile once), and
+    true objects per size bucket (recall's base)."""
+    tally = ObjectRecallTally(scale=contexts[0].data.scale if contexts else 1.0)
+    tiles = 0
+    for ctx in contexts:
+        tiles += len(ctx.data.val_masks)
+        for mask in ctx.data.val_masks:
+            tally.add(mask, mask, num_classes=ctx.num_classes)
     return {
-        "tiles": int(len(ctx.data.val_masks)),
+        "tiles": int(tiles),
         "objects": {bucket: int(n) for bucket, n in tally.total.items()},
         "object_found_overlap": OBJECT_FOUND_OVERLAP,
     }
@@ -156,19 +223,25 @@ def display_rgb(images: np.ndarray) -> np.ndarray:
     return np.repeat(rgb, 3, axis=-1) if rgb.shape[-1] == 1 else rgb
 
 
-def _write_sample_file(run_dir: Path, ranking: list[dict], ctx: RunContext) -> None:
+def _write_sample_file(
+    run_dir: Path, ranking: list[dict], verdict: dict, ctx: RunContext, finalist_trials: dict[str, int | None]
+) -> None:
+    """Sample overlays of finalists only (the recommended one, the best CE and the best Dice-family finalist),
+    from their search trials on the search split's validation tiles. Diagnostics never appear here."""
     chosen: dict[str, str] = {}
-    if ranking:
-        chosen[ranking[0]["config_id"]] = "recommended: " + ranking[0]["label"]
-    for loss, what in (("ce", "best CE"), ("dice", "best Dice")):
-        entry = next((r for r in ranking if r["loss"] == loss), None)
+    recommended = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), None)
+    if recommended:
+        chosen[recommended["config_id"]] = "recommended: " + recommended["label"]
+    for test, what in ((lambda loss: loss == "ce", "best CE"), (lambda loss: "dice" in loss, "best Dice")):
+        entry = next((r for r in ranking if test(r["loss"])), None)
         if entry and entry["config_id"] not in chosen:
             chosen[entry["config_id"]] = f"{what}: {entry['label']}"
-    predictions = {
-        cid: np.load(ctx.preds_dir / f"{cid}.npy")
-        for cid in chosen
-        if (ctx.preds_dir / f"{cid}.npy").is_file()
-    }
+    predictions = {}
+    for cid in chosen:
+        number = finalist_trials.get(cid)
+        path = ctx.preds_dir / f"trial{number}.npy"
+        if number is not None and path.is_file():
+            predictions[cid] = np.load(path)
     idx = ctx.sample_indices
     write_samples(
         run_dir / runfolder.SAMPLES_NPZ,

@@ -4,26 +4,26 @@ Parameters of a trial:
 
 * ``loss``: categorical over the recommended losses; plain ``ce`` is always added as the baseline.
 * ``lr_unit`` in [0, 1]: the position of the learning rate inside *that loss's* ``lr_range``, on a log scale
-  (``lr = low * (high / low) ** lr_unit``). One shared, normalised parameter rather than one learning rate per
-  loss because (a) the rules already encode each loss's sensitivity in its range, so "low in the range" means
-  the same thing for every loss and TPE can learn it from all trials, not from the two or three a loss gets in
-  a short study; (b) parameter importance (Optuna evaluates only parameters every trial has) can then compare
-  the loss against the learning rate. The actual rate is stored on each trial as the ``lr`` user attribute.
-* ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss.
-"""
+  (``lr = low * (high / low) ** lr_unit``). By default every loss has the same range
+  (:func:`equal_lr_ranges`), so ``lr_unit`` is the same rate for every loss. One shared, normalised parameter
+  rather than one learning rate per loss because (a) TPE can learn "low or high" from all trials, not from the
+  two or three a loss gets in a short study, also when a rules config gives a family another range; (b)
+  parameter importance (Optuna evaluates only parameters every trial has) can then compare the loss against
+  the learning rate. The actual rate is stored on each trial as the ``lr`` user attribute. *
+  ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss. """
 
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.rules._schema import ParamRange, SearchSpaceEntry
 
 BASELINE_LOSS = "ce"
-BASELINE_LR_RANGE = (1e-4, 1e-2)  # AdamW on a fresh U-Net with plain CE (used when the advice lacks ce)
+BASELINE_LR_RANGE = (1e-4, 3e-2)  # the rules' default range (used when the advice lacks ce)
 DEFAULT_LR_UNIT = 0.5  # geometric middle of a loss's range, for the enqueued default trials
 LR_PARAM = "lr_unit"
 LOSS_PARAM = "loss"
@@ -47,6 +47,34 @@ def lr_from_unit(unit: float, lr_range: tuple[float, float]) -> float:
     """
     low, high = lr_range
     return float(math.exp(math.log(low) + unit * (math.log(high) - math.log(low))))
+
+
+def equal_lr_ranges(entries: list[SearchSpaceEntry], suggestions) -> tuple[list[SearchSpaceEntry], str]:
+    """Widen every loss's learning-rate range, by the same rule, to contain the LR range test's suggestions.
+
+    Ranges that were equal stay equal (the default): the search gives every loss the same chance. A range a
+    rules config set apart for a family is widened the same way. Returns the entries and a note for
+    result.json.
+
+    Example:
+        >>> e = [SearchSpaceEntry("ce", (1e-4, 3e-2), {}, ()), SearchSpaceEntry("dice", (1e-4, 3e-2), {}, ())]
+        >>> [x.lr_range for x in equal_lr_ranges(e, [0.05, 2e-3])[0]]
+        [(0.0001, 0.05), (0.0001, 0.05)]
+    """
+    values = [float(v) for v in suggestions if v and v > 0]
+    ranges = {e.lr_range for e in entries}
+    same = "the same for every loss" if len(ranges) <= 1 else "different per family, as the rules config set"
+    if not values:
+        return list(entries), f"Learning-rate ranges {same}; no LR range test suggestion to include."
+    low, high = min(values), max(values)
+    out = [replace(e, lr_range=(min(e.lr_range[0], low), max(e.lr_range[1], high))) for e in entries]
+    widened = any(a.lr_range != b.lr_range for a, b in zip(entries, out, strict=True))
+    shown = ", ".join(f"{v:.3g}" for v in values)
+    return out, (
+        f"Learning-rate ranges {same}, "
+        + ("widened to contain" if widened else "already containing")
+        + f" the LR range test suggestions ({shown})."
+    )
 
 
 def _encode_choice(value):

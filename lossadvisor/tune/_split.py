@@ -85,3 +85,40 @@ def stratified_split(
     logger.warning("Too few images per foreground stratum to stratify the split; splitting at random.")
     train, val = train_test_split(indices, test_size=n_val, random_state=seed)
     return np.sort(train), np.sort(val)
+
+
+DEFAULT_FOLDS = 3
+
+
+def stratified_folds(
+    foreground_fraction: np.ndarray, *, folds: int = DEFAULT_FOLDS, seed: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``folds`` (train, validation) index pairs in which every image is validated exactly once, stratified
+    like :func:`stratified_split` (empty + foreground bins; fewer bins when a stratum has fewer members than
+    folds; then empty images merged into the lowest bin; then none, with a warning).
+
+    Raises:
+        ConfigError: ``folds`` below 2, or fewer images than ``folds`` times :data:`MIN_VAL_IMAGES`.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(foreground_fraction)
+    if not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"The 'folds' option must be an integer >= 2; got {folds!r}.")
+    if n < folds * MIN_VAL_IMAGES:
+        raise ConfigError(
+            f"{folds}-fold confirmation needs at least {folds * MIN_VAL_IMAGES} image/mask pairs "
+            f"({MIN_VAL_IMAGES} per fold); got {n}. Use fewer --folds or add images."
+        )
+    frac = np.asarray(foreground_fraction, dtype=float)
+    indices = np.arange(n)
+    candidates = [stratum_labels(frac, bins=b) for b in range(FOREGROUND_BINS, 0, -1)]
+    # too few empty images for a stratum of their own (2 of 31 in the example): they join the lowest bin
+    candidates += [np.where(c == "empty", "fg0", c) for c in candidates]
+    for labels in candidates:
+        if min(Counter(labels.tolist()).values()) >= folds:
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+            return [(np.sort(t), np.sort(v)) for t, v in splitter.split(indices, labels)]
+    logger.warning("Too few images per foreground stratum to stratify the folds; folding at random.")
+    splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [(np.sort(t), np.sort(v)) for t, v in splitter.split(indices)]

@@ -80,6 +80,9 @@ class TrialOutcome:
     images_seen: int = 0
     nonfinite: int = 0  # 1 when the run ended on a non-finite loss, gradient or weight
     sample_predictions: np.ndarray | None = None  # final model's classes on the requested validation tiles
+    # Final model, per validation tile (window in crop mode) and class: (n_val, 3, C) int64 counts of
+    # intersection, predicted and labelled pixels; what the paired verdict resamples.
+    image_counts: np.ndarray | None = None
     model: object | None = None
 
     @property
@@ -114,23 +117,47 @@ def evaluate(
     ignore_index: int | None,
     autocast,
     recall: ObjectRecallTally | None = None,
+    per_image: list | None = None,
 ) -> SegmentationTally:
-    """Validation pass over every validation tile; object recall is counted too when ``recall`` is given."""
+    """Validation pass over every validation tile; object recall is counted too when ``recall`` is given, and
+    each tile's counts are appended to ``per_image`` (see :func:`image_counts`) when it is a list."""
     import torch
 
     model.eval()
-    tally = SegmentationTally(max(num_classes, 2))
+    k = max(num_classes, 2)
+    tally = SegmentationTally(k)
     with torch.no_grad():
         for x, masks in source.val_batches():
             with autocast():
                 logits = model(x)
             pred = predict_classes(logits.float())
             tally.add(pred, masks, ignore_index=ignore_index)
+            if per_image is not None:
+                per_image.extend(image_counts(pred, masks, num_classes=k, ignore_index=ignore_index))
             if recall is not None:
                 for p, m in zip(pred, masks, strict=True):
-                    recall.add(p, m, num_classes=max(num_classes, 2))
+                    recall.add(p, m, num_classes=k)
     model.train()
     return tally
+
+
+def image_counts(
+    pred: np.ndarray, target: np.ndarray, *, num_classes: int, ignore_index: int | None = None
+) -> np.ndarray:
+    """Per image and class, the pixels of intersection, prediction and label: ``(n, 3, num_classes)``.
+
+    Example:
+        >>> image_counts(np.array([[[1, 1, 0]]]), np.array([[[1, 0, 0]]]), num_classes=2).tolist()
+        [[[1, 1], [1, 2], [2, 1]]]
+    """
+    out = np.zeros((len(pred), 3, num_classes), dtype=np.int64)
+    for i, (p, t) in enumerate(zip(pred, target, strict=True)):
+        valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+        pv, tv = p[valid].astype(np.int64), t[valid].astype(np.int64)
+        out[i, 0] = np.bincount(tv[pv == tv], minlength=num_classes)[:num_classes]
+        out[i, 1] = np.bincount(pv, minlength=num_classes)[:num_classes]
+        out[i, 2] = np.bincount(tv, minlength=num_classes)[:num_classes]
+    return out
 
 
 def _predict_tiles(model, source: BatchSource, indices: list[int], autocast) -> np.ndarray:
@@ -243,6 +270,7 @@ def train_trial(
                 outcome.images_seen += len(x)
             is_last = epoch == config.epochs
             recall = ObjectRecallTally(scale=data.scale) if is_last else None
+            per_image: list | None = [] if is_last else None
             tally = evaluate(
                 model,
                 source,
@@ -250,7 +278,10 @@ def train_trial(
                 ignore_index=ignore_index,
                 autocast=autocast,
                 recall=recall,
+                per_image=per_image,
             )
+            if per_image:
+                outcome.image_counts = np.stack(per_image)
             iou, dice, iou_per_class, _ = tally.scores()
             pred_share, true_share = tally.foreground_shares()
             if not all(math.isfinite(float(p.detach().float().abs().max())) for p in params):

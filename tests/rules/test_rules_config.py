@@ -90,9 +90,9 @@ def test_bounds_that_cross_are_refused(tmp_path: Path) -> None:
                        r"'minority_share_moderate' \(0\.2\)"):  # fmt: skip
         load_rules_config(path)
     with pytest.raises(
-        ConfigError, match=r"'lr_region_low' threshold \(0\.01\) must be below 'lr_region_high'"
+        ConfigError, match=r"'lr_region_low' threshold \(0\.05\) must be below 'lr_region_high'"
     ):
-        resolve_thresholds({"lr_region_low": 1e-2})
+        resolve_thresholds({"lr_region_low": 5e-2})
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

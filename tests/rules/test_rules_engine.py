@@ -128,24 +128,27 @@ def test_thin_structures_bring_lovasz_and_the_topology_note() -> None:
     assert any("clDice" in w for w in rec.warnings)
 
 
-def test_dice_family_gets_a_lower_narrower_lr_range_and_a_note() -> None:
+def test_every_loss_gets_the_same_lr_range_by_default_and_dice_keeps_its_note() -> None:
     rec = recommend(build_profile((0.03,)))
+    assert {c.lr_range for c in rec.candidates} == {(1e-4, 3e-2)}  # one range, the documented default
+    assert {e.lr_range for e in rec.search_space} == {(1e-4, 3e-2)}
     for c in rec.candidates:
-        family = get_spec(c.loss).family
-        if family == "distribution":
-            assert c.lr_range == (
-                DEFAULT_THRESHOLDS["lr_distribution_low"],
-                DEFAULT_THRESHOLDS["lr_distribution_high"],
-            )
+        if get_spec(c.loss).family == "distribution":
             assert c.lr_note == ""
         else:
-            assert c.lr_range == (DEFAULT_THRESHOLDS["lr_region_low"], DEFAULT_THRESHOLDS["lr_region_high"])
             # the LR-finder note belongs to bounded losses only: a compound's CE term makes the finder stop
-            assert ("LR range test" in c.lr_note) == (family == "region")
-    ce_low, ce_high = DEFAULT_THRESHOLDS["lr_distribution_low"], DEFAULT_THRESHOLDS["lr_distribution_high"]
-    dice_low, dice_high = DEFAULT_THRESHOLDS["lr_region_low"], DEFAULT_THRESHOLDS["lr_region_high"]
-    assert dice_high < ce_high and math.log10(dice_high / dice_low) < math.log10(ce_high / ce_low)
+            assert ("LR range test" in c.lr_note) == (get_spec(c.loss).family == "region")
+    trace = next(t for t in rec.trace if t.rule == "rule_dice_family")
+    assert "the same LR range [0.0001, 0.03] as every other loss" in trace.conclusion
     assert "dice_ce" in _losses(rec)
+
+
+def test_a_rules_config_can_still_give_dice_family_losses_another_range() -> None:
+    rec = recommend(build_profile((0.03,)), thresholds={"lr_region_high": 1e-3})
+    ranges = {get_spec(c.loss).family == "distribution": c.lr_range for c in rec.candidates}
+    assert ranges == {True: (1e-4, 3e-2), False: (1e-4, 1e-3)}
+    trace = next(t for t in rec.trace if t.rule == "rule_dice_family")
+    assert "as set by the rules config" in trace.conclusion
 
 
 def test_ignore_index_is_passed_to_every_candidate() -> None:
@@ -194,3 +197,18 @@ def test_multiclass_empty_masks_use_the_most_often_absent_class() -> None:
 def test_skipped_files_are_warned_about() -> None:
     rec = recommend(build_profile((0.15,), images=40, skipped=3))
     assert rec.warnings[0].startswith("3 of 43 mask files were skipped while profiling")
+
+
+def test_an_unscored_rare_background_does_not_set_the_imbalance_level() -> None:
+    # The land-cover case of issue 9: "unlabeled" background holds 0.5% of the pixels, the five scored classes
+    # 9.5% to 40.5%. The rarest scored class has 9.5% against the largest 40.5%: ratio 4.26, share 9.5%
+    # -> moderate by the documented bounds (share < 20% and ratio >= 4), not extreme (0.5% < 1%, 81:1).
+    rec = recommend(build_profile((0.405, 0.2, 0.15, 0.145, 0.095), names=("a", "b", "c", "d", "e")))
+    assert rec.imbalance_level == "moderate"
+    trace = next(t for t in rec.trace if t.rule == "rule_imbalance_level")
+    assert "'e', the rarest scored class" in trace.measured_name
+    assert trace.measured == pytest.approx(0.095)
+    assert "'background' is rarer (0.50%)" in trace.conclusion
+    weights = next(c for c in rec.candidates if c.loss == "weighted_ce").params["class_weights"]
+    assert weights[0] <= 1.0  # the unscored background is never up-weighted
+    assert weights[5] == max(weights)  # the rarest scored class gets the largest weight

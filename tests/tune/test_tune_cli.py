@@ -74,6 +74,7 @@ def test_a_tiny_study_from_the_command_line(runner, tiny_dataset, tmp_path):
     ]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert "mean IoU" in result.output and "Recommended:" in result.output
+    assert "finalist" in result.output and "confirm" in result.output and "Recommended:" in result.output
+    assert "Diagnostics, not ranked" in result.output
     recommended = json.loads((out / "result.json").read_text())["recommended"]
     assert recommended["loss"] in result.output

@@ -23,4 +23,8 @@ def test_every_cli_default_equals_the_library_default() -> None:
             )
             compared.append(param.name)
     # the budget a user relies on is among the compared defaults
-    assert {"size", "epochs", "batch_size", "n_trials", "seeds", "seed"} <= set(compared)
+    budget = {"epochs", "batch_size", "n_trials", "seeds", "folds", "finalists", "margin", "seed"}
+    assert budget <= set(compared)
+    # no --size means "128, or what the lost-objects rule asks for", in both
+    size = next(p for p in tune_command.params if p.name == "size")
+    assert size.default is None and library["size"] is None

@@ -9,7 +9,7 @@ import pytest
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.rules import ParamRange, SearchSpaceEntry
-from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, SearchSpace, lr_from_unit
+from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, SearchSpace, equal_lr_ranges, lr_from_unit
 
 DICE_CE = SearchSpaceEntry("dice_ce", (3e-5, 1e-3), {"batch_dice": True}, (ParamRange("mix", 0.1, 0.5),))
 FOCAL = SearchSpaceEntry("focal", (1e-4, 1e-2), {}, (ParamRange("gamma", 1.0, 3.0),))
@@ -49,7 +49,7 @@ def test_suggested_configurations_stay_inside_every_range() -> None:
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(30):
         config = space.suggest(study.ask())
-        low, high = {"ce": (1e-4, 1e-2), "dice_ce": DICE_CE.lr_range, "focal": FOCAL.lr_range}[config.loss]
+        low, high = {"ce": (1e-4, 3e-2), "dice_ce": DICE_CE.lr_range, "focal": FOCAL.lr_range}[config.loss]
         assert low <= config.lr <= high
         if config.loss == "dice_ce":
             assert 0.1 <= config.params["mix"] <= 0.5 and config.params["batch_dice"] is True
@@ -60,3 +60,15 @@ def test_suggested_configurations_stay_inside_every_range() -> None:
 def test_an_empty_learning_rate_range_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"learning-rate range of focal must satisfy 0 < low <= high"):
         SearchSpace([SearchSpaceEntry("focal", (1e-2, 1e-4), {}, ())])
+
+
+def test_equal_lr_ranges_widen_every_loss_alike_to_the_suggestions() -> None:
+    entries = [
+        SearchSpaceEntry("ce", (1e-4, 3e-2), {}, ()),
+        SearchSpaceEntry("dice", (1e-4, 3e-2), {}, ()),
+    ]
+    widened, note = equal_lr_ranges(entries, [0.05, 5e-5])
+    assert [e.lr_range for e in widened] == [(5e-5, 0.05), (5e-5, 0.05)]
+    assert "the same for every loss" in note and "widened" in note
+    same, note = equal_lr_ranges(entries, [1e-3, None])
+    assert [e.lr_range for e in same] == [(1e-4, 3e-2)] * 2 and "already containing" in note

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune import stratified_split
-from lossadvisor.tune._split import stratum_labels
+from lossadvisor.tune._split import stratified_folds, stratum_labels
 
 
 def _fractions() -> np.ndarray:
@@ -59,3 +61,30 @@ def test_too_few_images_is_refused():
 def test_bad_val_fraction_is_refused():
     with pytest.raises(ConfigError, match="'val_fraction' must be between 0 and 1"):
         stratified_split(_fractions(), val_fraction=1.5)
+
+
+def test_folds_validate_every_image_exactly_once_and_keep_the_strata_balanced() -> None:
+    # 6 empty images and 3 bins of 6 non-empty ones: each of 3 folds validates 2 of every stratum
+    frac = np.array([0.0] * 6 + [0.01 * (i + 1) for i in range(18)])
+    folds = stratified_folds(frac, folds=3, seed=0)
+    validated = np.sort(np.concatenate([v for _, v in folds]))
+    assert validated.tolist() == list(range(24))
+    labels = stratum_labels(frac)
+    for train, val in folds:
+        assert set(train) | set(val) == set(range(24)) and not set(train) & set(val)
+        assert sorted(Counter(labels[val].tolist()).values()) == [2, 2, 2, 2]
+    assert [v.tolist() for _, v in stratified_folds(frac, folds=3, seed=0)] == [v.tolist() for _, v in folds]
+
+
+def test_too_few_images_for_the_folds_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match=r"3-fold confirmation needs at least 6 image/mask pairs"):
+        stratified_folds(np.array([0.1, 0.2, 0.0, 0.3, 0.1]), folds=3)
+
+
+def test_too_few_empty_images_for_their_own_stratum_join_the_lowest_bin() -> None:
+    # 2 empty images cannot be spread over 3 folds; merged into the lowest bin, the folds stay stratified
+    frac = np.array([0.0, 0.0] + [0.01 * (i + 1) for i in range(28)])
+    folds = stratified_folds(frac, folds=3, seed=0)
+    assert np.sort(np.concatenate([v for _, v in folds])).tolist() == list(range(30))
+    highest = set(range(20, 30))  # the top third of foreground fractions, 10 images
+    assert sorted(len(highest & set(v.tolist())) for _, v in folds) == [3, 3, 4]

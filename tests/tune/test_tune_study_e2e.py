@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import uuid
@@ -14,7 +15,7 @@ from optuna.trial import TrialState
 
 from lossadvisor.errors import ConfigError, StudyMismatchError
 from lossadvisor.tune import _api, _search, tune
-from lossadvisor.tune._outputs import EPOCH_COLUMNS, STABILITY_COLUMNS, TRIAL_COLUMNS
+from lossadvisor.tune._outputs import EPOCH_COLUMNS, RUN_COLUMNS, TILE_COLUMNS, TRIAL_COLUMNS
 from lossadvisor.tune._study import driver_url
 
 RUN_FILES = (
@@ -25,7 +26,9 @@ RUN_FILES = (
     "study.db",
     "trials.csv",
     "epochs.csv",
-    "stability.csv",
+    "confirmation.csv",
+    "confirmation_tiles.csv",
+    "diagnostics.csv",
     "lr_range_test.json",
     "result.json",
     "samples.npz",
@@ -50,27 +53,61 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     assert len(trials) == 3
     assert [c for c in trials[0] if not c.startswith("param_")] == list(TRIAL_COLUMNS)
     assert list(_rows(out / "epochs.csv")[0]) == list(EPOCH_COLUMNS)
-    stability = _rows(out / "stability.csv")
-    assert [c for c in stability[0] if not c.startswith("param_")] == list(STABILITY_COLUMNS)
-    # plain CE and plain Dice at the LR-test rate are always re-run
-    assert {("ce", "lr_range_test"), ("dice", "lr_range_test")} <= {
-        (r["loss"], r["source"]) for r in stability
+    diagnostics = _rows(out / "diagnostics.csv")
+    assert list(diagnostics[0]) == list(RUN_COLUMNS)
+    # plain CE and plain Dice at the LR-test rate run as diagnostics, 2 seeds each, never as finalists
+    assert (
+        sorted((r["loss"], r["source"]) for r in diagnostics)
+        == [("ce", "lr_range_test")] * 2 + [("dice", "lr_range_test")] * 2
+    )
+    confirmation = _rows(out / "confirmation.csv")
+    assert list(confirmation[0]) == list(RUN_COLUMNS)
+    finalists = {r["config_id"] for r in confirmation}
+    # every finalist ran every (fold, seed): 3 folds x 1 seed (tiny), the same units for all
+    units = {
+        cid: {(r["fold"], r["seed"]) for r in confirmation if r["config_id"] == cid} for cid in finalists
     }
+    assert all(u == {("0", "0"), ("1", "0"), ("2", "0")} for u in units.values())
+    assert "ce" in {r["loss"] for r in confirmation}
+    tiles = _rows(out / "confirmation_tiles.csv")
+    assert list(tiles[0]) == list(TILE_COLUMNS)
+    for cid in finalists:  # every tile validated exactly once per seed: 12 tiles over 3 folds
+        assert sorted(r["tile"] for r in tiles if r["config_id"] == cid) == [
+            f"tile_{i:02d}" for i in range(12)
+        ]
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and run["fingerprint"] and run["storage"].startswith("sqlite:///")
+    assert set(run["timings"]["phases"]) >= {"search_s", "confirmation_s", "total_s"}
     res = json.loads((out / "result.json").read_text())
     assert res["recommended"]["loss"] == result.recommended["loss"]
-    assert res["confidence"]["level"] in ("high", "medium", "low")
+    assert (
+        res["confidence"]["level"] in ("clear", "tie")
+        and res["verdict"]["kind"] == res["confidence"]["level"]
+    )
     assert "build_loss(" in res["snippets"]["pytorch"] and "Learner" not in res["snippets"]["pytorch"]
-    scores = [r["score"] for r in res["ranking"]]
-    assert scores == sorted(scores, reverse=True)
+    means = [r["mean_iou"] for r in res["ranking"]]
+    assert means == sorted(means, reverse=True)
+    # diagnostics are never ranked, never compared, never in the sample overlays
+    diag_ids = {d["config_id"] for d in res["diagnostics"]}
+    assert len(diag_ids) == 2 and not diag_ids & {r["config_id"] for r in res["ranking"]}
+    assert not diag_ids & {c["against"] for c in res["verdict"]["comparisons"]}
+    assert {r["source"] for r in res["ranking"]} == {"finalist"}
+    assert res["training"]["steps_per_confirmation_run"] == 2 * res["training"]["steps_per_search_trial"]
+    # the same learning-rate range for every loss, containing the LR range test's suggestions
+    ranges = {tuple(r) for r in res["search"]["lr_ranges"].values()}
+    assert len(ranges) == 1
+    low, high = ranges.pop()
+    lr_tests = json.loads((out / "lr_range_test.json").read_text())["tests"]
+    assert all(low <= t["suggested_lr"] <= high for t in lr_tests if t["suggested_lr"])
+    assert all(low <= float(t["lr"]) <= high for t in _rows(out / "trials.csv"))
     lr = json.loads((out / "lr_range_test.json").read_text())["tests"]
     assert [t["loss"] for t in lr] == ["ce", "dice"] and lr[1]["suspect"] is True
     samples = np.load(out / "samples.npz")
     assert samples["images"].dtype == np.uint8 and samples["images"].shape[-1] == 3
     assert any(k.startswith("pred__") for k in samples.files)
-    # the decoded cache was reused by every run: one data file
-    assert len(list((out / "cache").glob("data_*.npz"))) == 1
+    assert not diag_ids & {k.removeprefix("pred__") for k in samples.files}
+    # the decoded cache was reused by every run: one file for the search split, one per fold
+    assert len(list((out / "cache").glob("data_*.npz"))) == 1 + 3
 
 
 def test_interrupted_run_resumes_and_keeps_completed_trials(tiny_dataset, tmp_path, monkeypatch, tiny):
@@ -138,9 +175,9 @@ def test_nan_configuration_fails_with_reason_and_the_study_goes_on(tiny_dataset,
     assert trials[0]["state"] == "COMPLETE"
     for t in trials[1:]:  # the other losses fail with the reason, and the study went on to the next trial
         assert t["state"] == "FAIL" and t["fail_reason"] == "non-finite loss (nan) at epoch 1, step 1"
-    dice = [r for r in result.ranking if r["loss"] == "dice"]
-    assert dice and all(r["failures"] == r["seeds"] and r["collapse_rate"] == 1.0 for r in dice)
-    assert result.recommended["loss"] == "ce"
+    # no other loss finished a search trial, so CE is the only finalist and nothing was compared
+    assert [r["loss"] for r in result.ranking] == ["ce"]
+    assert result.verdict["kind"] == "single" and result.recommended["loss"] == "ce"
 
 
 def test_bad_options_are_refused_before_any_work(tiny_dataset, tmp_path):
@@ -173,5 +210,9 @@ def test_postgres_storage_and_no_password_in_files(tiny_dataset, tmp_path, postg
         for path in out.rglob("*"):
             if path.is_file() and path.suffix in (".json", ".csv", ".html"):
                 assert password not in path.read_text(errors="ignore"), path.name
+        confirm = optuna.load_study(study_name=f"{name}:confirm", storage=driver_url(postgres_url))
+        assert sum(t.state == TrialState.COMPLETE for t in confirm.trials) == len(result.ranking) * 3
     finally:
         optuna.delete_study(study_name=name, storage=driver_url(postgres_url))
+        with contextlib.suppress(KeyError):  # the run failed before the confirmation study was made
+            optuna.delete_study(study_name=f"{name}:confirm", storage=driver_url(postgres_url))

@@ -1,0 +1,264 @@
+"""The confirmation phase: the finalists re-trained on k folds x seeds, longer than a search trial, paired.
+
+Finalists are the best configuration of each of the top losses of the search, plain CE always among them.
+Every finalist is trained on the same folds (stratified, every tile validated once) with the same seed
+indices, for ``CONFIRM_STEP_FACTOR`` times a search trial's steps, so the verdict compares them pairwise.
+
+Each (finalist, fold, seed) run is one unit of work with a stable key (:func:`unit_key`), stored as one trial
+of a companion Optuna study (``<study>:confirm``) in the same storage: the units are enqueued as waiting
+trials, a worker takes one with ``ask()`` (the storage hands each waiting trial to one worker) and tells its
+result, with the run's record and its per-tile counts in the trial's user attributes. An interrupted run is
+marked failed ("interrupted") and enqueued again on resume; finished runs are read back, never re-trained.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lossadvisor.runfolder import COLLAPSE, is_collapse
+from lossadvisor.tune._diagnostics import config_id, describe
+from lossadvisor.tune._search import NOT_COUNTED, RunContext, jsonable_params, outcome_summary
+from lossadvisor.tune._space import BASELINE_LOSS, Configuration, SearchSpace
+from lossadvisor.tune._verdict import FinalistRuns, foreground_iou
+
+logger = logging.getLogger(__name__)
+
+CONFIRM_STEP_FACTOR = 2  # a confirmation run trains twice a search trial's steps (same epochs, 2x steps each)
+DEFAULT_FINALISTS = 3  # losses re-trained in the confirmation (CE always among them)
+DEFAULT_CONFIRM_SEEDS = 2  # seeds per fold: 3 folds x 2 seeds = 6 paired runs per finalist
+CONFIRM_SUFFIX = ":confirm"
+UNIT_ATTR = "unit"
+RECORD_ATTR = "record"
+COUNTS_ATTR = "counts"
+INTERRUPTED = "interrupted"
+
+
+@dataclass(frozen=True)
+class Finalist:
+    """A configuration re-trained in the confirmation, and what the search said of it."""
+
+    entry: str  # stable id of this finalist (its config_id; an A/A check enters one config under two ids)
+    label: str
+    config: Configuration
+    search_value: float | None  # best search trial's IoU (None when the loss had no finished trial)
+    search_trial: int | None
+
+
+def unit_key(entry: str, fold: int, seed: int) -> str:
+    """The stable key of one confirmation run.
+
+    Example:
+        >>> unit_key("ce-641449", 2, 1)
+        'ce-641449/fold2/seed1'
+    """
+    return f"{entry}/fold{fold}/seed{seed}"
+
+
+def run_seed(base_seed: int, entry: str, fold: int, seed: int) -> int:
+    """The torch/NumPy seed of one run: independent streams per finalist, fold and seed index, stable across
+    machines and resumes (a hash, not Python's salted ``hash``)."""
+    digest = hashlib.sha256(f"{base_seed}|{entry}|{fold}|{seed}".encode()).hexdigest()
+    return int(digest[:8], 16) % (2**31 - 1)
+
+
+def select_finalists(study, space: SearchSpace, *, max_finalists: int = DEFAULT_FINALISTS) -> list[Finalist]:
+    """The best finished trial of each loss, best losses first, at most ``max_finalists``, CE always in.
+
+    CE without a finished trial (all its trials pruned or failed) enters at its default configuration.
+    """
+    from optuna.trial import TrialState
+
+    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value)
+    best_of: dict[str, object] = {}
+    for t in done:
+        best_of.setdefault(t.params["loss"], t)
+    losses = list(best_of)[:max_finalists]
+    if BASELINE_LOSS not in losses:
+        losses = [*losses[: max_finalists - 1], BASELINE_LOSS]
+    picks = []
+    for loss in losses:
+        t = best_of.get(loss)
+        if t is None:
+            config = space.default_configuration(loss)
+            value, number = None, None
+        else:
+            config = Configuration(loss, dict(t.user_attrs.get("params", {})), float(t.user_attrs["lr"]))
+            value, number = float(t.value), t.number
+        cid = config_id(config)
+        picks.append(Finalist(cid, f"best {loss}: {describe(config)}", config, value, number))
+    return picks
+
+
+def confirm_study_name(study_name: str) -> str:
+    return f"{study_name}{CONFIRM_SUFFIX}"
+
+
+def _finished(trial) -> bool:
+    from optuna.trial import TrialState
+
+    return trial.state == TrialState.COMPLETE and RECORD_ATTR in trial.user_attrs
+
+
+def enqueue_units(cstudy, finalists: Sequence[Finalist], *, folds: int, seeds: int) -> int:
+    """Enqueue every unit that is neither finished, waiting nor running (failed-interrupted ones again).
+
+    Order: fold by fold, seed by seed, every finalist, so a partial confirmation is already paired.
+    """
+    from optuna.trial import TrialState
+
+    present = set()
+    for t in cstudy.get_trials(deepcopy=False):
+        key = t.user_attrs.get(UNIT_ATTR)
+        if key is None:
+            continue
+        redone = t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") in NOT_COUNTED
+        if not redone:
+            present.add(key)
+    added = 0
+    for fold in range(folds):
+        for seed in range(seeds):
+            for f in finalists:
+                key = unit_key(f.entry, fold, seed)
+                if key not in present:
+                    cstudy.enqueue_trial(
+                        {},
+                        user_attrs={
+                            UNIT_ATTR: key,
+                            "entry": f.entry,
+                            "fold": fold,
+                            "seed": seed,
+                            "loss": f.config.loss,
+                            "lr": f.config.lr,
+                            "params": jsonable_params(f.config.params),
+                        },
+                    )
+                    added += 1
+    return added
+
+
+def _tile_counts(counts: np.ndarray, names: list[str]) -> tuple[list[str], np.ndarray]:
+    """Per-tile counts: crop-mode windows ("stem@y,x") summed per tile, so tiles are what gets resampled."""
+    stems = [n.split("@", 1)[0] for n in names]
+    order = list(dict.fromkeys(stems))
+    out = np.zeros((len(order), *counts.shape[1:]), dtype=np.int64)
+    for stem, c in zip(stems, counts, strict=True):
+        out[order.index(stem)] += c
+    return order, out
+
+
+def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[list[str], np.ndarray]:
+    """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
+    from lossadvisor.tune._train import image_counts
+
+    empty = np.zeros(data.val_masks.shape, dtype=np.int64)
+    counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)
+    counts[:, 0] = 0
+    counts[:, 1] = 0
+    return _tile_counts(counts, data.val_names)
+
+
+def run_units(
+    cstudy,
+    finalists: Sequence[Finalist],
+    contexts: Sequence[RunContext],
+    *,
+    base_seed: int,
+    on_run: Callable[[], None] | None = None,
+) -> int:
+    """Train waiting units until none is left; return how many this call ran.
+
+    ``contexts[fold]`` trains on that fold (its ``steps_per_epoch`` already the confirmation budget).
+
+    Raises:
+        KeyboardInterrupt: After marking the running unit failed ("interrupted"), so a resume redoes it.
+    """
+    from optuna.trial import TrialState
+
+    by_entry = {f.entry: f for f in finalists}
+    ran = 0
+    while cstudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial = cstudy.ask()
+        key = trial.user_attrs.get(UNIT_ATTR)
+        entry = trial.user_attrs.get("entry")
+        if key is None or entry not in by_entry:  # another worker took the last unit, or a stale finalist
+            trial.set_user_attr("fail_reason", "no confirmation unit for this run")
+            cstudy.tell(trial, state=TrialState.FAIL)
+            continue
+        fold, seed = int(trial.user_attrs["fold"]), int(trial.user_attrs["seed"])
+        ctx = contexts[fold]
+        finalist = by_entry[entry]
+        try:
+            outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", INTERRUPTED)
+            cstudy.tell(trial, state=TrialState.FAIL)
+            raise
+        summary = outcome_summary(outcome)
+        if outcome.failed or outcome.image_counts is None:
+            names, counts = _failed_counts(ctx.data, ctx.num_classes, ctx.ignore_index)
+        else:
+            names, counts = _tile_counts(outcome.image_counts, ctx.data.val_names)
+        record = {
+            "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "fold": fold,
+            "seed": seed, "loss": finalist.config.loss, "lr": finalist.config.lr,
+            "params": jsonable_params(finalist.config.params), **summary,
+            "epochs": [asdict(r) for r in outcome.epochs],
+        }  # fmt: skip
+        trial.set_user_attr(RECORD_ATTR, record)
+        trial.set_user_attr(COUNTS_ATTR, {"tiles": names, "counts": counts.tolist()})
+        value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
+        cstudy.tell(trial, value)
+        ran += 1
+        if on_run is not None:
+            on_run()
+    return ran
+
+
+def collect(cstudy, finalists: Sequence[Finalist]) -> tuple[list[dict], list[FinalistRuns], list[dict]]:
+    """Read the finished units back: run records, each finalist's runs for the verdict, per-tile rows."""
+    wanted = {f.entry for f in finalists}
+    records, tiles = [], []
+    runs: dict[str, dict] = {f.entry: {} for f in finalists}
+    collapsed: dict[str, dict] = {f.entry: {} for f in finalists}
+    failed: dict[str, dict] = {f.entry: {} for f in finalists}
+    for t in cstudy.get_trials(deepcopy=False):
+        if not _finished(t) or t.user_attrs[RECORD_ATTR]["entry"] not in wanted:
+            continue
+        rec = t.user_attrs[RECORD_ATTR]
+        key = (int(rec["fold"]), int(rec["seed"]))
+        if key in runs[rec["entry"]]:
+            continue  # a unit two workers both finished: keep the first
+        stored = t.user_attrs[COUNTS_ATTR]
+        counts = np.asarray(stored["counts"], dtype=np.int64)
+        runs[rec["entry"]][key] = counts
+        collapsed[rec["entry"]][key] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
+        failed[rec["entry"]][key] = bool(rec["failed"])
+        records.append(rec)
+        for name, c in zip(stored["tiles"], counts, strict=True):
+            union = c[1, 1:] + c[2, 1:] - c[0, 1:]
+            tiles.append(
+                {
+                    "config_id": rec["entry"], "loss": rec["loss"], "fold": key[0], "seed": key[1],
+                    "tile": name, "intersection": int(c[0, 1:].sum()), "union": int(union.sum()),
+                    "iou": float(foreground_iou(c)) if union.sum() > 0 else None,
+                }
+            )  # fmt: skip
+    records.sort(key=lambda r: (r["fold"], r["seed"], r["entry"]))
+    finalist_runs = [
+        FinalistRuns(
+            entry=f.entry,
+            loss=f.config.loss,
+            label=f.label,
+            runs=runs[f.entry],
+            collapsed=collapsed[f.entry],
+            failed=failed[f.entry],
+            search_value=f.search_value,
+        )
+        for f in finalists
+    ]
+    return records, finalist_runs, tiles

@@ -1,0 +1,127 @@
+"""Diagnostics: plain CE and plain Dice at the learning rate an LR range test picks, never ranked.
+
+"What a finder-picked learning rate would have given you": the fastai habit of training at the LR finder's
+suggestion, measured on this data. It shows the collapse a high suggested rate can cause, and how far the
+tuned finalists are from it; it is not a contender (the suggestion for a bounded loss reflects the sweep,
+not the data, and lies outside the searched range), so it is never in the ranking, never the runner-up and
+never a sample overlay. Each configuration is trained with ``DIAGNOSTIC_SEEDS`` seeds on the search split at
+the search budget; runs are stored as study user attributes (``diagnostic:<config_id>:<seed>``) the moment
+they finish, so a resume reads them back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from lossadvisor.runfolder import COLLAPSE, is_collapse
+from lossadvisor.tune._search import RunContext, jsonable_params, outcome_summary
+from lossadvisor.tune._space import Configuration, SearchSpace
+
+LR_TEST_LOSSES = ("ce", "dice")
+DIAGNOSTIC_SEEDS = 2
+ATTR_PREFIX = "diagnostic:"
+
+
+@dataclass(frozen=True)
+class DiagnosticConfig:
+    """A configuration at an LR-range-test rate."""
+
+    config_id: str
+    label: str
+    config: Configuration
+
+
+def config_id(config: Configuration) -> str:
+    """A stable id from the loss, its parameters and the learning rate (4 significant digits).
+
+    Example:
+        >>> config_id(Configuration("ce", {}, 1e-3))
+        'ce-641449'
+    """
+    key = json.dumps([config.loss, jsonable_params(config.params), f"{config.lr:.4g}"], sort_keys=True)
+    return f"{config.loss}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+
+
+def describe(config: Configuration) -> str:
+    """A short label: the loss, its shape parameters and the learning rate."""
+    shown = {k: v for k, v in config.params.items() if k in ("mix", "gamma", "beta", "alpha", "delta")}
+    extra = ", ".join(f"{k}={v:.2g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
+    return f"{config.loss}" + (f" ({extra})" if extra else "") + f" lr={config.lr:.2g}"
+
+
+def diagnostic_configs(space: SearchSpace, lr_suggestions: dict[str, float]) -> list[DiagnosticConfig]:
+    """Plain CE and plain Dice (the rules' fixed parameters, e.g. batch Dice) at their suggested rates."""
+    out = []
+    for loss in LR_TEST_LOSSES:
+        if loss not in lr_suggestions:
+            continue
+        base = space.default_configuration(loss) if loss in space.entries else Configuration(loss, {}, 0.0)
+        config = Configuration(loss, base.params, float(lr_suggestions[loss]))
+        out.append(
+            DiagnosticConfig(config_id(config), f"{loss} at the LR-test rate: {describe(config)}", config)
+        )
+    return out
+
+
+def run_diagnostics(
+    study,
+    configs: list[DiagnosticConfig],
+    ctx: RunContext,
+    *,
+    seeds: int = DIAGNOSTIC_SEEDS,
+    on_run: Callable[[], None] | None = None,
+) -> list[dict]:
+    """Run every (configuration, seed) not yet stored in the study; return all records."""
+    records = []
+    for dc in configs:
+        for k in range(seeds):
+            seed = ctx.seed + k
+            key = f"{ATTR_PREFIX}{dc.config_id}:{seed}"
+            stored = study.user_attrs.get(key)
+            if stored is None:
+                outcome = ctx.train(dc.config, seed=seed)
+                stored = {
+                    "config_id": dc.config_id,
+                    "label": dc.label,
+                    "source": "lr_range_test",
+                    "loss": dc.config.loss,
+                    "lr": dc.config.lr,
+                    "params": jsonable_params(dc.config.params),
+                    "seed": seed,
+                    **outcome_summary(outcome),
+                    "epochs": [asdict(r) for r in outcome.epochs],
+                }
+                study.set_user_attr(key, stored)
+                if on_run is not None:
+                    on_run()
+            records.append(stored)
+    return records
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """One row per configuration: mean and spread of the final IoU, collapse rate, failures (failed = 0)."""
+    rows = []
+    for cid in dict.fromkeys(r["config_id"] for r in records):
+        runs = [r for r in records if r["config_id"] == cid]
+        ious = np.array([0.0 if r["failed"] or r["val_iou"] is None else r["val_iou"] for r in runs])
+        first = runs[0]
+        rows.append(
+            {
+                "config_id": cid,
+                "label": first["label"],
+                "loss": first["loss"],
+                "lr": first["lr"],
+                "params": first["params"],
+                "runs": len(runs),
+                "mean_iou": float(ious.mean()),
+                "std_iou": float(ious.std(ddof=1)) if len(ious) > 1 else 0.0,
+                "collapse_rate": float(np.mean([r["failed"] or is_collapse(r.get(COLLAPSE)) for r in runs])),
+                "failures": int(sum(bool(r["failed"]) for r in runs)),
+            }
+        )
+    return rows
