@@ -4,11 +4,12 @@ For each registered loss (default options) and each input ``(8, C, 256, 256)`` w
 C = 5 (softmax), without and with ``ignore_index`` (about 10 % of the pixels at 255), one run times forward +
 backward from the logits of lossadvisor's loss and of its reference (``benchmarks/_loss_references.py``:
 MONAI's equivalent, plain torch, or a pure-torch port of Berman et al.'s Lovász code). The two are timed
-alternately (A B A B ...) after a warm-up, so load on a shared machine hits both alike; each time is the
-median of ``--repeat`` runs and the ratio the median of the per-pair ratios, on ``--threads`` CPU threads
-(1 by default). Targets: lossadvisor within 1.2x of its reference, Lovász within 1.5x. Each time is also
-given as a share of one training step of the tuner's compact U-Net on the same batch (``--no-unet`` skips
-it). With CUDA present the table is repeated on the GPU.
+alternately (A B A B ...) after warm-up calls, so load on a shared machine hits both alike; each time is the
+median of ``--repeat`` runs in process CPU time, the ratio lossadvisor's median over the reference's, on
+``--threads`` CPU threads (1 by default). Targets: lossadvisor within 1.2x of its reference, Lovász within
+1.5x. Each time is also given as a share of one training step of the tuner's compact U-Net on the same
+batch (``--no-unet`` skips it). With CUDA present the table is repeated on the GPU (wall time). On Linux the
+process keeps freed buffers (:func:`steady_allocator`), so page faults do not decide the ratios.
 
 Usage: ``python -m benchmarks losses [--quick] [--repeat N] [--threads N] [--loss NAME] [--classes C]
 [--no-unet] [--device cpu|cuda]``.
@@ -35,6 +36,28 @@ TARGETS = {"lovasz": TARGET_RATIO_LOVASZ}
 WARMUP = 5  # first calls allocate and fault in their buffers
 
 
+def steady_allocator() -> str:
+    """Keep freed buffers in the process (glibc ``mallopt``), so no call pays for faulting fresh pages in.
+
+    By default glibc returns large freed blocks to the system and every new multi-megabyte tensor is paged in
+    again; how often depends on what ran before in the process, which made the same pair differ by 5x from
+    one run to the next. With the thresholds raised, both sides are timed in the steady state a training
+    loop reaches. Returns a line for the header.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if sys.platform != "linux" or not name:
+        return "system allocator as is"
+    libc = ctypes.CDLL(name)
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    limit = 32 * 1024 * 1024  # glibc's largest mmap threshold on 64-bit; the largest tensor here is 10 MiB
+    if libc.mallopt(m_mmap_threshold, limit) and libc.mallopt(m_trim_threshold, 2 * limit):
+        return "glibc malloc keeps freed blocks (mmap/trim thresholds 32/64 MiB)"
+    return "system allocator as is (mallopt refused)"
+
+
 def interleaved_medians(
     a: Callable[[], object],
     b: Callable[[], object],
@@ -42,10 +65,10 @@ def interleaved_medians(
     sync: Callable[[], object],
     clock: Callable[[], float],
 ) -> tuple[float, float, float]:
-    """Median times of ``a`` and ``b`` and the median of their pairwise ratios, timed alternately.
+    """Median times of ``a`` and ``b`` and their ratio, timed alternately.
 
     ``WARMUP`` runs of each first; then ``repeat`` pairs, each ``a`` then ``b``, so a change of load on a
-    shared machine touches both sides of a pair alike (the ratio of each pair is the robust figure).
+    shared machine touches both medians alike.
     ``clock`` is the process's CPU time on the CPU (time spent waiting for a core on a loaded machine is not
     the loss's cost) and wall time, after a device synchronisation, on a GPU.
     """
@@ -60,8 +83,8 @@ def interleaved_medians(
             fn()
             sync()
             times.append(clock() - start)
-    ratios = [ta / tb for ta, tb in zip(times_a, times_b, strict=True)]
-    return statistics.median(times_a), statistics.median(times_b), statistics.median(ratios)
+    median_a, median_b = statistics.median(times_a), statistics.median(times_b)
+    return median_a, median_b, median_a / median_b
 
 
 def unet_step_seconds(classes: int, size: int, repeat: int, device: str) -> float:
@@ -186,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     devices = [args.device] if args.device else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}; load average {load:.2f} on {os.cpu_count()} cores at start")
+    print(steady_allocator())
     misses = []
     for device in devices:
         misses += [f"[{device}] {m}" for m in run_table(args, device)]
