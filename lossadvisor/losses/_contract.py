@@ -2,9 +2,14 @@
 
 Contract: logits ``(N, C, H, W)`` of any float dtype, targets ``(N, H, W)`` of an integer dtype holding class
 indices. ``C == 1`` is binary with a sigmoid; ``C >= 2`` uses a softmax (``C == 2`` is binary too).
-Internally a single sigmoid channel ``x`` becomes the two log-probabilities
+In the general form a single sigmoid channel ``x`` becomes the two log-probabilities
 ``(log sigmoid(-x), log sigmoid(x))``, so every loss sees ``K >= 2`` class channels, and ``C == 1`` and
-``C == 2`` with logits ``(0, x)`` give the same values.
+``C == 2`` with logits ``(0, x)`` give the same values. In the common case (:attr:`Prepared.fast`) a binary
+problem is instead one logit map, ``x`` or ``x1 - x0``, and nothing is masked when nothing can be ignored:
+the same numbers for a fraction of the passes over the batch.
+
+The target values are checked with one pass and one host synchronisation (``aminmax`` of a tensor the
+losses need anyway), not several scans.
 
 Everything runs in float32 (or float64 when the logits are float64, for gradcheck): under float16 / bfloat16
 autocast the logits are upcast here, so sums over a quarter of a million pixels do not lose the small terms.
@@ -52,6 +57,7 @@ class Prepared:
         clean_targets: torch.Tensor | None = None,
         binary_target: torch.Tensor | None = None,
         valid_mask: torch.Tensor | None = None,
+        deferred_check: str | None = None,
     ) -> None:
         self.logits = logits
         self.raw_targets = raw_targets
@@ -60,6 +66,8 @@ class Prepared:
         self.fast = fast
         self.binary_sigmoid = logits.shape[1] == 1
         self.num_classes = 2 if self.binary_sigmoid else logits.shape[1]
+        # the loss name, while the target range is still to be checked (on first use of `targets`)
+        self._deferred_check = deferred_check
         # tensors the input check already built are stored under their property's name (cached_property)
         for name, value in (
             ("targets", clean_targets),
@@ -72,10 +80,27 @@ class Prepared:
     # --- general forms: every loss can be written with these ------------------------------------------------
     @cached_property
     def targets(self) -> torch.Tensor:
-        """``(N, H, W)`` int64 class indices with ignored pixels set to 0 (use ``valid`` to drop them)."""
+        """``(N, H, W)`` int64 class indices with ignored pixels set to 0 (use ``valid`` to drop them).
+
+        Raises:
+            LossInputError: a counted target is not a class index (when :func:`prepare` deferred the check).
+        """
         if self.keep is None:
-            return self.raw_targets
-        return torch.where(self.keep, self.raw_targets, torch.zeros_like(self.raw_targets))
+            clean = self.raw_targets
+        else:
+            clean = torch.where(self.keep, self.raw_targets, torch.zeros_like(self.raw_targets))
+        if self._deferred_check is not None:
+            _check_range_of(clean, self.logits, self.ignore_index, self._deferred_check)
+        return clean
+
+    @property
+    def targets_checked(self) -> bool:
+        """Whether the target range has been checked (it always is before a loss uses the targets)."""
+        return self._deferred_check is None or "targets" in self.__dict__
+
+    def check_targets(self) -> None:
+        """Check the target range now if :func:`prepare` deferred it (raises :class:`LossInputError`)."""
+        self.targets  # noqa: B018 - building the cleaned targets runs the check
 
     @cached_property
     def valid(self) -> torch.Tensor:
@@ -271,13 +296,21 @@ def prepare(
         prepared = Prepared(
             x, t, keep, ignore_index=ignore_index, fast=True, binary_target=checked, valid_mask=valid_mask
         )
+    elif fast and keep is not None:
+        # K > 2 with an ignore value outside the classes: the cleaned targets, and their check, are built on
+        # first use; cross-entropy alone never needs them, as torch's kernel checks the range (see CELoss)
+        return Prepared(x, t, keep, ignore_index=ignore_index, fast=True, deferred_check=loss)
     else:
         checked = t if keep is None else torch.where(keep, t, torch.zeros_like(t))
         prepared = Prepared(x, t, keep, ignore_index=ignore_index, fast=fast, clean_targets=checked)
-    # ignored pixels are 0 in `checked`, a valid class: min / max see only the counted values
+    _check_range_of(checked, x, ignore_index, loss)
+    return prepared
+
+
+def _check_range_of(checked: torch.Tensor, logits: torch.Tensor, ignore_index: int | None, loss: str) -> None:
+    """One ``aminmax`` pass and one synchronisation over targets whose ignored pixels hold a valid value."""
     low, high = (int(v) for v in torch.stack(torch.aminmax(checked)).tolist())
     check_target_range(low, high, shape=tuple(logits.shape), ignore_index=ignore_index, loss=loss)
-    return prepared
 
 
 def class_weight_tensor(

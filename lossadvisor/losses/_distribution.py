@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from lossadvisor.errors import ConfigError
 from lossadvisor.losses import _functional as LF
 from lossadvisor.losses._base import SegmentationLoss, reduce_pixels
-from lossadvisor.losses._contract import Prepared, class_weight_tensor
+from lossadvisor.losses._contract import LossInputError, Prepared, class_weight_tensor
 
 _NO_IGNORE = -100  # F.cross_entropy's default; the target check has already refused negative indices
 
@@ -66,7 +66,12 @@ class CELoss(SegmentationLoss):
 
     def _torch_cross_entropy(self, inputs: Prepared, weights: torch.Tensor | None) -> torch.Tensor:
         """The common case through torch's fused kernels: BCE-with-logits on the binary logit, else
-        ``F.cross_entropy`` on the raw targets with its own ``ignore_index``; ``mean`` over counted pixels."""
+        ``F.cross_entropy`` on the raw targets with its own ``ignore_index``; ``mean`` over counted pixels.
+
+        With an ``ignore_index`` :func:`prepare` leaves the multi-class range check to first use; on the CPU
+        torch's kernel checks every counted index itself, so a bad one is reported here with the contract's
+        message, and no pass of ours is spent on it.
+        """
         reduction = "none" if self.reduction == "none" else "sum"
         if inputs.num_classes == 2:
             mask, pos_weight = inputs.valid_mask, None
@@ -84,9 +89,22 @@ class CELoss(SegmentationLoss):
             )
         else:
             ignore = inputs.ignore_index if inputs.ignore_index is not None else _NO_IGNORE
-            loss = F.cross_entropy(
-                inputs.logits, inputs.raw_targets, weight=weights, ignore_index=ignore, reduction=reduction
-            )
+            if inputs.logits.device.type != "cpu":
+                inputs.check_targets()  # CUDA kernels assert on a bad index instead of raising
+            try:
+                loss = F.cross_entropy(
+                    inputs.logits,
+                    inputs.raw_targets,
+                    weight=weights,
+                    ignore_index=ignore,
+                    reduction=reduction,
+                )
+            except (IndexError, RuntimeError) as torch_error:
+                try:
+                    inputs.check_targets()  # the contract's message, naming the index and the ignore value
+                except LossInputError as error:
+                    raise error from None
+                raise torch_error
         if self.reduction == "mean":
             loss = loss / inputs.count()
         return loss
