@@ -207,7 +207,7 @@ class Prepared:
         """Counted pixels, at least 1: a plain number when all count, else a 0-d tensor (no host sync)."""
         if self.keep is None:
             return float(max(self.raw_targets.numel(), 1))
-        return self.keep.sum().to(self.logits.dtype).clamp_min(1.0)
+        return self.valid.sum().clamp_min(1.0)
 
     def row_validity(self, *, per_image: bool) -> torch.Tensor | None:
         """``(B,)`` 1.0 per row (image, or the batch) with a counted pixel; ``None`` if every row has one."""
@@ -283,8 +283,8 @@ def prepare(
     (tests compare the two).
     """
     check_inputs(logits, targets, ignore_index=ignore_index, loss=loss)
-    x = logits.double() if logits.dtype == torch.float64 else logits.float()
-    t = targets.long()
+    x = logits if logits.dtype in (torch.float32, torch.float64) else logits.float()
+    t = targets if targets.dtype == torch.int64 else targets.long()
     num_classes = 2 if x.shape[1] == 1 else x.shape[1]
     fast = fast and t.numel() > 0 and (ignore_index is None or not 0 <= ignore_index < num_classes)
     keep = None if ignore_index is None else t != ignore_index

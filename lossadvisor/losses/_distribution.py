@@ -73,6 +73,11 @@ class CELoss(SegmentationLoss):
         message, and no pass of ours is spent on it.
         """
         reduction = "none" if self.reduction == "none" else "sum"
+        # torch's own mean is ours when every pixel counts (BCE: always; CE: unweighted, as it divides by
+        # the weights' sum): one node less than summing and dividing
+        own_mean = self.reduction == "mean" and inputs.keep is None
+        if own_mean and (inputs.num_classes == 2 or weights is None):
+            reduction = "mean"
         if inputs.num_classes == 2:
             mask, pos_weight = inputs.valid_mask, None
             if weights is not None and self.pos_weight is not None:
@@ -105,7 +110,7 @@ class CELoss(SegmentationLoss):
                 except LossInputError as error:
                     raise error from None
                 raise torch_error
-        if self.reduction == "mean":
+        if self.reduction == "mean" and reduction == "sum":
             loss = loss / inputs.count()
         return loss
 
