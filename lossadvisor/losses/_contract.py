@@ -93,11 +93,6 @@ class Prepared:
             _check_range_of(clean, self.logits, self.ignore_index, self._deferred_check)
         return clean
 
-    @property
-    def targets_checked(self) -> bool:
-        """Whether the target range has been checked (it always is before a loss uses the targets)."""
-        return self._deferred_check is None or "targets" in self.__dict__
-
     def check_targets(self) -> None:
         """Check the target range now if :func:`prepare` deferred it (raises :class:`LossInputError`)."""
         self.targets  # noqa: B018 - building the cleaned targets runs the check
