@@ -56,7 +56,7 @@ def test_json_prints_result_json_and_nothing_else(json_run):
 
 def test_csvs_load_flat_in_pandas(json_run):
     out, _, _ = json_run
-    for name in ("trials.csv", "stability.csv"):
+    for name in ("trials.csv", "confirmation.csv", "diagnostics.csv"):
         frame = pd.read_csv(out / name)
         assert "params" not in frame.columns
         for column in frame.columns:
