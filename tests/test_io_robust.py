@@ -279,3 +279,28 @@ def test_the_cli_default_of_max_pixels_is_the_librarys():
     from lossadvisor.io import DEFAULT_MAX_PIXELS
 
     assert CLI_DEFAULT == DEFAULT_MAX_PIXELS == 1_000_000_000
+
+
+def test_class_map_lookup_in_row_bands_equals_one_pass(tmp_path, monkeypatch):
+    """Colour masks are mapped band by band (int64 keys stay small); the result must not depend on it."""
+    import lossadvisor.io._labels as labels_module
+
+    rng = np.random.default_rng(5)
+    colours = np.array([(0, 0, 0), (255, 0, 0), (0, 0, 255), (255, 255, 255)], np.uint8)
+    rgb = colours[rng.integers(0, 4, size=(37, 23))]
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    cmap = load_class_map_from(
+        {"background": [0, 0, 0], "building": [255, 0, 0], "water": [0, 0, 255], "void": [255, 255, 255]}
+    )
+    whole = read_mask(tmp_path / "m.png", class_map=cmap)
+    monkeypatch.setattr(labels_module, "_MAP_BAND_PIXELS", 23 * 3 + 5)  # three rows (and a bit) per band
+    banded = read_mask(tmp_path / "m.png", class_map=cmap)
+    assert np.array_equal(whole.labels, banded.labels) and whole.pixel_counts == banded.pixel_counts
+    expected = {i: int(np.count_nonzero(np.all(rgb == colours[i], axis=-1))) for i in range(3)}
+    assert whole.pixel_counts == {i: c for i, c in expected.items() if c}
+    assert whole.ignored_pixels == int(np.count_nonzero(np.all(rgb == colours[3], axis=-1)))
+    assert set(np.unique(whole.labels)) <= {0, 1, 2, 255}
+    rgb[5, 5] = (1, 2, 3)  # an undeclared colour in one band: the message names it with its pixel count
+    Image.fromarray(rgb).save(tmp_path / "m.png")
+    with pytest.raises(Exception, match=r"values outside them: \(1, 2, 3\) \(1 px\)"):
+        read_mask(tmp_path / "m.png", class_map=cmap)

@@ -203,28 +203,64 @@ def _pack_key(key: Key) -> int:
 
 _UNKNOWN = -1
 _IGNORED = -2
+# Rows of a class-mapped mask are looked up in bands of about this many pixels (int64 keys: 32 MiB a band).
+_MAP_BAND_PIXELS = 4 * 2**20
 
 
 def _with_class_map(path: Path, raw: RawMask, cmap: ClassMap, ignore_index: int | None) -> Interpreted:
-    """Map colours or values through the class map; unknown ones are an error that names them."""
-    keys, table, describe = _keys_and_table(path, raw, cmap)
+    """Map colours or values through the class map; unknown ones are an error that names them.
+
+    Works in row bands of about ``_MAP_BAND_PIXELS``: the packed colour keys and the class look-up are int64
+    (8 bytes per pixel), so a 20000x20000 colour mask mapped in one piece would need several times its own
+    size; band by band, only the output labels are mask-sized.
+    """
+    keys_of, table, describe = _keys_and_table(path, raw, cmap)
     if ignore_index is not None and raw.layout != "rgb":
         table[ignore_index] = _IGNORED  # a raw value marked as ignored wins over the map
     table_keys = np.array(sorted(table), dtype=np.int64)
     table_vals = np.array([table[k] for k in sorted(table)], dtype=np.int64)
-    if keys.dtype in (np.uint8, np.uint16):  # small value range: a look-up table
-        lut = np.full(int(keys.max()) + 1, _UNKNOWN, dtype=np.int64)
-        inside = table_keys < len(lut)
-        lut[table_keys[inside]] = table_vals[inside]
-        cls = lut[keys]
-    else:
-        pos = np.minimum(np.searchsorted(table_keys, keys), len(table_keys) - 1)
-        cls = np.where(table_keys[pos] == keys, table_vals[pos], _UNKNOWN)
-    bad = cls == _UNKNOWN
-    if bad.any():
-        values, counts = np.unique(keys[bad], return_counts=True)
-        order = np.argsort(-counts)[:_SHOWN]
-        shown = ", ".join(f"{describe(int(values[k]))} ({int(counts[k]):,} px)" for k in order)
+    ignore_out = ignore_index if ignore_index is not None else DEFAULT_IGNORE_INDEX
+    may_ignore = bool(np.any(table_vals == _IGNORED))
+    height, width = raw.array.shape[:2]
+    labels = np.empty((height, width), label_dtype(cmap.num_classes - 1, ignore_out if may_ignore else None))
+    counts = np.zeros(cmap.num_classes, dtype=np.int64)
+    ignored = 0
+    bad_values: list[np.ndarray] = []
+    bad_counts: list[np.ndarray] = []
+    luts: dict[np.dtype, np.ndarray] = {}
+    rows = max(1, _MAP_BAND_PIXELS // max(1, width))
+    for top in range(0, height, rows):
+        keys = keys_of(top, top + rows)
+        if keys.dtype in (np.uint8, np.uint16):  # small value range: a look-up table
+            lut = luts.get(keys.dtype)
+            if lut is None:
+                lut = np.full(np.iinfo(keys.dtype).max + 1, _UNKNOWN, dtype=np.int64)
+                inside = (table_keys >= 0) & (table_keys < len(lut))
+                lut[table_keys[inside]] = table_vals[inside]
+                luts[keys.dtype] = lut
+            cls = lut[keys]
+        else:
+            pos = np.minimum(np.searchsorted(table_keys, keys), len(table_keys) - 1)
+            cls = np.where(table_keys[pos] == keys, table_vals[pos], _UNKNOWN)
+        bad = cls == _UNKNOWN
+        if bad.any():
+            values, n = np.unique(keys[bad], return_counts=True)
+            bad_values.append(values.astype(np.int64))
+            bad_counts.append(n)
+            continue
+        ignored_mask = cls == _IGNORED
+        n_ignored = int(np.count_nonzero(ignored_mask))
+        ignored += n_ignored
+        counts += np.bincount(cls[~ignored_mask] if n_ignored else cls.ravel(), minlength=cmap.num_classes)
+        out = labels[top : top + rows]
+        if n_ignored:
+            cls[ignored_mask] = ignore_out
+        out[...] = cls
+    if bad_values:
+        values, inverse = np.unique(np.concatenate(bad_values), return_inverse=True)
+        totals = np.bincount(inverse, weights=np.concatenate(bad_counts)).astype(np.int64)
+        order = np.argsort(-totals)[:_SHOWN]
+        shown = ", ".join(f"{describe(int(values[k]))} ({int(totals[k]):,} px)" for k in order)
         more = f" and {len(values) - _SHOWN} more" if len(values) > _SHOWN else ""
         raise MaskFileError(
             path,
@@ -232,22 +268,20 @@ def _with_class_map(path: Path, raw: RawMask, cmap: ClassMap, ignore_index: int 
             found=f"values outside them: {shown}{more}",
             hint=f"Add them to the class map {cmap.source}, or fix the mask.",
         )
-    ignored_mask = cls == _IGNORED
-    ignored = int(np.count_nonzero(ignored_mask))
-    ignore_out = ignore_index if ignore_index is not None else DEFAULT_IGNORE_INDEX
-    counts = np.bincount(cls[~ignored_mask] if ignored else cls.ravel(), minlength=cmap.num_classes)
+    narrow = label_dtype(cmap.num_classes - 1, ignore_out if ignored else None)
+    if labels.dtype != narrow:  # a wide ignore value (e.g. -1) was allowed for but never used
+        labels = labels.astype(narrow)
     class_counts = {i: int(c) for i, c in enumerate(counts) if c}
-    labels = cls.astype(label_dtype(cmap.num_classes - 1, ignore_out if ignored else None))
-    if ignored:
-        labels[ignored_mask] = ignore_out
     encoding = ENCODING_RGB_MAP if cmap.kind == "rgb" else ENCODING_VALUE_MAP
     return labels, encoding, class_counts, ignored
 
 
 def _keys_and_table(
     path: Path, raw: RawMask, cmap: ClassMap
-) -> tuple[np.ndarray, dict[int, int], Callable[[int], str]]:
-    """The per-pixel keys to look up, the key -> class table, and how to print a key."""
+) -> tuple[Callable[[int, int], np.ndarray], dict[int, int], Callable[[int], str]]:
+    """How to compute the keys of a band of rows (``keys_of(top, bottom)``), the key -> class table, and
+    how to print a key."""
+    array = raw.array
     if cmap.kind == "value":
         if raw.layout == "rgb":
             raise MaskFileError(
@@ -257,17 +291,18 @@ def _keys_and_table(
                 hint='Give a class map of colours instead, e.g. {"building": [255, 0, 0]}.',
             )
         table = {k[0]: i for k, i in cmap.entries} | {k[0]: _IGNORED for k in cmap.ignore_keys}
-        keys = raw.array if raw.array.dtype in (np.uint8, np.uint16) else raw.array.astype(np.int64)
-        return keys, table, str
+        if array.dtype in (np.uint8, np.uint16):
+            return (lambda a, b: array[a:b]), table, str
+        return (lambda a, b: array[a:b].astype(np.int64)), table, str
     table = {_pack_key(k): i for k, i in cmap.entries} | {_pack_key(k): _IGNORED for k in cmap.ignore_keys}
     if raw.layout == "rgb":
-        keys = _pack(raw.array).astype(np.int64)
+        keys_of = lambda a, b: _pack(array[a:b]).astype(np.int64)  # noqa: E731
     elif raw.layout == "palette":
         pal = raw.palette.astype(np.int64)
-        lut = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
-        keys = lut[np.minimum(raw.array, len(lut) - 1)]
+        colour_of = (pal[:, 0] << 16) | (pal[:, 1] << 8) | pal[:, 2]
+        keys_of = lambda a, b: colour_of[np.minimum(array[a:b], len(colour_of) - 1)]  # noqa: E731
     elif all(k[0] == k[1] == k[2] for k, _ in cmap.entries):
-        keys = raw.array.astype(np.int64) * 0x010101  # grey value v is the colour (v, v, v)
+        keys_of = lambda a, b: array[a:b].astype(np.int64) * 0x010101  # noqa: E731  # v is (v, v, v)
     else:
         raise MaskFileError(
             path,
@@ -275,4 +310,4 @@ def _keys_and_table(
             found="a single-channel mask",
             hint='Give a class map of pixel values instead, e.g. {"0": "background", "255": "building"}.',
         )
-    return keys, table, lambda k: str(((k >> 16) & 255, (k >> 8) & 255, k & 255))
+    return keys_of, table, lambda k: str(((k >> 16) & 255, (k >> 8) & 255, k & 255))
