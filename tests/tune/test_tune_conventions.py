@@ -155,3 +155,19 @@ def test_param_columns_round_trip(params):
     flat = flat_params(params)
     assert all(k.startswith("param_") and not isinstance(v, (list, dict)) for k, v in flat.items())
     assert params_from_flat({"lr": 0.01, "loss": "x", **flat}) == params
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    from lossadvisor.cli import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"lossadvisor {name} {opt}"
+        for name, command in sorted(cli.commands.items())
+        for param in command.params
+        for opt in getattr(param, "opts", [])
+        if opt.startswith("--") and opt not in readme
+    ]
+    assert not missing, f"options not documented in README.md: {missing}"
+    assert "_LOSSADVISOR_COMPLETE=bash_source lossadvisor" in readme
+    assert "optuna-dashboard sqlite:///" in readme
