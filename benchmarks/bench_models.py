@@ -5,8 +5,10 @@ training run of plain CE at 128 px, batch 8, on ``--threads`` CPU threads (1 by 
 machine, DESIGN.md), validation included, exactly as a study runs it (``train_trial``). Prints training images
 per second, seconds per trial at the default budget (8 epochs of 20 steps), the parameter count, and each
 preset's throughput as a share of the compact U-Net's, so a user knows what a study with that model costs.
+With ``--repeat N`` the presets run in N interleaved rounds (compact, unet, segresnet, compact, ...) and the
+median is shown, so a machine whose load changes during the run biases every model alike.
 
-Usage: ``python -m benchmarks models [--quick] [--threads N] [--steps N]``.
+Usage: ``python -m benchmarks models [--quick] [--threads N] [--steps N] [--repeat N]``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "buildings"
 DEFAULT_TRIAL_STEPS = 8 * 20  # tune's CPU default: 8 epochs of at least 20 steps
@@ -63,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="64 px and 20 steps: checks that it runs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     parser.add_argument("--steps", type=int, default=None, help="optimiser steps per run (default 160)")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds; the median is shown")
     args, _ = parser.parse_known_args(argv)
     import os
 
@@ -78,15 +83,24 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     try:
         data = _data(size, workdir / "cache")
+        presets = [p for p in PRESETS if has_monai or not p.startswith("monai")]
         for preset in PRESETS:
-            if preset.startswith("monai") and not has_monai:
+            if preset not in presets:
                 print(f"{preset}: skipped (MONAI not installed: pip install 'lossadvisor[monai]')")
-                continue
-            one_trial(preset, data, steps=WARMUP_STEPS, threads=args.threads)  # first-call costs, not timed
-            ips, seconds, params = one_trial(preset, data, steps=steps, threads=args.threads)
-            rows.append((preset, params, ips, seconds * DEFAULT_TRIAL_STEPS / steps))
+            else:  # first-call costs (thread pools, allocator) are not charged to the first model timed
+                one_trial(preset, data, steps=WARMUP_STEPS, threads=args.threads)
+        runs: dict[str, list[tuple[float, float, int]]] = {p: [] for p in presets}
+        for _ in range(max(1, args.repeat)):
+            for preset in presets:
+                runs[preset].append(one_trial(preset, data, steps=steps, threads=args.threads))
+        for preset in presets:
+            ips = float(np.median([r[0] for r in runs[preset]]))
+            seconds = float(np.median([r[1] for r in runs[preset]]))
+            rows.append((preset, runs[preset][0][2], ips, seconds * DEFAULT_TRIAL_STEPS / steps))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"1-min load average {load_end:.2f} at the end; median of {max(1, args.repeat)} interleaved run(s)")
     reference = rows[0][2]
     header = (
         f"{'model':<18} {'parameters':>11} {'images/s':>9} {'s/trial (160 steps)':>20} {'vs compact':>11}"

@@ -56,7 +56,7 @@ def test_json_prints_result_json_and_nothing_else(json_run):
 
 def test_csvs_load_flat_in_pandas(json_run):
     out, _, _ = json_run
-    for name in ("trials.csv", "confirmation.csv", "diagnostics.csv"):
+    for name in ("trials.csv", "confirmation.csv", "diagnostics.csv", "confirmation_tiles.csv", "epochs.csv"):
         frame = pd.read_csv(out / name)
         assert "params" not in frame.columns
         for column in frame.columns:
@@ -119,8 +119,9 @@ def test_optuna_dashboard_shows_every_trial_with_loss_and_real_lr(json_run, tmp_
                 assert proc.poll() is None, (tmp_path / "dashboard.log").read_text()
                 assert time.monotonic() < deadline, "optuna-dashboard did not answer"
                 time.sleep(0.5)
-        summary = next(s for s in studies["study_summaries"] if s["study_name"] == "lossadvisor")
-        detail = _get(f"http://127.0.0.1:{port}/api/studies/{summary['study_id']}?after=0")
+        ids = {s["study_name"]: s["study_id"] for s in studies["study_summaries"]}
+        detail = _get(f"http://127.0.0.1:{port}/api/studies/{ids['lossadvisor']}?after=0")
+        confirm = _get(f"http://127.0.0.1:{port}/api/studies/{ids['lossadvisor:confirm']}?after=0")
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -138,6 +139,18 @@ def test_optuna_dashboard_shows_every_trial_with_loss_and_real_lr(json_run, tmp_
         }
     settings = {a["key"]: a["value"] for a in detail["user_attrs"]}
     assert json.loads(settings["objective_settings"])["model"] == "compact"
+    # the confirmation runs: one trial per (finalist, fold, seed) of the companion study, same loss and lr
+    confirmation = pd.read_csv(out / "confirmation.csv")
+    runs = {}
+    for trial in confirm["trials"]:
+        attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
+        if trial["state"] == "Complete":
+            runs[(attrs["entry"], int(attrs["fold"]), int(attrs["seed"]))] = (attrs, trial["values"][0])
+    assert len(runs) == len(confirmation) > 0
+    for row in confirmation.itertuples():
+        attrs, value = runs[(row.config_id, row.fold, row.seed)]
+        assert attrs["loss"] == row.loss and math.isclose(float(attrs["lr"]), row.lr, rel_tol=1e-9)
+        assert math.isclose(value, row.val_iou if row.val_iou == row.val_iou else 0.0, abs_tol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -155,3 +168,19 @@ def test_param_columns_round_trip(params):
     flat = flat_params(params)
     assert all(k.startswith("param_") and not isinstance(v, (list, dict)) for k, v in flat.items())
     assert params_from_flat({"lr": 0.01, "loss": "x", **flat}) == params
+
+
+def test_every_option_of_every_command_is_in_the_readme():
+    from lossadvisor.cli import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        f"lossadvisor {name} {opt}"
+        for name, command in sorted(cli.commands.items())
+        for param in command.params
+        for opt in getattr(param, "opts", [])
+        if opt.startswith("--") and opt not in readme
+    ]
+    assert not missing, f"options not documented in README.md: {missing}"
+    assert "_LOSSADVISOR_COMPLETE=bash_source lossadvisor" in readme
+    assert "optuna-dashboard sqlite:///" in readme
