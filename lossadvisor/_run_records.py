@@ -109,9 +109,9 @@ class Recommended(_Record):
 
 @dataclass(frozen=True)
 class RankedConfig(_Record):
-    """One configuration of the ranking, with its aggregates over seeds (or paired runs)."""
+    """One configuration of the ranking (or of the diagnostics), with its aggregates over its runs."""
 
-    config_id: str
+    config_id: str = ""
     label: str = ""
     loss: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -187,6 +187,26 @@ class Verdict(_Record):
 
 
 @dataclass(frozen=True)
+class Overtake(_Record):
+    """A finalist that ranked below another in the search and above it after the confirmation."""
+
+    entry: str = ""
+    overtook: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrderCheck(_Record):
+    """Did the search's order of the finalists hold after the longer confirmation runs?"""
+
+    search: tuple[str, ...] = ()
+    confirmation: tuple[str, ...] = ()
+    held: bool | None = None
+    overtook: tuple[Overtake, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ValidationSet(_Record):
     """What the validation scores rest on: tiles, and true objects per size bucket."""
 
@@ -230,12 +250,15 @@ class TuneOutcome(_Record):
     confidence: Confidence = field(default_factory=Confidence)
     ranking: tuple[RankedConfig, ...] = ()
     verdict: Verdict | None = None
+    diagnostics: tuple[RankedConfig, ...] = ()  # finder-picked learning rates: shown apart, never ranked
+    order: OrderCheck | None = None
     object_recall: dict[str, dict[str, float | None]] = field(default_factory=dict)
     validation: ValidationSet | None = None
     model: ModelUsed | None = None
     training: TrainingSetup = field(default_factory=TrainingSetup)
     snippets: dict[str, str] = field(default_factory=dict)
     param_importances: dict[str, float] = field(default_factory=dict)
+    search: dict[str, Any] = field(default_factory=dict)
     rules_first_choice: dict[str, Any] = field(default_factory=dict)
     agrees_with_rules: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from lossadvisor._run_records import RankedConfig, TrainingSetup, TuneOutcome
 from lossadvisor._version import __version__
 from lossadvisor.report import _format as fmt
+from lossadvisor.report import _plots_verdict as verdict_plots
 from lossadvisor.report._context_dataset import advise_command, dataset_section, rules_section
 from lossadvisor.report._context_env import environment_section
 from lossadvisor.report._context_trials import (
@@ -23,6 +25,7 @@ from lossadvisor.report._context_trials import (
     stability_section,
     trials_section,
 )
+from lossadvisor.report._figure import Plot
 from lossadvisor.report._load import RESULT, RunFolder
 from lossadvisor.report._table import Cell, Table
 
@@ -101,7 +104,7 @@ def _stage(run: RunFolder) -> str:
 
 def _banner(run: RunFolder) -> tuple[str, str] | None:
     """(css class, sentence) for a run that is not finished, or ``None``."""
-    started = (run.run or {}).get("started") or "an unknown time"
+    started = (run.run.started if run.run else None) or "an unknown time"
     finished = _finished_trials(run)
     if run.status == "running":
         return (
@@ -154,27 +157,27 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
     """The tuned recommendation (``result.json``) or, before tuning, the rules' first choice."""
     result = run.result
     section: dict[str, Any] = {"problems": run.problems_with(RESULT)}
-    if result and result.get("recommended"):
-        rec = result["recommended"]
-        confidence = result.get("confidence") or {}
-        level = str(confidence.get("level", "")).lower()
+    if result is not None and result.recommended is not None:
+        rec = result.recommended
+        level = result.confidence.level.lower()
         section.update(
             source="tuning",
-            loss=str(rec.get("loss", "")),
-            label=str(rec.get("label", "")),
-            params=_verdict_params(rec.get("params")),
-            lr=fmt.lr(rec.get("lr")),
+            loss=rec.loss,
+            label=rec.label,
+            params=_verdict_params(rec.params),
+            lr=fmt.lr(rec.lr),
             confidence=level or fmt.MISSING,
             confidence_css=CONFIDENCE_CSS.get(level, ""),
             confidence_advice=CONFIDENCE_ADVICE.get(level, ""),
-            explanation=str(confidence.get("explanation", "")),
+            explanation=result.confidence.explanation,
+            paired_plot=_paired_plot(result),
             comparisons=_comparisons_table(result),
-            diagnostics=_diagnostics_table(result.get("diagnostics") or []),
+            diagnostics=_diagnostics_table(result.diagnostics),
             order=_order_text(result),
-            ranking=_ranking_table(result.get("ranking") or [], str(rec.get("config_id", ""))),
+            ranking=_ranking_table(result.ranking, rec.config_id),
             agreement=_agreement(result),
             model=_model_line(result),
-            objective=str((result.get("training") or {}).get("objective", "")),
+            objective=result.training.objective,
         )
         return section
     if run.recommendation is not None:
@@ -211,43 +214,61 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
     return section
 
 
-def _comparisons_table(result: dict[str, Any]) -> Table | None:
+def _paired_plot(result: TuneOutcome) -> Plot | None:
+    """The winner minus each other finalist, paired, with intervals (``None`` before the paired verdict)."""
+    verdict = result.verdict
+    if verdict is None or not any(c.mean_diff is not None for c in verdict.comparisons):
+        return None
+    configs = {r.config_id: r for r in result.ranking}
+    winner = configs.get(verdict.winner or "")
+    return verdict_plots.paired_differences(
+        [c.to_dict() for c in verdict.comparisons],
+        winner=winner.label if winner else str(verdict.winner),
+        labels={cid: r.label or cid for cid, r in configs.items()},
+        losses={cid: r.loss for cid, r in configs.items()},
+        margin=verdict.margin,
+    )
+
+
+def _comparisons_table(result: TuneOutcome) -> Table | None:
     """The winner against each other finalist: mean paired difference, 95% interval, runs won, verdict."""
-    verdict = result.get("verdict") or {}
+    verdict = result.verdict
+    if verdict is None or not verdict.comparisons:
+        return None
     rows = [
         [
-            Cell(str(c.get("against_loss", "")), "code"),
-            fmt.num(c.get("mean_diff")),
-            f"{fmt.num(c.get('ci_low'))} – {fmt.num(c.get('ci_high'))}",
-            f"{c.get('runs_won', 0)} of {c.get('runs', 0)}",
-            Cell("clear" if c.get("clear") else "tie", "good" if c.get("clear") else "warn"),
+            Cell(c.against_loss, "code"),
+            fmt.num(c.mean_diff),
+            f"{fmt.num(c.ci_low)} – {fmt.num(c.ci_high)}",
+            f"{c.runs_won} of {c.runs}",
+            Cell("clear" if c.clear else "tie", "good" if c.clear else "warn"),
         ]
-        for c in verdict.get("comparisons") or []
+        for c in verdict.comparisons
     ]
-    if not rows:
-        return None
     return Table(
         columns=["winner against", "mean IoU difference", "95% interval", "paired runs won", "verdict"],
         rows=rows,
         numeric=frozenset({1, 2, 3}),
+        optional=frozenset({3}),
         id="comparisons",
         caption="Paired over the same folds, seeds and tiles; clear = interval excludes 0 and the gain is "
-        f"at least {fmt.num(verdict.get('margin'))} IoU.",
+        f"at least {fmt.num(verdict.margin)} IoU. A tie means: either loss is defensible, so the simplest "
+        "tied loss is recommended.",
     )
 
 
-def _diagnostics_table(diagnostics: list[dict[str, Any]]) -> Table | None:
+def _diagnostics_table(diagnostics: tuple[RankedConfig, ...]) -> Table | None:
     """What a finder-picked learning rate would have given: shown apart, never ranked."""
     if not diagnostics:
         return None
     rows = [
         [
-            str(d.get("label", "")),
-            fmt.lr(d.get("lr")),
-            fmt.num(d.get("runs")),
-            fmt.num(d.get("mean_iou")),
-            fmt.num(d.get("std_iou")),
-            Cell(fmt.pct(d.get("collapse_rate"), 0), "bad" if d.get("collapse_rate") else ""),
+            d.label,
+            fmt.lr(d.lr),
+            fmt.num(d.runs),
+            fmt.num(d.mean_iou),
+            fmt.num(d.std_iou),
+            Cell(fmt.pct(d.collapse_rate, 0), "bad" if d.collapse_rate else ""),
         ]
         for d in diagnostics
     ]
@@ -255,22 +276,22 @@ def _diagnostics_table(diagnostics: list[dict[str, Any]]) -> Table | None:
         columns=["configuration", "lr", "runs", "mean IoU", "std", "collapse rate"],
         rows=rows,
         numeric=frozenset({1, 2, 3, 4, 5}),
+        optional=frozenset({1, 2, 4}),
         id="diagnostics",
         caption="Not ranked: plain CE and Dice at the LR range test's rate, on the search split at the "
         "search budget.",
     )
 
 
-def _order_text(result: dict[str, Any]) -> str:
-    order = result.get("order") or {}
-    if not order.get("search"):
+def _order_text(result: TuneOutcome) -> str:
+    order = result.order
+    if order is None or not order.search:
         return ""
-    if order.get("held"):
+    if order.held:
         return "The search's order of the finalists held after the longer confirmation runs."
-    names = {r.get("config_id"): r.get("loss") for r in result.get("ranking") or []}
+    names = {r.config_id: r.loss for r in result.ranking}
     moves = ", ".join(
-        f"{names.get(o['entry'], o['entry'])} overtook {names.get(o['overtook'], o['overtook'])}"
-        for o in order.get("overtook") or []
+        f"{names.get(o.entry, o.entry)} overtook {names.get(o.overtook, o.overtook)}" for o in order.overtook
     )
     return f"The search's order of the finalists did not hold after the longer confirmation runs: {moves}."
 
@@ -280,23 +301,22 @@ def _verdict_params(params: Any) -> str:
     return "none (the loss's defaults)" if text == fmt.MISSING else text
 
 
-def _model_line(result: dict[str, Any]) -> str:
-    """"Confirmed on monai-unet, 1,626,753 parameters." ("" when result.json does not name the model)."""
-    model = result.get("model") or {}
-    if not model.get("name"):
+def _model_line(result: TuneOutcome) -> str:
+    """ "Confirmed on monai-unet, 1,626,753 parameters." ("" when result.json does not name the model)."""
+    model = result.model
+    if model is None or not model.name:
         return ""
-    count = model.get("parameters")
-    size = f", {count:,} parameters" if isinstance(count, int) else ""
-    return f"Confirmed on {model['name']}{size}: the network every trial and seed run trained."
+    size = f", {model.parameters:,} parameters" if model.parameters is not None else ""
+    return f"Confirmed on {model.name}{size}: the network every trial and seed run trained."
 
 
-def _agreement(result: dict[str, Any]) -> str:
+def _agreement(result: TuneOutcome) -> str:
     """Whether the trials confirmed the rules' first choice, in words ("" when result.json does not say)."""
-    first = result.get("rules_first_choice") or {}
-    if "agrees_with_rules" not in result or not first:
+    first = result.rules_first_choice
+    if result.agrees_with_rules is None or not first:
         return ""
     choice = f"{first.get('loss', '')} ({fmt.params(first.get('params'))})"
-    if result["agrees_with_rules"]:
+    if result.agrees_with_rules:
         return f"The trials confirm the rules' first choice, {choice}."
     return (
         f"The trials overrule the rules' first choice, {choice}: on this data another loss did better "
@@ -304,29 +324,26 @@ def _agreement(result: dict[str, Any]) -> str:
     )
 
 
-def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
+def _ranking_table(ranking: tuple[RankedConfig, ...], recommended: str) -> Table:
     """Every aggregate as result.json has it, never recomputed: mean, spread, collapse, failures, score."""
     rows = []
     for r in ranking:
-        chosen = str(r.get("config_id", "")) == recommended
+        chosen = r.config_id == recommended
         rows.append(
             [
-                Cell(
-                    str(r.get("label") or r.get("config_id", "")) + (" ★" if chosen else ""),
-                    "good" if chosen else "",
-                ),
-                Cell(str(r.get("loss", "")), "code"),
-                fmt.lr(r.get("lr")),
-                fmt.num(r.get("seeds")),
-                fmt.num(r.get("mean_iou")),
-                fmt.num(r.get("std_iou")),
-                fmt.pct(r.get("collapse_rate"), 0),
-                fmt.num(r.get("failures")),
-                fmt.num(r.get("score")),
+                Cell((r.label or r.config_id) + (" ★" if chosen else ""), "good" if chosen else ""),
+                Cell(r.loss, "code"),
+                fmt.lr(r.lr),
+                fmt.num(r.runs if r.runs is not None else r.seeds),
+                fmt.num(r.mean_iou),
+                fmt.num(r.std_iou),
+                fmt.pct(r.collapse_rate, 0),
+                fmt.num(r.failures),
+                fmt.num(r.score),
             ]
         )
     return Table(
-        columns=["configuration", "loss", "lr", "seeds", "mean IoU", "std", "collapse", "failed", "score"],
+        columns=["configuration", "loss", "lr", "runs", "mean IoU", "std", "collapse", "failed", "score"],
         rows=rows,
         numeric=frozenset({2, 3, 4, 5, 6, 7, 8}),
         optional=frozenset({1, 2, 3, 5, 6, 7}),
@@ -339,50 +356,45 @@ def _ranking_table(ranking: list[dict[str, Any]], recommended: str) -> Table:
 
 def use_section(run: RunFolder) -> dict[str, Any]:
     """The copy-paste code, headed by exactly what the trials validated (never more)."""
-    result = run.result or {}
+    result = run.result
     section: dict[str, Any] = {"problems": run.problems_with(RESULT)}
     snippets = [
-        (title, str(code))
-        for title, code in (
-            ("PyTorch", (result.get("snippets") or {}).get("pytorch")),
-            ("fastai", (result.get("snippets") or {}).get("fastai")),
-        )
-        if code
+        (title, result.snippets[key])
+        for title, key in (("PyTorch", "pytorch"), ("fastai", "fastai"))
+        if result is not None and result.snippets.get(key)
     ]
-    if not snippets:
+    if result is None or not snippets:
         section["missing"] = (
             "No code yet: result.json (written when `lossadvisor tune` ends) holds the snippets with the "
             "tested loss and learning rate."
-            if run.result is None
+            if result is None
             else "result.json has no code snippets."
         )
         return section
     section["snippets"] = snippets
-    section["validated"] = _validated_sentence(result.get("training") or {})
+    section["validated"] = _validated_sentence(result.training)
     return section
 
 
-def _validated_sentence(training: dict[str, Any]) -> str:
+def _validated_sentence(training: TrainingSetup) -> str:
     """What the trials trained, from result.json's ``training`` (empty when an older tuner did not say)."""
-    if not training.get("optimizer"):
+    if not training.optimizer:
         return ""
-    parameters = training.get("parameters")
-    size = f"a {parameters / 1e6:.2g} M-parameter " if isinstance(parameters, (int, float)) else "a "
-    warmup = training.get("warmup_steps") or 0
+    size = f"a {training.parameters / 1e6:.2g} M-parameter " if training.parameters is not None else "a "
     schedule = (
-        f"a {warmup}-step linear warm-up, then a constant learning rate"
-        if warmup
+        f"a {training.warmup_steps}-step linear warm-up, then a constant learning rate"
+        if training.warmup_steps
         else "a constant learning rate"
     )
     tiles = (
-        f"random {training.get('tile_px')}-px crops at native resolution"
-        if training.get("tile_mode") == "crop"
-        else f"{training.get('tile_px')}-px tiles (resized)"
+        f"random {training.tile_px}-px crops at native resolution"
+        if training.tile_mode == "crop"
+        else f"{training.tile_px}-px tiles (resized)"
     )
     return (
-        f"What was validated: {size}{training.get('model', 'model')} trained from scratch with "
-        f"{training['optimizer']} (weight decay {training.get('weight_decay', 0):g}) at {schedule}, for "
-        f"{fmt.num(training.get('steps_per_run'))} steps of batch {fmt.num(training.get('batch_size'))} on "
+        f"What was validated: {size}{training.model or 'model'} trained from scratch with "
+        f"{training.optimizer} (weight decay {training.weight_decay or 0:g}) at {schedule}, for "
+        f"{fmt.num(training.steps_per_run)} steps of batch {fmt.num(training.batch_size)} on "
         f"{tiles}. The learning rate transfers to another model, schedule or resolution only approximately: "
         "use it as the starting point of a short check there."
     )

@@ -43,14 +43,14 @@ def environment_section(run: RunFolder) -> dict[str, Any]:
         )
     versions.append(("report written by", f"lossadvisor {__version__}"))
     section["versions"] = facts(versions)
-    info = run.run
-    if info is None:
+    if run.run is None:
         section["missing"] = (
             "No run.json: this folder was not written by `lossadvisor tune`, so there is no "
             "command, timing or training environment to show."
         )
         return section
-    section["command"] = str(info.get("command", ""))
+    info = run.run.to_dict()  # every key, the declared ones and any a newer tuner added
+    section["command"] = run.run.command
     documented = [
         ("status", str(info.get("status", fmt.MISSING))),
         ("started", str(info.get("started") or fmt.MISSING)),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lossadvisor._run_records import RankedConfig, ValidationSet
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.report import _format as fmt
 from lossadvisor.report import _plots_stability as stability_plots
@@ -88,7 +89,7 @@ def trials_section(run: RunFolder) -> dict[str, Any]:
         section.setdefault("notes", []).append("epochs.csv is missing, so no learning curves are drawn.")
     importances = {
         PARAM_LABELS.get(name, name): value
-        for name, value in ((run.result or {}).get("param_importances") or {}).items()
+        for name, value in (run.result.param_importances if run.result else {}).items()
     }
     if importances:
         section["plots"].append(plots.param_importances(importances))
@@ -247,30 +248,29 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
         return section
     data = data.copy()
     data["label"] = data["label"].where(data["label"] != "", data["config_id"])
-    ranking = (run.result or {}).get("ranking") or []
-    label_of = {str(r.get("config_id")): str(r.get("label") or r.get("config_id")) for r in ranking}
+    ranking = run.result.ranking if run.result else ()
+    label_of = {r.config_id: r.label or r.config_id for r in ranking}
     order = [label_of[c] for c in label_of if c in set(data["config_id"])]
     order += [label for label in dict.fromkeys(data["label"]) if label not in order]
     section["plot"] = stability_plots.seed_spread(data, order)
-    validation = (run.result or {}).get("validation") or {}
+    validation = run.result.validation if run.result else None
     section["validation"] = _validation_sentence(validation)
-    recall = (run.result or {}).get("object_recall") or {}
+    recall = run.result.object_recall if run.result else {}
     if run.result is None:
         section["notes"] = [
             "The averages over seeds (mean IoU, spread, collapse rate, score) and the object recall come "
             "from result.json, written when the run ends; the plot shows the runs finished so far."
         ]
     elif recall:
-        section["recall"] = _recall_table(recall, ranking, validation.get("objects") or {})
+        section["recall"] = _recall_table(recall, ranking, validation.objects if validation else {})
     return section
 
 
-def _validation_sentence(validation: dict[str, Any]) -> str:
+def _validation_sentence(validation: ValidationSet | None) -> str:
     """How much the validation scores rest on: tiles and true objects per size bucket."""
-    tiles = validation.get("tiles")
-    objects = validation.get("objects") or {}
-    if tiles is None:
+    if validation is None or validation.tiles is None:
         return ""
+    tiles, objects = validation.tiles, validation.objects
     per_bucket = ", ".join(f"{fmt.num(objects.get(b, 0))} {b}" for b in SIZE_BUCKETS)
     return (
         f"Validation set: {fmt.num(tiles)} tiles holding {per_bucket} objects (sizes at native resolution). "
@@ -279,13 +279,15 @@ def _validation_sentence(validation: dict[str, Any]) -> str:
     )
 
 
-def _recall_table(recall: dict[str, Any], ranking: list[dict[str, Any]], objects: dict[str, Any]) -> Table:
+def _recall_table(
+    recall: dict[str, Any], ranking: tuple[RankedConfig, ...], objects: dict[str, Any]
+) -> Table:
     """result.json's ``object_recall`` per configuration in ranking order; empty buckets left out."""
     buckets = [b for b in SIZE_BUCKETS if any(not fmt.is_missing((v or {}).get(b)) for v in recall.values())]
     bounds = {name: (lo, hi) for name, lo, hi in SIZE_BUCKET_BOUNDS_PX}
-    ids = [str(r.get("config_id")) for r in ranking if str(r.get("config_id")) in recall]
+    ids = [r.config_id for r in ranking if r.config_id in recall]
     ids += [c for c in recall if c not in ids]
-    labels = {str(r.get("config_id")): str(r.get("label") or r.get("config_id")) for r in ranking}
+    labels = {r.config_id: r.label or r.config_id for r in ranking}
     header = []
     for b in buckets:
         lo, hi = bounds[b]
@@ -327,7 +329,8 @@ def samples_section(run: RunFolder) -> dict[str, Any]:
             "No sample predictions: samples.npz is missing (written at the end of `lossadvisor tune`)."
         )
         return section
-    recommended = str(((run.result or {}).get("recommended") or {}).get("config_id", ""))
+    rec = run.result.recommended if run.result else None
+    recommended = rec.config_id if rec else ""
     ids = sorted(samples.predictions, key=lambda k: (k != recommended, samples.labels.get(k, k)))
     section["columns"] = [_sample_label(samples.labels.get(k, k), recommended=k == recommended) for k in ids]
     section["rows"] = stability_plots.sample_rows(samples, ids)

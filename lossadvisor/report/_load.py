@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from lossadvisor import runfolder
 from lossadvisor._redact import redact_deep
+from lossadvisor._run_records import RunSummary, TuneOutcome
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.report._readers import (
@@ -64,12 +65,12 @@ class RunFolder:
     profile: DatasetProfile | None = None
     per_image: pd.DataFrame | None = None
     recommendation: Recommendation | None = None
-    run: dict[str, Any] | None = None
+    run: RunSummary | None = None
     trials: pd.DataFrame | None = None
     epochs: pd.DataFrame | None = None
     stability: pd.DataFrame | None = None
     lr_range_tests: list[dict[str, Any]] | None = None
-    result: dict[str, Any] | None = None
+    result: TuneOutcome | None = None
     samples: Samples | None = None
     study_states: dict[str, int] | None = None  # trials per state in study.db (a running study's progress)
     problems: dict[str, str] = field(default_factory=dict)  # file name -> why it could not be read
@@ -77,7 +78,7 @@ class RunFolder:
     @property
     def status(self) -> str:
         """``run.json``'s status ("running", "complete", "interrupted"), or "" when there is no run.json."""
-        return str((self.run or {}).get("status", "") or "")
+        return self.run.status if self.run is not None else ""
 
     def problems_with(self, *names: str) -> list[str]:
         """Sentences for the files among ``names`` that exist but could not be read."""
@@ -125,7 +126,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
         profile=read(PROFILE, DatasetProfile.load),
         per_image=read(PER_IMAGE, read_per_image),
         recommendation=read(RECOMMENDATION, Recommendation.load),
-        run=read(RUN, lambda f: redact_deep(read_json(f, dict))),
+        run=read(RUN, lambda f: RunSummary.from_dict(redact_deep(read_json(f, dict)))),
         trials=read(TRIALS, lambda f: normalise(read_csv(f), TRIAL_COLUMNS)),
         epochs=read(EPOCHS, lambda f: normalise(read_csv(f), EPOCH_COLUMNS)),
         stability=read(
@@ -133,7 +134,7 @@ def load_run(run_dir: str | Path) -> RunFolder:
             lambda f: normalise(read_csv(f), STABILITY_COLUMNS),
         ),
         lr_range_tests=read(LR_RANGE_TEST, read_lr_range_tests),
-        result=read(RESULT, lambda f: read_json(f, dict)),
+        result=read(RESULT, TuneOutcome.load),
         samples=read(SAMPLES, read_samples),
         study_states=read(STUDY_DB, count_trial_states),
         problems=problems,

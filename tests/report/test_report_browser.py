@@ -83,7 +83,7 @@ def test_report_in_chromium(browser: Any, build_stage: Callable[[str], Path], tm
         watched.requests
     )
     images = page.eval_on_selector_all("img", "els => els.map(e => [e.complete, e.naturalWidth, e.alt])")
-    assert len(images) == 26
+    assert len(images) == 27
     undecoded = [alt for complete, width, alt in images if not complete or width <= 0]
     assert undecoded == []
     for section_id, title in SECTIONS:
@@ -141,12 +141,16 @@ def test_print_keeps_the_verdict_on_page_one_and_never_breaks_a_value(
     (tmp_path / "report-a4.pdf").write_bytes(pdf)
     _keep(tmp_path / "report-a4.pdf")
     page.close()
-    pages = [unicodedata.normalize("NFKC", p.extract_text()) for p in pypdf.PdfReader(io.BytesIO(pdf)).pages]
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    pages = [unicodedata.normalize("NFKC", p.extract_text()) for p in reader.pages]
+    page_one_images = len(reader.pages[0].images)  # the verdict section's only image is the paired plot
     assert 2 <= len(pages) <= MAX_A4_PAGES
     first = pages[0]
     assert "Recommended loss" in first.replace("RECOMMENDED LOSS", "Recommended loss")
     assert "dice_ce" in first and "Confidence medium" in first
     assert "Ranking of the configurations" in first and "focal lr=8.0e-03" in first  # the whole ranking
+    assert "Does the winner beat each finalist" not in first  # plot text is an image, not PDF text...
+    assert page_one_images >= 1  # ...so check the paired plot by the images drawn on page 1
     # every value appears as often, whole, in the PDF's text as on the page: none was split by a line break
     expected, found = _tokens(printed), _tokens("\n".join(pages))
     assert len(expected) > 50

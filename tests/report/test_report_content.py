@@ -35,6 +35,22 @@ def test_verdict_matches_result_json(complete_report: Path) -> None:
     assert "Confidence medium: Use it; the runner-up is close" in text
 
 
+def test_paired_comparison_is_result_json(complete_report: Path) -> None:
+    result = json.loads((complete_report.parent / "result.json").read_text())
+    parser = parse(complete_report.read_text(encoding="utf-8"))
+    rows = body_rows(parser, "comparisons")
+    comparisons = result["verdict"]["comparisons"]
+    assert [r[0] for r in rows] == ["ce", "dice", "focal"]
+    for row, c in zip(rows, comparisons, strict=True):
+        assert float(row[1]) == pytest.approx(c["mean_diff"], abs=5e-4)
+        assert row[3] == f"{c['runs_won']} of {c['runs']}"
+        assert row[4] == ("clear" if c["clear"] else "tie")
+    # c4 (focal): 0.78-0.70, 0.80-0.00, 0.79-0.72 -> 0.08, 0.80, 0.07, mean 0.3167; interval crosses 0: a tie
+    assert rows[2][1] == "0.317" and rows[2][4] == "tie"
+    html = complete_report.read_text(encoding="utf-8")
+    assert html.index('id="paired-plot"') < html.index('id="ranking"')  # the one plot sits by the verdict
+
+
 def test_snippets_say_what_was_validated(complete_report: Path) -> None:
     text = parse(complete_report.read_text(encoding="utf-8")).section_text["use"]
     assert "build_loss('dice_ce', mix=0.3)" in text  # PyTorch snippet (quotes shown as text)
@@ -170,9 +186,9 @@ def test_lr_range_test_flags_bounded_losses(complete_report: Path) -> None:
 def test_plots_and_samples_are_inline_pngs(complete_report: Path) -> None:
     parser = parse(complete_report.read_text(encoding="utf-8"))
     images = [u for u in parser.urls if u.startswith("data:image/png;base64,")]
-    # 4 dataset + 5 trial plots + LR range + stability = 11 plots;
+    # paired verdict plot + 4 dataset + 5 trial plots + LR range + stability = 12 plots;
     # 3 sample tiles x (image + truth + 3 predictions) = 15 tiles
-    assert len(images) == 11 + 15
+    assert len(images) == 12 + 15
     assert "Plot not drawn" not in complete_report.read_text(encoding="utf-8")
 
 

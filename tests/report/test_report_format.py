@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from lossadvisor._run_records import TuneOutcome
 from lossadvisor.report import _format as fmt
 from lossadvisor.report._context import _agreement
 from lossadvisor.report._context_dataset import _threshold
@@ -80,11 +81,11 @@ def test_threshold_shows_the_threshold_once() -> None:
 
 def test_agreement_sentence() -> None:
     first = {"loss": "weighted_ce", "params": {"pos_weight": 4.73}}
-    agree = _agreement({"rules_first_choice": first, "agrees_with_rules": True})
+    agree = _agreement(TuneOutcome.from_dict({"rules_first_choice": first, "agrees_with_rules": True}))
     assert agree == "The trials confirm the rules' first choice, weighted_ce (pos_weight=4.73)."
-    overrule = _agreement({"rules_first_choice": first, "agrees_with_rules": False})
+    overrule = _agreement(TuneOutcome.from_dict({"rules_first_choice": first, "agrees_with_rules": False}))
     assert overrule.startswith("The trials overrule the rules' first choice, weighted_ce (pos_weight=4.73)")
-    assert _agreement({}) == ""
+    assert _agreement(TuneOutcome.from_dict({})) == ""
 
 
 def test_values_with_a_hyphen_are_kept_on_one_line_and_escaped() -> None:
