@@ -115,7 +115,8 @@ STABILITY_COLUMNS = (
     COLLAPSE, "failed", "fail_reason", *RECALL_COLUMNS, "duration_s",
 )
 # confirmation.csv and diagnostics.csv: the stability columns plus the fold (empty for diagnostics)
-RUN_COLUMNS = (*STABILITY_COLUMNS[:6], "fold", *STABILITY_COLUMNS[6:])
+_SEED_AT = STABILITY_COLUMNS.index("seed")
+RUN_COLUMNS = (*STABILITY_COLUMNS[:_SEED_AT], "fold", *STABILITY_COLUMNS[_SEED_AT:])
 # confirmation_tiles.csv: foreground pixels of one validation tile in one run (crop windows summed per tile)
 TILE_COLUMNS = ("config_id", "loss", "fold", "seed", "tile", "intersection", "union", "iou")
 # per_image.csv: these columns, plus one ``pixels_<class>`` and one ``objects_<class>`` column per class.
