@@ -45,34 +45,35 @@ def _datasets() -> list[tuple[str, Path]]:
 
 
 def _verdict_lines(result) -> list[str]:
-    verdict = result.verdict or {}
-    names = {r["config_id"]: r["label"] for r in result.ranking}
+    verdict = result.verdict
+    names = {r.config_id: r.label for r in result.ranking}
+    winner = verdict.winner if verdict else None
     lines = [
-        f"    verdict {verdict.get('kind')}: recommended {result.recommended.get('loss')} "
-        f"(winner {names.get(verdict.get('winner'), verdict.get('winner'))})"
+        f"    verdict {verdict.kind if verdict else None}: recommended "
+        f"{result.recommended.loss if result.recommended else None} (winner {names.get(winner, winner)})"
     ]
     for r in result.ranking:
-        search = r["search_iou"] if r["search_iou"] is not None else float("nan")
+        search = r.search_iou if r.search_iou is not None else float("nan")
         lines.append(
-            f"      {r['label']:<46} search {search:.3f}"
-            f"  confirmation {r['mean_iou']:.3f} +- {r['std_iou']:.3f} ({r['runs']} runs)"
+            f"      {r.label:<46} search {search:.3f}"
+            f"  confirmation {r.mean_iou:.3f} +- {r.std_iou:.3f} ({r.runs} runs)"
         )
-    for c in verdict.get("comparisons", []):
-        if c.get("mean_diff") is not None:
+    for c in verdict.comparisons if verdict else ():
+        if c.mean_diff is not None:
             lines.append(
-                f"      winner vs {c['against_loss']:<12} {c['mean_diff']:+.3f} IoU, 95% CI "
-                f"[{c['ci_low']:+.3f}, {c['ci_high']:+.3f}], won {c['runs_won']}/{c['runs']}: "
-                + ("clear" if c["clear"] else "tie")
+                f"      winner vs {c.against_loss:<12} {c.mean_diff:+.3f} IoU, 95% CI "
+                f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}], won {c.runs_won}/{c.runs}: "
+                + ("clear" if c.clear else "tie")
             )
-    order = verdict.get("order") or {}
-    losses = {r["config_id"]: r["loss"] for r in result.ranking}
+    order = verdict.order if verdict else None
+    losses = {r.config_id: r.loss for r in result.ranking}
     held = (
         "held"
-        if order.get("held")
+        if order is not None and order.held
         else "did not hold: "
         + ", ".join(
-            f"{losses.get(o['entry'], o['entry'])} overtook {losses.get(o['overtook'], o['overtook'])}"
-            for o in order.get("overtook", [])
+            f"{losses.get(o.entry, o.entry)} overtook {losses.get(o.overtook, o.overtook)}"
+            for o in (order.overtook if order else ())
         )
     )
     lines.append(f"      search order {held}")
@@ -80,8 +81,8 @@ def _verdict_lines(result) -> list[str]:
 
 
 def _tied_losses(result) -> set[str]:
-    by_id = {r["config_id"]: r["loss"] for r in result.ranking}
-    return {by_id[e] for e in (result.verdict or {}).get("tied", []) if e in by_id}
+    by_id = {r.config_id: r.loss for r in result.ranking}
+    return {by_id[e] for e in (result.verdict.tied if result.verdict else ()) if e in by_id}
 
 
 def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
@@ -116,7 +117,7 @@ def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
                 {"dataset": name, "seed": seed, "wall_s": wall, "search_s": search, "confirm_s": confirm}
             )
         a, b = results
-        ra, rb = a.recommended.get("loss"), b.recommended.get("loss")
+        ra, rb = (r.recommended.loss if r.recommended else None for r in (a, b))
         agree = ra == rb or ra in _tied_losses(b) or rb in _tied_losses(a)
         print(
             f"  {name}: seed 0 recommends {ra}, seed 1 recommends {rb}: "

@@ -182,6 +182,7 @@ class Verdict(_Record):
     tied: tuple[str, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     margin: float | None = None
+    order: OrderCheck | None = None
     explanation: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -19,52 +19,52 @@ def _format_table(result) -> str:
     """The final summary: finalists with their confirmation IoU, the verdict with intervals, diagnostics."""
     header = f"{'finalist':<48} {'search':>7} {'confirm':>8} {'std':>6} {'collapse':>8} {'runs':>5}"
     lines = [header, "-" * len(header)]
-    recommended = (result.verdict or {}).get("recommended")
+    verdict = result.verdict
+    recommended = verdict.recommended if verdict else None
     for r in result.ranking:
-        mark = "*" if r["config_id"] == recommended else " "
-        label = (r["label"][:44] + "...") if len(r["label"]) > 47 else r["label"]
-        search = f"{r['search_iou']:.3f}" if r.get("search_iou") is not None else "-"
-        mean = f"{r['mean_iou']:.3f}" if r.get("mean_iou") is not None else "-"
-        std = f"{r['std_iou']:.3f}" if r.get("std_iou") is not None else "-"
-        collapse = f"{r['collapse_rate']:.0%}" if r.get("collapse_rate") is not None else "-"
-        lines.append(f"{mark}{label:<47} {search:>7} {mean:>8} {std:>6} {collapse:>8} {r['runs']:>5}")
-    verdict = result.verdict or {}
-    labels = {r["config_id"]: r["loss"] for r in result.ranking}
-    if verdict.get("comparisons"):
-        lines += ["", f"Paired against the winner ({labels.get(verdict['winner'], verdict['winner'])}):"]
-        for c in verdict["comparisons"]:
-            if c.get("mean_diff") is None:
+        mark = "*" if r.config_id == recommended else " "
+        label = (r.label[:44] + "...") if len(r.label) > 47 else r.label
+        search = f"{r.search_iou:.3f}" if r.search_iou is not None else "-"
+        mean = f"{r.mean_iou:.3f}" if r.mean_iou is not None else "-"
+        std = f"{r.std_iou:.3f}" if r.std_iou is not None else "-"
+        collapse = f"{r.collapse_rate:.0%}" if r.collapse_rate is not None else "-"
+        runs = r.runs if r.runs is not None else "-"
+        lines.append(f"{mark}{label:<47} {search:>7} {mean:>8} {std:>6} {collapse:>8} {runs:>5}")
+    labels = {r.config_id: r.loss for r in result.ranking}
+    if verdict is not None and verdict.comparisons:
+        lines += ["", f"Paired against the winner ({labels.get(verdict.winner, verdict.winner)}):"]
+        for c in verdict.comparisons:
+            if c.mean_diff is None:
                 continue
             lines.append(
-                f"  vs {c['against_loss']:<14} {c['mean_diff']:+.3f} IoU, 95% CI [{c['ci_low']:+.3f}, "
-                f"{c['ci_high']:+.3f}], won {c['runs_won']}/{c['runs']} runs: "
-                + ("clear" if c["clear"] else "tie")
+                f"  vs {c.against_loss:<14} {c.mean_diff:+.3f} IoU, 95% CI [{c.ci_low:+.3f}, "
+                f"{c.ci_high:+.3f}], won {c.runs_won}/{c.runs} runs: " + ("clear" if c.clear else "tie")
             )
-    order = verdict.get("order") or {}
-    if order.get("search"):
-        if order.get("held"):
+    order = verdict.order if verdict else None
+    if order is not None and order.search:
+        if order.held:
             lines.append("Search order held after the longer confirmation runs.")
         else:
             moves = ", ".join(
-                f"{labels.get(o['entry'], o['entry'])} overtook {labels.get(o['overtook'], o['overtook'])}"
-                for o in order["overtook"]
+                f"{labels.get(o.entry, o.entry)} overtook {labels.get(o.overtook, o.overtook)}"
+                for o in order.overtook
             )
             lines.append(f"Search order did not hold: {moves}.")
     if result.diagnostics:
         lines += ["", "Diagnostics, not ranked (what a finder-picked learning rate would have given you):"]
         for d in result.diagnostics:
             lines.append(
-                f"  {d['label']:<46} IoU {d['mean_iou']:.3f} (std {d['std_iou']:.3f}, "
-                f"collapse {d['collapse_rate']:.0%}, {d['runs']} runs)"
+                f"  {d.label:<46} IoU {d.mean_iou:.3f} (std {d.std_iou:.3f}, "
+                f"collapse {d.collapse_rate:.0%}, {d.runs} runs)"
             )
     if result.size_switch:
         lines += ["", result.size_switch["message"]]
     rec, conf = result.recommended, result.confidence
-    if rec.get("loss"):
+    if rec is not None and rec.loss:
         lines += [
             "",
-            f"Recommended: {rec['loss']} {rec['params']} at lr={rec['lr']:.3g} (verdict: {conf['level']})",
-            f"  {conf['explanation']}",
+            f"Recommended: {rec.loss} {rec.params} at lr={rec.lr:.3g} (verdict: {conf.level})",
+            f"  {conf.explanation}",
         ]
     return "\n".join(lines)
 

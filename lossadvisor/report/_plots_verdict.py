@@ -50,7 +50,7 @@ def paired_differences(
             y = len(rows) - 1 - i
             colour = colours.get(losses.get(str(c.get("against")), ""), MUTED)
             per_run = [r["diff"] for r in c.get("per_run") or [] if r.get("diff") is not None]
-            ax.scatter(per_run, [y] * len(per_run), s=12, color=MUTED, alpha=0.6, zorder=2, linewidth=0)
+            ax.scatter(per_run, [y] * len(per_run), s=14, color="#333333", alpha=0.7, zorder=5, linewidth=0)
             low, high = c.get("ci_low"), c.get("ci_high")
             if low is not None and high is not None:
                 ax.plot([low, high], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=3)
@@ -64,9 +64,9 @@ def paired_differences(
         ax.set_yticklabels([labels.get(str(c.get("against")), str(c.get("against"))) for c in reversed(rows)])
         ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_xlabel(
-            f"IoU of the winner ({winner}) minus the finalist's, paired per fold and seed\n"
-            f"bar: {level:.0%} interval of the mean; grey dots: one run each"
-            + (f"; shaded: a gain under the {margin:g} margin is a tie" if margin else "")
+            f"winner's IoU minus the finalist's, per fold and seed (winner: {winner})\n"
+            f"bar: {level:.0%} interval; dots: single runs"
+            + (f"; shaded: within the {margin:g} margin" if margin else "")
         )
         ax.set_title("Does the winner beat each finalist on the same tiles and seeds?")
 

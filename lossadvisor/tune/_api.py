@@ -18,6 +18,14 @@ import numpy as np
 
 from lossadvisor import runfolder
 from lossadvisor._atomic import write_json
+from lossadvisor._run_records import (
+    Confidence,
+    ModelUsed,
+    RankedConfig,
+    Recommended,
+    TuneOutcome,
+    Verdict,
+)
 from lossadvisor._text import display_path, safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import DEFAULT_MAX_PIXELS
@@ -51,7 +59,7 @@ from lossadvisor.tune._lr_range import lr_range_test
 from lossadvisor.tune._models import check_model, resolve_model
 from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._progress import Progress
-from lossadvisor.tune._result import confidence_from_verdict, finalist_ranking, write_result
+from lossadvisor.tune._result import finalist_ranking, write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
@@ -94,18 +102,19 @@ class TuneResult:
     """What :func:`tune` found and where it wrote it."""
 
     run_dir: Path
-    recommended: dict  # loss, params, lr, label, config_id
-    confidence: dict  # level ("clear" / "tie" / "single" / "none"), margin, ci_low, ci_high, explanation
-    ranking: list[dict]  # one entry per finalist, best confirmation IoU first
+    recommended: Recommended | None  # loss, params, lr, label, config_id
+    confidence: Confidence  # level ("clear" / "tie" / "single" / "none"), margin, interval, explanation
+    ranking: tuple[RankedConfig, ...]  # one entry per finalist, best confirmation IoU first
     study_name: str
-    model: dict  # name, parameters
+    model: ModelUsed | None  # name, parameters
     storage: str  # redacted URL
     trials: int  # trials counted in the study
     result_path: Path
     report_path: Path | None
-    verdict: dict | None = None  # kind, winner, recommended, tied, comparisons, order, explanation
-    diagnostics: list[dict] | None = None  # finder-picked configurations, never ranked
+    verdict: Verdict | None = None  # kind, winner, recommended, tied, comparisons, order, explanation
+    diagnostics: tuple[RankedConfig, ...] = ()  # finder-picked configurations, never ranked
     size_switch: dict | None = None  # set when tune followed the lost-objects rule to another training size
+    outcome: TuneOutcome | None = None  # all of result.json, typed
 
 
 def _check(name: str, value, ok: bool, expected: str) -> None:
@@ -528,7 +537,6 @@ def tune(
                 ranking = finalist_ranking(
                     list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records
                 )
-                conf = confidence_from_verdict(verdict)
                 diagnostics = summarise(diag_records)
                 write_tables(
                     run_dir, study, diagnostics=diag_records, confirmation=confirm_records, tiles=tiles
@@ -583,21 +591,22 @@ def tune(
         from lossadvisor.report import build_report
 
         report_path = Path(build_report(run_dir))
-    best = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), {})
+    outcome = TuneOutcome.load(result_path)  # the record just written: TuneResult carries what the file says
     return TuneResult(
         run_dir=run_dir,
-        recommended={k: best.get(k) for k in ("loss", "params", "lr", "label", "config_id")},
-        confidence=conf,
-        ranking=ranking,
+        recommended=outcome.recommended,
+        confidence=outcome.confidence,
+        ranking=outcome.ranking,
         study_name=name,
-        model=model_info.to_dict(),
+        model=outcome.model or ModelUsed.from_dict(model_info.to_dict()),
         storage=storage_label if storage else DEFAULT_STORAGE_LABEL,
         trials=counted_trials(study),
         result_path=result_path,
         report_path=report_path,
-        verdict=verdict,
-        diagnostics=diagnostics,
+        verdict=outcome.verdict,
+        diagnostics=outcome.diagnostics,
         size_switch=size_switch,
+        outcome=outcome,
     )
 
 

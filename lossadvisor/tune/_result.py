@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 
 from lossadvisor import runfolder
+from lossadvisor._run_records import TuneOutcome
 from lossadvisor.tune._metrics import OBJECT_FOUND_OVERLAP, ObjectRecallTally
 from lossadvisor.tune._outputs import (
     object_recall_by_config,
     snippets,
     validated_setup,
-    write_json,
     write_samples,
 )
 from lossadvisor.tune._search import RunContext, jsonable_params
@@ -152,7 +152,9 @@ def write_result(
         "training": training,
     }
     _write_sample_file(run_dir, ranking, verdict, ctx, finalist_trials)
-    return write_json(run_dir / runfolder.RESULT_JSON, payload)
+    # Through the typed record: a field written with the wrong type fails here, in the tuner's tests, rather
+    # than in a reader; keys the record does not declare are kept as they are.
+    return TuneOutcome.from_dict(runfolder.json_clean(payload)).save(run_dir / runfolder.RESULT_JSON)
 
 
 def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:

@@ -94,7 +94,7 @@ def test_given_validation_set_is_used_as_is():
 def test_pair_of_arrays_runs_a_study(tmp_path, tiny):
     out = tmp_path / "run"
     result = tune(train=squares(10), val=squares(4, seed=1), out=out, n_trials=2, report=False, **tiny)
-    assert result.recommended["loss"]
+    assert result.recommended.loss
     profile = json.loads((out / "profile.json").read_text())
     assert profile["files_read"] == 14 and profile["source"] == "<in-memory arrays>"
     run = json.loads((out / "run.json").read_text())

@@ -185,7 +185,7 @@ def test_each_preset_runs_a_tiny_study(preset, tiny_dataset, tmp_path, tiny):
         **tiny,
     )
     expected = count_parameters(PRESETS[preset][0](3, 1))
-    assert result.model == {"name": preset, "parameters": expected}
+    assert (result.model.name, result.model.parameters) == (preset, expected)
     run = json.loads((out / "run.json").read_text())
     res = json.loads((out / "result.json").read_text())
     assert run["model"] == res["model"] == {"name": preset, "parameters": expected}

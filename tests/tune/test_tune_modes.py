@@ -50,4 +50,4 @@ def test_multiclass_study(tmp_path, tiny):
         rows = list(csv.DictReader(f))
     assert rows and all(r["state"] in ("COMPLETE", "PRUNED") for r in rows)
     assert "n_out=3" in json.loads((out / "result.json").read_text())["snippets"]["fastai"]
-    assert 0.0 <= result.ranking[0]["mean_iou"] <= 1.0
+    assert 0.0 <= result.ranking[0].mean_iou <= 1.0

@@ -79,7 +79,7 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     assert run["status"] == "complete" and run["fingerprint"] and run["storage"].startswith("sqlite:///")
     assert set(run["timings"]["phases"]) >= {"search_s", "confirmation_s", "total_s"}
     res = json.loads((out / "result.json").read_text())
-    assert res["recommended"]["loss"] == result.recommended["loss"]
+    assert res["recommended"]["loss"] == result.recommended.loss
     assert (
         res["confidence"]["level"] in ("clear", "tie")
         and res["verdict"]["kind"] == res["confidence"]["level"]
@@ -176,8 +176,8 @@ def test_nan_configuration_fails_with_reason_and_the_study_goes_on(tiny_dataset,
     for t in trials[1:]:  # the other losses fail with the reason, and the study went on to the next trial
         assert t["state"] == "FAIL" and t["fail_reason"] == "non-finite loss (nan) at epoch 1, step 1"
     # no other loss finished a search trial, so CE is the only finalist and nothing was compared
-    assert [r["loss"] for r in result.ranking] == ["ce"]
-    assert result.verdict["kind"] == "single" and result.recommended["loss"] == "ce"
+    assert [r.loss for r in result.ranking] == ["ce"]
+    assert result.verdict.kind == "single" and result.recommended.loss == "ce"
 
 
 def test_bad_options_are_refused_before_any_work(tiny_dataset, tmp_path):
