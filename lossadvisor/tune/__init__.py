@@ -8,7 +8,7 @@ together (:func:`tune`). Importing this package imports torch.
 Example:
     >>> from lossadvisor.tune import tune
     >>> result = tune("images", "masks", out="reports/mydata")  # doctest: +SKIP
-    >>> result.recommended["loss"], result.confidence["level"]  # doctest: +SKIP
+    >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def tune(
     Example:
         >>> result = tune("examples/buildings/images", "examples/buildings/masks",
         ...               out="reports/buildings")  # doctest: +SKIP
-        >>> result.recommended["loss"], result.confidence["level"]  # doctest: +SKIP
+        >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
         ('ce', 'tie')
     """
     _check(
