@@ -7,12 +7,14 @@ experiments in one ranking, so it is refused with :class:`StudyMismatchError` an
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._redact import REDACTED, redact, url_password
-from lossadvisor.errors import ConfigError, StudyMismatchError
+from lossadvisor.errors import StudyMismatchError
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +22,7 @@ DEFAULT_STUDY_NAME = "lossadvisor"
 STUDY_DB = runfolder.STUDY_DB
 FINGERPRINT_ATTR = "fingerprint"
 SETTINGS_ATTR = "objective_settings"
+DEFINITION_ATTR = "recommendation"  # what the first worker advised; every later worker searches that space
 STALE_REASON = "stale: the process running it ended before it finished"
 # How shareable files name the default storage: relative to the run folder, never the machine's own path.
 DEFAULT_STORAGE_LABEL = f"sqlite:///{STUDY_DB}"
@@ -98,23 +101,11 @@ def driver_hint(url: str) -> str:
     return _DRIVER_HINTS.get(scheme, f"the SQLAlchemy driver for {scheme or 'this URL'}")
 
 
-def open_storage(url: str, *, label: str | None = None):
-    """An Optuna RDB storage for ``url``; connection errors become a ConfigError without the password.
+def open_storage(url: str, *, label: str | None = None, heartbeat_s: int | None = None, on_stale=None):
+    """An Optuna storage for ``url`` (see :func:`lossadvisor.tune._storage.open_storage`)."""
+    from lossadvisor.tune._storage import open_storage as _open
 
-    ``label`` names the storage in messages (the default SQLite file as the user's run folder, not its
-    resolved path).
-    """
-    import optuna
-
-    shown = label or redact_url(url)
-    try:
-        return optuna.storages.RDBStorage(driver_url(url))
-    except Exception as exc:  # SQLAlchemy / driver errors have many types
-        detail = scrub(str(exc), url, shown).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(
-            f"Cannot open the Optuna storage {shown}: {detail}. Check the URL, that the server is reachable "
-            f"and that its driver is installed: {driver_hint(url)}."
-        ) from None
+    return _open(url, label=label, heartbeat_s=heartbeat_s, on_stale=on_stale)
 
 
 def open_study(
@@ -126,28 +117,46 @@ def open_study(
     sampler,
     pruner,
     storage_label: str,
+    lock: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    definition: dict | None = None,
 ):
-    """Create the study or load it, checking it was made from the same data and objective.
+    """Create the study or join it, checking it was made from the same data and objective.
+
+    The first worker stores what defines the study (fingerprint, objective settings, and ``definition``,
+    the recommendation whose search space every worker explores); a later worker is checked against it.
+    All of it happens under ``lock``, so workers starting in the same second agree on one definition.
+
+    Returns:
+        ``(study, stored_definition)``: the definition the study holds (this worker's, if it created it).
 
     Raises:
         StudyMismatchError: The stored fingerprint or objective settings differ.
     """
     import optuna
 
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=storage,
-        sampler=sampler,
-        pruner=pruner,
-        direction="maximize",
-        load_if_exists=True,
-    )
-    if study.user_attrs.get(FINGERPRINT_ATTR) is None:
-        study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
-        study.set_user_attr(SETTINGS_ATTR, objective_settings)
-        return study
-    _compare(study.user_attrs, study_name, fingerprint, objective_settings, storage_label)
-    return study
+    from lossadvisor.tune._storage import with_retries
+
+    with lock():
+        study = with_retries(
+            lambda: optuna.create_study(
+                study_name=study_name,
+                storage=storage,
+                sampler=sampler,
+                pruner=pruner,
+                direction="maximize",
+                load_if_exists=True,
+            ),
+            what="Creating the study",
+        )
+        attrs = study.user_attrs
+        if attrs.get(FINGERPRINT_ATTR) is None:
+            study.set_user_attr(FINGERPRINT_ATTR, fingerprint)
+            study.set_user_attr(SETTINGS_ATTR, objective_settings)
+            if definition is not None:
+                study.set_user_attr(DEFINITION_ATTR, definition)
+            return study, definition
+    _compare(attrs, study_name, fingerprint, objective_settings, storage_label)
+    return study, attrs.get(DEFINITION_ATTR, definition)
 
 
 def check_study(
@@ -174,8 +183,9 @@ def _compare(attrs: dict, study_name: str, fingerprint: str, objective_settings:
     if stored != fingerprint:
         raise StudyMismatchError(
             f"Study {study_name!r} in {label} was made from other data "
-            f"(fingerprint {stored[:12]}..., these masks give {fingerprint[:12]}...). Resuming would mix two "
-            f"datasets in one ranking. Nothing was changed. Use another --out folder or --study name, or "
+            f"(fingerprint {stored[:12]}..., these masks give {fingerprint[:12]}...). Resuming or joining it "
+            f"would mix two datasets in one ranking. Nothing was changed. Point this worker at the same "
+            f"images and masks as the study's other workers, use another --out folder or --study name, or "
             f"delete the old study to start over."
         )
     old = attrs.get(SETTINGS_ATTR, {})
