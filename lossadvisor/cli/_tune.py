@@ -176,8 +176,9 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     "--storage",
     default=None,
     metavar="URL",
-    help="Optuna storage URL, e.g. postgresql://user:pw@host/db for several machines "
-    "[default: SQLite <out>/study.db]. The password is never written to files or logs.",
+    help="Optuna storage shared by every worker of the study: postgresql://user:pw@host/db for many "
+    "machines, journal:FILE for a few processes on one machine [default: SQLite <out>/study.db, one "
+    "process]. The password is never written to files or logs.",
 )
 @click.option("--study", "study_name", default=None, help="Study name in the storage [default: lossadvisor].")
 @click.option(
@@ -217,6 +218,15 @@ def _complete_model(ctx, param, incomplete: str) -> list:
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
 @max_pixels_option
+@click.option(
+    "--heartbeat",
+    type=click.IntRange(min=1),
+    default=15,
+    show_default=True,
+    metavar="SECONDS",
+    help="Seconds between a worker's heartbeats on shared storage; a trial silent for 4 heartbeats is "
+    "taken for a dead worker's and re-run by a live one.",
+)
 @click.option("--no-report", is_flag=True, help="Do not build report.html at the end.")
 @click.option(
     "--json",
@@ -253,6 +263,7 @@ def tune_command(
     rules_config,
     seed,
     max_pixels,
+    heartbeat,
     no_report,
     as_json,
     quiet,
@@ -277,7 +288,8 @@ def tune_command(
           --out reports/buildings
       lossadvisor tune --images tiles/ --masks labels/ --crop 256 --device cuda --n-trials 60
       lossadvisor tune --images tiles/ --masks labels/ --model ./mynet.py:build --json > result.json
-      lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # several machines
+      lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # on each machine
+      lossadvisor tune --storage journal:runs/roads.journal --study roads --out reports/roads-w1
     """
     from lossadvisor._text import display_path, safe_text
     from lossadvisor.tune import tune
@@ -311,6 +323,7 @@ def tune_command(
             ignore_index=ignore_index,
             rules_config=rules_config,
             seed=seed,
+            heartbeat=heartbeat,
             progress=not quiet,
             report=not no_report,
             max_pixels=max_pixels,

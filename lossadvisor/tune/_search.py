@@ -156,7 +156,9 @@ def counted_trials(study) -> int:
 
 
 def enqueue_defaults(study, space: SearchSpace, *, limit: int) -> int:
-    """Enqueue one trial per loss at its defaults (at most ``limit``), unless one already ran or waits.
+    """Enqueue one trial per loss at its defaults, unless one already ran or waits.
+
+    ``limit`` is what the budget has left besides the trials already queued (at most that many are added).
 
     With a dozen trials, TPE alone may never try some losses; a first pass at default parameters gives each
     candidate one fair run before the sampler and the pruner take over.
@@ -164,7 +166,9 @@ def enqueue_defaults(study, space: SearchSpace, *, limit: int) -> int:
     from optuna.trial import TrialState
 
     done = set()
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    limit -= sum(t.state == TrialState.WAITING for t in trials)  # queued ones will use the budget too
+    for t in trials:
         loss = t.user_attrs.get(DEFAULT_ATTR)
         if loss is None and t.state == TrialState.WAITING:
             loss = t.system_attrs.get("fixed_params", {}).get(LOSS_PARAM)

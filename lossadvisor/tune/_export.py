@@ -1,0 +1,84 @@
+"""Rebuild a run folder from a shared study, on any machine: what ``lossadvisor report --storage`` reads.
+
+Workers store the run files the report needs in the storage (:mod:`._shared`): the profile and advice of
+the first worker, the LR range tests, and, from a worker that finished, result.json, samples.npz and its
+run.json. The tables (trials.csv, epochs.csv, stability.csv) are written fresh from the study, so an export
+of a study still running shows every trial finished so far.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lossadvisor.errors import ConfigError
+from lossadvisor.tune._outputs import write_tables
+from lossadvisor.tune._shared import SharedFiles
+from lossadvisor.tune._stability import ATTR_PREFIX
+from lossadvisor.tune._storage import open_storage, redact_url
+from lossadvisor.tune._tasks import tasks_study_name
+
+logger = logging.getLogger(__name__)
+
+STORED_FILES = (
+    "profile.json",
+    "per_image.csv",
+    "recommendation.json",
+    "lr_range_test.json",
+    "result.json",
+    "samples.npz",
+    "run.json",
+)
+
+
+def export_study(storage: str, study_name: str, out: str | Path) -> Path:
+    """Write the run files of study ``study_name`` in ``storage`` into the folder ``out``.
+
+    Args:
+        storage: The storage URL the workers used (``postgresql://...``, ``journal:FILE``, ``sqlite:///...``).
+        study_name: The study's name (``--study``).
+        out: The folder to write (created if needed).
+
+    Returns:
+        The folder.
+
+    Raises:
+        ConfigError: The storage cannot be opened or holds no such study.
+
+    Example:
+        >>> export_study("postgresql://me@db/optuna", "roads-v2", "reports/roads-v2")  # doctest: +SKIP
+    """
+    import optuna
+
+    rdb = open_storage(storage)
+    names = {s.study_name for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
+    if study_name not in names:
+        studies = ", ".join(sorted(n for n in names if ":" not in n)) or "none"
+        raise ConfigError(
+            f"The storage {redact_url(storage)} holds no study named {study_name!r} (studies: {studies}). "
+            f"Pass the --study name the workers used."
+        )
+    study = optuna.load_study(study_name=study_name, storage=rdb)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = SharedFiles(rdb, study_name).get_all() if f"{study_name}:files" in names else {}
+    for name in STORED_FILES:
+        if name in stored:
+            _write_bytes(folder / name, stored[name])
+    records = []
+    if tasks_study_name(study_name) in names:
+        tasks = optuna.load_study(study_name=tasks_study_name(study_name), storage=rdb)
+        plan = [p["config_id"] for p in study.user_attrs.get("stability_plan", [])]
+        for t in tasks.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            if str(t.user_attrs.get("task", "")).startswith(ATTR_PREFIX) and "record" in t.user_attrs:
+                records.append(t.user_attrs["record"])
+        records.sort(key=lambda r: (plan.index(r["config_id"]) if r["config_id"] in plan else 99, r["seed"]))
+    write_tables(folder, study, records)
+    logger.info("Exported study %s from %s to %s", study_name, redact_url(storage), folder)
+    return folder
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
