@@ -118,9 +118,10 @@ class Session:
         return bool(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
     def wait_for_search(self, n_trials: int, run_more) -> None:
-        """Wait until no trial runs anywhere; run any trial a dead worker left (``run_more()``) meanwhile."""
+        """Wait until no trial runs anywhere; meanwhile ``run_more()`` runs what the budget has left (a dead
+        worker's re-queued trial), unless it is ``None`` (this worker is out of time)."""
         while True:
-            if self.search_open(n_trials):
+            if run_more is not None and self.search_open(n_trials):
                 run_more()
                 continue
             if not self.others_running():
