@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._shared import SharedFiles
@@ -64,7 +65,7 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     stored = SharedFiles(rdb, study_name).get_all() if f"{study_name}:files" in names else {}
     for name in STORED_FILES:
         if name in stored:
-            _write_bytes(folder / name, stored[name])
+            write_bytes(folder / name, stored[name])
     records = []
     if tasks_study_name(study_name) in names:
         tasks = optuna.load_study(study_name=tasks_study_name(study_name), storage=rdb)
@@ -76,9 +77,3 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     write_tables(folder, study, records)
     logger.info("Exported study %s from %s to %s", study_name, redact_url(storage), folder)
     return folder
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)

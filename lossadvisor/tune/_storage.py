@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import os
 import random
 import time
 import warnings
@@ -210,12 +211,15 @@ def advisory_lock(url: str, name: str) -> Iterator[None]:
 def _file_lock(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + LOCK_SUFFIX)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o666)  # an empty lock target, never written
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
