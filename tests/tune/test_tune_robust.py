@@ -239,8 +239,9 @@ def test_sigterm_mid_trial_marks_it_interrupted_exits_143_and_resumes(tiny_datas
     assert run["status"] == "interrupted" and "SIGTERM" in run["reason"]
     with sqlite3.connect(out / "study.db") as db:
         states = db.execute(
-            "SELECT t.state, a.value_json FROM trials t LEFT JOIN trial_user_attributes a "
-            "ON a.trial_id = t.trial_id AND a.key = 'fail_reason'"
+            "SELECT t.state, a.value_json FROM trials t JOIN studies s ON s.study_id = t.study_id "
+            "LEFT JOIN trial_user_attributes a ON a.trial_id = t.trial_id AND a.key = 'fail_reason' "
+            "WHERE s.study_name = 'lossadvisor'"  # not the companion studies (<name>:tasks, <name>:files)
         ).fetchall()
     assert states == [("FAIL", '"interrupted"')]
     result = tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=1, report=False, **tiny)
