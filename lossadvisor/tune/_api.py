@@ -43,6 +43,8 @@ from lossadvisor.tune._confirm import (
     collect,
     confirm_study_name,
     enqueue_units,
+    finalists_from_json,
+    finalists_to_json,
     run_units,
     select_finalists,
 )
@@ -55,6 +57,7 @@ from lossadvisor.tune._diagnostics import (
     run_diagnostics,
     summarise,
 )
+from lossadvisor.tune._lock import hold_folder, releases_folder_locks
 from lossadvisor.tune._lr_range import lr_range_test
 from lossadvisor.tune._models import check_model, resolve_model
 from lossadvisor.tune._outputs import write_tables
@@ -62,18 +65,18 @@ from lossadvisor.tune._progress import Progress
 from lossadvisor.tune._result import finalist_ranking, write_result
 from lossadvisor.tune._runinfo import RunRecord, environment
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
+from lossadvisor.tune._session import PLAN_ATTR, Session
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
 from lossadvisor.tune._space import SearchSpace, equal_lr_ranges
 from lossadvisor.tune._split import DEFAULT_FOLDS
+from lossadvisor.tune._storage import DEFAULT_HEARTBEAT_S
 from lossadvisor.tune._study import (
     DEFAULT_STORAGE_LABEL,
     DEFAULT_STUDY_NAME,
     STUDY_DB,
     check_study,
     default_storage_url,
-    fail_stale_trials,
     open_storage,
-    open_study,
     redact_url,
     scrub,
 )
@@ -141,6 +144,7 @@ def _sample_indices(val_masks: np.ndarray, ignore_index: int | None) -> list[int
     return order[:SAMPLE_TILES]
 
 
+@releases_folder_locks
 def tune(
     images: str | Path | None = None,
     masks: str | Path | None = None,
@@ -170,6 +174,7 @@ def tune(
     ignore_index: int | None = None,
     rules_config: str | Path | None = None,
     seed: int = 0,
+    heartbeat: int = DEFAULT_HEARTBEAT_S,
     progress: bool = True,
     report: bool = True,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -201,8 +206,9 @@ def tune(
         folds: Folds of the confirmation's stratified cross-validation (every tile validated once).
         finalists: Losses confirmed (the best configuration of each top loss; CE always among them).
         margin: Practical margin in IoU: a smaller mean gain is a tie whatever its interval.
-        storage: Optuna storage URL (e.g. ``postgresql://user:pw@host/db``); default: SQLite
-            ``<out>/study.db``.
+        storage: Optuna storage URL: ``postgresql://user:pw@host/db`` for workers on many machines,
+            ``journal:PATH`` for a few processes on one machine; default: SQLite ``<out>/study.db`` (one
+            process). Every worker started with the same storage and study shares the budget and the work.
         study_name: Study name in the storage (default "lossadvisor"; confirmation runs go to
             ``<name>:confirm``).
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
@@ -216,7 +222,10 @@ def tune(
         class_map: Class map for colour-coded masks (JSON/CSV), as for ``lossadvisor profile``.
         ignore_index: Mask value to ignore (e.g. 255 on boundaries).
         rules_config: TOML file of rule thresholds, as for ``lossadvisor advise``.
-        seed: Seed of the split, the folds, the sampler, every run and the bootstrap.
+        seed: Seed of the split, the folds, the sampler, every run and the bootstrap (worker k of a shared
+            study samples from a seed derived from it).
+        heartbeat: Seconds between a worker's heartbeats on shared storage; a trial or run silent for four
+            heartbeats is taken for a dead worker's, failed and re-run by a live worker.
         progress: Show progress bars.
         report: Build ``report.html`` at the end.
         max_pixels: Largest mask (pixels) read; larger files are skipped with a message naming this option
@@ -235,6 +244,7 @@ def tune(
         DataError: Missing folders or no usable pairs.
         StudyMismatchError: The run folder's study was made from other data or settings (checked before
             anything is written, so a finished run is never touched).
+        RunFolderBusyError: Another live process is running tune in the same run folder.
         KeyboardInterrupt: On Ctrl-C or SIGTERM (a :class:`Terminated`), after marking the running trial and
             ``run.json`` as interrupted.
 
@@ -283,6 +293,7 @@ def tune(
         "warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0"
     )
     _check("timeout", timeout, timeout is None or timeout > 0, "None or a positive number of seconds")
+    _check("heartbeat", heartbeat, isinstance(heartbeat, int) and heartbeat >= 1, "an integer >= 1 (seconds)")
 
     import optuna
 
@@ -306,6 +317,8 @@ def tune(
     run_dir = Path(out) if out is not None else Path(default_run_dir(source.masks))
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
+    if run_dir.is_dir():
+        hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec = recommend(profile, config=rules_config)
     base_space = SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
     size_switch = None
@@ -413,6 +426,8 @@ def tune(
         env = environment(choice.name, choice.threads)
 
         # Phase 2: the run starts. From here on run.json says how it ends (complete, interrupted, failed).
+        run_dir.mkdir(parents=True, exist_ok=True)
+        hold_folder(run_dir)
         write_outputs(profile, per_image, run_dir)
         rec.save(run_dir / runfolder.RECOMMENDATION_JSON)
         record = RunRecord(
@@ -432,27 +447,22 @@ def tune(
         clock["prepared"] = time.monotonic()
         with sigterm_as_interrupt():
             try:
-                if rdb is None:
-                    rdb = open_storage(storage_url, label=storage_label)
                 save_cache(data)
-                study = open_study(
-                    rdb,
-                    study_name=name,
+                session = Session.open(
+                    storage_url,
+                    name,
                     fingerprint=profile.fingerprint,
                     objective_settings=objective_settings,
-                    sampler=optuna.samplers.TPESampler(seed=seed),
-                    pruner=None,
+                    definition=rec.to_dict(),
                     storage_label=storage_label,
+                    heartbeat_s=None if storage is None else heartbeat,
+                    own_sqlite=storage is None,
                 )
-                cstudy = optuna.create_study(
-                    study_name=confirm_study_name(name),
-                    storage=rdb,
-                    direction="maximize",
-                    load_if_exists=True,
-                )
+                study = session.study
+                rec, base_space = _adopt_definition(session, rec, base_space, run_dir)
+                cstudy = session.companion(confirm_study_name(name))
                 if storage is None:
-                    fail_stale_trials(study, rdb)
-                    fail_stale_trials(cstudy, rdb)
+                    session.requeue_running(cstudy)
                 ctx = RunContext(
                     data=data,
                     num_classes=num_classes,
@@ -467,15 +477,21 @@ def tune(
                     sample_indices=_sample_indices(data.val_masks, train_ignore),
                     model_factory=spec.factory,
                     ignore_index=train_ignore,
+                    files=session.files,
                 )
-                lr_results = _lr_range_tests(study, base_space, ctx, run_dir)
+                shared = (
+                    runfolder.PROFILE_JSON, runfolder.PER_IMAGE_CSV, runfolder.RECOMMENDATION_JSON,
+                    runfolder.RUN_JSON,
+                )  # fmt: skip
+                session.share_run_files(run_dir, shared, replace=False)
+                lr_results = _lr_range_tests(session, base_space, ctx, run_dir)
                 suggestions = {r["loss"]: r["suggested_lr"] for r in lr_results if r.get("suggested_lr")}
                 entries, lr_note = equal_lr_ranges(list(base_space.entries.values()), suggestions.values())
                 space = SearchSpace(entries, starting_points=base_space.starting_points)
-                existing = len(study.trials)
-                # A fresh sampler seed on resume, so startup trials do not repeat the earlier run's draws.
-                study.sampler = optuna.samplers.TPESampler(
-                    seed=seed + existing, n_startup_trials=len(space.losses) + 2
+                # Each worker (and each resume) samples from its own seed, and the constant liar makes TPE
+                # treat the other workers' running trials as taken: no two workers train one configuration.
+                study.sampler = _sampler(
+                    session.worker.sampler_seed(seed), n_startup_trials=len(space.losses) + 2
                 )
                 # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every
                 # loss's default trial has finished, so each candidate gets one full run to set the median.
@@ -483,22 +499,37 @@ def tune(
                     n_startup_trials=len(space.losses), n_warmup_steps=max(1, epochs // 2)
                 )
                 clock["lr_tests"] = time.monotonic()
-                enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
+                with session.lock():  # exactly once per study, whatever the number of workers
+                    enqueue_defaults(study, space, limit=n_trials - counted_trials(study))
                 bars.start_search(total=n_trials, done=counted_trials(study))
 
                 def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
                     bars.trial_done(trial)
                     write_tables(run_dir, study)
 
-                run_search(study, space, ctx, n_trials=n_trials, timeout=timeout, on_trial=after_trial)
+                def search(limit: float | None = None) -> int:
+                    return run_search(
+                        study, space, ctx, n_trials=n_trials, timeout=limit, on_trial=after_trial,
+                        claim=lambda: session.claim(n_trials), beat=session.beat,
+                    )  # fmt: skip
+
+                search(timeout)
+                # other workers' trials still running: wait, re-running those of dead workers (unless out of
+                # time), so that every worker picks the finalists from the same finished trials
+                session.wait_for_search(n_trials, run_more=None if timeout else search)
                 bars.close()
                 clock["search"] = time.monotonic()
                 diag = diagnostic_configs(space, suggestions)
                 bars.start_runs(total=len(diag) * DIAGNOSTIC_SEEDS, desc="diagnostic runs")
-                diag_records = run_diagnostics(study, diag, ctx, on_run=bars.run_done)
+                diag_records = run_diagnostics(study, diag, ctx, on_run=bars.run_done, queue=session.tasks)
                 bars.close()
                 clock["diagnostics"] = time.monotonic()
-                picks = select_finalists(study, space, max_finalists=finalists)
+                picks = finalists_from_json(  # chosen once, by the first worker here, for every worker
+                    session.once(
+                        PLAN_ATTR,
+                        lambda: finalists_to_json(select_finalists(study, space, max_finalists=finalists)),
+                    )
+                )
                 fold_data = (
                     fold_data_from_memory(
                         *source.in_memory,
@@ -526,10 +557,19 @@ def tune(
                     replace(ctx, data=d, steps_per_epoch=steps * CONFIRM_STEP_FACTOR, timings=ctx.timings)
                     for d in fold_data
                 ]
-                enqueue_units(cstudy, picks, folds=folds, seeds=seeds)
+                with session.lock():  # every unit enqueued once, whatever the number of workers
+                    enqueue_units(cstudy, picks, folds=folds, seeds=seeds)
                 bars.start_runs(total=len(picks) * folds * seeds, desc="confirmation runs")
                 bars.advance(len(collect(cstudy, picks)[0]))
-                run_units(cstudy, picks, contexts, base_seed=seed, on_run=bars.run_done)
+
+                def confirm() -> int:  # each unit to exactly one worker, with a heartbeat while it trains
+                    return run_units(
+                        cstudy, picks, contexts, base_seed=seed, on_run=bars.run_done,
+                        take=lambda: session.take(cstudy), beat=session.beat,
+                    )  # fmt: skip
+
+                confirm()
+                session.wait_idle(cstudy, confirm)  # the others' units, and any a dead worker left
                 bars.close()
                 clock["confirmation"] = time.monotonic()
                 confirm_records, finalist_runs, tiles = collect(cstudy, picks)
@@ -566,6 +606,11 @@ def tune(
                 )  # fmt: skip
                 clock["end"] = time.monotonic()
                 record.finish("complete", trials=counted_trials(study), timings=_timings(ctx, clock))
+                shared = (
+                    runfolder.RESULT_JSON, runfolder.SAMPLES_NPZ, runfolder.LR_RANGE_TEST_JSON,
+                    runfolder.RUN_JSON,
+                )  # fmt: skip
+                session.share_run_files(run_dir, shared, replace=True)
             except KeyboardInterrupt as exc:
                 bars.close()
                 if study is not None:
@@ -642,16 +687,22 @@ def follow_size_advice(profile, rec, *, multiple: int = SIDE_MULTIPLE) -> dict |
     return {"size": DEFAULT_SIZE, "crop": crop, "rule": RULE_LOST, "message": message}
 
 
-def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
-    """Plain CE and plain Dice LR range tests, stored in the study (run once per study)."""
+def _lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
+    """Plain CE and plain Dice LR range tests: units of the study's task queue, run once per study.
+
+    Every worker needs them (they set the search's learning-rate range): it runs the tests no other worker
+    has claimed, waits for the rest, and writes ``lr_range_test.json``.
+    """
     from lossadvisor.losses import get_spec
 
-    results = study.user_attrs.get(LR_TEST_ATTR)
+    results = session.study.user_attrs.get(LR_TEST_ATTR)  # studies made before the task queue
     if results is None:
-        results = []
-        for loss in LR_TEST_LOSSES:
+        units = {f"{LR_TEST_ATTR}:{loss}": {"loss": loss} for loss in LR_TEST_LOSSES}
+
+        def work(key: str, spec: dict) -> dict:
+            loss = spec["loss"]
             params = space.default_configuration(loss).params if loss in space.entries else {}
-            outcome = lr_range_test(
+            return lr_range_test(
                 loss,
                 ctx.data,
                 num_classes=ctx.num_classes,
@@ -662,11 +713,47 @@ def _lr_range_tests(study, space: SearchSpace, ctx: RunContext, run_dir: Path) -
                 batch_size=ctx.batch_size,
                 seed=ctx.seed,
                 bounded=get_spec(loss).bounded,
-            )
-            results.append(outcome.to_dict())
-        study.set_user_attr(LR_TEST_ATTR, results)
+            ).to_dict()
+
+        session.tasks.ensure(units)
+        stored = session.tasks.run(units, work)
+        results = [stored[key] for key in units]
     write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
     return results
+
+
+def _sampler(seed: int, *, n_startup_trials: int):
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials, constant_liar=True)
+
+
+def _adopt_definition(session: Session, rec, space: SearchSpace, run_dir: Path):
+    """The study's stored recommendation (made by its first worker) and its search space, for this worker.
+
+    Workers of one study must search one space; a worker whose own advice differs (another --rules-config,
+    another lossadvisor version) follows the study and says so.
+    """
+    from lossadvisor.rules import Recommendation
+
+    stored = session.definition
+    if not stored or stored == rec.to_dict():
+        return rec, space
+    adopted = Recommendation.from_dict(stored)
+    if adopted.search_space != rec.search_space:
+        logger.warning(
+            "This worker's advice differs from the one study %r was created with; it searches the study's "
+            "space (%s) so that all workers compare the same candidates.",
+            session.name,
+            ", ".join(entry.loss for entry in adopted.search_space),
+        )
+    adopted.save(run_dir / runfolder.RECOMMENDATION_JSON)
+    starts = {c.loss: c.params for c in adopted.candidates}
+    return adopted, SearchSpace(adopted.search_space, starting_points=starts)
 
 
 def _timings(ctx: RunContext, clock: dict) -> dict:

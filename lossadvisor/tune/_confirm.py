@@ -13,6 +13,7 @@ marked failed ("interrupted") and enqueued again on resume; finished runs are re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -94,6 +95,28 @@ def select_finalists(study, space: SearchSpace, *, max_finalists: int = DEFAULT_
     return picks
 
 
+def finalists_to_json(finalists: Sequence[Finalist]) -> list[dict]:
+    """The finalists as stored in the study (chosen once, read by every worker)."""
+    return [
+        {
+            "entry": f.entry, "label": f.label, "loss": f.config.loss,
+            "params": jsonable_params(f.config.params), "lr": f.config.lr,
+            "search_value": f.search_value, "search_trial": f.search_trial,
+        }
+        for f in finalists
+    ]  # fmt: skip
+
+
+def finalists_from_json(rows: list[dict]) -> list[Finalist]:
+    return [
+        Finalist(
+            r["entry"], r["label"], Configuration(r["loss"], r["params"], r["lr"]), r["search_value"],
+            r["search_trial"],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
 def confirm_study_name(study_name: str) -> str:
     return f"{study_name}{CONFIRM_SUFFIX}"
 
@@ -169,10 +192,15 @@ def run_units(
     *,
     base_seed: int,
     on_run: Callable[[], None] | None = None,
+    take: Callable[[], object | None] | None = None,
+    beat: Callable[[int], contextlib.AbstractContextManager] | None = None,
 ) -> int:
     """Train waiting units until none is left; return how many this call ran.
 
     ``contexts[fold]`` trains on that fold (its ``steps_per_epoch`` already the confirmation budget).
+    ``take()`` hands this worker the next waiting unit as a trial (``None`` when none is left) and
+    ``beat(trial_id)`` keeps its heartbeat while it trains: how workers sharing the study divide the units
+    (:meth:`~._session.Session.take`); default ``ask()``.
 
     Raises:
         KeyboardInterrupt: After marking the running unit failed ("interrupted"), so a resume redoes it.
@@ -181,8 +209,10 @@ def run_units(
 
     by_entry = {f.entry: f for f in finalists}
     ran = 0
-    while cstudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial = cstudy.ask()
+    while take is not None or cstudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        trial = cstudy.ask() if take is None else take()
+        if trial is None:
+            break
         key = trial.user_attrs.get(UNIT_ATTR)
         entry = trial.user_attrs.get("entry")
         if key is None or entry not in by_entry:  # another worker took the last unit, or a stale finalist
@@ -193,7 +223,8 @@ def run_units(
         ctx = contexts[fold]
         finalist = by_entry[entry]
         try:
-            outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
+            with beat(trial._trial_id) if beat is not None else contextlib.nullcontext():
+                outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             cstudy.tell(trial, state=TrialState.FAIL)

@@ -75,8 +75,27 @@ def run_diagnostics(
     *,
     seeds: int = DIAGNOSTIC_SEEDS,
     on_run: Callable[[], None] | None = None,
+    queue=None,
 ) -> list[dict]:
-    """Run every (configuration, seed) not yet stored in the study; return all records."""
+    """Run every (configuration, seed) not yet stored in the study; return all records.
+
+    With ``queue`` (a :class:`~._tasks.TaskQueue`), each run is a unit of the study's task queue, done by
+    exactly one of the workers sharing the study; every worker returns the same records.
+    """
+    if queue is not None:
+        units = {
+            f"{ATTR_PREFIX}{dc.config_id}:{ctx.seed + k}": (dc, ctx.seed + k)
+            for dc in configs
+            for k in range(seeds)
+        }
+
+        def work(key: str, spec: dict) -> dict:
+            dc, seed = units[key]
+            return _diagnostic_run(dc, seed, ctx)
+
+        queue.ensure({key: {"config_id": dc.config_id, "seed": seed} for key, (dc, seed) in units.items()})
+        stored = queue.run(units, work, on_done=on_run)
+        return [stored[key] for key in units]
     records = []
     for dc in configs:
         for k in range(seeds):
@@ -84,23 +103,27 @@ def run_diagnostics(
             key = f"{ATTR_PREFIX}{dc.config_id}:{seed}"
             stored = study.user_attrs.get(key)
             if stored is None:
-                outcome = ctx.train(dc.config, seed=seed)
-                stored = {
-                    "config_id": dc.config_id,
-                    "label": dc.label,
-                    "source": "lr_range_test",
-                    "loss": dc.config.loss,
-                    "lr": dc.config.lr,
-                    "params": jsonable_params(dc.config.params),
-                    "seed": seed,
-                    **outcome_summary(outcome),
-                    "epochs": [asdict(r) for r in outcome.epochs],
-                }
+                stored = _diagnostic_run(dc, seed, ctx)
                 study.set_user_attr(key, stored)
                 if on_run is not None:
                     on_run()
             records.append(stored)
     return records
+
+
+def _diagnostic_run(dc: DiagnosticConfig, seed: int, ctx: RunContext) -> dict:
+    outcome = ctx.train(dc.config, seed=seed)
+    return {
+        "config_id": dc.config_id,
+        "label": dc.label,
+        "source": "lr_range_test",
+        "loss": dc.config.loss,
+        "lr": dc.config.lr,
+        "params": jsonable_params(dc.config.params),
+        "seed": seed,
+        **outcome_summary(outcome),
+        "epochs": [asdict(r) for r in outcome.epochs],
+    }
 
 
 def summarise(records: list[dict]) -> list[dict]:

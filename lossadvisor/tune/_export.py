@@ -2,8 +2,8 @@
 
 Workers store the run files the report needs in the storage (:mod:`._shared`): the profile and advice of
 the first worker, the LR range tests, and, from a worker that finished, result.json, samples.npz and its
-run.json. The tables (trials.csv, epochs.csv, stability.csv) are written fresh from the study, so an export
-of a study still running shows every trial finished so far.
+run.json. The tables (trials.csv, epochs.csv, diagnostics.csv, confirmation.csv, confirmation_tiles.csv) are
+written fresh from the study, so an export of a study still running shows every run finished so far.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from pathlib import Path
 
 from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
+from lossadvisor.tune._confirm import collect, confirm_study_name, finalists_from_json
+from lossadvisor.tune._diagnostics import ATTR_PREFIX as DIAGNOSTIC_PREFIX
 from lossadvisor.tune._outputs import write_tables
+from lossadvisor.tune._session import PLAN_ATTR
 from lossadvisor.tune._shared import SharedFiles
-from lossadvisor.tune._stability import ATTR_PREFIX
 from lossadvisor.tune._storage import open_storage, redact_url
 from lossadvisor.tune._tasks import tasks_study_name
 
@@ -66,14 +68,18 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     for name in STORED_FILES:
         if name in stored:
             write_bytes(folder / name, stored[name])
-    records = []
+    diagnostics = []
     if tasks_study_name(study_name) in names:
         tasks = optuna.load_study(study_name=tasks_study_name(study_name), storage=rdb)
-        plan = [p["config_id"] for p in study.user_attrs.get("stability_plan", [])]
         for t in tasks.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-            if str(t.user_attrs.get("task", "")).startswith(ATTR_PREFIX) and "record" in t.user_attrs:
-                records.append(t.user_attrs["record"])
-        records.sort(key=lambda r: (plan.index(r["config_id"]) if r["config_id"] in plan else 99, r["seed"]))
-    write_tables(folder, study, records)
+            if str(t.user_attrs.get("task", "")).startswith(DIAGNOSTIC_PREFIX) and "record" in t.user_attrs:
+                diagnostics.append(t.user_attrs["record"])
+        diagnostics.sort(key=lambda r: (r["config_id"], r["seed"]))
+    confirmation, tiles = [], []
+    plan = study.user_attrs.get(PLAN_ATTR)
+    if plan and confirm_study_name(study_name) in names:
+        cstudy = optuna.load_study(study_name=confirm_study_name(study_name), storage=rdb)
+        confirmation, _, tiles = collect(cstudy, finalists_from_json(plan))
+    write_tables(folder, study, diagnostics=diagnostics, confirmation=confirmation, tiles=tiles)
     logger.info("Exported study %s from %s to %s", study_name, redact_url(storage), folder)
     return folder

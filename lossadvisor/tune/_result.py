@@ -241,9 +241,9 @@ def _write_sample_file(
     predictions = {}
     for cid in chosen:
         number = finalist_trials.get(cid)
-        path = ctx.preds_dir / f"trial{number}.npy"
-        if number is not None and path.is_file():
-            predictions[cid] = np.load(path)
+        loaded = ctx.load_predictions(f"trial{number}") if number is not None else None
+        if loaded is not None:
+            predictions[cid] = loaded
     idx = ctx.sample_indices
     write_samples(
         run_dir / runfolder.SAMPLES_NPZ,

@@ -21,11 +21,20 @@ from lossadvisor.tune._shared import SharedFiles
 from lossadvisor.tune._storage import open_storage, study_lock
 from lossadvisor.tune._study import fail_stale_trials, open_study
 from lossadvisor.tune._tasks import TaskQueue
-from lossadvisor.tune._workers import STALE_REASON, Worker, ask, heartbeat, join, reclaim, requeue
+from lossadvisor.tune._workers import (
+    STALE_REASON,
+    WORKER_ATTR,
+    Worker,
+    ask,
+    heartbeat,
+    join,
+    reclaim,
+    requeue,
+)
 
 logger = logging.getLogger(__name__)
 
-PLAN_ATTR = "stability_plan"
+PLAN_ATTR = "finalists"  # the confirmation's finalists, chosen once when the search is over everywhere
 
 
 @dataclass
@@ -129,6 +138,60 @@ class Session:
             time.sleep(self.poll_s)
             with self.lock():
                 reclaim(self.study)
+
+    def requeue_running(self, study) -> None:
+        """Give back what a dead earlier process left running in the run folder's own SQLite file."""
+        _requeue_running(study)
+
+    def companion(self, name: str):
+        """Another study in the same storage (e.g. ``<study>:confirm``), created by the first worker."""
+        import optuna
+
+        from lossadvisor.tune._storage import with_retries
+
+        study = with_retries(
+            lambda: optuna.create_study(
+                study_name=name, storage=self.storage, direction="maximize", load_if_exists=True
+            ),
+            what="Creating a companion study",
+        )
+        return study
+
+    def take(self, study):
+        """A waiting trial of ``study`` for this worker alone (``None`` when none waits), tagged with it.
+
+        The storage switches a trial from WAITING to RUNNING for one caller only, so two workers never get
+        the same unit.
+        """
+        import optuna
+        from optuna.exceptions import UpdateFinishedTrialError
+        from optuna.trial import TrialState
+
+        storage = study._storage
+        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            try:
+                if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                    continue
+            except UpdateFinishedTrialError:
+                continue
+            storage.set_trial_user_attr(t._trial_id, WORKER_ATTR, self.worker.tag)
+            return optuna.Trial(study, t._trial_id)
+        return None
+
+    def wait_idle(self, study, run_more) -> None:
+        """Wait until no trial of ``study`` waits or runs anywhere; ``run_more()`` does any that waits (a dead
+        worker's unit, queued again)."""
+        from optuna.trial import TrialState
+
+        while True:
+            if study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                run_more()
+                continue
+            if not study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                return
+            time.sleep(self.poll_s)
+            with self.lock():
+                reclaim(study)
 
     def once(self, key: str, compute):
         """The study's value for ``key``: computed by the first worker that asks, stored, read by the rest."""

@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 WORKER_ATTR = "worker"  # user attribute of a claimed trial: {"host", "pid", "start", "index"}
 WORKERS_ATTR = "workers"  # study user attribute: how many processes have joined
 RETRY_ATTR = "retry_of"  # user attribute of a re-queued trial: the number of the trial it replaces
-REQUEUED_ATTRS = ("default_of", "task", "spec")  # what a re-run keeps of the failed trial's user attributes
+# what a re-run keeps of the failed trial's user attributes: the default trial's loss, a task unit, and a
+# confirmation unit (its key, finalist, fold, seed and configuration)
+REQUEUED_ATTRS = ("default_of", "task", "spec", "unit", "entry", "fold", "seed", "loss", "lr", "params")
 SEED_STRIDE = 7919  # a prime: worker k samples from seed + k * SEED_STRIDE
 
 

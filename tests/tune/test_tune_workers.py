@@ -31,7 +31,7 @@ from lossadvisor.tune._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
 
 TINY_ARGS = [
     "--size", "32", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
-    "--seeds", "1", "--threads", "1", "--no-report", "--quiet",
+    "--seeds", "1", "--folds", "2", "--finalists", "2", "--threads", "1", "--no-report", "--quiet",
 ]  # fmt: skip
 
 
@@ -83,19 +83,25 @@ def _check_shared_study(url: str, name: str, outs: list[Path], n_trials: int) ->
     assert len(set(params)) == len(params), f"two workers trained the same configuration: {params}"
     tasks = _load(url, f"{name}:tasks").get_trials(deepcopy=False)
     done = Counter(t.user_attrs["task"] for t in tasks if t.state == TrialState.COMPLETE)
-    assert done and all(n == 1 for n in done.values()), done  # every unit exactly once
+    assert done and all(n == 1 for n in done.values()), done  # every LR test and diagnostic run once
     assert {"lr_range_test:ce", "lr_range_test:dice"} <= set(done)
-    plan = study.user_attrs["stability_plan"]
-    assert {k for k in done if k.startswith("stability:")} == {f"stability:{p['config_id']}:0" for p in plan}
-    # no training ran twice: the workers' runs add up to the search trials plus the stability runs that
-    # could not reuse a search trial (LR range tests are not counted as runs)
-    records = [t.user_attrs["record"] for t in tasks if t.user_attrs["task"].startswith("stability:")]
-    expected = len(finished) + sum(r["reused_trial"] is None for r in records)
+    diagnostics = [k for k in done if k.startswith("diagnostic:")]
+    assert len(diagnostics) == 4  # CE and Dice at the finder's rate, 2 seeds each
+    # every confirmation run (finalist, fold, seed) exactly once
+    units = _load(url, f"{name}:confirm").get_trials(deepcopy=False)
+    assert not [t for t in units if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    confirmed = Counter(t.user_attrs["unit"] for t in units if t.state == TrialState.COMPLETE)
+    finalists = [f["entry"] for f in study.user_attrs["finalists"]]
+    expected_units = {f"{entry}/fold{fold}/seed0" for entry in finalists for fold in range(2)}
+    assert set(confirmed) == expected_units and all(n == 1 for n in confirmed.values()), confirmed
+    # no training ran twice: the workers' runs add up to the search trials, the diagnostic runs and the
+    # confirmation runs (LR range tests are not counted as runs)
+    expected = len(finished) + len(diagnostics) + len(expected_units)
     runs = [json.loads((out / "run.json").read_text())["timings"]["runs"] for out in outs]
     assert sum(runs) == expected, (runs, expected)
     # every worker reached the same verdict and has the same overlays (predictions are shared)
     results = [json.loads((out / "result.json").read_text()) for out in outs]
-    assert len({json.dumps(r["recommended"], sort_keys=True) for r in results}) == 1
+    assert len({json.dumps(r["verdict"], sort_keys=True) for r in results}) == 1
     keys = [sorted(np.load(out / "samples.npz").files) for out in outs]
     assert all(k == keys[0] for k in keys) and any(k.startswith("pred__") for k in keys[0])
 
