@@ -4,9 +4,9 @@ On the bundled example data (examples/buildings), with 1, 2 and 3 local ``lossad
 (``--threads 1`` each) on a fresh PostgreSQL schema, it measures:
 
 - search trials per minute (from the first trial's start to the last one's end, read from the study) and
-  confirmation (stability) runs per minute (same, over the units of ``<study>:tasks``);
+  confirmation runs per minute (same, over the units of ``<study>:confirm``);
 - duplicated trainings: the runs the workers report in run.json minus the runs the study needed (search
-  trials plus stability runs that could not reuse a search trial). Target: 0;
+  trials, diagnostic runs and confirmation runs). Target: 0;
 - coordination overhead per trial with training replaced by nothing: claiming a trial under the study lock
   (stale check, budget count, ask), the worker attributes and tell, on PostgreSQL, against a plain ask/tell on
   the default SQLite storage (the floor a single process pays).
@@ -113,19 +113,20 @@ def run_workers(url: str, n_workers: int, settings: list[str], n_trials: int, wo
     storage = open_storage(url)
     study = optuna.load_study(study_name=name, storage=storage)
     tasks = optuna.load_study(study_name=f"{name}:tasks", storage=storage)
+    confirm = optuna.load_study(study_name=f"{name}:confirm", storage=storage)
     trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
     units = [t for t in tasks.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
-    confirm = [t for t in units if t.user_attrs["task"].startswith("stability:")]
-    trained_confirm = [t for t in confirm if t.user_attrs["record"].get("reused_trial") is None]
-    needed = len(trials) + len(trained_confirm)
+    diagnostics = [t for t in units if t.user_attrs["task"].startswith("diagnostic:")]
+    confirmed = [t for t in confirm.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
+    needed = len(trials) + len(diagnostics) + len(confirmed)
     ran = sum(json.loads((out / "run.json").read_text())["timings"]["runs"] for out in outs)
     return {
         "workers": n_workers,
         "wall_s": wall,
         "trials": len(trials),
         "trials_per_min": len(trials) / _span_minutes(trials),
-        "confirm_runs": len(trained_confirm),
-        "confirm_per_min": len(trained_confirm) / _span_minutes(trained_confirm) if trained_confirm else 0.0,
+        "confirm_runs": len(confirmed),
+        "confirm_per_min": len(confirmed) / _span_minutes(confirmed) if confirmed else 0.0,
         "duplicated": ran - needed,
     }
 
@@ -188,9 +189,11 @@ def main(argv: list[str] | None = None) -> int:
 
     counts = [1, 2] if args.quick else [int(x) for x in args.workers.split(",")]
     if args.quick:
-        settings, n_trials = ["--size", "32", "--epochs", "1", "--steps-per-epoch", "4", "--seeds", "2"], 4
+        settings = ["--size", "32", "--epochs", "1", "--steps-per-epoch", "4", "--seeds", "1", "--folds", "2"]
+        n_trials = 4
     else:
-        settings, n_trials = ["--size", "64", "--epochs", "2", "--steps-per-epoch", "10", "--seeds", "2"], 8
+        settings = ["--size", "64", "--epochs", "2", "--steps-per-epoch", "8", "--seeds", "1", "--folds", "2"]
+        n_trials = 8
     print(
         f"PostgreSQL: {redact(args.postgres)}; load average {os.getloadavg()[0]:.1f} "
         f"on {os.cpu_count()} cores"
