@@ -236,3 +236,29 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
         code, output = _finish(proc)
         assert code == 0, output
     _check_shared_study(url, name, outs, n_trials=4)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
+    """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
+    from lossadvisor.tune._confirm import Finalist, enqueue_units
+    from lossadvisor.tune._space import Configuration
+
+    storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
+    cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)
+    picks = [Finalist("ce-1", "ce", Configuration("ce", {}, 1e-3), 0.5, 0)]
+    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 2
+    waiting = cstudy.get_trials(states=(TrialState.WAITING,))
+    trial_id = waiting[0]._trial_id
+    assert storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)  # a worker took it...
+    assert not storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)  # ...and no other can
+    storage.set_trial_user_attr(trial_id, WORKER_ATTR, {"host": "elsewhere", "pid": 1, "start": None})
+    storage.record_heartbeat(trial_id)
+    time.sleep(4.5)  # the worker died: no heartbeat for 4 intervals
+    reclaim(cstudy)
+    reclaim(cstudy)
+    trials = cstudy.get_trials()
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
+    again = trials[2].user_attrs
+    assert again["unit"] == "ce-1/fold0/seed0" and again[RETRY_ATTR] == 0 and again["fold"] == 0
+    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 0  # both units are queued exactly once
