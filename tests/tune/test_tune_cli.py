@@ -78,3 +78,5 @@ def test_a_tiny_study_from_the_command_line(runner, tiny_dataset, tmp_path):
     assert "Diagnostics, not ranked" in result.output
     recommended = json.loads((out / "result.json").read_text())["recommended"]
     assert recommended["loss"] in result.output
+    model = json.loads((out / "result.json").read_text())["model"]
+    assert f"Confirmed on compact, {model['parameters']:,} parameters." in result.output
