@@ -66,10 +66,10 @@ def _format_table(result) -> str:
             f"Recommended: {rec.loss} {rec.params} at lr={rec.lr:.3g} (verdict: {conf.level})",
             f"  {conf.explanation}",
         ]
-    model = getattr(result, "model", None) or {}
-    if model.get("name"):
-        size = f", {model['parameters']:,} parameters" if model.get("parameters") is not None else ""
-        lines.append(f"Confirmed on {model['name']}{size}.")
+    if result.model is not None and result.model.name:
+        count = result.model.parameters
+        size = f", {count:,} parameters" if count is not None else ""
+        lines.append(f"Confirmed on {result.model.name}{size}.")
     return "\n".join(lines)
 
 
