@@ -30,7 +30,7 @@ def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path):
     masks = tmp_path / "masks"
     masks.mkdir()
     rng = np.random.default_rng(0)
-    for i in range(40):  # enough work that the workers are surely busy when the signal comes
+    for i in range(80):  # enough work (seconds) that the workers are surely busy when the signal comes
         mask = (rng.random((1500, 1500)) < 0.3).astype(np.uint8) * 255
         cv2.imwrite(str(masks / f"m{i:02d}.png"), mask)
     child = subprocess.Popen(

@@ -16,11 +16,13 @@ training). Then profiling runs in this process, which is slower on big datasets 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
 import sys
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -76,12 +78,28 @@ def _iterate(
     with warnings.catch_warnings():
         # Python >= 3.12 warns on any fork of a threaded process; the workers never use the caller's threads.
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        pool = context.Pool(workers, initializer=_init_worker, initargs=(settings,))
+        # Workers are born ignoring SIGINT (a forked child inherits the disposition), so a Ctrl-C that lands
+        # while a worker is still starting cannot reach it before its initializer runs.
+        with _sigint_ignored():
+            pool = context.Pool(workers, initializer=_init_worker, initargs=(settings,))
     # Largest files first (longest-processing-time-first): a 5000x5000 tile left for the end would keep one
     # worker busy while the others idle. chunksize 1: tiles of very different sizes balance better one by one.
     order = sorted(range(len(paths)), key=lambda i: -_file_size(paths[i]))
     with pool:  # on Ctrl-C (or any error) in the parent, __exit__ terminates the workers
         yield from pool.imap_unordered(_measure_indexed, [(i, paths[i]) for i in order], chunksize=1)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process for the duration (only the main thread may change signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _file_size(path: Path) -> int:
