@@ -43,7 +43,7 @@ SECTIONS = (
     ("rules", "Rule trace"),
     ("trials", "Trials"),
     ("lr-range", "LR range test"),
-    ("stability", "Stability across seeds"),
+    ("stability", "Stability across folds and seeds"),
     ("samples", "Sample predictions"),
     ("environment", "Environment"),
 )
@@ -318,9 +318,10 @@ def _agreement(result: TuneOutcome) -> str:
     choice = f"{first.get('loss', '')} ({fmt.params(first.get('params'))})"
     if result.agrees_with_rules:
         return f"The trials confirm the rules' first choice, {choice}."
+    winner = result.recommended.loss if result.recommended is not None else "another loss"
     return (
-        f"The trials overrule the rules' first choice, {choice}: on this data another loss did better "
-        "across seeds."
+        f"The trials do not confirm the rules' first choice, {choice}: the paired confirmation runs "
+        f"recommend {winner} (see the verdict above)."
     )
 
 

@@ -83,8 +83,15 @@ def test_agreement_sentence() -> None:
     first = {"loss": "weighted_ce", "params": {"pos_weight": 4.73}}
     agree = _agreement(TuneOutcome.from_dict({"rules_first_choice": first, "agrees_with_rules": True}))
     assert agree == "The trials confirm the rules' first choice, weighted_ce (pos_weight=4.73)."
-    overrule = _agreement(TuneOutcome.from_dict({"rules_first_choice": first, "agrees_with_rules": False}))
-    assert overrule.startswith("The trials overrule the rules' first choice, weighted_ce (pos_weight=4.73)")
+    overrule = _agreement(
+        TuneOutcome.from_dict(
+            {"rules_first_choice": first, "agrees_with_rules": False, "recommended": {"loss": "ce"}}
+        )
+    )
+    assert overrule == (
+        "The trials do not confirm the rules' first choice, weighted_ce (pos_weight=4.73): "
+        "the paired confirmation runs recommend ce (see the verdict above)."
+    )
     assert _agreement(TuneOutcome.from_dict({})) == ""
 
 
