@@ -1,0 +1,90 @@
+"""Phase ``advise``: the rules' recommendation and search space, the training size the lost-objects rule asks
+for, and ``recommendation.json`` (this worker's, or the shared study's when it differs)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from lossadvisor import runfolder
+from lossadvisor.tune._phases._context import TuneContext
+from lossadvisor.tune._space import SearchSpace
+
+logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
+
+DEFAULT_SIZE = 128
+SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
+RULE_LOST = "rule_objects_lost_at_train_size"
+
+
+def advise(profile, rules_config):
+    """The recommendation for ``profile`` and its search space (starting at the rules' candidates).
+
+    Reads only: the advice is written by :func:`write_advice` once the run is known to be valid.
+    """
+    from lossadvisor.rules import recommend
+
+    rec = recommend(profile, config=rules_config)
+    return rec, SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
+
+
+def follow_size_advice(profile, rec, *, multiple: int = SIDE_MULTIPLE) -> dict | None:
+    """When the lost-objects rule fires, the training size it asks for: native-resolution crops of
+    :data:`DEFAULT_SIZE` (smaller when a tile is smaller), or the larger resize size it names, both rounded to
+    a ``multiple`` the model accepts.
+
+    Returns None when the rule does not fire (or the tiles are too small to crop).
+    """
+    from lossadvisor.rules import training_size_advice
+
+    advice = training_size_advice(profile, rec.thresholds)
+    if advice is None:
+        return None
+    why = (
+        f"at {advice.profiled_size} px, {advice.measured_share:.0%} of objects fall under 4 px across "
+        f"({RULE_LOST})"
+    )
+    keep = "Pass --size or --crop to choose."
+    if advice.size is not None:
+        size = int(math.ceil(advice.size / multiple) * multiple)
+        message = f"Training at {size} px instead of {DEFAULT_SIZE}: {why}. {keep}"
+        return {"size": size, "crop": None, "rule": RULE_LOST, "message": message}
+    smallest = int(min(profile.image_height.min, profile.image_width.min))
+    crop = min(DEFAULT_SIZE, smallest // multiple * multiple)
+    if crop < multiple:
+        return None
+    message = (
+        f"Training on native-resolution {crop}x{crop} crops instead of resizing tiles to {DEFAULT_SIZE} px: "
+        f"{why}. {keep}"
+    )
+    return {"size": DEFAULT_SIZE, "crop": crop, "rule": RULE_LOST, "message": message}
+
+
+def write_advice(tc: TuneContext) -> None:
+    """Write this worker's ``recommendation.json``."""
+    tc.rec.save(tc.run_dir / runfolder.RECOMMENDATION_JSON)
+
+
+def adopt_definition(session, rec, space: SearchSpace, run_dir: Path):
+    """The study's stored recommendation (made by its first worker) and its search space, for this worker.
+
+    Workers of one study must search one space; a worker whose own advice differs (another --rules-config,
+    another lossadvisor version) follows the study and says so.
+    """
+    from lossadvisor.rules import Recommendation
+
+    stored = session.definition
+    if not stored or stored == rec.to_dict():
+        return rec, space
+    adopted = Recommendation.from_dict(stored)
+    if adopted.search_space != rec.search_space:
+        logger.warning(
+            "This worker's advice differs from the one study %r was created with; it searches the study's "
+            "space (%s) so that all workers compare the same candidates.",
+            session.name,
+            ", ".join(entry.loss for entry in adopted.search_space),
+        )
+    adopted.save(run_dir / runfolder.RECOMMENDATION_JSON)
+    starts = {c.loss: c.params for c in adopted.candidates}
+    return adopted, SearchSpace(adopted.search_space, starting_points=starts)

@@ -1,0 +1,149 @@
+"""Phase ``search``: the LR range tests (``lr_range_test.json``), the Optuna search over the advised space
+(trials in the study, ``trials.csv`` and ``epochs.csv`` kept current), then the diagnostic runs.
+
+Finished trials, tests and runs are read back from the study, so a re-run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lossadvisor import runfolder
+from lossadvisor._atomic import write_json
+from lossadvisor.tune._diagnostics import (
+    DIAGNOSTIC_SEEDS,
+    LR_TEST_LOSSES,
+    diagnostic_configs,
+    run_diagnostics,
+)
+from lossadvisor.tune._lr_range import lr_range_test
+from lossadvisor.tune._outputs import write_tables
+from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
+from lossadvisor.tune._session import Session
+from lossadvisor.tune._space import SearchSpace, equal_lr_ranges
+
+LR_TEST_ATTR = "lr_range_test"
+
+
+@dataclass(frozen=True)
+class Searched:
+    """What the search leaves for the later phases: the space it searched, with the LR range tests' picks."""
+
+    space: SearchSpace
+    suggestions: dict  # loss -> learning rate its LR range test suggested
+    lr_note: str | None  # how the equal learning-rate range was chosen
+
+
+def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
+    """Plain CE and plain Dice LR range tests: units of the study's task queue, run once per study.
+
+    Every worker needs them (they set the search's learning-rate range): it runs the tests no other worker
+    has claimed, waits for the rest, and writes ``lr_range_test.json``.
+    """
+    from lossadvisor.losses import get_spec
+
+    results = session.study.user_attrs.get(LR_TEST_ATTR)  # studies made before the task queue
+    if results is None:
+        units = {f"{LR_TEST_ATTR}:{loss}": {"loss": loss} for loss in LR_TEST_LOSSES}
+
+        def work(key: str, spec: dict) -> dict:
+            loss = spec["loss"]
+            params = space.default_configuration(loss).params if loss in space.entries else {}
+            return lr_range_test(
+                loss,
+                ctx.data,
+                num_classes=ctx.num_classes,
+                loss_factory=ctx.loss_factory,
+                device=ctx.device,
+                model_factory=ctx.model_factory,
+                params=params,
+                batch_size=ctx.batch_size,
+                seed=ctx.seed,
+                bounded=get_spec(loss).bounded,
+            ).to_dict()
+
+        session.tasks.ensure(units)
+        stored = session.tasks.run(units, work)
+        results = [stored[key] for key in units]
+    write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
+    return results
+
+
+def searched_space(base_space: SearchSpace, lr_results: list[dict]) -> Searched:
+    """The search space with one learning-rate range for every loss, from the LR range tests' suggestions."""
+    suggestions = {r["loss"]: r["suggested_lr"] for r in lr_results if r.get("suggested_lr")}
+    entries, lr_note = equal_lr_ranges(list(base_space.entries.values()), suggestions.values())
+    return Searched(SearchSpace(entries, starting_points=base_space.starting_points), suggestions, lr_note)
+
+
+def restore(tc: TuneContext, live: Live) -> Searched:
+    """The finished search's :class:`Searched`, read from ``lr_range_test.json``.
+
+    For re-running a later phase alone on a finished folder.
+    """
+    path = tc.run_dir / runfolder.LR_RANGE_TEST_JSON
+    tests = json.loads(path.read_text(encoding="utf-8"))["tests"] if path.is_file() else []
+    return searched_space(live.base_space, tests)
+
+
+def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
+    """Run this worker's share of the ``n_trials`` search trials, then wait for the other workers' ones."""
+    import optuna
+
+    searched = searched_space(live.base_space, lr_results)
+    space, study, session, bars = searched.space, live.study, live.session, live.bars
+    # Each worker (and each resume) samples from its own seed, and the constant liar makes TPE treat the
+    # other workers' running trials as taken: no two workers train one configuration.
+    study.sampler = _sampler(session.worker.sampler_seed(tc.seed), n_startup_trials=len(space.losses) + 2)
+    # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
+    # default trial has finished, so each candidate gets one full run to set the median.
+    study.pruner = optuna.pruners.MedianPruner(
+        n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.epochs // 2)
+    )
+    live.clock["lr_tests"] = time.monotonic()
+    with session.lock():  # exactly once per study, whatever the number of workers
+        enqueue_defaults(study, space, limit=tc.n_trials - counted_trials(study))
+    bars.start_search(total=tc.n_trials, done=counted_trials(study))
+
+    def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
+        bars.trial_done(trial)
+        write_tables(tc.run_dir, study)
+
+    def run(limit: float | None = None) -> int:
+        return run_search(
+            study, space, live.run, n_trials=tc.n_trials, timeout=limit, on_trial=after_trial,
+            claim=lambda: session.claim(tc.n_trials), beat=session.beat,
+        )  # fmt: skip
+
+    run(tc.timeout)
+    # other workers' trials still running: wait, re-running those of dead workers (unless out of time), so
+    # that every worker picks the finalists from the same finished trials
+    session.wait_for_search(tc.n_trials, run_more=None if tc.timeout else run)
+    bars.close()
+    live.clock["search"] = time.monotonic()
+    return searched
+
+
+def diagnostics(live: Live, searched: Searched) -> list[dict]:
+    """Train the configurations the LR range tests picked (never ranked); kept in ``live.diag_records``."""
+    diag = diagnostic_configs(searched.space, searched.suggestions)
+    live.bars.start_runs(total=len(diag) * DIAGNOSTIC_SEEDS, desc="diagnostic runs")
+    records = run_diagnostics(live.study, diag, live.run, on_run=live.bars.run_done, queue=live.session.tasks)
+    live.diag_records[:] = records
+    live.bars.close()
+    live.clock["diagnostics"] = time.monotonic()
+    return records
+
+
+def _sampler(seed: int, *, n_startup_trials: int):
+    import warnings
+
+    import optuna
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials, constant_liar=True)
