@@ -94,6 +94,54 @@ def _check(name: str, value, ok: bool, expected: str) -> None:
         raise ConfigError(f"The {name!r} option of tune must be {expected}; got {value!r}.")
 
 
+def _check_options(
+    *, size, crop, model, model_factory, epochs, n_trials, seeds, batch_size, folds, finalists, margin,
+    steps_per_epoch, warmup_steps, timeout, heartbeat,
+):  # fmt: skip
+    """Refuse a bad option of :func:`tune` by name, before any data is read; return the resolved model."""
+    _check(
+        "size",
+        size,
+        size is None or (isinstance(size, int) and size >= SIDE_MULTIPLE),
+        f"None or an integer >= {SIDE_MULTIPLE}",
+    )
+    side = crop or size or DEFAULT_SIZE
+    if model is not None and model_factory is not None:
+        raise ConfigError("Give the model once: 'model' and 'model_factory' are the same option of tune.")
+    spec = resolve_model(model if model is not None else model_factory)
+    _check(
+        "crop",
+        crop,
+        crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
+        f"None or an integer >= {SIDE_MULTIPLE}",
+    )
+    if spec.side_multiple and side % spec.side_multiple:
+        m = spec.side_multiple
+        raise ConfigError(
+            f"The {'crop' if crop else 'size'} option of tune must be a multiple of {m} for the model "
+            f"{spec.name!r}; got {side}. Try {side // m * m or m}."
+        )
+    for name, value in (
+        ("epochs", epochs),
+        ("n_trials", n_trials),
+        ("seeds", seeds),
+        ("batch_size", batch_size),
+    ):
+        _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
+    _check("folds", folds, isinstance(folds, int) and folds >= 2, "an integer >= 2")
+    _check("finalists", finalists, isinstance(finalists, int) and finalists >= 2, "an integer >= 2")
+    _check("margin", margin, isinstance(margin, (int, float)) and 0 <= margin < 1, "a number in [0, 1)")
+    _check(
+        "steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1"
+    )
+    _check(
+        "warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0"
+    )
+    _check("timeout", timeout, timeout is None or timeout > 0, "None or a positive number of seconds")
+    _check("heartbeat", heartbeat, isinstance(heartbeat, int) and heartbeat >= 1, "an integer >= 1 (seconds)")
+    return spec
+
+
 @releases_folder_locks
 def tune(
     images: str | Path | None = None,
@@ -204,46 +252,11 @@ def tune(
         >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
         ('ce', 'tie')
     """
-    _check(
-        "size",
-        size,
-        size is None or (isinstance(size, int) and size >= SIDE_MULTIPLE),
-        f"None or an integer >= {SIDE_MULTIPLE}",
-    )
-    side = crop or size or DEFAULT_SIZE
-    if model is not None and model_factory is not None:
-        raise ConfigError("Give the model once: 'model' and 'model_factory' are the same option of tune.")
-    spec = resolve_model(model if model is not None else model_factory)
-    _check(
-        "crop",
-        crop,
-        crop is None or (isinstance(crop, int) and crop >= SIDE_MULTIPLE),
-        f"None or an integer >= {SIDE_MULTIPLE}",
-    )
-    if spec.side_multiple and side % spec.side_multiple:
-        m = spec.side_multiple
-        raise ConfigError(
-            f"The {'crop' if crop else 'size'} option of tune must be a multiple of {m} for the model "
-            f"{spec.name!r}; got {side}. Try {side // m * m or m}."
-        )
-    for name, value in (
-        ("epochs", epochs),
-        ("n_trials", n_trials),
-        ("seeds", seeds),
-        ("batch_size", batch_size),
-    ):
-        _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
-    _check("folds", folds, isinstance(folds, int) and folds >= 2, "an integer >= 2")
-    _check("finalists", finalists, isinstance(finalists, int) and finalists >= 2, "an integer >= 2")
-    _check("margin", margin, isinstance(margin, (int, float)) and 0 <= margin < 1, "a number in [0, 1)")
-    _check(
-        "steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1"
-    )
-    _check(
-        "warmup_steps", warmup_steps, isinstance(warmup_steps, int) and warmup_steps >= 0, "an integer >= 0"
-    )
-    _check("timeout", timeout, timeout is None or timeout > 0, "None or a positive number of seconds")
-    _check("heartbeat", heartbeat, isinstance(heartbeat, int) and heartbeat >= 1, "an integer >= 1 (seconds)")
+    spec = _check_options(
+        size=size, crop=crop, model=model, model_factory=model_factory, epochs=epochs, n_trials=n_trials,
+        seeds=seeds, batch_size=batch_size, folds=folds, finalists=finalists, margin=margin,
+        steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps, timeout=timeout, heartbeat=heartbeat,
+    )  # fmt: skip
 
     import optuna
 
