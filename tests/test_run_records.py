@@ -79,8 +79,13 @@ def test_keys_this_version_does_not_declare_are_kept(tmp_path: Path) -> None:
     assert outcome.to_dict() == data  # saved again, nothing is lost
 
 
-def test_older_files_read_with_defaults() -> None:
-    outcome = TuneOutcome.load(EXAMPLE / "result.json")  # written before the verdict and validation blocks
+def test_older_files_read_with_defaults(tmp_path: Path) -> None:
+    # a result.json written before the verdict and validation blocks: the example's, without them
+    older = json.loads((EXAMPLE / "result.json").read_text(encoding="utf-8"))
+    older.pop("verdict", None)
+    older.pop("validation", None)
+    (tmp_path / "result.json").write_text(json.dumps(older), encoding="utf-8")
+    outcome = TuneOutcome.load(tmp_path / "result.json")
     assert outcome.recommended is not None and outcome.recommended.loss == outcome.ranking[0].loss
     assert outcome.verdict is None and outcome.validation is None
     assert outcome.config(outcome.recommended.config_id) is outcome.ranking[0]
