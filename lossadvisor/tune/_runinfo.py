@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lossadvisor import runfolder
-from lossadvisor.runfolder import write_json
+from lossadvisor._run_records import RunSummary
 from lossadvisor.tune._models import DEFAULT_MODEL
 from lossadvisor.tune._study import redact_url
 
@@ -96,7 +96,8 @@ def environment(device_name: str, threads: int) -> dict:
 
 
 class RunRecord:
-    """Keeps ``run.json`` up to date as the run moves from running to complete, interrupted or failed.
+    """Keeps ``run.json`` (a typed :class:`RunSummary`) up to date as the run moves from running to complete,
+    interrupted or failed.
 
     Created only once the run is known to be valid (tune checks data, settings and storage first), so a
     refused run never overwrites the ``run.json`` of a finished one.
@@ -118,29 +119,35 @@ class RunRecord:
         self.path = Path(run_dir) / RUN_JSON
         self.started = datetime.now(timezone.utc)
         public = {k: (redact_url(str(v)) if k == "storage" and v else v) for k, v in settings.items()}
-        self.payload = {
-            "status": "running",
-            "command": redact_url(command) if command else command_line(settings),
-            "started": now_iso(),
-            "finished": None,
-            "duration_s": None,
-            "settings": public,
-            "environment": env,
-            "storage": redact_url(storage_url),
-            "study_name": study_name,
-            "fingerprint": fingerprint,
-            "left_out": left_out,
-            "model": model,
-        }
-        write_json(self.path, self.payload)
+        self.summary = RunSummary.from_dict(
+            {
+                "status": "running",
+                "command": redact_url(command) if command else command_line(settings),
+                "started": now_iso(),
+                "finished": None,
+                "duration_s": None,
+                "settings": public,
+                "environment": env,
+                "storage": redact_url(storage_url),
+                "study_name": study_name,
+                "fingerprint": fingerprint,
+                "left_out": left_out,
+                "model": model,
+            }
+        )
+        self.summary.save(self.path)
 
     def finish(self, status: str, **extra) -> None:
         """Record the end state ("complete", "interrupted" or "failed") and any extra facts."""
         end = datetime.now(timezone.utc)
-        self.payload.update(
-            status=status,
-            finished=now_iso(),
-            duration_s=round((end - self.started).total_seconds(), 2),
-            **extra,
+        # Extra facts (trials, timings, error) that RunSummary does not declare land in its ``extra``.
+        self.summary = RunSummary.from_dict(
+            {
+                **self.summary.to_dict(),
+                "status": status,
+                "finished": now_iso(),
+                "duration_s": round((end - self.started).total_seconds(), 2),
+                **extra,
+            }
         )
-        write_json(self.path, self.payload)
+        self.summary.save(self.path)
