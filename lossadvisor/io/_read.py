@@ -136,7 +136,11 @@ def read_mask(
     check_ignore_index(ignore_index, cmap)
     check_max_pixels(max_pixels)
     path = Path(path)
-    raw = decode_mask_file(path, max_pixels=max_pixels)
+    return _mask_data(path, decode_mask_file(path, max_pixels=max_pixels), cmap, ignore_index)
+
+
+def _mask_data(path: Path, raw: RawMask, cmap: ClassMap | None, ignore_index: int | None) -> MaskData:
+    """Interpret decoded values into a :class:`MaskData`: one place for files and in-memory arrays alike."""
     labels, encoding, counts, ignored = interpret(path, raw, class_map=cmap, ignore_index=ignore_index)
     return MaskData(
         path=path,
@@ -196,18 +200,4 @@ def mask_from_array(
     path = Path(name)
     if hasattr(array, "detach"):  # a torch tensor, without importing torch here
         array = array.detach().cpu().numpy()
-    raw: RawMask = to_layout(path, np.asarray(array), None, ARRAY_FORMAT)
-    labels, encoding, counts, ignored = interpret(path, raw, class_map=cmap, ignore_index=ignore_index)
-    return MaskData(
-        path=path,
-        labels=labels,
-        encoding=encoding,
-        pixel_counts=counts,
-        ignored_pixels=ignored,
-        ignore_index=(
-            ignore_index if ignore_index is not None else (DEFAULT_IGNORE_INDEX if ignored else None)
-        ),
-        file_format=ARRAY_FORMAT,
-        grey_from_rgb=raw.grey_from_rgb,
-        class_names=cmap.names if cmap is not None else None,
-    )
+    return _mask_data(path, to_layout(path, np.asarray(array), None, ARRAY_FORMAT), cmap, ignore_index)
