@@ -161,6 +161,7 @@ def decide_three(
     margin: float,
     level: float = DECISION_LEVEL,
     simpler_if: float = SIMPLER_IF_AS_GOOD,
+    leader: str | None = None,
 ) -> Decision:
     """Decide from the leader's paired differences against every other finalist.
 
@@ -169,8 +170,9 @@ def decide_three(
         diffs: other entry -> per-run differences leader - other (only the leader's rivals; computed by the
             caller once the leader is known: see :func:`leader_of`).
         losses: entry -> loss name (for the simplicity order).
+        leader: The leader when the caller chose it (at the longest budget measured); default: by ``means``.
     """
-    leader = leader_of(means, losses)
+    leader = leader if leader is not None else leader_of(means, losses)
     posteriors = {e: correlated_posterior(d, rho=rho, margin=margin) for e, d in diffs.items() if e != leader}
     states = {e: comparison_state(p, level=level) for e, p in posteriors.items()}
     worse = tuple(e for e, s in states.items() if s == "better")
