@@ -32,14 +32,10 @@ def _format_table(result) -> str:
         lines.append(f"{mark}{label:<47} {search:>7} {mean:>8} {std:>6} {collapse:>8} {runs:>5}")
     labels = {r.config_id: r.loss for r in result.ranking}
     if verdict is not None and verdict.comparisons:
-        lines += ["", f"Paired against the winner ({labels.get(verdict.winner, verdict.winner)}):"]
-        for c in verdict.comparisons:
-            if c.mean_diff is None:
-                continue
-            lines.append(
-                f"  vs {c.against_loss:<14} {c.mean_diff:+.3f} IoU, 95% CI [{c.ci_low:+.3f}, "
-                f"{c.ci_high:+.3f}], won {c.runs_won}/{c.runs} runs: " + ("clear" if c.clear else "tie")
-            )
+        lines += ["", f"Paired against the leader ({labels.get(verdict.winner, verdict.winner)}):"]
+        lines += [_comparison_line(c) for c in verdict.comparisons if c.mean_diff is not None]
+        if verdict.race.get("bought"):
+            lines.append(verdict.race["bought"])
     order = verdict.order if verdict else None
     if order is not None and order.search:
         if order.held:
@@ -66,11 +62,27 @@ def _format_table(result) -> str:
             f"Recommended: {rec.loss} {rec.params} at lr={rec.lr:.3g} (verdict: {conf.level})",
             f"  {conf.explanation}",
         ]
+        if verdict is not None and verdict.next_steps:
+            lines.append(f"  {verdict.next_steps}")
     if result.model is not None and result.model.name:
         count = result.model.parameters
         size = f", {count:,} parameters" if count is not None else ""
         lines.append(f"Confirmed on {result.model.name}{size}.")
     return "\n".join(lines)
+
+
+def _comparison_line(c) -> str:
+    """One comparison: the mean difference and the correlated t-test's three probabilities (older result.json
+    files: the bootstrap interval)."""
+    head = f"  vs {c.against_loss:<14} {c.mean_diff:+.3f} IoU over {c.runs} paired runs"
+    if c.p_better is None:
+        return head + f", 95% CI [{c.ci_low:+.3f}, {c.ci_high:+.3f}]: " + ("clear" if c.clear else "tie")
+    steps = f" at {c.steps} steps" if c.steps else ""
+    more = f", ~{c.runs_to_decide} more runs would likely decide" if c.runs_to_decide else ""
+    return (
+        f"{head}{steps}: P(better) {c.p_better:.0%}, P(equivalent) {c.p_equivalent:.0%}, "
+        f"P(worse) {c.p_worse:.0%} -> {c.state}{more}"
+    )
 
 
 # The presets of lossadvisor.tune._models, repeated so completion and --help need no torch (a test keeps them
@@ -153,7 +165,8 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     type=click.IntRange(min=1),
     default=2,
     show_default=True,
-    help="Seeds per fold in the confirmation (each finalist gets folds x seeds paired runs).",
+    help="Repetitions of k-fold (each on a fresh stratified partition) per level of the confirmation race "
+    "before it decides or promotes the better half to runs twice as long.",
 )
 @click.option(
     "--folds",
@@ -174,7 +187,17 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     type=click.FloatRange(min=0, max=1, max_open=True),
     default=0.01,
     show_default=True,
-    help="Practical margin in IoU: a smaller mean paired gain is a tie, whatever its interval.",
+    help="Region of practical equivalence in IoU: losses whose mean paired difference is probably within "
+    "it are 'equivalent', and the simplest is recommended.",
+)
+@click.option(
+    "--confirm-budget",
+    default="5m",
+    show_default=True,
+    metavar="RUNS|TIME",
+    help="Budget of the confirmation race: a number of runs (30; a run twice as long counts 2) or a "
+    "training time (8m, 90s; converted with the time per run measured on the first runs). Raising it on a "
+    "finished run folder extends the race.",
 )
 @click.option(
     "--storage",
@@ -257,6 +280,7 @@ def tune_command(
     folds,
     finalists,
     margin,
+    confirm_budget,
     storage,
     study_name,
     model,
@@ -318,6 +342,7 @@ def tune_command(
             folds=folds,
             finalists=finalists,
             margin=margin,
+            confirm_budget=confirm_budget,
             storage=storage,
             study_name=study_name,
             model=model,

@@ -47,6 +47,7 @@ from lossadvisor.tune._phases.search import LR_TEST_ATTR
 from lossadvisor.tune._phases.search import lr_range_tests as _lr_range_tests
 from lossadvisor.tune._phases.start import SAMPLE_TILES
 from lossadvisor.tune._progress import Progress
+from lossadvisor.tune._race import DEFAULT_CONFIRM_BUDGET, parse_budget
 from lossadvisor.tune._search import counted_trials
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
 from lossadvisor.tune._split import DEFAULT_FOLDS
@@ -96,7 +97,7 @@ def _check(name: str, value, ok: bool, expected: str) -> None:
 
 def _check_options(
     *, size, crop, model, model_factory, epochs, n_trials, seeds, batch_size, folds, finalists, margin,
-    steps_per_epoch, warmup_steps, timeout, heartbeat,
+    confirm_budget, steps_per_epoch, warmup_steps, timeout, heartbeat,
 ):  # fmt: skip
     """Refuse a bad option of :func:`tune` by name, before any data is read; return the resolved model."""
     _check(
@@ -131,6 +132,7 @@ def _check_options(
     _check("folds", folds, isinstance(folds, int) and folds >= 2, "an integer >= 2")
     _check("finalists", finalists, isinstance(finalists, int) and finalists >= 2, "an integer >= 2")
     _check("margin", margin, isinstance(margin, (int, float)) and 0 <= margin < 1, "a number in [0, 1)")
+    parse_budget(confirm_budget)  # refused with the accepted forms
     _check(
         "steps_per_epoch", steps_per_epoch, steps_per_epoch is None or steps_per_epoch >= 1, "None or >= 1"
     )
@@ -162,6 +164,7 @@ def tune(
     folds: int = DEFAULT_FOLDS,
     finalists: int = DEFAULT_FINALISTS,
     margin: float = DEFAULT_MARGIN,
+    confirm_budget: str | int = DEFAULT_CONFIRM_BUDGET,
     storage: str | None = None,
     study_name: str | None = None,
     device: str = "auto",
@@ -200,10 +203,15 @@ def tune(
         warmup_steps: Linear learning-rate warm-up steps (0: none, like a plain training loop).
         n_trials: Search trials in the study (finished ones from an earlier run count).
         timeout: Seconds after which no new search trial starts (the confirmation still runs).
-        seeds: Seeds per fold in the confirmation (each finalist gets ``folds x seeds`` paired runs).
-        folds: Folds of the confirmation's stratified cross-validation (every tile validated once).
+        seeds: Repetitions of k-fold (each on a fresh stratified partition) at each level of the confirmation
+            race before it promotes the better half to longer runs (at least enough for 5 paired runs).
+        folds: Folds of the confirmation's stratified cross-validation (every tile validated once per
+            repetition).
         finalists: Losses confirmed (the best configuration of each top loss; CE always among them).
-        margin: Practical margin in IoU: a smaller mean gain is a tie whatever its interval.
+        margin: Region of practical equivalence in IoU: a mean difference within ``margin`` is "equivalent".
+        confirm_budget: Budget of the confirmation race: runs (``30``; a run at level L counts 2**L) or
+            training time (``"5m"``, ``"90s"``, converted with the time per run measured on the first runs).
+            Raising it on a finished run folder extends the race.
         storage: Optuna storage URL: ``postgresql://user:pw@host/db`` for workers on many machines,
             ``journal:PATH`` for a few processes on one machine; default: SQLite ``<out>/study.db`` (one
             process). Every worker started with the same storage and study shares the budget and the work.
@@ -255,7 +263,8 @@ def tune(
     spec = _check_options(
         size=size, crop=crop, model=model, model_factory=model_factory, epochs=epochs, n_trials=n_trials,
         seeds=seeds, batch_size=batch_size, folds=folds, finalists=finalists, margin=margin,
-        steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps, timeout=timeout, heartbeat=heartbeat,
+        confirm_budget=confirm_budget, steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps,
+        timeout=timeout, heartbeat=heartbeat,
     )  # fmt: skip
 
     import optuna
@@ -265,7 +274,8 @@ def tune(
     tc = plan.plan(
         images, masks, train=train, val=val, out=out, spec=spec, size=size, crop=crop, epochs=epochs,
         steps_per_epoch=steps_per_epoch, batch_size=batch_size, warmup_steps=warmup_steps, n_trials=n_trials,
-        timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin, storage=storage,
+        timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin,
+        confirm_budget=confirm_budget, storage=storage,
         study_name=study_name, device=device, threads=threads, class_map=class_map, ignore_index=ignore_index,
         rules_config=rules_config, seed=seed, heartbeat=heartbeat, progress=progress, report=report,
         max_pixels=max_pixels, command=command, make_loss=_loss_factory,

@@ -1,14 +1,15 @@
-"""The confirmation phase: the finalists re-trained on k folds x seeds, longer than a search trial, paired.
+"""The confirmation phase: the finalists re-trained as a race of paired k-fold repetitions (:mod:`._race`).
 
 Finalists are the best configuration of each of the top losses of the search, plain CE always among them.
-Every finalist is trained on the same folds (stratified, every tile validated once) with the same seed
-indices, for ``CONFIRM_STEP_FACTOR`` times a search trial's steps, so the verdict compares them pairwise.
+Every finalist is trained on the same partitions and folds (stratified, every tile validated once per
+repetition, a fresh partition per repetition), so the verdict compares them pairwise.
 
-Each (finalist, fold, seed) run is one unit of work with a stable key (:func:`unit_key`), stored as one trial
-of a companion Optuna study (``<study>:confirm``) in the same storage: the units are enqueued as waiting
-trials, a worker takes one with ``ask()`` (the storage hands each waiting trial to one worker) and tells its
-result, with the run's record and its per-tile counts in the trial's user attributes. An interrupted run is
-marked failed ("interrupted") and enqueued again on resume; finished runs are read back, never re-trained.
+Each run is one unit of work (:class:`~._race.Unit`: finalist, level, repetition, fold) with a stable key,
+stored as one trial of a companion Optuna study (``<study>:confirm``) in the same storage: the units of
+the race's next repetition are enqueued as waiting trials, a worker takes one (the storage switches a
+waiting trial to running for one worker only) and stores its result, with the run's record and its per-tile
+counts in the trial's user attributes. An interrupted run is marked failed ("interrupted") and enqueued
+again on resume; finished runs are read back, never re-trained.
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
 from lossadvisor.tune._diagnostics import config_id, describe
+from lossadvisor.tune._race import DEFAULT_MIN_REPS, LEVEL_FACTOR, Unit
 from lossadvisor.tune._search import NOT_COUNTED, RunContext, jsonable_params, outcome_summary
 from lossadvisor.tune._space import BASELINE_LOSS, Configuration, SearchSpace
 from lossadvisor.tune._verdict import FinalistRuns, foreground_iou
 
 logger = logging.getLogger(__name__)
 
-CONFIRM_STEP_FACTOR = 2  # a confirmation run trains twice a search trial's steps (same epochs, 2x steps each)
+CONFIRM_STEP_FACTOR = LEVEL_FACTOR  # each level of the race trains twice the steps of the one below
 DEFAULT_FINALISTS = 3  # losses re-trained in the confirmation (CE always among them)
-DEFAULT_CONFIRM_SEEDS = 2  # seeds per fold: 3 folds x 2 seeds = 6 paired runs per finalist
+DEFAULT_CONFIRM_SEEDS = DEFAULT_MIN_REPS  # repetitions per level: 2 x 3 folds = 6 paired runs per finalist
 CONFIRM_SUFFIX = ":confirm"
 UNIT_ATTR = "unit"
 RECORD_ATTR = "record"
@@ -50,20 +52,10 @@ class Finalist:
     search_trial: int | None
 
 
-def unit_key(entry: str, fold: int, seed: int) -> str:
-    """The stable key of one confirmation run.
-
-    Example:
-        >>> unit_key("ce-641449", 2, 1)
-        'ce-641449/fold2/seed1'
-    """
-    return f"{entry}/fold{fold}/seed{seed}"
-
-
-def run_seed(base_seed: int, entry: str, fold: int, seed: int) -> int:
-    """The torch/NumPy seed of one run: independent streams per finalist, fold and seed index, stable across
-    machines and resumes (a hash, not Python's salted ``hash``)."""
-    digest = hashlib.sha256(f"{base_seed}|{entry}|{fold}|{seed}".encode()).hexdigest()
+def run_seed(base_seed: int, unit: Unit) -> int:
+    """The torch/NumPy seed of one run: independent streams per finalist, level, repetition and fold, stable
+    across machines and resumes (a hash, not Python's salted ``hash``)."""
+    digest = hashlib.sha256(f"{base_seed}|{unit.key()}".encode()).hexdigest()
     return int(digest[:8], 16) % (2**31 - 1)
 
 
@@ -127,11 +119,9 @@ def _finished(trial) -> bool:
     return trial.state == TrialState.COMPLETE and RECORD_ATTR in trial.user_attrs
 
 
-def enqueue_units(cstudy, finalists: Sequence[Finalist], *, folds: int, seeds: int) -> int:
-    """Enqueue every unit that is neither finished, waiting nor running (failed-interrupted ones again).
-
-    Order: fold by fold, seed by seed, every finalist, so a partial confirmation is already paired.
-    """
+def enqueue_units(cstudy, finalists: Sequence[Finalist], units: Sequence[Unit]) -> int:
+    """Enqueue every unit of ``units`` that is neither finished, waiting nor running (failed-interrupted ones
+    again); return how many were added."""
     from optuna.trial import TrialState
 
     present = set()
@@ -142,25 +132,20 @@ def enqueue_units(cstudy, finalists: Sequence[Finalist], *, folds: int, seeds: i
         redone = t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") in NOT_COUNTED
         if not redone:
             present.add(key)
+    by_entry = {f.entry: f for f in finalists}
     added = 0
-    for fold in range(folds):
-        for seed in range(seeds):
-            for f in finalists:
-                key = unit_key(f.entry, fold, seed)
-                if key not in present:
-                    cstudy.enqueue_trial(
-                        {},
-                        user_attrs={
-                            UNIT_ATTR: key,
-                            "entry": f.entry,
-                            "fold": fold,
-                            "seed": seed,
-                            "loss": f.config.loss,
-                            "lr": f.config.lr,
-                            "params": jsonable_params(f.config.params),
-                        },
-                    )
-                    added += 1
+    for u in sorted(units):
+        if u.key() in present:
+            continue
+        f = by_entry[u.entry]
+        cstudy.enqueue_trial(
+            {},
+            user_attrs={
+                UNIT_ATTR: u.key(), "entry": u.entry, "level": u.level, "rep": u.rep, "fold": u.fold,
+                "loss": f.config.loss, "lr": f.config.lr, "params": jsonable_params(f.config.params),
+            },
+        )  # fmt: skip
+        added += 1
     return added
 
 
@@ -188,7 +173,7 @@ def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[li
 def run_units(
     cstudy,
     finalists: Sequence[Finalist],
-    contexts: Sequence[RunContext],
+    context_for: Callable[[Unit], RunContext],
     *,
     base_seed: int,
     on_run: Callable[[], None] | None = None,
@@ -197,7 +182,7 @@ def run_units(
 ) -> int:
     """Train waiting units until none is left; return how many this call ran.
 
-    ``contexts[fold]`` trains on that fold (its ``steps_per_epoch`` already the confirmation budget).
+    ``context_for(unit)`` trains on the unit's partition and fold, at its level's steps per epoch.
     ``take()`` hands this worker the next waiting unit as a trial (``None`` when none is left) and
     ``beat(trial_id)`` keeps its heartbeat while it trains: how workers sharing the study divide the units
     (:meth:`~._session.Session.take`); default ``ask()``.
@@ -219,12 +204,13 @@ def run_units(
             trial.set_user_attr("fail_reason", "no confirmation unit for this run")
             cstudy.tell(trial, state=TrialState.FAIL)
             continue
-        fold, seed = int(trial.user_attrs["fold"]), int(trial.user_attrs["seed"])
-        ctx = contexts[fold]
+        a = trial.user_attrs
+        unit = Unit(int(a.get("level", 0)), int(a.get("rep", 0)), int(a["fold"]), entry)
+        ctx = context_for(unit)
         finalist = by_entry[entry]
         try:
             with beat(trial._trial_id) if beat is not None else contextlib.nullcontext():
-                outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
+                outcome = ctx.train(finalist.config, seed=run_seed(base_seed, unit))
         except KeyboardInterrupt:
             trial.set_user_attr("fail_reason", INTERRUPTED)
             cstudy.tell(trial, state=TrialState.FAIL)
@@ -235,8 +221,9 @@ def run_units(
         else:
             names, counts = _tile_counts(outcome.image_counts, ctx.data.val_names)
         record = {
-            "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "fold": fold,
-            "seed": seed, "loss": finalist.config.loss, "lr": finalist.config.lr,
+            "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "level": unit.level,
+            "rep": unit.rep, "fold": unit.fold, "steps": ctx.epochs * ctx.steps_per_epoch,
+            "loss": finalist.config.loss, "lr": finalist.config.lr,
             "params": jsonable_params(finalist.config.params), **summary,
             "epochs": [asdict(r) for r in outcome.epochs],
         }  # fmt: skip
@@ -250,46 +237,65 @@ def run_units(
     return ran
 
 
-def collect(cstudy, finalists: Sequence[Finalist]) -> tuple[list[dict], list[FinalistRuns], list[dict]]:
-    """Read the finished units back: run records, each finalist's runs for the verdict, per-tile rows."""
+@dataclass
+class Collected:
+    """The finished units read back: run records, each unit's IoU, seconds and per-tile counts, tile rows."""
+
+    records: list[dict]
+    iou: dict[Unit, float]
+    seconds: dict[Unit, float]
+    counts: dict[Unit, np.ndarray]
+    collapsed: dict[Unit, bool]
+    failed: dict[Unit, bool]
+    tiles: list[dict]
+
+    def finalist_runs(self, finalists: Sequence[Finalist], level_of: dict[str, int]) -> list[FinalistRuns]:
+        """Each finalist's runs at its level in ``level_of`` (keyed ``(rep, fold)``), for the ranking."""
+        out = []
+        for f in finalists:
+            lv = level_of.get(f.entry)
+            mine = [u for u in self.counts if u.entry == f.entry and u.level == lv]
+            out.append(
+                FinalistRuns(
+                    entry=f.entry, loss=f.config.loss, label=f.label,
+                    runs={(u.rep, u.fold): self.counts[u] for u in mine},
+                    collapsed={(u.rep, u.fold): self.collapsed[u] for u in mine},
+                    failed={(u.rep, u.fold): self.failed[u] for u in mine},
+                    search_value=f.search_value,
+                )
+            )  # fmt: skip
+        return out
+
+
+def collect(cstudy, finalists: Sequence[Finalist]) -> Collected:
+    """Read the finished units of the finalists back (a unit two workers both finished: the first)."""
     wanted = {f.entry for f in finalists}
-    records, tiles = [], []
-    runs: dict[str, dict] = {f.entry: {} for f in finalists}
-    collapsed: dict[str, dict] = {f.entry: {} for f in finalists}
-    failed: dict[str, dict] = {f.entry: {} for f in finalists}
+    out = Collected([], {}, {}, {}, {}, {}, [])
     for t in cstudy.get_trials(deepcopy=False):
         if not _finished(t) or t.user_attrs[RECORD_ATTR]["entry"] not in wanted:
             continue
         rec = t.user_attrs[RECORD_ATTR]
-        key = (int(rec["fold"]), int(rec["seed"]))
-        if key in runs[rec["entry"]]:
-            continue  # a unit two workers both finished: keep the first
+        if "level" not in rec:
+            continue  # a run of the confirmation before the race (fold x seed units): not comparable
+        unit = Unit(int(rec["level"]), int(rec["rep"]), int(rec["fold"]), rec["entry"])
+        if unit in out.counts:
+            continue
         stored = t.user_attrs[COUNTS_ATTR]
         counts = np.asarray(stored["counts"], dtype=np.int64)
-        runs[rec["entry"]][key] = counts
-        collapsed[rec["entry"]][key] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
-        failed[rec["entry"]][key] = bool(rec["failed"])
-        records.append(rec)
+        out.counts[unit] = counts
+        out.iou[unit] = float(foreground_iou(counts.sum(axis=0)))
+        out.seconds[unit] = float(rec.get("duration_s") or 0.0)
+        out.collapsed[unit] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
+        out.failed[unit] = bool(rec["failed"])
+        out.records.append(rec)
         for name, c in zip(stored["tiles"], counts, strict=True):
             union = c[1, 1:] + c[2, 1:] - c[0, 1:]
-            tiles.append(
+            out.tiles.append(
                 {
-                    "config_id": rec["entry"], "loss": rec["loss"], "fold": key[0], "seed": key[1],
-                    "tile": name, "intersection": int(c[0, 1:].sum()), "union": int(union.sum()),
-                    "iou": float(foreground_iou(c)) if union.sum() > 0 else None,
+                    "config_id": rec["entry"], "loss": rec["loss"], "level": unit.level, "rep": unit.rep,
+                    "fold": unit.fold, "tile": name, "intersection": int(c[0, 1:].sum()),
+                    "union": int(union.sum()), "iou": float(foreground_iou(c)) if union.sum() > 0 else None,
                 }
             )  # fmt: skip
-    records.sort(key=lambda r: (r["fold"], r["seed"], r["entry"]))
-    finalist_runs = [
-        FinalistRuns(
-            entry=f.entry,
-            loss=f.config.loss,
-            label=f.label,
-            runs=runs[f.entry],
-            collapsed=collapsed[f.entry],
-            failed=failed[f.entry],
-            search_value=f.search_value,
-        )
-        for f in finalists
-    ]
-    return records, finalist_runs, tiles
+    out.records.sort(key=lambda r: (r["level"], r["rep"], r["fold"], r["entry"]))
+    return out

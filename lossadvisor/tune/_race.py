@@ -33,6 +33,7 @@ from lossadvisor.tune._posterior import (
 
 DEFAULT_CONFIRM_BUDGET = "5m"
 DEFAULT_MAX_LEVEL = 3  # at most 8x a search trial's steps
+LEVEL_FACTOR = 2  # each level trains twice the steps of the one below (level 0: a search trial's steps)
 DEFAULT_MIN_REPS = 2  # repetitions per level before a promotion: 2 x 3 folds = 6 paired runs
 
 
@@ -118,7 +119,7 @@ class RaceState:
 
 
 def _cost(units: list[Unit]) -> float:
-    return float(sum(2**u.level for u in units))
+    return float(sum(LEVEL_FACTOR**u.level for u in units))
 
 
 def level_runs(results: dict[Unit, float], entry: str, level: int, reps: int, folds: int) -> dict:
@@ -197,14 +198,14 @@ def race_state(
         left = _budget_left(state, cfg, durations)
         if done_reps >= need and level < cfg.max_level:
             promoted = _top_half(results, entries, alive, level, done_reps, cfg.folds)
-            cost = need * cfg.folds * len(promoted) * 2 ** (level + 1)
+            cost = need * cfg.folds * len(promoted) * LEVEL_FACTOR ** (level + 1)
             if cost <= left:
                 for e in alive:
                     if e not in promoted:
                         state.dropped[e] = {"level": level, "rep": rep, "why": "lower half at this level"}
                 alive, level, rep = promoted, level + 1, 0
                 continue
-        if cfg.folds * len(alive) * 2**level <= left:
+        if cfg.folds * len(alive) * LEVEL_FACTOR**level <= left:
             rep += 1
             continue
         return _stop(state, "budget")

@@ -77,14 +77,15 @@ def finalist_ranking(finalists, verdict: dict, records: list[dict]) -> list[dict
 
 
 def confidence_from_verdict(verdict: dict) -> dict:
-    """The ``confidence`` block older readers expect: level "clear" or "tie", margin and interval."""
+    """The ``confidence`` block older readers expect: the verdict's kind as level, the nearest rival's mean
+    difference as margin (and no interval: the verdict's comparisons hold the probabilities)."""
     comparisons = [c for c in verdict.get("comparisons", []) if c.get("mean_diff") is not None]
     nearest = min(comparisons, key=lambda c: c["mean_diff"], default=None)
     return {
         "level": verdict["kind"],
         "margin": nearest["mean_diff"] if nearest else None,
-        "ci_low": nearest["ci_low"] if nearest else None,
-        "ci_high": nearest["ci_high"] if nearest else None,
+        "ci_low": nearest.get("ci_low") if nearest else None,
+        "ci_high": nearest.get("ci_high") if nearest else None,
         "runner_up": nearest["against"] if nearest else None,
         "explanation": verdict["explanation"],
     }

@@ -38,6 +38,7 @@ class TuneContext:
     folds: int
     finalists: int
     margin: float
+    confirm_budget: str  # the race's budget as given: runs ("30") or time ("5m", "90s")
     seed: int
     heartbeat: int
     train_ignore: int | None
