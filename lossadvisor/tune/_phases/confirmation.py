@@ -8,6 +8,7 @@ what runs next and when it stops; the units of the next repetition are enqueued 
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, replace
 
@@ -28,7 +29,8 @@ from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune._phases.search import Searched
 from lossadvisor.tune._race import RaceConfig, RaceState, Unit, parse_budget, race_state
 from lossadvisor.tune._search import RunContext
-from lossadvisor.tune._session import PLAN_ATTR
+
+logger = logging.getLogger("lossadvisor.tune._api")
 
 
 @dataclass
@@ -52,14 +54,16 @@ def race_config(tc: TuneContext) -> RaceConfig:
 
 def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     """The study's finalists (picked by the first worker to get here, for every worker)."""
-    picks = finalists_from_json(
-        live.session.once(
-            PLAN_ATTR,
-            lambda: finalists_to_json(
-                select_finalists(live.study, searched.space, max_finalists=tc.finalists)
-            ),
-        )
+    stored, again = live.session.finalists(
+        lambda: finalists_to_json(select_finalists(live.study, searched.space, max_finalists=tc.finalists))
     )
+    picks = finalists_from_json(stored)
+    if again:
+        logger.warning(
+            "The search has more trials than when the finalists were chosen: finalists chosen again (%s); "
+            "runs already done for a finalist kept, only new ones are trained.",
+            ", ".join(f.config.loss for f in picks),
+        )
     return Confirmed(picks, race_config(tc), {})
 
 
@@ -97,6 +101,13 @@ def confirm(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     confirmed = prepare(tc, live, searched)
     cstudy, session, bars = live.cstudy, live.session, live.bars
     bars.start_runs(total=None, desc="confirmation runs")
+    first = replay(live, confirmed)
+    if first.finished:
+        logger.warning(
+            "The confirmation race is already over (%s; %d runs stored): nothing new to train. Raise "
+            "--confirm-budget or --n-trials to extend it; the verdict is computed again from those runs.",
+            first.stop_reason, sum(first.runs_by_level.values()),
+        )  # fmt: skip
 
     def run() -> int:  # each unit to exactly one worker, with a heartbeat while it trains
         return run_units(

@@ -7,6 +7,7 @@ Finished trials, tests and runs are read back from the study, so a re-run contin
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +24,11 @@ from lossadvisor.tune._lr_range import lr_range_test
 from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
-from lossadvisor.tune._session import Session
+from lossadvisor.tune._session import PLAN_ATTR, Session
 from lossadvisor.tune._space import SearchSpace, equal_lr_ranges
 
 LR_TEST_ATTR = "lr_range_test"
+logger = logging.getLogger("lossadvisor.tune._api")
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,12 @@ def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
         n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.epochs // 2)
     )
     live.clock["lr_tests"] = time.monotonic()
+    done = counted_trials(study)
+    if done and done < tc.n_trials and PLAN_ATTR in study.user_attrs:
+        logger.warning(
+            "Extending the finished search from %d to %d trials; the finalists are then chosen again.",
+            done, tc.n_trials,
+        )  # fmt: skip
     with session.lock():  # exactly once per study, whatever the number of workers
         enqueue_defaults(study, space, limit=tc.n_trials - counted_trials(study))
     bars.start_search(total=tc.n_trials, done=counted_trials(study))
