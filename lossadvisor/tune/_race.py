@@ -11,7 +11,9 @@ Rules (issue 17, after successive halving, Jamieson & Talwalkar 2016, applied to
 - Otherwise, after ``min_reps`` repetitions at a level, the better half of the finalists (at least 2) is
   promoted to the next level (twice the steps), if the budget left covers ``min_reps`` repetitions there; at
   the last level (or when the budget will not cover a promotion) further repetitions run while the budget
-  covers one more. A started repetition is always finished.
+  covers one more and more runs would likely decide an open comparison (:func:`~._posterior.runs_to_decide`,
+  at the spread measured so far); otherwise the race stops ("futile": spending the rest would not decide it).
+  A started repetition is always finished.
 
 Everything here is a pure function of the stored results: every worker sharing a study replays the same race
 from the same finished units and reaches the same state and verdict.
@@ -29,6 +31,7 @@ from lossadvisor.tune._posterior import (
     Decision,
     decide_three,
     leader_of,
+    runs_to_decide,
 )
 
 DEFAULT_CONFIRM_BUDGET = "5m"
@@ -97,6 +100,7 @@ class RaceConfig:
     budget: Budget
     min_reps: int = DEFAULT_MIN_REPS
     max_level: int = DEFAULT_MAX_LEVEL
+    futility: bool = True  # stop when the budget left would likely not decide any open comparison
 
     def reps_before_decision(self) -> int:
         return max(self.min_reps, math.ceil(MIN_DECISION_RUNS / self.folds))
@@ -108,7 +112,7 @@ class RaceState:
 
     pending: list[Unit]  # the current repetition's units not finished yet (enqueue these)
     finished: bool
-    stop_reason: str | None  # "clear", "equivalent", "budget", "single" or None while running
+    stop_reason: str | None  # "clear", "equivalent", "budget", "futile", "single"; None while running
     level: int
     alive: list[str]
     dropped: dict[str, dict] = field(default_factory=dict)  # entry -> {"level", "rep", "why"}
@@ -205,10 +209,14 @@ def race_state(
                         state.dropped[e] = {"level": level, "rep": rep, "why": "lower half at this level"}
                 alive, level, rep = promoted, level + 1, 0
                 continue
-        if cfg.folds * len(alive) * LEVEL_FACTOR**level <= left:
-            rep += 1
-            continue
-        return _stop(state, "budget")
+        per_rep = cfg.folds * len(alive) * LEVEL_FACTOR**level
+        if per_rep > left:
+            return _stop(state, "budget")
+        affordable = int(left // per_rep) * cfg.folds  # more paired runs the budget buys at this level
+        more = [runs_to_decide(d.posteriors[e], per_step=cfg.folds) for e in d.open]
+        if cfg.futility and not any(m is not None and m <= affordable for m in more):
+            return _stop(state, "futile")
+        rep += 1
 
 
 def _stop(state: RaceState, reason: str) -> RaceState:

@@ -202,7 +202,7 @@ def bought(race: RaceOutcome) -> str:
     parts = [f"{n} at {race.steps_of_level[lv]} steps" for lv, n in sorted(s.runs_by_level.items())]
     why = {
         "clear": "stopped early: clear", "equivalent": "stopped early: equivalent", "budget": "budget spent",
-        "single": "one finalist",
+        "single": "one finalist", "futile": "stopped: more runs would likely not decide it",
     }.get(s.stop_reason, s.stop_reason or "running")  # fmt: skip
     total = sum(s.runs_by_level.values())
     return (

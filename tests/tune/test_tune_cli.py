@@ -68,6 +68,8 @@ def test_a_tiny_study_from_the_command_line(runner, tiny_dataset, tmp_path):
         "1",
         "--seeds",
         "1",
+        "--confirm-budget",
+        "18",
         "--threads",
         "1",
         "--no-report",

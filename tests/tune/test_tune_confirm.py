@@ -136,7 +136,7 @@ def test_tune_follows_the_lost_objects_rule_to_native_crops_unless_a_size_is_giv
     # the LR range tests (100 steps at 128 px) are not what is tested here: skip them to keep the test short
     monkeypatch.setattr(_api, "_lr_range_tests", lambda *args: [])
     tiny = {"epochs": 1, "steps_per_epoch": 1, "batch_size": 2, "n_trials": 1, "seeds": 1, "folds": 2,
-            "threads": 1, "progress": False, "report": False}  # fmt: skip
+            "confirm_budget": "18", "threads": 1, "progress": False, "report": False}  # fmt: skip
     result = tune(data / "images", data / "masks", out=tmp_path / "run", **tiny)
     assert result.size_switch is not None and result.size_switch["crop"] == 128
     assert "native-resolution 128x128 crops" in result.size_switch["message"]

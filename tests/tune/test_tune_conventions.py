@@ -39,7 +39,8 @@ def json_run(tmp_path_factory):
     args = [
         str(BIN / "lossadvisor"), "tune", "--images", str(data / "images"), "--masks", str(data / "masks"),
         "--out", str(out), "--size", "32", "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "4",
-        "--seeds", "1", "--threads", "1", "--n-trials", "3", "--no-report", "--json",
+        "--seeds", "1", "--confirm-budget", "18", "--threads", "1", "--n-trials", "3", "--no-report",
+        "--json",
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr

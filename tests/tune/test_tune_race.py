@@ -49,7 +49,7 @@ def test_one_clearly_worse_finalist_is_dropped_while_the_others_race_on():
 
 
 def test_undecided_pairs_are_promoted_to_longer_runs_within_the_budget():
-    cfg = RaceConfig(folds=3, margin=0.001, budget=Budget(runs=60))
+    cfg = RaceConfig(folds=3, margin=0.001, budget=Budget(runs=60), futility=False)
     state, results, _ = _run_race({"dice": 0.50, "ce": 0.49, "wce": 0.485}, cfg, noise=0.05)
     assert state.stop_reason == "budget"
     assert max(u.level for u in results) >= 1
@@ -64,11 +64,23 @@ def test_undecided_pairs_are_promoted_to_longer_runs_within_the_budget():
 def test_a_time_budget_is_converted_with_the_measured_time_per_run():
     # 3 finalists x 3 folds x 2 reps = 18 runs of 1 s must run (the minimum); the rest of 30 s buys no
     # promotion (2 x 3 x 2 x 2 s = 24 s) but 12 s more buys one repetition at level 0 (9 s), not two.
-    cfg = RaceConfig(folds=3, margin=0.001, budget=Budget(seconds=30))
+    cfg = RaceConfig(folds=3, margin=0.001, budget=Budget(seconds=30), futility=False)
     state, results, _ = _run_race({"dice": 0.50, "ce": 0.49, "wce": 0.485}, cfg, noise=0.05)
     assert state.stop_reason == "budget"
     assert state.spent_s == pytest.approx(27.0)
     assert {u.level for u in results} == {0}
+
+
+def test_a_race_that_more_runs_would_not_decide_stops_before_the_budget():
+    # 0.005 apart with a paired spread of about 0.07: the correlation floor keeps P(better) far below 95%
+    # however many repetitions run, so the race stops after the first look at the last level it can afford
+    cfg = RaceConfig(folds=3, margin=0.001, budget=Budget(runs=1000))
+    state, results, _ = _run_race({"dice": 0.50, "ce": 0.495, "wce": 0.49}, cfg, noise=0.05)
+    assert state.stop_reason == "futile"
+    assert state.spent_runs < 1000 / 2
+    top = max(u.level for u in results)
+    assert top == cfg.max_level  # it used the budget for longer runs first
+    assert {u.rep for u in results if u.level == top} == {0, 1}
 
 
 def test_equivalent_losses_stop_the_race():

@@ -32,6 +32,7 @@ from lossadvisor.tune._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
 TINY_ARGS = [
     "--size", "32", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
     "--seeds", "1", "--folds", "2", "--finalists", "2", "--threads", "1", "--no-report", "--quiet",
+    "--confirm-budget", "12",  # the race's minimum: 2 finalists x 2 folds x 3 repetitions (5 paired runs)
 ]  # fmt: skip
 
 
@@ -242,12 +243,14 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
 def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
     """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
     from lossadvisor.tune._confirm import Finalist, enqueue_units
+    from lossadvisor.tune._race import Unit
     from lossadvisor.tune._space import Configuration
 
     storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
     cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)
     picks = [Finalist("ce-1", "ce", Configuration("ce", {}, 1e-3), 0.5, 0)]
-    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 2
+    units = [Unit(0, 0, fold, "ce-1") for fold in range(2)]
+    assert enqueue_units(cstudy, picks, units) == 2
     waiting = cstudy.get_trials(states=(TrialState.WAITING,))
     trial_id = waiting[0]._trial_id
     assert storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)  # a worker took it...
@@ -260,5 +263,5 @@ def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url)
     trials = cstudy.get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
     again = trials[2].user_attrs
-    assert again["unit"] == "ce-1/fold0/seed0" and again[RETRY_ATTR] == 0 and again["fold"] == 0
-    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 0  # both units are queued exactly once
+    assert again["unit"] == "ce-1/L0/rep0/fold0" and again[RETRY_ATTR] == 0 and again["fold"] == 0
+    assert enqueue_units(cstudy, picks, units) == 0  # both units are queued exactly once
