@@ -299,3 +299,22 @@ def collect(cstudy, finalists: Sequence[Finalist]) -> Collected:
             )  # fmt: skip
     out.records.sort(key=lambda r: (r["level"], r["rep"], r["fold"], r["entry"]))
     return out
+
+
+def race_alone(
+    cstudy, finalists: Sequence[Finalist], context_for: Callable[[Unit], RunContext], cfg, *, base_seed: int
+):
+    """The race run by one process on its own study (benchmarks, tests): replay, enqueue the next repetition,
+    train it, until the race stops. Returns ``(race state, collected runs)``; the tuner's phase does the same
+    with workers sharing the study (:func:`lossadvisor.tune._phases.confirmation.confirm`)."""
+    from lossadvisor.tune._race import race_state
+
+    entries = {f.entry: f.config.loss for f in finalists}
+    while True:
+        got = collect(cstudy, finalists)
+        state = race_state(entries, got.iou, got.seconds, cfg)
+        if state.finished:
+            return state, got
+        enqueue_units(cstudy, finalists, state.pending)
+        if not run_units(cstudy, finalists, context_for, base_seed=base_seed):
+            raise RuntimeError(f"The race cannot finish: {state.pending[0].key()} failed and is not redone.")

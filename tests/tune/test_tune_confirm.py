@@ -14,8 +14,8 @@ from lossadvisor.io import read_mask
 from lossadvisor.losses import build_loss
 from lossadvisor.tune import _api, pair_files, resolve_device, tune
 from lossadvisor.tune._cache import build_fold_data
-from lossadvisor.tune._confirm import Finalist, collect, enqueue_units, run_units
-from lossadvisor.tune._race import Budget, RaceConfig, Unit, final_decision, race_state
+from lossadvisor.tune._confirm import Finalist, enqueue_units, race_alone, run_units
+from lossadvisor.tune._race import Budget, RaceConfig, Unit, final_decision
 from lossadvisor.tune._search import RunContext
 from lossadvisor.tune._space import Configuration
 
@@ -48,16 +48,11 @@ def _finalist(entry, lr, search_value=None, loss="ce"):
 
 
 def _race(finalists, context_for, cfg, study=None):
-    """What the confirmation phase does for one worker: replay, enqueue the next repetition, train it."""
+    """What the confirmation phase does for one worker; returns the study, state, runs and final decision."""
     study = study or optuna.create_study(direction="maximize")
+    state, got = race_alone(study, finalists, context_for, cfg, base_seed=0)
     entries = {f.entry: f.config.loss for f in finalists}
-    while True:
-        got = collect(study, finalists)
-        state = race_state(entries, got.iou, got.seconds, cfg)
-        if state.finished:
-            return study, state, got, final_decision(entries, got.iou, state, cfg)[0]
-        enqueue_units(study, finalists, state.pending)
-        run_units(study, finalists, context_for, base_seed=0)
+    return study, state, got, final_decision(entries, got.iou, state, cfg)[0]
 
 
 def test_every_finalist_runs_the_same_partitions_and_tiles_and_a_resume_reruns_nothing(
