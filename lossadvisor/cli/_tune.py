@@ -299,15 +299,18 @@ def tune_command(
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
     Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over
-    the same learning-rate range, with their parameters and pruning; then re-trains the finalists (the best
-    configuration of each top loss, CE always among them) on the same folds and seeds at twice a trial's
-    steps, and compares them pairwise: the winner's mean gain in IoU with a 95% bootstrap interval. A gain
-    whose interval includes 0, or under --margin, is a tie, and the simplest tied loss is recommended. Plain
-    CE and plain Dice at an LR range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
+    the same learning-rate range, with their parameters and pruning; then races the finalists (the best
+    configuration of each top loss, CE always among them): repetitions of k-fold on fresh partitions, paired,
+    with the clearly worse dropped and the rest promoted to runs twice as long, within --confirm-budget. The
+    Bayesian correlated t-test gives P(better), P(equivalent within --margin) and P(worse) for the leader
+    against each finalist: "clear" (better than all at 95%), "equivalent" (the simplest is recommended) or
+    "undecided" (the leader is recommended, with what would decide it). Plain CE and plain Dice at an LR
+    range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
     trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,
     result.json, samples.npz and report.html to --out.
 
-    Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. Everything is
+    Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. On a finished
+    run folder, a larger --n-trials or --confirm-budget extends the run (only new work is trained). Everything is
     checked before anything is written, so a refused run never touches a finished run folder.
 
     \b
