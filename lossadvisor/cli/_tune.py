@@ -310,8 +310,8 @@ def tune_command(
     result.json, samples.npz and report.html to --out.
 
     Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. On a finished
-    run folder, a larger --n-trials or --confirm-budget extends the run (only new work is trained). Everything is
-    checked before anything is written, so a refused run never touches a finished run folder.
+    run folder, a larger --n-trials or --confirm-budget extends the run (only new work is trained).
+    Everything is checked before anything is written, so a refused run never touches a finished run folder.
 
     \b
     Examples:
