@@ -63,8 +63,8 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune._cache import build_fold_data
-    from lossadvisor.tune._search import RunContext
+    from lossadvisor.tune.data._cache import build_fold_data
+    from lossadvisor.tune.search import RunContext
 
     pairs = pair_files(root / "images", root / "masks").pairs
     device = resolve_device("cpu", threads=threads)
@@ -90,8 +90,8 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
     """One race of ``finalists`` on ``root``; returns (outcome, decision, stop reason, runs, seconds)."""
     import optuna
 
-    from lossadvisor.tune._confirm import race_alone
-    from lossadvisor.tune._race import RaceConfig, final_decision, parse_budget
+    from lossadvisor.tune.confirm._confirm import race_alone
+    from lossadvisor.tune.confirm._race import RaceConfig, final_decision, parse_budget
 
     cfg = RaceConfig(folds=3, margin=0.01, budget=parse_budget(s["budget"]))
     study = optuna.create_study(direction="maximize")
@@ -105,8 +105,8 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
 
 
 def _finalist(entry: str, lr: float, loss: str = "ce"):
-    from lossadvisor.tune._confirm import Finalist
-    from lossadvisor.tune._space import Configuration
+    from lossadvisor.tune.confirm._confirm import Finalist
+    from lossadvisor.tune.search._space import Configuration
 
     return Finalist(entry, f"{entry}: {loss} lr={lr:g}", Configuration(loss, {}, lr), None, None)
 
@@ -149,8 +149,8 @@ def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> di
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune._cache import build_train_data
-    from lossadvisor.tune._search import RunContext, outcome_summary
+    from lossadvisor.tune.data._cache import build_train_data
+    from lossadvisor.tune.search import RunContext, outcome_summary
 
     pairs = pair_files(root / "images", root / "masks").pairs
     data = build_train_data(
@@ -174,7 +174,7 @@ def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> di
 
 def power(s: dict, threads: int, workdir: Path) -> dict:
     """CE against CE at a 3x lower learning rate: the gap by longer runs, then the race's outcomes."""
-    from lossadvisor.tune._space import Configuration
+    from lossadvisor.tune.search._space import Configuration
 
     gap = truth(
         EXAMPLE, {"full": Configuration("ce", {}, LR), "slow": Configuration("ce", {}, LR / 3)}, s, threads,
@@ -215,7 +215,7 @@ def power(s: dict, threads: int, workdir: Path) -> dict:
 def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[dict]:
     """The main job's recommended loss against the best loss by longer, LR-swept runs."""
     from lossadvisor.tune import tune
-    from lossadvisor.tune._space import Configuration
+    from lossadvisor.tune.search._space import Configuration
 
     rows = []
     for name, root in _datasets():

@@ -14,8 +14,8 @@ from optuna.trial import TrialState
 
 from lossadvisor.cli import cli
 from lossadvisor.tune import tune
-from lossadvisor.tune._search import counted_trials
-from lossadvisor.tune._session import PLAN_ATTR, PLAN_TRIALS_ATTR
+from lossadvisor.tune.search import counted_trials
+from lossadvisor.tune.study._session import PLAN_ATTR, PLAN_TRIALS_ATTR
 
 
 def _studies(out):

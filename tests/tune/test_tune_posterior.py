@@ -7,7 +7,7 @@ import math
 import pytest
 from scipy.stats import t
 
-from lossadvisor.tune._posterior import (
+from lossadvisor.tune.confirm._posterior import (
     comparison_state,
     correlated_posterior,
     decide_three,

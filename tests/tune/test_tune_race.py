@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._race import Budget, RaceConfig, Unit, final_decision, parse_budget, race_state
+from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision, parse_budget, race_state
 
 ENTRIES = {"dice": "dice_ce", "ce": "ce", "wce": "weighted_ce"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossadvisor.tune._verdict import FinalistRuns, _order, foreground_iou, run_iou, still_improving
+from lossadvisor.tune.confirm._verdict import FinalistRuns, _order, foreground_iou, run_iou, still_improving
 
 
 def counts(*tiles: tuple[int, int, int]) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Phase ``confirmation``: the finalists (chosen once per study, stored in it) raced over paired k-fold
-repetitions (:mod:`lossadvisor.tune._race`), each run a trial of the ``<name>:confirm`` study, trained by
-exactly one worker.
+repetitions (:mod:`lossadvisor.tune.confirm._race`), each run a trial of the ``<name>:confirm`` study,
+trained by exactly one worker.
 
 After each repetition every worker replays the race from the stored results alone, so all of them agree on
 what runs next and when it stops; the units of the next repetition are enqueued once, under the study lock.
@@ -14,21 +14,25 @@ from dataclasses import dataclass, replace
 
 from lossadvisor import runfolder
 from lossadvisor.errors import LossAdvisorError
-from lossadvisor.tune._cache import build_fold_data, fold_data_from_memory
-from lossadvisor.tune._confirm import (
+from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune._phases.search import Searched
+from lossadvisor.tune.confirm import (
     CONFIRM_STEP_FACTOR,
     Finalist,
+    RaceConfig,
+    RaceState,
+    Unit,
     collect,
     enqueue_units,
     finalists_from_json,
     finalists_to_json,
+    parse_budget,
+    race_state,
     run_units,
     select_finalists,
 )
-from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._phases.search import Searched
-from lossadvisor.tune._race import RaceConfig, RaceState, Unit, parse_budget, race_state
-from lossadvisor.tune._search import RunContext
+from lossadvisor.tune.data import build_fold_data, fold_data_from_memory
+from lossadvisor.tune.search import RunContext
 
 logger = logging.getLogger("lossadvisor.tune._api")
 

@@ -23,11 +23,19 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune._diagnostics import config_id, describe
-from lossadvisor.tune._race import DEFAULT_MIN_REPS, LEVEL_FACTOR, Unit
-from lossadvisor.tune._search import NOT_COUNTED, RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune._space import BASELINE_LOSS, Configuration, SearchSpace
-from lossadvisor.tune._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.confirm._race import DEFAULT_MIN_REPS, LEVEL_FACTOR, Unit
+from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.search import (
+    BASELINE_LOSS,
+    NOT_COUNTED,
+    Configuration,
+    RunContext,
+    SearchSpace,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +169,7 @@ def _tile_counts(counts: np.ndarray, names: list[str]) -> tuple[list[str], np.nd
 
 def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[list[str], np.ndarray]:
     """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
-    from lossadvisor.tune._train import image_counts
+    from lossadvisor.tune.training import image_counts
 
     empty = np.zeros(data.val_masks.shape, dtype=np.int64)
     counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)
@@ -307,7 +315,7 @@ def race_alone(
     """The race run by one process on its own study (benchmarks, tests): replay, enqueue the next repetition,
     train it, until the race stops. Returns ``(race state, collected runs)``; the tuner's phase does the same
     with workers sharing the study (:func:`lossadvisor.tune._phases.confirmation.confirm`)."""
-    from lossadvisor.tune._race import race_state
+    from lossadvisor.tune.confirm._race import race_state
 
     entries = {f.entry: f.config.loss for f in finalists}
     while True:

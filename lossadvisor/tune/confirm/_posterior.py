@@ -133,7 +133,7 @@ def runs_to_decide(
 
 
 def simplicity_rank(loss: str) -> int:
-    from lossadvisor.tune._verdict import simplicity_rank as rank
+    from lossadvisor.tune.confirm._verdict import simplicity_rank as rank
 
     return rank(loss)
 

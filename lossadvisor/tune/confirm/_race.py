@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._posterior import (
+from lossadvisor.tune.confirm._posterior import (
     MIN_DECISION_RUNS,
     Decision,
     decide_three,

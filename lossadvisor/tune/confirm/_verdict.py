@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossadvisor.tune._posterior import DECISION_LEVEL, SIMPLER_IF_AS_GOOD, comparison_state, runs_to_decide
+from lossadvisor.tune.confirm._posterior import (
+    DECISION_LEVEL,
+    SIMPLER_IF_AS_GOOD,
+    comparison_state,
+    runs_to_decide,
+)
 
 DEFAULT_MARGIN = 0.01  # IoU: smaller differences are not worth a more complex loss
 # Simplest first: fewer parameters, fewer ways to fail, what every framework ships. A tie goes to the first.
@@ -103,7 +108,7 @@ def still_improving(records: Sequence[dict], entry: str, level: int, margin: flo
 
 @dataclass(frozen=True)
 class RaceOutcome:
-    """What the race measured, for the verdict: see :func:`lossadvisor.tune._race.final_decision`."""
+    """What the race measured, for the verdict: see :func:`lossadvisor.tune.confirm._race.final_decision`."""
 
     decision: object | None  # _posterior.Decision
     final_level: int | None
