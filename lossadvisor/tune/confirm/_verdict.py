@@ -270,7 +270,11 @@ def _next_steps(v: dict) -> str:
     more = [c["runs_to_decide"] for c in v["comparisons"] if c["state"] == "open"]
     if more and all(n is not None for n in more):
         runs = max(more)
-        budget = f"about {runs} more paired runs (raise --confirm-budget and run the same command again)"
+        total = runs * (len(more) + 1)
+        budget = (
+            f"about {runs} more paired runs per finalist ({total} runs of {v['final_steps']} steps: raise "
+            "--confirm-budget by at least that and run the same command again)"
+        )
     else:
         budget = (
             "more repetitions alone will not decide it at this spread (runs on one data set stay "
