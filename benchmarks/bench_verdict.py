@@ -143,6 +143,41 @@ def aa(s: dict, threads: int, workdir: Path) -> dict:
     return {"false_clear": outcomes["clear"], "repeats": n, **dict(outcomes)}
 
 
+def aa_simulated(n: int = 2000, folds: int = 3, max_reps: int = 10, seed: int = 0) -> dict:
+    """The sequential rule's false-clear rate (either side), every look taken (no futility stop), margin 0,
+    no training, so it isolates what repeated looks do:
+
+    - *twins*: one loss under two names: the per-run differences are independent N(0, 1) (the twins are
+      exchangeable, nothing about the data set favours one);
+    - *test's model*: the differences share a correlation of 1/k (Nadeau & Bengio's model of k-fold runs on
+      one data set: a data-set draw common to every run), the worst case the correlated t-test is built for.
+    """
+    import numpy as np
+
+    from lossadvisor.tune.confirm._posterior import comparison_state, correlated_posterior
+
+    rng = np.random.default_rng(seed)
+    rho = 1.0 / folds
+    out = {}
+    for model, shared_var in (("twins", 0.0), ("test's model", rho)):
+        clear = 0
+        for _ in range(n):
+            shared = rng.normal(0, np.sqrt(shared_var)) if shared_var else 0.0
+            runs = shared + rng.normal(0, np.sqrt(1 - shared_var), size=max_reps * folds)
+            for reps in range(2, max_reps + 1):
+                p = correlated_posterior(runs[: reps * folds], rho=rho, margin=0.0)
+                if comparison_state(p) in ("better", "worse"):
+                    clear += 1
+                    break
+        print(
+            f"  simulated A/A, {model} ({n} races, {folds} folds, a look after each of 2..{max_reps} "
+            f"repetitions, margin 0): false clear (either side) {clear}/{n} = {clear / n:.1%}",
+            flush=True,
+        )
+        out[model] = clear / n
+    return out
+
+
 def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> dict:
     """Mean and standard error of the final IoU of longer independent runs (TRUTH_FACTOR x a first-level run,
     TRUTH_SEEDS seeds, one stratified split) of each named configuration."""
@@ -268,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=None, help="A/A and power repetitions")
-    parser.add_argument("--only", default="aa,power,regret", help="comma-separated: aa, power, regret")
+    parser.add_argument(
+        "--only", default="aa-sim,aa,power,regret", help="comma-separated: aa-sim, aa, power, regret"
+    )
     args = parser.parse_args(argv)
     import optuna
     import torch
@@ -283,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     steps = s["epochs"] * s["steps"]
     try:
+        if "aa-sim" in only:
+            print("A/A, simulated under the test's model (sequential looks, no training):", flush=True)
+            summary["aa_simulated"] = aa_simulated()
         if "aa" in only:
             print(
                 f"A/A: CE against itself, independent streams, 3 folds per repetition, {s['size']} px, "
