@@ -138,8 +138,7 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
     from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units
     from lossadvisor.tune.confirm._verdict import decide
     from lossadvisor.tune.data._cache import build_fold_data
-    from lossadvisor.tune.search._search import RunContext
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training._run import Configuration, RunContext
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pairs = pair_files(EXAMPLE / "images", EXAMPLE / "masks").pairs

@@ -3,7 +3,8 @@
 The pieces, lowest first: pairing images with masks (:func:`pair_files`), a stratified split and a decoded
 cache (:func:`build_train_data`), the compact U-Net (:class:`CompactUNet`), one training run with an epoch
 callback (:func:`train_trial`), the LR range test (:func:`lr_range_test`), and the study that ties them
-together (:func:`tune`). Importing this package imports torch.
+together (:func:`tune`). torch and optuna are imported on first use (:class:`CompactUNet`, a training run,
+a study), so importing this package and its sub-packages stays light.
 
 Example:
     >>> from lossadvisor.tune import tune
@@ -12,6 +13,9 @@ Example:
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from lossadvisor.tune._api import TuneResult, tune
 from lossadvisor.tune.data import (
@@ -24,7 +28,6 @@ from lossadvisor.tune.data import (
 )
 from lossadvisor.tune.study import redact_url
 from lossadvisor.tune.training import (
-    CompactUNet,
     DeviceChoice,
     EpochRecord,
     LRRangeResult,
@@ -33,11 +36,26 @@ from lossadvisor.tune.training import (
     TrialOutcome,
     choose_threads,
     collapse_kind,
-    count_parameters,
     lr_range_test,
     resolve_device,
     train_trial,
 )
+
+# Public names that need torch at import, and the module that serves each.
+_LAZY = {"CompactUNet": "lossadvisor.tune.training", "count_parameters": "lossadvisor.tune.training"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "CompactUNet",

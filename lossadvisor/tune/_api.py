@@ -47,8 +47,13 @@ from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
 from lossadvisor.tune.confirm import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS, DEFAULT_MARGIN
 from lossadvisor.tune.data import DEFAULT_FOLDS
 from lossadvisor.tune.outputs import write_tables
-from lossadvisor.tune.search import counted_trials
-from lossadvisor.tune.study import DEFAULT_HEARTBEAT_S, DEFAULT_STORAGE_LABEL, releases_folder_locks, scrub
+from lossadvisor.tune.study import (
+    DEFAULT_HEARTBEAT_S,
+    DEFAULT_STORAGE_LABEL,
+    counted_trials,
+    releases_folder_locks,
+    scrub,
+)
 from lossadvisor.tune.training import resolve_model
 
 __all__ = [
@@ -183,7 +188,7 @@ def tune(
         masks: Folder of masks (default "masks").
         train: Instead of folders: a ``torch.utils.data.Dataset`` of ``(image, mask)`` items, or a pair
             ``(images, masks)`` of arrays, images ``(N, H, W[, C])`` and masks ``(N, H, W)`` (see
-            ``lossadvisor/tune/_sources.py`` for the layouts). Needs ``out``.
+            ``lossadvisor/tune/data/_sources.py`` for the layouts). Needs ``out``.
         val: Validation data in the same form as ``train``; default: a stratified 20 % of ``train``.
         out: Run folder (default ``reports/<dataset-name>/``). Re-running with the same folder resumes.
         size: Side tiles are resized to (a multiple of 16 for the default U-Net). Default 128, or what the

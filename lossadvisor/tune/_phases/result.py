@@ -16,7 +16,9 @@ from lossadvisor.tune._phases.confirmation import Confirmed
 from lossadvisor.tune._phases.search import Searched
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR, collect, decide
 from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
-from lossadvisor.tune.search import RunContext, counted_trials, summarise
+from lossadvisor.tune.search import summarise
+from lossadvisor.tune.study import counted_trials
+from lossadvisor.tune.training import RunContext
 
 SHARED_AT_END = (
     runfolder.RESULT_JSON, runfolder.SAMPLES_NPZ, runfolder.LR_RANGE_TEST_JSON, runfolder.RUN_JSON,

@@ -18,17 +18,15 @@ from lossadvisor.tune.outputs import write_tables
 from lossadvisor.tune.search import (
     DIAGNOSTIC_SEEDS,
     LR_TEST_LOSSES,
-    RunContext,
     SearchSpace,
-    counted_trials,
     diagnostic_configs,
     enqueue_defaults,
     equal_lr_ranges,
     run_diagnostics,
     run_search,
 )
-from lossadvisor.tune.study import Session
-from lossadvisor.tune.training import lr_range_test
+from lossadvisor.tune.study import Session, counted_trials
+from lossadvisor.tune.training import RunContext, lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
 

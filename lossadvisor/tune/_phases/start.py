@@ -13,11 +13,10 @@ from lossadvisor._text import safe_text
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune.confirm import confirm_study_name
 from lossadvisor.tune.data import save_cache
 from lossadvisor.tune.outputs import RunRecord, environment
-from lossadvisor.tune.search import RunContext
 from lossadvisor.tune.study import DEFAULT_STORAGE_LABEL, Session, hold_folder
+from lossadvisor.tune.training import RunContext
 
 SAMPLE_TILES = 6
 SHARED_AT_START = (
@@ -53,7 +52,7 @@ def open_session(tc: TuneContext) -> Session:
 def join(tc: TuneContext, session: Session, record: RunRecord, bars, clock: dict) -> Live:
     """Follow the study's advice, open the confirmation study, build the training context, share the files."""
     rec, base_space = advise_phase.adopt_definition(session, tc.rec, tc.base_space, tc.run_dir)
-    cstudy = session.companion(confirm_study_name(tc.name))
+    cstudy = session.companion("confirm")
     if tc.storage is None:
         session.requeue_running(cstudy)
     run = RunContext(

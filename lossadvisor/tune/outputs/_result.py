@@ -16,8 +16,7 @@ from lossadvisor.tune.outputs._outputs import (
     validated_setup,
     write_samples,
 )
-from lossadvisor.tune.search import RunContext, jsonable_params
-from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally
+from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally, RunContext, jsonable_params
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
