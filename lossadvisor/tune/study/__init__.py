@@ -10,7 +10,7 @@ from __future__ import annotations
 from lossadvisor.tune.study._lock import hold_folder, releases_folder_locks
 from lossadvisor.tune.study._session import PLAN_ATTR, Session
 from lossadvisor.tune.study._shared import SharedFiles
-from lossadvisor.tune.study._storage import DEFAULT_HEARTBEAT_S, open_storage
+from lossadvisor.tune.study._storage import open_storage
 from lossadvisor.tune.study._study import (
     DEFAULT_STUDY_NAME,
     INTERRUPTED,
@@ -24,7 +24,6 @@ from lossadvisor.tune.study._study import (
 from lossadvisor.tune.study._urls import DEFAULT_STORAGE_LABEL, default_storage_url, redact_url, scrub
 
 __all__ = [
-    "DEFAULT_HEARTBEAT_S",
     "DEFAULT_STORAGE_LABEL",
     "DEFAULT_STUDY_NAME",
     "INTERRUPTED",
