@@ -173,11 +173,11 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
         run_units(study, twins, contexts, base_seed=rep)
         _, runs, _ = collect(study, twins)
         verdict = decide(runs, seed=rep)
-        c = verdict["comparisons"][0]
-        false_winners += verdict["kind"] == "clear"
+        c = verdict.comparisons[0]
+        false_winners += verdict.kind == "clear"
         print(
-            f"  A/A {rep + 1:>2}: {c['mean_diff']:+.4f} IoU, "
-            f"95% CI [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] "
+            f"  A/A {rep + 1:>2}: {c.mean_diff:+.4f} IoU, "
+            f"95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
             f"-> {verdict['kind']}  ({time.perf_counter() - start:.0f} s so far)",
             flush=True,
         )
