@@ -64,7 +64,7 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
     from lossadvisor.tune.data._cache import build_fold_data
-    from lossadvisor.tune.search import RunContext
+    from lossadvisor.tune.training import RunContext
 
     pairs = pair_files(root / "images", root / "masks").pairs
     device = resolve_device("cpu", threads=threads)
@@ -106,7 +106,7 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
 
 def _finalist(entry: str, lr: float, loss: str = "ce"):
     from lossadvisor.tune.confirm._confirm import Finalist
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training import Configuration
 
     return Finalist(entry, f"{entry}: {loss} lr={lr:g}", Configuration(loss, {}, lr), None, None)
 
@@ -185,7 +185,7 @@ def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> di
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
     from lossadvisor.tune.data._cache import build_train_data
-    from lossadvisor.tune.search import RunContext, outcome_summary
+    from lossadvisor.tune.training import RunContext, outcome_summary
 
     pairs = pair_files(root / "images", root / "masks").pairs
     data = build_train_data(
@@ -209,7 +209,7 @@ def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> di
 
 def power(s: dict, threads: int, workdir: Path) -> dict:
     """CE against CE at a 3x lower learning rate: the gap by longer runs, then the race's outcomes."""
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training import Configuration
 
     gap = truth(
         EXAMPLE, {"full": Configuration("ce", {}, LR), "slow": Configuration("ce", {}, LR / 3)}, s, threads,
@@ -250,7 +250,7 @@ def power(s: dict, threads: int, workdir: Path) -> dict:
 def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[dict]:
     """The main job's recommended loss against the best loss by longer, LR-swept runs."""
     from lossadvisor.tune import tune
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training import Configuration
 
     rows = []
     for name, root in _datasets():

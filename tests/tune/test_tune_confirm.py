@@ -16,8 +16,7 @@ from lossadvisor.tune import _api, pair_files, resolve_device, tune
 from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units, race_alone, run_units
 from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision
 from lossadvisor.tune.data._cache import build_fold_data
-from lossadvisor.tune.search import RunContext
-from lossadvisor.tune.search._space import Configuration
+from lossadvisor.tune.training import Configuration, RunContext
 
 
 def _context_for(root, tmp_path, *, epochs=2, steps=3, folds=3):

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from lossadvisor.cli import cli
 from lossadvisor.tune import tune
-from lossadvisor.tune.search import counted_trials
+from lossadvisor.tune.study import counted_trials
 from lossadvisor.tune.study._session import PLAN_ATTR, PLAN_TRIALS_ATTR
 
 

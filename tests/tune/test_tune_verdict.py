@@ -43,8 +43,8 @@ def test_order_reports_who_overtook_whom() -> None:
             finalist("c", "focal", const(1), search_value=0.7),
         ]
     )
-    assert order["search"] == ["a", "b", "c"] and order["confirmation"] == ["b", "a", "c"]
-    assert order["held"] is False and order["overtook"] == [{"entry": "b", "overtook": "a"}]
+    assert order.search == ("a", "b", "c") and order.confirmation == ("b", "a", "c")
+    assert order.held is False and [(o.entry, o.overtook) for o in order.overtook] == [("b", "a")]
 
 
 def test_still_improving_reads_the_last_epochs_of_the_level() -> None:

@@ -32,7 +32,7 @@ from lossadvisor.tune.confirm import (
     select_finalists,
 )
 from lossadvisor.tune.data import build_fold_data, fold_data_from_memory
-from lossadvisor.tune.search import RunContext
+from lossadvisor.tune.training import RunContext
 
 logger = logging.getLogger("lossadvisor.tune._api")
 
@@ -52,14 +52,19 @@ class Confirmed:
 
 def race_config(tc: TuneContext) -> RaceConfig:
     return RaceConfig(
-        folds=tc.folds, margin=tc.margin, budget=parse_budget(tc.confirm_budget), min_reps=tc.seeds
+        folds=tc.options.folds,
+        margin=tc.options.margin,
+        budget=parse_budget(tc.options.confirm_budget),
+        min_reps=tc.options.seeds,
     )
 
 
 def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     """The study's finalists (picked by the first worker to get here, for every worker)."""
     stored, again = live.session.finalists(
-        lambda: finalists_to_json(select_finalists(live.study, searched.space, max_finalists=tc.finalists))
+        lambda: finalists_to_json(
+            select_finalists(live.study, searched.space, max_finalists=tc.options.finalists)
+        )
     )
     picks = finalists_from_json(stored)
     if again:
@@ -75,17 +80,17 @@ def context_for(tc: TuneContext, live: Live, confirmed: Confirmed, unit: Unit) -
     """The training context of a unit: repetition ``r`` folds with seed ``seed + r`` (a fresh stratified
     partition), level ``L`` trains ``CONFIRM_STEP_FACTOR**L`` times a search trial's steps per epoch."""
     if (unit.rep, unit.fold) not in confirmed.contexts:
-        seed = tc.seed + unit.rep
+        seed = tc.options.seed + unit.rep
         if tc.source.in_memory is not None:
             fold_data = fold_data_from_memory(
-                *tc.source.in_memory, size=tc.size, crop=tc.crop, folds=tc.folds, seed=seed,
+                *tc.source.in_memory, size=tc.size, crop=tc.crop, folds=tc.options.folds, seed=seed,
                 ignore_index=tc.train_ignore,
             )  # fmt: skip
         else:
             fold_data = build_fold_data(
                 tc.source.pairing.pairs, read_mask=tc.read_mask, cache_dir=tc.run_dir / runfolder.CACHE_DIR,
-                fingerprint=tc.profile.fingerprint, size=tc.size, crop=tc.crop, folds=tc.folds, seed=seed,
-                ignore_index=tc.train_ignore, key_settings=tc.data_settings,
+                fingerprint=tc.profile.fingerprint, size=tc.size, crop=tc.crop, folds=tc.options.folds,
+                seed=seed, ignore_index=tc.train_ignore, key_settings=tc.data_settings,
             )  # fmt: skip
         for fold, data in enumerate(fold_data):
             confirmed.contexts[(unit.rep, fold)] = replace(live.run, data=data, timings=live.run.timings)
@@ -115,7 +120,7 @@ def confirm(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
 
     def run() -> int:  # each unit to exactly one worker, with a heartbeat while it trains
         return run_units(
-            cstudy, confirmed.picks, lambda u: context_for(tc, live, confirmed, u), base_seed=tc.seed,
+            cstudy, confirmed.picks, lambda u: context_for(tc, live, confirmed, u), base_seed=tc.options.seed,
             on_run=bars.run_done, take=lambda: session.take(cstudy), beat=session.beat,
         )  # fmt: skip
 

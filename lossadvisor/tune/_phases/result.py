@@ -26,7 +26,9 @@ from lossadvisor.tune.confirm import (
     race_verdict,
 )
 from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
-from lossadvisor.tune.search import RunContext, counted_trials, summarise
+from lossadvisor.tune.search import summarise
+from lossadvisor.tune.study import counted_trials
+from lossadvisor.tune.training import RunContext
 
 SHARED_AT_END = (
     runfolder.RESULT_JSON, runfolder.SAMPLES_NPZ, runfolder.LR_RANGE_TEST_JSON, runfolder.RUN_JSON,
@@ -41,7 +43,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     race = race_outcome(tc, confirmed, got)
     level_of = {f.entry: race.rival_level.get(f.entry, race.final_level) for f in picks}
     finalist_runs = got.finalist_runs(picks, level_of)
-    verdict = race_verdict(finalist_runs, race, confirm_records, margin=tc.margin)
+    verdict = race_verdict(finalist_runs, race, confirm_records, margin=tc.options.margin)
     ranking = finalist_ranking(list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records)
     diagnostics = summarise(live.diag_records)
     write_tables(tc.run_dir, study, diagnostics=live.diag_records, confirmation=confirm_records, tiles=tiles)
@@ -53,12 +55,12 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
         "pruner": "median (after every loss's default trial and half the epochs)",
     }
     training = {
-        "steps_per_search_trial": tc.epochs * tc.steps,
+        "steps_per_search_trial": tc.options.epochs * tc.steps,
         "steps_per_confirmation_run": race.steps_of_level.get(race.final_level or 0),
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
-        "folds": tc.folds,
-        "repetitions_per_level": tc.seeds,
-        "confirm_budget": tc.confirm_budget,
+        "folds": tc.options.folds,
+        "repetitions_per_level": tc.options.seeds,
+        "confirm_budget": tc.options.confirm_budget,
         "finalists": [f.entry for f in picks],
         "confirmation_runs": len(confirm_records),
         "size_switch": tc.size_switch,
@@ -79,7 +81,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
 def first_partition(tc: TuneContext, live: Live, confirmed: Confirmed) -> list[RunContext]:
     """The folds of the first repetition (every tile validated once): what the validation set is."""
     entry = confirmed.picks[0].entry if confirmed.picks else ""
-    return [context_for(tc, live, confirmed, Unit(0, 0, fold, entry)) for fold in range(tc.folds)]
+    return [context_for(tc, live, confirmed, Unit(0, 0, fold, entry)) for fold in range(tc.options.folds)]
 
 
 def race_outcome(tc: TuneContext, confirmed: Confirmed, got) -> RaceOutcome:
@@ -101,8 +103,8 @@ def race_outcome(tc: TuneContext, confirmed: Confirmed, got) -> RaceOutcome:
     return RaceOutcome(
         decision=decision, final_level=final_level, rival_level=rival_level, state=state,
         between_levels=order_between_levels(got.iou, entries, cfg.folds),
-        steps_of_level={lv: tc.epochs * tc.steps * CONFIRM_STEP_FACTOR**lv for lv in sorted(levels)},
-        budget=tc.confirm_budget, folds=cfg.folds, per_run=per_run,
+        steps_of_level={lv: tc.options.epochs * tc.steps * CONFIRM_STEP_FACTOR**lv for lv in sorted(levels)},
+        budget=tc.options.confirm_budget, folds=cfg.folds, per_run=per_run,
     )  # fmt: skip
 
 

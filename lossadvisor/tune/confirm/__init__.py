@@ -2,7 +2,7 @@
 Bayesian correlated t-test over the runs, and the verdict.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from lossadvisor.tune.confirm._confirm import (
     Collected,
     Finalist,
     collect,
-    confirm_study_name,
     enqueue_units,
     finalists_from_json,
     finalists_to_json,
@@ -48,7 +47,6 @@ __all__ = [
     "RaceState",
     "Unit",
     "collect",
-    "confirm_study_name",
     "enqueue_units",
     "final_decision",
     "finalists_from_json",

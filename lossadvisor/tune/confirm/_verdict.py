@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor._run_records import OrderCheck, Overtake, Verdict
 from lossadvisor.tune.confirm._posterior import (
     DECISION_LEVEL,
     SIMPLER_IF_AS_GOOD,
@@ -79,20 +80,20 @@ def _mean_iou(f: FinalistRuns) -> float:
     return float(np.mean([run_iou(c) for c in f.runs.values()]))
 
 
-def _order(finalists: Sequence[FinalistRuns]) -> dict:
+def _order(finalists: Sequence[FinalistRuns]) -> OrderCheck:
     """Does the search's order of the finalists hold after the longer confirmation runs? Who overtook whom."""
     searched = [f for f in finalists if f.search_value is not None and f.runs]
     before = [f.entry for f in sorted(searched, key=lambda f: -f.search_value)]
     means = {f.entry: _mean_iou(f) for f in searched}
     value = {f.entry: f.search_value for f in searched}
     after = sorted(before, key=lambda e: -means[e])
-    overtook = [  # x was strictly below y in the search and is above it after confirmation
-        {"entry": x, "overtook": y}
+    overtook = tuple(  # x was strictly below y in the search and is above it after confirmation
+        Overtake(entry=x, overtook=y)
         for i, y in enumerate(before)
         for x in before[i + 1 :]
         if value[x] < value[y] and means[x] > means[y]
-    ]
-    return {"search": before, "confirmation": after, "held": not overtook, "overtook": overtook}
+    )
+    return OrderCheck(search=tuple(before), confirmation=tuple(after), held=not overtook, overtook=overtook)
 
 
 def still_improving(records: Sequence[dict], entry: str, level: int, margin: float) -> bool | None:
@@ -125,14 +126,22 @@ class RaceOutcome:
 
 def race_verdict(
     finalists: Sequence[FinalistRuns], race: RaceOutcome, records: Sequence[dict], *, margin: float
-) -> dict:
+) -> Verdict:
     """The verdict (result.json's ``verdict``) from the race: outcome, the three probabilities per comparison,
     whether the order held between budgets, who was still improving, and what to do next when undecided."""
+    from lossadvisor.runfolder import json_clean
+
+    return Verdict.from_dict(json_clean(_verdict(finalists, race, records, margin=margin)))
+
+
+def _verdict(
+    finalists: Sequence[FinalistRuns], race: RaceOutcome, records: Sequence[dict], *, margin: float
+) -> dict:
     by_entry = {f.entry: f for f in finalists}
     d = race.decision
     base = {
         "margin": margin, "decision_level": DECISION_LEVEL, "simpler_if": SIMPLER_IF_AS_GOOD,
-        "order": _order(finalists), "race": _race_block(race),
+        "order": _order(finalists).to_dict(), "race": _race_block(race),
     }  # fmt: skip
     with_runs = [f for f in finalists if f.runs]
     if d is None:
