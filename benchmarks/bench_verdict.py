@@ -63,7 +63,7 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune.data._cache import build_fold_data
+    from lossadvisor.tune.data import build_fold_data
     from lossadvisor.tune.training import RunContext
 
     pairs = pair_files(root / "images", root / "masks").pairs
@@ -90,8 +90,7 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
     """One race of ``finalists`` on ``root``; returns (outcome, decision, stop reason, runs, seconds)."""
     import optuna
 
-    from lossadvisor.tune.confirm._confirm import race_alone
-    from lossadvisor.tune.confirm._race import RaceConfig, final_decision, parse_budget
+    from lossadvisor.tune.confirm import RaceConfig, final_decision, parse_budget, race_alone
 
     cfg = RaceConfig(folds=3, margin=0.01, budget=parse_budget(s["budget"]))
     study = optuna.create_study(direction="maximize")
@@ -105,7 +104,7 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
 
 
 def _finalist(entry: str, lr: float, loss: str = "ce"):
-    from lossadvisor.tune.confirm._confirm import Finalist
+    from lossadvisor.tune.confirm import Finalist
     from lossadvisor.tune.training import Configuration
 
     return Finalist(entry, f"{entry}: {loss} lr={lr:g}", Configuration(loss, {}, lr), None, None)
@@ -184,7 +183,7 @@ def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> di
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune.data._cache import build_train_data
+    from lossadvisor.tune.data import build_train_data
     from lossadvisor.tune.training import RunContext, outcome_summary
 
     pairs = pair_files(root / "images", root / "masks").pairs
