@@ -76,7 +76,8 @@ def finalist_ranking(finalists, verdict: Verdict, records: list[dict]) -> list[d
 
 
 def confidence_from_verdict(verdict: Verdict) -> dict:
-    """The ``confidence`` block older readers expect: level "clear" or "tie", margin and interval."""
+    """The ``confidence`` block older readers expect: the verdict kind as level, the nearest rival's mean
+    difference as margin (the interval only in older verdicts; the comparisons hold the probabilities)."""
     comparisons = [c for c in verdict.comparisons if c.mean_diff is not None]
     nearest = min(comparisons, key=lambda c: c.mean_diff, default=None)
     return {
