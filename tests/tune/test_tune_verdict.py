@@ -61,3 +61,36 @@ def test_still_improving_reads_the_last_epochs_of_the_level() -> None:
     assert still_improving(records, "a", 1, margin=0.045) is False
     assert still_improving(records, "b", 1, margin=0.01) is False
     assert still_improving(records, "c", 1, margin=0.01) is None
+
+
+def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next() -> None:
+    """result.json's verdict and the terminal summary from a race replayed over stored IoUs."""
+    from lossadvisor.cli._tune import _comparison_line
+    from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision, race_state
+    from lossadvisor.tune.confirm._verdict import RaceOutcome, race_verdict
+
+    entries = {"dice": "dice_ce", "ce": "ce"}
+    # dice leads ce by +0.02 on average with a spread of 0.1 (6 paired runs): far from decided
+    diffs = [0.12, -0.08, 0.10, -0.06, 0.11, -0.07]
+    iou = {}
+    for i, d in enumerate(diffs):
+        rep, fold = divmod(i, 3)
+        iou[Unit(0, rep, fold, "ce")] = 0.5
+        iou[Unit(0, rep, fold, "dice")] = 0.5 + d
+    cfg = RaceConfig(folds=3, margin=0.01, budget=Budget(runs=12))
+    state = race_state(entries, iou, {}, cfg)
+    assert state.finished and state.stop_reason == "budget"
+    decision, level, rivals = final_decision(entries, iou, state, cfg)
+    per_run = {"ce": [{"level": 0, "rep": r, "fold": f, "diff": d} for (r, f), d in
+                      zip([divmod(i, 3) for i in range(6)], diffs, strict=True)]}  # fmt: skip
+    race = RaceOutcome(decision, level, rivals, state, [], {0: 120}, "12", 3, per_run)
+    finalists = [FinalistRuns(e, loss, e, {}) for e, loss in entries.items()]
+    v = race_verdict(finalists, race, [], margin=0.01)
+    assert (v.kind, v.winner, v.recommended) == ("undecided", "dice", "dice")
+    (c,) = v.comparisons
+    assert c.p_better + c.p_equivalent + c.p_worse == pytest.approx(1.0)
+    assert (c.state, c.steps, c.runs, c.runs_won, c.runs_lost) == ("open", 120, 6, 3, 3)
+    assert "Undecided means" in v.next_steps and "--folds" in v.next_steps
+    assert "bought 12 runs (12 at 120 steps)" in v.race["bought"]
+    line = _comparison_line(c)
+    assert f"P(better) {c.p_better:.0%}" in line and line.endswith("-> open")

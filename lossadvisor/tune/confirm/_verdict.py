@@ -37,12 +37,13 @@ SIMPLICITY_WHY = (
 
 @dataclass(frozen=True)
 class FinalistRuns:
-    """One finalist's confirmation runs: per (fold, seed) the per-tile counts ``(n_tiles, 3, C)``."""
+    """One finalist's confirmation runs at one level: per (repetition, fold) the per-tile counts
+    ``(n_tiles, 3, C)``."""
 
     entry: str  # the finalist's id (its config_id; distinct for two entries of one loss in an A/A check)
     loss: str
     label: str
-    runs: dict[tuple[int, int], np.ndarray]  # (fold, seed) -> intersection / predicted / labelled counts
+    runs: dict[tuple[int, int], np.ndarray]  # (rep, fold) -> intersection / predicted / labelled counts
     collapsed: dict[tuple[int, int], bool] = field(default_factory=dict)
     failed: dict[tuple[int, int], bool] = field(default_factory=dict)
     search_value: float | None = None  # its best search trial's IoU (for "does the order hold")
