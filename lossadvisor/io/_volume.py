@@ -484,7 +484,7 @@ def _load_nifti(path: Path):
         raise MaskFileError(
             path,
             expected="a readable NIfTI file",
-            found=f"a file whose header cannot be read ({type(exc).__name__}: {exc})",
+            found=f"a file whose header cannot be read ({type(exc).__name__}: {_without_path(exc, path)})",
             hint="The file is truncated, corrupt or not NIfTI; re-export it or remove it from the dataset.",
         ) from exc
 
@@ -504,10 +504,19 @@ def _decode(path: Path, load):
         raise MaskFileError(
             path,
             expected=f"a readable {kind} volume",
-            found=f"a file whose voxels cannot be decoded ({type(exc).__name__}: {exc})",
+            found=f"a file whose voxels cannot be decoded ({type(exc).__name__}: {_without_path(exc, path)})",
             hint="The file is truncated or corrupt (an interrupted download or copy?); re-export it or "
             "remove it from the dataset.",
         ) from exc
+
+
+def _without_path(exc: Exception, path: Path) -> str:
+    """The exception's text with the file's full path replaced by its name (profile.json is shared, and the
+    skipped list already names the file)."""
+    text = str(exc)
+    for form in {os.fspath(path), os.fspath(path.absolute())}:
+        text = text.replace(form, path.name)
+    return text
 
 
 def _array_order(shape: tuple[int, ...]) -> tuple[int, ...]:
