@@ -479,7 +479,10 @@ def _load_nifti(path: Path):
     import nibabel  # imported here: 2-D users never pay for it
 
     try:
-        return nibabel.load(path)
+        try:  # NIfTI-1 directly: nibabel.load first sniffs the file against every format it knows (slower)
+            return nibabel.Nifti1Image.from_filename(path)
+        except Exception:
+            return nibabel.load(path)  # NIfTI-2, or the error that says what the file is
     except Exception as exc:  # nibabel raises ImageFileError, EOFError, OSError, zlib errors ...
         raise MaskFileError(
             path,
