@@ -117,13 +117,16 @@ def test_slabbed_labelling_equals_one_pass(monkeypatch):
     labels = (rng.random((17, 23, 19)) < 0.2).astype(np.uint8)
     monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 23 * 19 * 2)  # two slices a slab
     for connectivity in (6, 18, 26):
-        sizes, extents = object_sizes(labels, 1, connectivity)
         whole, n = cc3d.connected_components(labels, connectivity=connectivity, return_N=True)
-        assert sizes.size == n
-        assert sorted(sizes.tolist()) == sorted(np.bincount(whole.ravel())[1:].tolist())
+        counts = np.bincount(whole.ravel())[1:]
         boxes = ndi.find_objects(whole)
-        expected = sorted(tuple(s.stop - s.start for s in box) for box in boxes)
-        assert sorted(map(tuple, extents.tolist())) == expected
+        for axis in range(3):
+            sizes, extents = object_sizes(labels, 1, connectivity, axis=axis)
+            assert sizes.size == n
+            expected = sorted(
+                (int(c), b[axis].stop - b[axis].start) for c, b in zip(counts, boxes, strict=True)
+            )
+            assert sorted(zip(sizes.tolist(), extents.tolist(), strict=True)) == expected
 
 
 def test_scipy_agrees_on_the_26_connected_count():

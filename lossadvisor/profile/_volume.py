@@ -59,7 +59,7 @@ def measure_volume(path: Path, settings: MeasureSettings) -> ImageStats:
     stats.boundary_pixels = surface_voxels(labels, ignore)
     foreground = [i for i, n in sorted(volume.voxel_counts.items()) if i != 0 and n > 0]
     for index in foreground:
-        sizes, extents = object_sizes(labels, index, settings.connectivity)
+        sizes, extents = object_sizes(labels, index, settings.connectivity, axis=stats.slice_axis)
         stats.object_areas[index] = sizes
         stats.object_extents[index] = extents
     fg = _foreground(labels, ignore)
@@ -148,14 +148,16 @@ def _neighbour_shifts(connectivity: int) -> list[tuple[int, int]]:
     return [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
 
 
-def object_sizes(labels: np.ndarray, index: int, connectivity: int) -> tuple[np.ndarray, np.ndarray]:
-    """Voxel counts and bounding-box extents (voxels along D, H, W) of the objects of class ``index``.
+def object_sizes(
+    labels: np.ndarray, index: int, connectivity: int, *, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel counts and extents along ``axis`` (voxels, e.g. slices) of the objects of class ``index``.
 
     Labels slabs along the first axis with cc3d and joins the parts that touch across each slab border
     (under ``connectivity``) through a label graph, so the result equals one labelling pass.
 
     Returns:
-        ``(sizes, extents)``: ``(n,)`` int64 voxel counts and ``(n, 3)`` int64 extents, in no set order.
+        ``(sizes, extents)``: ``(n,)`` int64 voxel counts and ``(n,)`` int64 extents, in the same order.
     """
     import cc3d  # imported here: only volumes pay for it
 
@@ -175,10 +177,10 @@ def object_sizes(labels: np.ndarray, index: int, connectivity: int) -> tuple[np.
         binary = np.equal(slab, index, out=scratch)
         cc, n = cc3d.connected_components(binary, connectivity=connectivity, return_N=True)
         if n:
-            stats = cc3d.statistics(cc, no_slice_conversion=True)
-            sizes.append(np.asarray(stats["voxel_counts"][1:], dtype=np.int64))
-            box = np.asarray(stats["bounding_boxes"][1:], dtype=np.int64).reshape(-1, 6)
-            box[:, 0:2] += top  # (min0, max0, min1, max1, min2, max2), inclusive, in volume coordinates
+            sizes.append(_counts(cc, n))
+            box = _span(cc, n, axis)
+            if axis == 0:
+                box += top  # (first, last) along the axis, inclusive, in volume coordinates
             boxes.append(box)
         first = np.where(cc[0] > 0, cc[0].astype(np.int64) + offset, 0)
         if previous_last is not None:
@@ -192,11 +194,37 @@ def object_sizes(labels: np.ndarray, index: int, connectivity: int) -> tuple[np.
         offset += n
         del cc
     all_sizes = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
-    all_boxes = np.concatenate(boxes) if boxes else np.zeros((0, 6), np.int64)
+    all_boxes = np.concatenate(boxes) if boxes else np.zeros((0, 2), np.int64)
     if edges_a and sum(e.size for e in edges_a):
         all_sizes, all_boxes = _join(all_sizes, all_boxes, edges_a, edges_b, offset)
-    extents = all_boxes[:, 1::2] - all_boxes[:, 0::2] + 1
-    return all_sizes, extents
+    return all_sizes, all_boxes[:, 1] - all_boxes[:, 0] + 1
+
+
+def _counts(cc: np.ndarray, n: int) -> np.ndarray:
+    """Voxels of components 1..n, counted in chunks (np.bincount widens its input to 8 bytes a value).
+
+    With :func:`_span`, much faster than ``cc3d.statistics`` (bounding boxes and centroids: 4.3 ms on a
+    35 x 51 x 35 hippocampus label, against 0.7 ms for a cc3d pass) or ``scipy.ndimage.find_objects``.
+    """
+    total = np.zeros(n + 1, dtype=np.int64)
+    flat = cc.reshape(-1)
+    step = 2**20
+    for start in range(0, flat.size, step):
+        total += np.bincount(flat[start : start + step], minlength=n + 1)
+    return total[1:]
+
+
+def _span(cc: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """``(n, 2)``: the first and last index along ``axis`` holding each of components 1..n (one bincount per
+    slice, so memory stays a slice)."""
+    present = np.zeros((cc.shape[axis], n + 1), dtype=bool)
+    for i in range(cc.shape[axis]):
+        plane = np.take(cc, i, axis=axis)
+        present[i] = np.bincount(plane.reshape(-1), minlength=n + 1) > 0
+    present = present[:, 1:]
+    first = np.argmax(present, axis=0)
+    last = present.shape[0] - 1 - np.argmax(present[::-1], axis=0)
+    return np.stack([first, last], axis=1).astype(np.int64)
 
 
 def _shifted(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
@@ -206,7 +234,7 @@ def _shifted(plane: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def _join(sizes, boxes, edges_a, edges_b, count: int):
-    """Merge slab parts connected across borders: sizes add up, bounding boxes take the outer bounds."""
+    """Merge slab parts connected across borders: sizes add up, spans take the outer bounds."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -215,13 +243,11 @@ def _join(sizes, boxes, edges_a, edges_b, count: int):
     graph = coo_matrix((np.ones(a.size, np.int8), (a, b)), shape=(count, count))
     groups, component = connected_components(graph, directed=False)
     merged_sizes = np.bincount(component, weights=sizes, minlength=groups).astype(np.int64)
-    lows = np.full((groups, 3), np.iinfo(np.int64).max, dtype=np.int64)
-    highs = np.full((groups, 3), -1, dtype=np.int64)
-    for axis in range(3):
-        np.minimum.at(lows[:, axis], component, boxes[:, 2 * axis])
-        np.maximum.at(highs[:, axis], component, boxes[:, 2 * axis + 1])
-    merged = np.empty((groups, 6), dtype=np.int64)
-    merged[:, 0::2], merged[:, 1::2] = lows, highs
+    merged = np.empty((groups, 2), dtype=np.int64)
+    merged[:, 0] = np.iinfo(np.int64).max
+    merged[:, 1] = -1
+    np.minimum.at(merged[:, 0], component, boxes[:, 0])
+    np.maximum.at(merged[:, 1], component, boxes[:, 1])
     return merged_sizes, merged
 
 
@@ -229,6 +255,17 @@ def foreground_slices(fg: np.ndarray, axis: int) -> int:
     """Slices along ``axis`` that hold at least one foreground voxel."""
     other = tuple(a for a in range(3) if a != axis)
     return int(np.count_nonzero(fg.any(axis=other)))
+
+
+# Along an axis with at most this many patch positions, windows are reduced one by one instead of by a
+# sliding-maximum filter over the whole axis (the hippocampus: 35 voxels, patch 32, 4 positions).
+_FEW_POSITIONS = 8
+
+
+def _take(array: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
 
 
 def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
@@ -244,9 +281,13 @@ def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
     window = fg.view(np.uint8)
     for axis, side in enumerate(patch):
         p = min(int(side), window.shape[axis])
+        positions = window.shape[axis] - p + 1
+        if p > 1 and positions <= _FEW_POSITIONS:  # a patch nearly the volume's size: max over each window
+            window = np.stack(
+                [_take(window, axis, i, i + p).max(axis=axis) for i in range(positions)], axis=axis
+            )
+            continue
         if p > 1:
             window = maximum_filter1d(window, size=p, axis=axis, origin=-(p // 2), mode="constant")
-        valid = [slice(None)] * 3
-        valid[axis] = slice(0, window.shape[axis] - p + 1)
-        window = window[tuple(valid)]
+        window = _take(window, axis, 0, positions)
     return float(np.count_nonzero(window == 0) / window.size) if window.size else 0.0
