@@ -239,7 +239,7 @@ def read_volume(
         raw_shape = tuple(int(n) for n in img.shape)
         _check_label_shape(path, raw_shape)
         _check_voxels(path, raw_shape, max_voxels)
-        array = _decode(path, lambda: np.asanyarray(img.dataobj))
+        array = _decode(path, lambda: _read_dataobj(img))
         spacing, known = _nifti_spacing(img)
         affine = np.asarray(img.affine, dtype=np.float64)
         orientation = _orientation(affine)
@@ -423,9 +423,17 @@ def interpret_volume(
     return labels, encoding, counts, ignored
 
 
+# Values counted per np.bincount call: it widens its input to 8 bytes a value, so a whole uint8 volume at once
+# would cost 8x the volume (a chunk of 2**20 costs 8 MiB).
+_COUNT_CHUNK = 2**20
+
+
 def _histogram(values: np.ndarray, vmax: int) -> dict[int, int]:
-    if vmax < 2**16:  # class indices: one bincount pass, no sort
-        counts = np.bincount(values.ravel(), minlength=1)
+    if vmax < 2**16:  # class indices: bincount in chunks, no sort
+        counts = np.zeros(vmax + 1, dtype=np.int64)
+        flat = values.reshape(-1)  # a view: the arrays here are contiguous (C, or F transposed)
+        for start in range(0, flat.size, _COUNT_CHUNK):
+            counts += np.bincount(flat[start : start + _COUNT_CHUNK], minlength=vmax + 1)
         return {int(v): int(counts[v]) for v in np.flatnonzero(counts)}
     unique, counts = np.unique(values, return_counts=True)
     return {int(v): int(c) for v, c in zip(unique, counts, strict=True)}
@@ -511,6 +519,28 @@ def _decode(path: Path, load):
             hint="The file is truncated or corrupt (an interrupted download or copy?); re-export it or "
             "remove it from the dataset.",
         ) from exc
+
+
+def _read_dataobj(img) -> np.ndarray:
+    """The stored values of a NIfTI, read straight into one array (``np.asanyarray(img.dataobj)`` holds the
+    decompressed bytes and a copy: twice the volume). Scaled data (slope / intercept) go through nibabel."""
+    proxy = img.dataobj
+    slope, inter = getattr(proxy, "slope", 1.0), getattr(proxy, "inter", 0.0)
+    if not hasattr(proxy, "offset") or (slope, inter) != (1.0, 0.0) or getattr(proxy, "order", "F") != "F":
+        return np.asanyarray(proxy)
+    import nibabel
+
+    out = np.empty(proxy.shape, dtype=proxy.dtype, order="F")
+    view = memoryview(out.T).cast("B")  # out.T is C-contiguous, with the file's byte order
+    with nibabel.openers.ImageOpener(proxy.file_like) as stream:
+        stream.seek(proxy.offset)
+        got = 0
+        while got < len(view):
+            n = stream.readinto(view[got:])
+            if not n:
+                raise EOFError(f"the file ends after {got:,} of {len(view):,} bytes of voxel data")
+            got += n
+    return out
 
 
 def _without_path(exc: Exception, path: Path) -> str:

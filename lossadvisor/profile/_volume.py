@@ -62,7 +62,9 @@ def measure_volume(path: Path, settings: MeasureSettings) -> ImageStats:
         sizes, extents = object_sizes(labels, index, settings.connectivity, axis=stats.slice_axis)
         stats.object_areas[index] = sizes
         stats.object_extents[index] = extents
-    fg = _foreground(labels, ignore)
+    # Without ignored voxels the labels are their own foreground indicator (non-zero = foreground), so no 0/1
+    # copy of the volume is made for the two measures below.
+    fg = labels if ignore is None else _foreground(labels, ignore)
     stats.foreground_slices = foreground_slices(fg, stats.slice_axis)
     patch = native_patch(settings.patch_size, volume.spacing) if settings.patch_size else None
     stats.empty_patch_share = empty_patch_share(fg, patch) if patch else 0.0
@@ -252,9 +254,9 @@ def _join(sizes, boxes, edges_a, edges_b, count: int):
 
 
 def foreground_slices(fg: np.ndarray, axis: int) -> int:
-    """Slices along ``axis`` that hold at least one foreground voxel."""
+    """Slices along ``axis`` that hold at least one foreground (non-zero) voxel."""
     other = tuple(a for a in range(3) if a != axis)
-    return int(np.count_nonzero(fg.any(axis=other)))
+    return int(np.count_nonzero(fg.max(axis=other)))
 
 
 # Along an axis with at most this many patch positions, windows are reduced one by one instead of by a
@@ -271,6 +273,8 @@ def _take(array: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
 def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
     """Share of the patch positions inside the volume whose patch holds no foreground voxel.
 
+    ``fg`` is a 0/1 (bool) volume, or the labels themselves when no voxel is ignored (non-zero = foreground).
+
     A patch larger than the volume along an axis is clipped to it (nnU-Net pads such volumes; the patch then
     sees the whole axis). Positions are those of uniform random sampling (nnU-Net's non-oversampled patches):
     every corner with the patch inside the volume, equally likely. Computed exactly with a separable sliding
@@ -278,7 +282,7 @@ def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
     """
     from scipy.ndimage import maximum_filter1d
 
-    window = fg.view(np.uint8)
+    window = fg.view(np.uint8) if fg.dtype == np.bool_ else fg
     for axis, side in enumerate(patch):
         p = min(int(side), window.shape[axis])
         positions = window.shape[axis] - p + 1
@@ -290,4 +294,4 @@ def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
         if p > 1:
             window = maximum_filter1d(window, size=p, axis=axis, origin=-(p // 2), mode="constant")
         window = _take(window, axis, 0, positions)
-    return float(np.count_nonzero(window == 0) / window.size) if window.size else 0.0
+    return float((window.size - np.count_nonzero(window)) / window.size) if window.size else 0.0
