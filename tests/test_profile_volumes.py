@@ -217,3 +217,13 @@ def test_cli_profile_and_advise_on_a_volume_folder(volumes, tmp_path):
     assert rec["candidates"][0]["loss"]
     bad = runner.invoke(cli, ["profile", str(volumes), "--patch-size", "2,x,3"])
     assert bad.exit_code == 2 and "D,H,W" in bad.output
+
+
+def test_empty_patch_share_in_slabs_equals_one_pass(monkeypatch):
+    rng = np.random.default_rng(7)
+    fg = rng.random((30, 12, 11)) < 0.004
+    one_pass = empty_patch_share(fg, (5, 4, 3))
+    monkeypatch.setattr("lossadvisor.profile._volume.SINGLE_PASS_VOXELS", 0)
+    monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 12 * 11 * 7)  # 7 rows: 3 positions a slab
+    assert empty_patch_share(fg, (5, 4, 3)) == pytest.approx(one_pass)
+    assert 0.0 < one_pass < 1.0

@@ -521,6 +521,10 @@ def _decode(path: Path, load):
         ) from exc
 
 
+# Bytes read from a volume file per call (a gzip stream buffers one request: 4 MiB at most).
+_READ_CHUNK = 4 * 2**20
+
+
 def _read_dataobj(img) -> np.ndarray:
     """The stored values of a NIfTI, read straight into one array (``np.asanyarray(img.dataobj)`` holds the
     decompressed bytes and a copy: twice the volume). Scaled data (slope / intercept) go through nibabel."""
@@ -535,8 +539,8 @@ def _read_dataobj(img) -> np.ndarray:
     with nibabel.openers.ImageOpener(proxy.file_like) as stream:
         stream.seek(proxy.offset)
         got = 0
-        while got < len(view):
-            n = stream.readinto(view[got:])
+        while got < len(view):  # in chunks: GzipFile.readinto reads a whole request into a bytes object first
+            n = stream.readinto(view[got : got + _READ_CHUNK])
             if not n:
                 raise EOFError(f"the file ends after {got:,} of {len(view):,} bytes of voxel data")
             got += n

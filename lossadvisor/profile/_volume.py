@@ -4,7 +4,7 @@ The counterpart of ``_image.py`` for volumes, filling the same :class:`ImageStat
 that the dataset aggregation is shared. Objects are labelled with cc3d (``connected-components-3d``: 6, 18
 or 26-connectivity; ``benchmarks/bench_profile3d.py`` compares it with ``scipy.ndimage.label``).
 
-Memory: a worker holds the decoded label volume and works on slabs of at most a quarter of it (and at most
+Memory: a worker holds the decoded label volume and works on slabs of at most an eighth of it (and at most
 :data:`SLAB_VOXELS`) along the first axis: a 0/1 slab, its cc3d label image and the surface flags. Objects
 that cross a slab border are joined exactly through a small label graph, as the 2-D profiler joins row bands,
 so the counts equal those of one pass over the whole volume.
@@ -26,7 +26,7 @@ CONNECTIVITIES_3D = (6, 18, 26)
 # SINGLE_PASS_VOXELS (1 MiB of uint8 labels) are done in one pass: their slabs would save no memory worth the
 # per-slab overhead (most of the time on the 35 x 50 x 35 hippocampus volumes).
 SLAB_VOXELS = 8 * 2**20
-MIN_SLABS = 4
+MIN_SLABS = 8
 SINGLE_PASS_VOXELS = 2**20
 
 
@@ -278,13 +278,27 @@ def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
     A patch larger than the volume along an axis is clipped to it (nnU-Net pads such volumes; the patch then
     sees the whole axis). Positions are those of uniform random sampling (nnU-Net's non-oversampled patches):
     every corner with the patch inside the volume, equally likely. Computed exactly with a separable sliding
-    maximum (a patch is empty iff the maximum of the foreground over it is 0).
+    maximum (a patch is empty iff the maximum of the foreground over it is 0), over slabs of positions along
+    the first axis so that the filtered copies stay a fraction of the volume.
     """
+    window = fg.view(np.uint8) if fg.dtype == np.bool_ else fg
+    sides = [min(int(p), n) for p, n in zip(patch, window.shape, strict=True)]
+    positions = window.shape[0] - sides[0] + 1
+    step = max(1, _slab_rows(window.shape) - sides[0] + 1)
+    empty = total = 0
+    for first in range(0, positions, step):
+        last = min(positions, first + step)  # positions [first, last) need rows [first, last + p - 1)
+        e, t = _empty_positions(window[first : last + sides[0] - 1], sides)
+        empty += e
+        total += t
+    return empty / total if total else 0.0
+
+
+def _empty_positions(window: np.ndarray, sides: list[int]) -> tuple[int, int]:
+    """(empty patch positions, all positions) of ``window`` for a patch of ``sides`` (each within it)."""
     from scipy.ndimage import maximum_filter1d
 
-    window = fg.view(np.uint8) if fg.dtype == np.bool_ else fg
-    for axis, side in enumerate(patch):
-        p = min(int(side), window.shape[axis])
+    for axis, p in enumerate(sides):
         positions = window.shape[axis] - p + 1
         if p > 1 and positions <= _FEW_POSITIONS:  # a patch nearly the volume's size: max over each window
             window = np.stack(
@@ -294,4 +308,4 @@ def empty_patch_share(fg: np.ndarray, patch: tuple[int, int, int]) -> float:
         if p > 1:
             window = maximum_filter1d(window, size=p, axis=axis, origin=-(p // 2), mode="constant")
         window = _take(window, axis, 0, positions)
-    return float((window.size - np.count_nonzero(window)) / window.size) if window.size else 0.0
+    return int(window.size - np.count_nonzero(window)), int(window.size)
