@@ -22,21 +22,26 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune._diagnostics import config_id, describe
-from lossadvisor.tune._search import NOT_COUNTED, RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune._space import BASELINE_LOSS, Configuration, SearchSpace
-from lossadvisor.tune._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.search import BASELINE_LOSS, SearchSpace
+from lossadvisor.tune.study import INTERRUPTED, NOT_COUNTED
+from lossadvisor.tune.training import (
+    Configuration,
+    RunContext,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 
 logger = logging.getLogger(__name__)
 
 CONFIRM_STEP_FACTOR = 2  # a confirmation run trains twice a search trial's steps (same epochs, 2x steps each)
 DEFAULT_FINALISTS = 3  # losses re-trained in the confirmation (CE always among them)
 DEFAULT_CONFIRM_SEEDS = 2  # seeds per fold: 3 folds x 2 seeds = 6 paired runs per finalist
-CONFIRM_SUFFIX = ":confirm"
 UNIT_ATTR = "unit"
 RECORD_ATTR = "record"
 COUNTS_ATTR = "counts"
-INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,6 @@ def finalists_from_json(rows: list[dict]) -> list[Finalist]:
     ]  # fmt: skip
 
 
-def confirm_study_name(study_name: str) -> str:
-    return f"{study_name}{CONFIRM_SUFFIX}"
-
-
 def _finished(trial) -> bool:
     from optuna.trial import TrialState
 
@@ -176,7 +177,7 @@ def _tile_counts(counts: np.ndarray, names: list[str]) -> tuple[list[str], np.nd
 
 def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[list[str], np.ndarray]:
     """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
-    from lossadvisor.tune._train import image_counts
+    from lossadvisor.tune.training import image_counts
 
     empty = np.zeros(data.val_masks.shape, dtype=np.int64)
     counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)
