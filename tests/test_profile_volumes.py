@@ -227,3 +227,23 @@ def test_empty_patch_share_in_slabs_equals_one_pass(monkeypatch):
     monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 12 * 11 * 7)  # 7 rows: 3 positions a slab
     assert empty_patch_share(fg, (5, 4, 3)) == pytest.approx(one_pass)
     assert 0.0 < one_pass < 1.0
+
+
+def test_a_thin_tube_is_thin_and_a_ball_is_not(tmp_path):
+    from lossadvisor.rules import recommend
+
+    def profile_of(volume, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        _save(folder / "v.nii.gz", volume, spacing_dhw=(1.0, 1.0, 1.0))
+        return profile_masks(folder, workers=1, progress=False)
+
+    z, y, x = np.mgrid[0:64, 0:12, 0:12]
+    tube = ((y - 5.5) ** 2 + (x - 5.5) ** 2 <= 4).astype(np.uint8)  # 4 voxels across, 60 long
+    tube[:2] = tube[-2:] = 0
+    z, y, x = np.mgrid[0:24, 0:24, 0:24]
+    ball = ((z - 11.5) ** 2 + (y - 11.5) ** 2 + (x - 11.5) ** 2 <= 64).astype(np.uint8)  # 16 across
+    thin = [t for t in recommend(profile_of(tube, "tube")).trace if t.rule == "rule_thin_structures"][0]
+    round_ = [t for t in recommend(profile_of(ball, "ball")).trace if t.rule == "rule_thin_structures"][0]
+    assert thin.fired and thin.measured >= 0.65 and "voxels" in thin.conclusion
+    assert not round_.fired and round_.measured < 0.4
