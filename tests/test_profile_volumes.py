@@ -247,3 +247,24 @@ def test_a_thin_tube_is_thin_and_a_ball_is_not(tmp_path):
     round_ = [t for t in recommend(profile_of(ball, "ball")).trace if t.rule == "rule_thin_structures"][0]
     assert thin.fired and thin.measured >= 0.65 and "voxels" in thin.conclusion
     assert not round_.fired and round_.measured < 0.4
+
+
+def test_a_mixed_folder_profiles_the_more_numerous_kind(tmp_path):
+    from PIL import Image
+
+    two_d = tmp_path / "masks"
+    two_d.mkdir()
+    for i in range(3):
+        Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(two_d / f"m{i}.png")
+    _save(two_d / "stray.nii.gz", _lesions())
+    p = profile_masks(two_d, workers=1, progress=False)
+    assert p.dimensionality == 2 and p.files_read == 3
+    assert "a 3-D NIfTI volume" in {f.path: f.reason for f in p.skipped}["stray.nii.gz"]
+    three_d = tmp_path / "labels"
+    three_d.mkdir()
+    _save(three_d / "a.nii.gz", _lesions())
+    _save(three_d / "b.nii.gz", _lesions())
+    Image.fromarray(np.eye(8, dtype=np.uint8)).save(three_d / "m.png")
+    p = profile_masks(three_d, workers=1, progress=False)
+    assert p.dimensionality == 3 and p.files_read == 2
+    assert "2-D masks belong in a folder of their own" in {f.path: f.reason for f in p.skipped}["m.png"]

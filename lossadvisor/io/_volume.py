@@ -255,7 +255,8 @@ def read_volume(
             path,
             expected="a label volume (.nii, .nii.gz or a 3-D .npy)",
             found=f"a file ending in {path.suffix or '(no extension)'}",
-            hint="Convert the volume to NIfTI (e.g. with nibabel or SimpleITK).",
+            hint="2-D masks belong in a folder of their own; convert a volume in another format to NIfTI "
+            "(e.g. with nibabel or SimpleITK).",
         )
     source_dtype = str(array.dtype)
     array = _squeeze_to_3d(path, array)
