@@ -110,12 +110,14 @@ def test_surface_voxels_of_a_block_in_a_corner():
     assert surface_voxels(v)[1] == 18 - 4
 
 
-def test_slabbed_labelling_equals_one_pass(monkeypatch):
+@pytest.mark.parametrize("single_pass_voxels", [0, 2**20])  # extents by slice, or from voxel coordinates
+def test_slabbed_labelling_equals_one_pass(monkeypatch, single_pass_voxels):
     import cc3d
 
     rng = np.random.default_rng(3)
     labels = (rng.random((17, 23, 19)) < 0.2).astype(np.uint8)
     monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 23 * 19 * 2)  # two slices a slab
+    monkeypatch.setattr("lossadvisor.profile._volume.SINGLE_PASS_VOXELS", single_pass_voxels)
     for connectivity in (6, 18, 26):
         whole, n = cc3d.connected_components(labels, connectivity=connectivity, return_N=True)
         counts = np.bincount(whole.ravel())[1:]

@@ -217,8 +217,21 @@ def _counts(cc: np.ndarray, n: int) -> np.ndarray:
 
 
 def _span(cc: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """``(n, 2)``: the first and last index along ``axis`` holding each of components 1..n (one bincount per
-    slice, so memory stays a slice)."""
+    """``(n, 2)``: the first and last index along ``axis`` holding each of components 1..n.
+
+    Small volumes: from the coordinates of their labelled voxels at once (8 bytes per such voxel). Larger
+    ones: one bincount per slice, so the extra memory stays a slice.
+    """
+    if cc.size <= SINGLE_PASS_VOXELS:
+        flat = cc.reshape(-1)
+        where = np.flatnonzero(flat)
+        position = np.unravel_index(where, cc.shape)[axis]
+        label = flat[where].astype(np.int64)
+        first = np.full(n + 1, np.iinfo(np.int64).max, dtype=np.int64)
+        last = np.full(n + 1, -1, dtype=np.int64)
+        np.minimum.at(first, label, position)
+        np.maximum.at(last, label, position)
+        return np.stack([first[1:], last[1:]], axis=1)
     present = np.zeros((cc.shape[axis], n + 1), dtype=bool)
     for i in range(cc.shape[axis]):
         plane = np.take(cc, i, axis=axis)
