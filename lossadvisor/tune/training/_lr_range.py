@@ -6,7 +6,7 @@ debiased exponential moving average (beta 0.98), stops once the smoothed loss ex
 suggests the 'valley' (its default since fastai 2.5: two thirds down the longest descending stretch) or the
 'steep' point (the steepest descent).
 
-Bounded losses break the test (DESIGN.md): Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
+Bounded losses break the test: Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
 stop never fires and the suggestion says more about the sweep than about the data. The record marks such
 results ``suspect`` with a note; the tuner searches the learning rate instead of trusting them.
 """
