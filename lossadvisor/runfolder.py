@@ -6,7 +6,8 @@ both, and a test checks that every name the report reads is declared here. Nothi
 pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
 
 The JSON files of the tuner have typed, frozen records (``lossadvisor/_run_records.py``: :class:`TuneOutcome`
-for result.json, :class:`RunSummary` for run.json), re-exported here.
+for result.json, :class:`RunSummary` for run.json, :class:`LRRangeTests` for lr_range_test.json), re-exported
+here.
 
 NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
 ``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import LRRangeTests as LRRangeTests
 from lossadvisor._run_records import RunSummary as RunSummary
 from lossadvisor._run_records import TuneOutcome as TuneOutcome
 
@@ -71,6 +73,14 @@ SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
     ("small", 64.0, 1024.0),
     ("medium", 1024.0, 9216.0),
     ("large", 9216.0, float("inf")),
+)
+# Volumes: the same four names, bounded by physical volume in mm³ (spheres of 4, 10 and 30 mm diameter: 34,
+# 524 and 14 137 mm³): lesions a few voxels across at 1 mm in the first, organs in the last.
+SIZE_BUCKET_BOUNDS_MM3: tuple[tuple[str, float, float], ...] = (
+    ("tiny", 0.0, 34.0),
+    ("small", 34.0, 524.0),
+    ("medium", 524.0, 14137.0),
+    ("large", 14137.0, float("inf")),
 )
 SIZE_BUCKETS = tuple(name for name, _, _ in SIZE_BUCKET_BOUNDS_PX)
 RECALL_COLUMNS = tuple(f"recall_{name}" for name in SIZE_BUCKETS)  # share of objects found, per bucket

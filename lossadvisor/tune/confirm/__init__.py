@@ -1,9 +1,5 @@
-"""The confirmation of the finalists as a race of paired k-fold repetitions (``<name>:confirm`` study), the
-Bayesian correlated t-test over the runs, and the verdict.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""The finalists' confirmation as a race of paired k-fold repetitions (``<name>:confirm``), the Bayesian
+correlated t-test over the runs, and the verdict."""
 
 from __future__ import annotations
 
