@@ -69,7 +69,7 @@ def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     picks = finalists_from_json(stored)
     if again:
         logger.warning(
-            "The search has more trials than when the finalists were chosen: finalists chosen again (%s); "
+            "The finalists changed since they were chosen (a larger search or another --finalists): now %s; "
             "runs already done for a finalist kept, only new ones are trained.",
             ", ".join(f.config.loss for f in picks),
         )

@@ -198,19 +198,21 @@ class Session:
             return value
 
     def finalists(self, choose) -> tuple[list, bool]:
-        """The confirmation's finalists: ``choose()`` by the first worker after the search, stored for the
-        rest; chosen again when the search grew since (a raised ``--n-trials``). Returns ``(finalists,
-        re-chosen?)``."""
+        """The confirmation's finalists: ``choose()`` (a pure function of the finished trials and
+        ``--finalists``) by the first worker after the search, stored for the rest; chosen again when the
+        choice changed since (a raised ``--n-trials`` grew the search, or another ``--finalists``). Returns
+        ``(finalists, re-chosen?)``."""
+        import json
+
         with self.lock():
             attrs = self.study.user_attrs
-            counted = counted_trials(self.study)
-            if PLAN_ATTR in attrs and attrs.get(PLAN_TRIALS_ATTR) == counted:
-                return attrs[PLAN_ATTR], False
             plan = choose()
-            again = PLAN_ATTR in attrs
+            stored = attrs.get(PLAN_ATTR)
+            if stored is not None and json.dumps(stored, sort_keys=True) == json.dumps(plan, sort_keys=True):
+                return stored, False
             self.study.set_user_attr(PLAN_ATTR, plan)
-            self.study.set_user_attr(PLAN_TRIALS_ATTR, counted)
-            return plan, again
+            self.study.set_user_attr(PLAN_TRIALS_ATTR, counted_trials(self.study))
+            return plan, stored is not None
 
     def share_run_files(self, run_dir: Path, names: tuple[str, ...], *, replace: bool) -> None:
         """Store run-folder files in the storage for ``report --storage`` on any machine.
