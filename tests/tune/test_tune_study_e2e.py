@@ -65,18 +65,20 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     confirmation = _rows(out / "confirmation.csv")
     assert [c for c in confirmation[0] if not c.startswith("param_")] == list(RUN_COLUMNS)
     finalists = {r["config_id"] for r in confirmation}
-    # every finalist ran every (fold, seed): 3 folds x 1 seed (tiny), the same units for all
+    # every finalist ran the same units: the race's minimum at the tiny budget, 2 repetitions x 3 folds
     units = {
-        cid: {(r["fold"], r["seed"]) for r in confirmation if r["config_id"] == cid} for cid in finalists
+        cid: {(r["level"], r["rep"], r["fold"]) for r in confirmation if r["config_id"] == cid}
+        for cid in finalists
     }
-    assert all(u == {("0", "0"), ("1", "0"), ("2", "0")} for u in units.values())
+    assert all(u == {("0", str(r), str(f)) for r in range(2) for f in range(3)} for u in units.values())
     assert "ce" in {r["loss"] for r in confirmation}
     tiles = _rows(out / "confirmation_tiles.csv")
     assert list(tiles[0]) == list(TILE_COLUMNS)
-    for cid in finalists:  # every tile validated exactly once per seed: 12 tiles over 3 folds
-        assert sorted(r["tile"] for r in tiles if r["config_id"] == cid) == [
-            f"tile_{i:02d}" for i in range(12)
-        ]
+    for cid in finalists:  # every tile validated exactly once per repetition: 12 tiles over 3 folds
+        for rep in ("0", "1"):
+            assert sorted(r["tile"] for r in tiles if r["config_id"] == cid and r["rep"] == rep) == [
+                f"tile_{i:02d}" for i in range(12)
+            ]
     run = RunSummary.load(out / "run.json")
     assert run.status == "complete" and run.fingerprint and run.storage.startswith("sqlite:///")
     assert set(run.timings.phases) >= {"search_s", "confirmation_s", "total_s"}

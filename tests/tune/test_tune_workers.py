@@ -90,12 +90,13 @@ def _check_shared_study(url: str, name: str, outs: list[Path], n_trials: int) ->
     assert {"lr_range_test:ce", "lr_range_test:dice"} <= set(done)
     diagnostics = [k for k in done if k.startswith("diagnostic:")]
     assert len(diagnostics) == 4  # CE and Dice at the finder's rate, 2 seeds each
-    # every confirmation run (finalist, fold, seed) exactly once
+    # every confirmation run (finalist, level, repetition, fold) exactly once: the shared race's minimum,
+    # 3 repetitions x 2 folds (5 paired runs), then the budget of 12 runs is spent
     units = _load(url, f"{name}:confirm").get_trials(deepcopy=False)
     assert not [t for t in units if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     confirmed = Counter(t.user_attrs["unit"] for t in units if t.state == TrialState.COMPLETE)
     finalists = [f["entry"] for f in study.user_attrs["finalists"]]
-    expected_units = {f"{entry}/fold{fold}/seed0" for entry in finalists for fold in range(2)}
+    expected_units = {f"{e}/L0/rep{r}/fold{f}" for e in finalists for r in range(3) for f in range(2)}
     assert set(confirmed) == expected_units and all(n == 1 for n in confirmed.values()), confirmed
     # no training ran twice: the workers' runs add up to the search trials, the diagnostic runs and the
     # confirmation runs (LR range tests are not counted as runs)
