@@ -113,15 +113,16 @@ def plan(
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec, base_space = advise_phase.advise(profile, rules_config)
     size_switch = None
+    choice = resolve_device(device, threads=threads)
     if size is None and crop is None:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
-        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple)
+        cap = advise_phase.CPU_MAX_SWITCH_SIZE if choice.name == "cpu" else None
+        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple, max_size=cap)
         if size_switch is not None:
             size, crop = size_switch["size"], size_switch["crop"]
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
-    choice = resolve_device(device, threads=threads)
     num_classes = max(2, profile.num_classes)
     model_info = check_model(
         spec,
