@@ -179,4 +179,22 @@ def read_image(path: str | Path) -> np.ndarray:
         array = array[..., :3]
     if 0 in array.shape:
         raise DataError(f"Image {display_path(path)} is empty (shape {array.shape}).")
+    _refuse_non_finite(path, array)
     return np.ascontiguousarray(_to_uint8(array))
+
+
+def _refuse_non_finite(path: Path, array: np.ndarray) -> None:
+    """A float image with NaN or infinite pixels cannot be stretched to 0-255 (its min/max are NaN, and the
+    cast makes the whole tile black): the tile is skipped and listed, never trained on in silence."""
+    if array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    nan = int(np.isnan(array).sum())
+    inf = int(array.size - finite.sum()) - nan
+    found = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n)
+    raise DataError(
+        f"Image {display_path(path)} holds {found} value(s) ({array.dtype}), which have no brightness; "
+        f"replace them (e.g. with np.nan_to_num) or leave the file out. The tile was skipped."
+    )

@@ -8,6 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from lossadvisor.tune import tune
@@ -49,3 +50,31 @@ def test_the_size_switch_is_capped_on_a_cpu(monkeypatch):
     assert capped["size"] == CPU_MAX_SWITCH_SIZE == 256
     assert "asks for 608 px, capped at 256 px on a CPU" in capped["message"]
     assert "--size 608" in capped["message"]
+
+
+# --- point 2: NaN / Inf in a float image -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("bad", "found"), [(np.nan, "16 NaN value"), (np.inf, "16 infinite value")])
+def test_a_float_image_with_nan_or_inf_is_skipped_and_listed(tmp_path, bad, found):
+    import tifffile
+
+    from lossadvisor.tune._cache import build_train_data
+    from lossadvisor.tune._pairing import Pair
+
+    pairs = []
+    for i in range(6):
+        image = np.random.default_rng(i).random((16, 16, 3)).astype(np.float32)
+        if i == 0:
+            image[2:6, 2:6, 0] = bad  # 16 pixels of one channel
+        mask = np.zeros((16, 16), np.uint8)
+        mask[4:9, 4:9] = 1
+        tifffile.imwrite(tmp_path / f"t{i}.tif", image, photometric="rgb")
+        Image.fromarray(mask).save(tmp_path / f"t{i}.png")
+        pairs.append(Pair(f"t{i}", tmp_path / f"t{i}.tif", tmp_path / f"t{i}.png"))
+    data = build_train_data(
+        pairs, read_mask=lambda p: np.asarray(Image.open(p)), cache_dir=tmp_path / "c", fingerprint="x",
+        size=16, save=False,
+    )  # fmt: skip
+    assert len(data.train_names) + len(data.val_names) == 5 and "t0" not in data.train_names + data.val_names
+    assert len(data.skipped) == 1 and data.skipped[0].startswith("t0: ") and found in data.skipped[0]
