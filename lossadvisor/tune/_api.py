@@ -51,7 +51,7 @@ from lossadvisor.tune._search import counted_trials
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
 from lossadvisor.tune._split import DEFAULT_FOLDS
 from lossadvisor.tune._storage import DEFAULT_HEARTBEAT_S
-from lossadvisor.tune._study import DEFAULT_STORAGE_LABEL, scrub
+from lossadvisor.tune._study import DEFAULT_STORAGE_LABEL, check_study_name, scrub
 from lossadvisor.tune._verdict import DEFAULT_MARGIN
 
 __all__ = [
@@ -96,9 +96,10 @@ def _check(name: str, value, ok: bool, expected: str) -> None:
 
 def _check_options(
     *, size, crop, model, model_factory, epochs, n_trials, seeds, batch_size, folds, finalists, margin,
-    steps_per_epoch, warmup_steps, timeout, heartbeat,
+    steps_per_epoch, warmup_steps, timeout, heartbeat, study_name=None,
 ):  # fmt: skip
     """Refuse a bad option of :func:`tune` by name, before any data is read; return the resolved model."""
+    check_study_name(study_name)
     _check(
         "size",
         size,
@@ -256,6 +257,7 @@ def tune(
         size=size, crop=crop, model=model, model_factory=model_factory, epochs=epochs, n_trials=n_trials,
         seeds=seeds, batch_size=batch_size, folds=folds, finalists=finalists, margin=margin,
         steps_per_epoch=steps_per_epoch, warmup_steps=warmup_steps, timeout=timeout, heartbeat=heartbeat,
+        study_name=study_name,
     )  # fmt: skip
 
     import optuna

@@ -19,6 +19,7 @@ from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._session import PLAN_ATTR
 from lossadvisor.tune._shared import SharedFiles
 from lossadvisor.tune._storage import open_storage, redact_url
+from lossadvisor.tune._study import check_study_name
 from lossadvisor.tune._tasks import tasks_study_name
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     """
     import optuna
 
+    check_study_name(study_name)
     rdb = open_storage(storage)
     names = {s.study_name for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
     if study_name not in names:

@@ -39,6 +39,37 @@ _DRIVER_HINTS = {
 }
 
 
+# The companion studies every study keeps next to it (<study>:confirm, <study>:tasks, <study>:files, and their
+# own companions): a study named like one would join or overwrite another study's bookkeeping.
+RESERVED_SUFFIXES = ("confirm", "tasks", "files")
+
+
+def check_study_name(name: str | None) -> None:
+    """Refuse a study name that is empty or names a companion study, before anything is read or written.
+
+    Raises:
+        ConfigError: The name is empty, or a ``:``-separated part after the first is a reserved suffix.
+    """
+    from lossadvisor._text import safe_text
+    from lossadvisor.errors import ConfigError
+
+    if name is None:
+        return
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"The study name (--study) must be a non-empty text; got {name!r}.")
+    reserved = [part for part in name.split(":")[1:] if part in RESERVED_SUFFIXES]
+    if reserved:
+        raise ConfigError(
+            f"The study name {safe_text(name)!r} (--study) has the part ':{reserved[0]}', which names the "
+            f"companion study where lossadvisor keeps a study's {_COMPANION_ROLE[reserved[0]]}; choose a "
+            f"name without ':confirm', ':tasks' or ':files' parts, e.g. {safe_text(name.split(':')[0])!r}. "
+            f"Nothing was written."
+        )
+
+
+_COMPANION_ROLE = {"confirm": "confirmation runs", "tasks": "work queue", "files": "shared run files"}
+
+
 def redact_url(url: str) -> str:
     """Hide the password of a storage URL.
 

@@ -3,15 +3,70 @@ impossible settings refused in the plan phase, memory, full disks, re-queued tri
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from lossadvisor.cli import cli
+from lossadvisor.errors import ConfigError
 from lossadvisor.tune import tune
+
+
+def _make_dataset(root: Path) -> Path:
+    """conftest's ``make_dataset`` (a module-scoped fixture cannot ask for the function-scoped factory)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_tune_conftest", Path(__file__).with_name("conftest.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_dataset(root)
+
+
+TINY = {"size": 32, "epochs": 2, "steps_per_epoch": 2, "batch_size": 4, "seeds": 1, "threads": 1}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """md5 of every file below ``folder``, by relative path."""
+    return {
+        str(p.relative_to(folder)): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One finished run (no report), shared by the tests that must leave it untouched: (data, run folder)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("finished")
+    data = _make_dataset(root / "data")
+    tune(data / "images", data / "masks", out=root / "run", n_trials=1, report=False, progress=False, **TINY)
+    torch.set_num_threads(threads)
+    return data, root / "run"
+
+
+def _cli_tune(data: Path, out: Path, *extra: str):
+    args = ["tune", "--images", str(data / "images"), "--masks", str(data / "masks"), "--out", str(out)]
+    args += ["--size", "32", "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "4"]
+    args += ["--n-trials", "1", "--seeds", "1", "--threads", "1", "--no-report", *extra]
+    return CliRunner().invoke(cli, args)
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
 
 
 def _one_bit_masks(data: Path) -> None:
@@ -78,3 +133,26 @@ def test_a_float_image_with_nan_or_inf_is_skipped_and_listed(tmp_path, bad, foun
     )  # fmt: skip
     assert len(data.train_names) + len(data.val_names) == 5 and "t0" not in data.train_names + data.val_names
     assert len(data.skipped) == 1 and data.skipped[0].startswith("t0: ") and found in data.skipped[0]
+
+
+# --- point 3: reserved study names --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["lossadvisor:confirm", "lossadvisor:tasks", "x:files", "lossadvisor:confirm:tasks", " "]
+)
+def test_a_reserved_study_name_is_refused_and_touches_nothing(finished, name):
+    data, run = finished
+    before = _digests(run)
+    line = _one_error_line(_cli_tune(data, run, "--study", name))
+    assert "study name" in line and "Nothing was written" in line or "non-empty" in line
+    assert _digests(run) == before
+
+
+def test_names_that_only_look_like_companions_are_accepted():
+    from lossadvisor.tune._study import check_study_name
+
+    for name in ("lossadvisor", "roads:v2", "x:confirmation", "tasks", "files:x"):
+        check_study_name(name)
+    with pytest.raises(ConfigError, match="':tasks'"):
+        check_study_name("roads:tasks")
