@@ -156,3 +156,113 @@ def test_names_that_only_look_like_companions_are_accepted():
         check_study_name(name)
     with pytest.raises(ConfigError, match="':tasks'"):
         check_study_name("roads:tasks")
+
+
+# --- point 4: crop and size against the tiles and the memory, before the model's forward pass -------------
+
+
+@pytest.fixture
+def no_model_check(monkeypatch):
+    """Fail the test if the model's check (its forward pass) runs: the refusal must come before it."""
+    import lossadvisor.tune._phases.plan as plan
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the model's forward pass ran before the refusal")
+
+    monkeypatch.setattr(plan, "check_model", forbidden)
+
+
+def test_a_crop_larger_than_the_tiles_is_refused_before_the_forward_pass(
+    tiny_dataset, tmp_path, no_model_check
+):
+    line = _one_error_line(_cli_tune(tiny_dataset, tmp_path / "run", "--crop", "10000"))
+    assert "--crop 10000 is larger than the smallest tile (32 px" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_size_that_cannot_fit_in_memory_is_refused_with_the_estimate(
+    tiny_dataset, tmp_path, no_model_check
+):
+    from lossadvisor.tune._memory import available_memory
+
+    free = available_memory("cpu")
+    line = _one_error_line(_cli_tune(tiny_dataset, tmp_path / "run", "--size", "8192"))
+    needed = float(line.split("needs about ")[1].split(" GiB")[0])
+    shown_free = float(line.split("cpu has ")[1].split(" GiB")[0])
+    assert needed > shown_free and abs(shown_free - free / 2**30) < 2  # the machine's own free memory
+    assert "--size 8192 with --batch-size 4" in line and "64 px probe" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_step_estimate_scales_with_area_and_batch_and_refuses_over_the_available():
+    from lossadvisor.tune._memory import check_step_memory, estimate_step_memory
+    from lossadvisor.tune._models import resolve_model
+
+    factory = resolve_model("compact").factory
+    one = estimate_step_memory(factory, in_channels=3, out_channels=1, side=128, batch=1)
+    big = estimate_step_memory(factory, in_channels=3, out_channels=1, side=256, batch=2)
+    assert big.activations == pytest.approx(8 * one.activations, rel=1e-6)  # 4x the area, 2x the batch
+    assert big.weights == one.weights > 0
+    kwargs = {
+        "in_channels": 3,
+        "out_channels": 1,
+        "side": 128,
+        "batch": 1,
+        "device": "cpu",
+        "option": "--size 128",
+    }
+    check_step_memory(factory, available=one.peak + 1, **kwargs)
+    with pytest.raises(ConfigError, match=r"needs about 0\.\d GiB .* cpu has 0\.0 GiB available"):
+        check_step_memory(factory, available=one.peak - 1, **kwargs)
+
+
+# --- point 6: folds against the pairs, in the plan phase ----------------------------------------------------
+
+
+def test_folds_the_pairs_cannot_fill_are_refused_before_anything_runs(
+    dataset_factory, tmp_path, no_model_check
+):
+    data = dataset_factory(tmp_path / "eight", n=8, n_empty=2)
+    line = _one_error_line(_cli_tune(data, tmp_path / "run", "--folds", "5"))
+    assert "5-fold confirmation needs at least 10 image/mask pairs (2 per fold); got 8" in line
+    assert "--folds 4 or fewer" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_folds_100_on_a_finished_run_changes_nothing(finished):
+    data, run = finished
+    before = _digests(run)
+    line = _one_error_line(_cli_tune(data, run, "--folds", "100"))
+    assert "100-fold confirmation needs at least 200 image/mask pairs" in line and "got 12" in line
+    assert _digests(run) == before
+
+
+# --- point 7: class values that are not 0..C-1 --------------------------------------------------------------
+
+
+def _values_0_1_7(data: Path) -> None:
+    for i, path in enumerate(sorted((data / "masks").glob("*.png"))):
+        mask = (np.asarray(Image.open(path)) > 0).astype(np.uint8)
+        if i % 2:
+            mask[mask > 0] = 7
+        Image.fromarray(mask).save(path)
+
+
+def test_class_values_0_1_7_without_a_class_map_are_refused_in_the_plan(
+    tiny_dataset, tmp_path, no_model_check
+):
+    _values_0_1_7(tiny_dataset)
+    line = _one_error_line(_cli_tune(tiny_dataset, tmp_path / "run"))
+    assert "class values 0, 1, 7" in line and "0..2" in line and "--class-map" in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_class_values_0_1_7_with_a_class_map_agree_everywhere(tiny_dataset, tmp_path, tiny):
+    _values_0_1_7(tiny_dataset)
+    (tmp_path / "classes.json").write_text('{"background": 0, "small": 1, "large": 7}')
+    result = tune(
+        tiny_dataset / "images", tiny_dataset / "masks", out=tmp_path / "run", n_trials=1, report=False,
+        class_map=tmp_path / "classes.json", **tiny,
+    )  # fmt: skip
+    profile = json.loads((tmp_path / "run" / "profile.json").read_text())
+    assert profile["num_classes"] == 3 and result.recommended is not None

@@ -19,10 +19,13 @@ from lossadvisor.tune._cache import build_train_data, train_data_from_memory
 from lossadvisor.tune._confirm import CONFIRM_STEP_FACTOR
 from lossadvisor.tune._device import resolve_device
 from lossadvisor.tune._lock import hold_folder
+from lossadvisor.tune._memory import check_step_memory
 from lossadvisor.tune._models import check_model
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
+from lossadvisor.tune._preflight import check_class_values, check_crop, tile_count
+from lossadvisor.tune._split import check_fold_count
 from lossadvisor.tune._study import (
     DEFAULT_STUDY_NAME,
     STUDY_DB,
@@ -123,11 +126,25 @@ def plan(
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
+    # Checked against the data before the model's first forward pass: nothing here has trained or written.
+    check_crop(profile, crop)
+    if cmap is None:
+        check_class_values(profile)
+    readable = profile.files_read
+    if source.pairing is not None:
+        readable = min(readable, len(source.pairing.pairs))
+    check_fold_count(readable, folds)  # an upper bound on the usable pairs; the decoded count: below
     num_classes = max(2, profile.num_classes)
+    out_channels = 1 if num_classes == 2 else num_classes
+    option = f"--crop {crop}" if crop else f"--size {size}"
+    check_step_memory(
+        spec.factory, in_channels=source.channels, out_channels=out_channels, side=side, batch=batch_size,
+        device=choice.name, option=option,
+    )  # fmt: skip
     model_info = check_model(
         spec,
         in_channels=source.channels,
-        out_channels=1 if num_classes == 2 else num_classes,
+        out_channels=out_channels,
         side=side,
         device=choice.name,
     )
@@ -153,6 +170,7 @@ def plan(
             key_settings=data_settings,
             save=False,
         )
+    check_fold_count(tile_count(data), folds)
     steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
