@@ -1,7 +1,7 @@
 """Memory of training: the step estimate against the measured peak, and tune's peak against the decoded data.
 
 1. ``step``: for three tile sides, ``tune``'s estimate of one forward/backward/AdamW step
-   (:func:`lossadvisor.tune._memory.estimate_step_memory`, a 64 px probe scaled by area and batch) beside the
+   (:func:`lossadvisor.tune.training.estimate_step_memory`, a 64 px probe scaled by area and batch) beside the
    measured peak of that step in a fresh process (``ru_maxrss`` after the step minus the resident memory
    before it). Target: the estimate within 0.7x-2x of the measured peak, never far below it.
 2. ``tune``: the peak resident memory of a whole ``tune`` run (fresh process, ``ru_maxrss``) on large RGB
@@ -28,8 +28,7 @@ MIB = 2**20
 _STEP = """
 import json, resource, sys, torch
 torch.set_num_threads(1)
-from lossadvisor.tune._memory import estimate_step_memory
-from lossadvisor.tune._models import resolve_model
+from lossadvisor.tune.training import estimate_step_memory, resolve_model
 side, batch = int(sys.argv[1]), int(sys.argv[2])
 spec = resolve_model("compact")
 est = estimate_step_memory(spec.factory, in_channels=3, out_channels=1, side=side, batch=batch)

@@ -114,8 +114,8 @@ def test_the_size_switch_is_capped_on_a_cpu(monkeypatch):
 def test_a_float_image_with_nan_or_inf_is_skipped_and_listed(tmp_path, bad, found):
     import tifffile
 
-    from lossadvisor.tune._cache import build_train_data
-    from lossadvisor.tune._pairing import Pair
+    from lossadvisor.tune.data._cache import build_train_data
+    from lossadvisor.tune.data._pairing import Pair
 
     pairs = []
     for i in range(6):
@@ -150,7 +150,7 @@ def test_a_reserved_study_name_is_refused_and_touches_nothing(finished, name):
 
 
 def test_names_that_only_look_like_companions_are_accepted():
-    from lossadvisor.tune._study import check_study_name
+    from lossadvisor.tune.study import check_study_name
 
     for name in ("lossadvisor", "roads:v2", "x:confirmation", "tasks", "files:x"):
         check_study_name(name)
@@ -183,7 +183,7 @@ def test_a_crop_larger_than_the_tiles_is_refused_before_the_forward_pass(
 def test_a_size_that_cannot_fit_in_memory_is_refused_with_the_estimate(
     tiny_dataset, tmp_path, no_model_check
 ):
-    from lossadvisor.tune._memory import available_memory
+    from lossadvisor.tune.training import available_memory
 
     free = available_memory("cpu")
     line = _one_error_line(_cli_tune(tiny_dataset, tmp_path / "run", "--size", "8192"))
@@ -195,8 +195,7 @@ def test_a_size_that_cannot_fit_in_memory_is_refused_with_the_estimate(
 
 
 def test_the_step_estimate_scales_with_area_and_batch_and_refuses_over_the_available():
-    from lossadvisor.tune._memory import check_step_memory, estimate_step_memory
-    from lossadvisor.tune._models import resolve_model
+    from lossadvisor.tune.training import check_step_memory, estimate_step_memory, resolve_model
 
     factory = resolve_model("compact").factory
     one = estimate_step_memory(factory, in_channels=3, out_channels=1, side=128, batch=1)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune._cache import TrainData
+from lossadvisor.tune.data import TrainData
 
 
 class BatchSource:
