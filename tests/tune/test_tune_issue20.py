@@ -265,3 +265,24 @@ def test_class_values_0_1_7_with_a_class_map_agree_everywhere(tiny_dataset, tmp_
     )  # fmt: skip
     profile = json.loads((tmp_path / "run" / "profile.json").read_text())
     assert profile["num_classes"] == 3 and result.recommended is not None
+
+
+# --- point 9: a dead worker's trial comes back with its fixed parameters ------------------------------------
+
+
+def test_a_requeued_default_trial_keeps_its_fixed_learning_rate():
+    import optuna
+
+    from lossadvisor.tune.study._workers import RETRY_ATTR, requeue
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    study.enqueue_trial({"loss": "ce", "lr": 0.00173}, user_attrs={"default_of": "ce"})
+    dead = study.ask()
+    assert dead.suggest_categorical("loss", ["ce", "dice"]) == "ce"  # killed before it drew its lr
+    study.tell(dead, state=optuna.trial.TrialState.FAIL)
+    requeue(study, study.trials[0])
+    again = study.ask()
+    assert again.user_attrs["default_of"] == "ce" and again.user_attrs[RETRY_ATTR] == 0
+    assert again.suggest_categorical("loss", ["ce", "dice"]) == "ce"
+    assert again.suggest_float("lr", 1e-5, 1e-1, log=True) == 0.00173
