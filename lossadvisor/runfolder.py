@@ -38,7 +38,11 @@ STABILITY_CSV = "stability.csv"  # older run folders: one row per re-run (config
 CONFIRMATION_CSV = "confirmation.csv"  # one row per confirmation run (finalist, fold, seed)
 CONFIRMATION_TILES_CSV = "confirmation_tiles.csv"  # one row per (finalist, fold, seed, validation tile)
 DIAGNOSTICS_CSV = "diagnostics.csv"  # the LR-range-test configurations' runs, never ranked
-LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"tests": [...]}, one entry per loss swept
+LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"schema_version": 1, "tests": [...]}, one entry per loss swept
+# Schema versions of the files without a record class (the records declare theirs: profile.json,
+# recommendation.json, result.json, run.json); readers refuse newer ones (lossadvisor._records).
+LR_RANGE_TEST_VERSION = 1
+SAMPLES_VERSION = 1  # samples.npz: a 0-d "schema_version" array
 RESULT_JSON = "result.json"  # the verdict and its evidence
 SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
 REPORT_HTML = "report.html"  # the self-contained report

@@ -286,3 +286,88 @@ def test_a_requeued_default_trial_keeps_its_fixed_learning_rate():
     assert again.user_attrs["default_of"] == "ce" and again.user_attrs[RETRY_ATTR] == 0
     assert again.suggest_categorical("loss", ["ce", "dice"]) == "ce"
     assert again.suggest_float("lr", 1e-5, 1e-1, log=True) == 0.00173
+
+
+# --- point 12: every file carries a schema version; a newer one is refused with one line --------------------
+
+VERSIONED_JSON = ("profile.json", "recommendation.json", "result.json", "run.json", "lr_range_test.json")
+
+
+def test_every_json_and_npz_of_a_run_carries_its_schema_version(finished):
+    _, run = finished
+    for name in VERSIONED_JSON:
+        assert json.loads((run / name).read_text())["schema_version"] == 1, name
+    with np.load(run / "samples.npz") as npz:
+        assert int(npz["schema_version"]) == 1
+
+
+def _loaders():
+    from lossadvisor._run_records import RunSummary, TuneOutcome
+    from lossadvisor.profile import DatasetProfile
+    from lossadvisor.report._readers import read_lr_range_tests
+    from lossadvisor.rules import Recommendation
+
+    return {
+        "profile.json": DatasetProfile.load,
+        "recommendation.json": Recommendation.load,
+        "result.json": TuneOutcome.load,
+        "run.json": RunSummary.load,
+        "lr_range_test.json": read_lr_range_tests,
+    }
+
+
+@pytest.mark.parametrize("name", VERSIONED_JSON)
+def test_a_newer_schema_version_is_refused_with_one_line(finished, tmp_path, name):
+    from lossadvisor.errors import DataError
+
+    _, run = finished
+    data = json.loads((run / name).read_text())
+    data["schema_version"] = 99
+    (tmp_path / name).write_text(json.dumps(data))
+    with pytest.raises(DataError) as info:
+        _loaders()[name](tmp_path / name)
+    message = str(info.value)
+    assert "\n" not in message and f"{name} has schema version 99" in message
+    assert "reads versions up to 1" in message and "upgrade" in message
+
+
+def test_a_newer_samples_npz_and_a_newer_result_in_the_report(finished, tmp_path):
+    import shutil
+
+    from lossadvisor.errors import DataError
+    from lossadvisor.report import build_report
+    from lossadvisor.report._readers import read_samples
+
+    _, run = finished
+    folder = tmp_path / "run"
+    shutil.copytree(run, folder)
+    with np.load(folder / "samples.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez(folder / "samples.npz", **{**arrays, "schema_version": np.array(2)})
+    with pytest.raises(DataError, match="samples.npz has schema version 2"):
+        read_samples(folder / "samples.npz")
+    result = json.loads((folder / "result.json").read_text())
+    (folder / "result.json").write_text(json.dumps({**result, "schema_version": 2}))
+    html = build_report(folder).read_text()
+    assert "result.json has schema version 2" in html and "holds no result.json" not in html
+
+
+def test_a_result_json_with_renamed_keys_is_not_taken_for_no_result(tmp_path):
+    from lossadvisor._run_records import TuneOutcome
+
+    (tmp_path / "result.json").write_text(json.dumps({"best": {"loss": "ce"}, "certainty": "clear"}))
+    with pytest.raises(TypeError, match="holds none of the keys of a TuneOutcome"):
+        TuneOutcome.load(tmp_path / "result.json")
+
+
+def test_the_committed_example_without_versions_still_reports(tmp_path):
+    import shutil
+
+    from lossadvisor.report import build_report
+
+    example = Path(__file__).resolve().parents[2] / "reports" / "example-buildings"
+    folder = tmp_path / "example"
+    shutil.copytree(example, folder)
+    assert "schema_version" not in json.loads((folder / "result.json").read_text())  # an older file
+    html = build_report(folder).read_text()
+    assert "Could not read" not in html and "holds no result.json" not in html

@@ -73,7 +73,10 @@ def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_di
         session.tasks.ensure(units)
         stored = session.tasks.run(units, work)
         results = [stored[key] for key in units]
-    write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
+    write_json(
+        run_dir / runfolder.LR_RANGE_TEST_JSON,
+        {"schema_version": runfolder.LR_RANGE_TEST_VERSION, "tests": results},
+    )
     return results
 
 
