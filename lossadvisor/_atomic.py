@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from lossadvisor._text import safe_text
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -91,20 +93,34 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
     return write_text(path, json.dumps(strict_json(payload), indent=2) + "\n")
 
 
+def _cell(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
+
+
 def write_csv(
     path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
 ) -> Path:
-    """A CSV with a header; each row is a mapping (missing keys: empty cells, extra keys: left out)."""
+    """A CSV with a header; each row is a mapping (missing keys: empty cells, extra keys: left out).
+
+    Every text cell and header goes through :func:`~lossadvisor._text.safe_text` (no raw control character
+    or newline from a tile or class name reaches a shared file)."""
+    names = list(columns)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([safe_text(c) for c in names])
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([_cell(row.get(c, "")) for c in names])
     return write_text(path, buffer.getvalue())
 
 
 def write_frame(path: str | os.PathLike[str], frame: Any) -> Path:
-    """A pandas DataFrame as CSV (no index column), written atomically."""
+    """A pandas DataFrame as CSV (no index column), written atomically; text cells and headers escaped as
+    by :func:`write_csv`."""
+    frame = frame.copy()
+    frame.columns = [safe_text(c) if isinstance(c, str) else c for c in frame.columns]
+    for i in range(frame.shape[1]):
+        if frame.iloc[:, i].dtype == object:
+            frame.isetitem(i, frame.iloc[:, i].map(_cell))
     return write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
