@@ -8,6 +8,7 @@ writer (several processes may write one run folder) and starts with a dot, so it
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lossadvisor._text import safe_text
+from lossadvisor.errors import OutputWriteError
 
 
 def _umask() -> int:
@@ -39,17 +41,42 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ...     frame.to_csv(tmp, index=False)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise _disk_error(target, exc) from None
+        raise
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in DISK_ERRNOS:
+            raise _disk_error(target, exc) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# A write that fails for its disk, not for a bug: full, over quota, read-only, file too large.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def _disk_error(target: Path, exc: OSError) -> OutputWriteError:
+    """One line naming the file and what to do (the CLI prints it as ``Error: ...``, no traceback)."""
+    from lossadvisor._text import display_path
+
+    why = exc.strerror or errno.errorcode.get(exc.errno or 0, "write error")
+    return OutputWriteError(
+        f"Cannot write {display_path(target)}: {why}. Free space on that disk (or write to another folder "
+        f"with --out) and run the same command again; what was written before is intact."
+    )
 
 
 @contextmanager

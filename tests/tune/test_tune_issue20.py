@@ -371,3 +371,31 @@ def test_the_committed_example_without_versions_still_reports(tmp_path):
     assert "schema_version" not in json.loads((folder / "result.json").read_text())  # an older file
     html = build_report(folder).read_text()
     assert "Could not read" not in html and "holds no result.json" not in html
+
+
+# --- point 10: a full disk ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("target", ["report.html", "_fold0.npz"])
+def test_a_full_disk_is_one_error_line_and_never_a_complete_run(tiny_dataset, tmp_path, monkeypatch, target):
+    """ENOSPC from the OS (simulated at the atomic writer's rename) while writing the report or a fold
+    cache."""
+    import errno
+    import os
+
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(target):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    args = ["tune", "--images", str(tiny_dataset / "images"), "--masks", str(tiny_dataset / "masks")]
+    args += ["--out", str(tmp_path / "run"), "--size", "32", "--epochs", "2", "--steps-per-epoch", "2"]
+    args += ["--batch-size", "4", "--n-trials", "1", "--seeds", "1", "--threads", "1", "--folds", "2"]
+    line = _one_error_line(CliRunner().invoke(cli, args))
+    assert f"{target}: No space left on device" in line and "Free space on that disk" in line
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["status"] == "failed" and target in run["error"]
+    assert not (tmp_path / "run" / "report.html").exists()
