@@ -399,3 +399,71 @@ def test_a_full_disk_is_one_error_line_and_never_a_complete_run(tiny_dataset, tm
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["status"] == "failed" and target in run["error"]
     assert not (tmp_path / "run" / "report.html").exists()
+
+
+# --- point 13: SIGTERM never leaves a confirmation unit RUNNING ---------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["claim", "train", "after_train", "store"])
+def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
+    """A real SIGTERM at each point of a unit's life (claim, training, scoring, storing), five times each."""
+    import os
+    import signal
+
+    import optuna
+    from optuna.trial import TrialState
+
+    import lossadvisor.tune.confirm._confirm as confirm
+    from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
+    from lossadvisor.tune.search import Configuration
+    from lossadvisor.tune.study import Session
+    from lossadvisor.tune.study._workers import WORKER_ATTR
+
+    def kill():
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    finalist = confirm.Finalist("ce-1", "ce", Configuration("ce", {}, 1e-3), 0.5, 0)
+    outcome = SimpleNamespace(failed=False, image_counts=np.ones((1, 3, 2), np.int64), epochs=[])
+
+    def train(config, seed):
+        if where == "train":
+            kill()
+        return outcome
+
+    def summary(out):
+        if where == "after_train":
+            kill()
+        return {"val_iou": 0.5}
+
+    monkeypatch.setattr(confirm, "outcome_summary", summary)
+    data = SimpleNamespace(val_names=["t"])
+    ctx = SimpleNamespace(train=train, data=data, num_classes=2, ignore_index=None)
+    worker = SimpleNamespace(worker=SimpleNamespace(tag={"pid": os.getpid()}))
+    for _ in range(5):
+        study = optuna.create_study()
+        confirm.enqueue_units(study, [finalist], folds=1, seeds=1)
+        storage = study._storage
+        real_attr, real_state = storage.set_trial_user_attr, storage.set_trial_state_values
+
+        def set_attr(trial_id, key, value, real=real_attr):
+            if where == "claim" and key == WORKER_ATTR:
+                kill()
+            return real(trial_id, key, value)
+
+        def set_state(trial_id, state, values=None, real=real_state):
+            if where == "store" and state == TrialState.COMPLETE:
+                kill()
+            return real(trial_id, state, values)
+
+        monkeypatch.setattr(storage, "set_trial_user_attr", set_attr)
+        monkeypatch.setattr(storage, "set_trial_state_values", set_state)
+        with pytest.raises(Terminated), sigterm_as_interrupt():
+            take = lambda s=study: Session.take(worker, s)  # noqa: E731
+            confirm.run_units(study, [finalist], [ctx], base_seed=0, take=take)
+        states = [t.state for t in study.get_trials(deepcopy=False)]
+        assert TrialState.RUNNING not in states, where
+        if where == "store":  # the signal came while storing: the unit finished, whole
+            assert states == [TrialState.COMPLETE] and confirm.RECORD_ATTR in study.trials[0].user_attrs
+        else:
+            assert states == [TrialState.FAIL] and study.trials[0].user_attrs["fail_reason"] == "interrupted"
