@@ -12,11 +12,14 @@ milliseconds, so a ``--crop 10000`` is refused with its estimate instead of taki
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from lossadvisor.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 PROBE_SIDE = 64
 # Measured peak / saved activations of a CompactUNet step (AdamW, batch 8) at 128-384 px was 1.17-1.20; 1.3
@@ -106,19 +109,26 @@ def check_step_memory(
     device: str,
     option: str,
     available: int | None = None,
-) -> MemoryEstimate:
+) -> MemoryEstimate | None:
     """Refuse a training step that cannot fit in the memory ``device`` has free, before the first one.
 
     Args:
         option: How the user set ``side`` ("--size 4096", "--crop 10000"), for the message.
         available: Free bytes (default: :func:`available_memory`).
 
+    Returns:
+        The estimate, or None when the model fails on the probe (the model check, run next, says why).
+
     Raises:
         ConfigError: The estimate exceeds the free memory; the message gives both and how it was estimated.
     """
-    estimate = estimate_step_memory(
-        factory, in_channels=in_channels, out_channels=out_channels, side=side, batch=batch
-    )
+    try:
+        estimate = estimate_step_memory(
+            factory, in_channels=in_channels, out_channels=out_channels, side=side, batch=batch
+        )
+    except Exception as exc:  # noqa: BLE001 - a model that fails on the probe: the model check names it
+        logger.debug("No memory estimate: the probe failed (%s: %s).", type(exc).__name__, exc)
+        return None
     free = available_memory(device) if available is None else available
     if free is not None and estimate.peak > free:
         raise ConfigError(
