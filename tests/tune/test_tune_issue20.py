@@ -415,9 +415,9 @@ def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
 
     import lossadvisor.tune.confirm._confirm as confirm
     from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
-    from lossadvisor.tune.search import Configuration
     from lossadvisor.tune.study import Session
     from lossadvisor.tune.study._workers import WORKER_ATTR
+    from lossadvisor.tune.training import Configuration
 
     def kill():
         os.kill(os.getpid(), signal.SIGTERM)

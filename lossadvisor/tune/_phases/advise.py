@@ -8,13 +8,13 @@ import math
 from pathlib import Path
 
 from lossadvisor import runfolder
+from lossadvisor.tune._options import SIDE_MULTIPLE
 from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.search import SearchSpace
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 DEFAULT_SIZE = 128
-SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
 RULE_LOST = "rule_objects_lost_at_train_size"
 # On a CPU the size the lost-objects rule switches to is capped here, so the default budget stays a budget: a
 # CompactUNet step at batch 8 (2 threads) took 1.05 s at 128 px, 1.68 s at 256 px and 10.3 s at 608 px

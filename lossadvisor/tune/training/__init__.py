@@ -2,7 +2,7 @@
 the training loop with its metrics, and the LR range test. torch is imported on first use only.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,14 @@ from lossadvisor.tune.training._metrics import (
     collapse_kind,
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._run import (
+    Configuration,
+    RunContext,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 from lossadvisor.tune.training._train import (
     WEIGHT_DECAY,
     EpochRecord,
@@ -54,6 +62,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Configuration",
     "DEFAULT_MODEL",
     "DeviceChoice",
     "EpochRecord",
@@ -61,18 +70,23 @@ __all__ = [
     "MemoryEstimate",
     "OBJECT_FOUND_OVERLAP",
     "ObjectRecallTally",
+    "RunContext",
     "SegmentationTally",
     "TrialConfig",
     "TrialOutcome",
     "WEIGHT_DECAY",
     "available_memory",
-    "check_model",
     "check_step_memory",
+    "estimate_step_memory",
+    "check_model",
     "choose_threads",
     "collapse_kind",
-    "estimate_step_memory",
+    "config_id",
+    "describe",
     "image_counts",
+    "jsonable_params",
     "lr_range_test",
+    "outcome_summary",
     "resolve_device",
     "resolve_model",
     "train_trial",
