@@ -467,3 +467,33 @@ def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
             assert states == [TrialState.COMPLETE] and confirm.RECORD_ATTR in study.trials[0].user_attrs
         else:
             assert states == [TrialState.FAIL] and study.trials[0].user_attrs["fail_reason"] == "interrupted"
+
+
+# --- point 14: the decoded data is held at the training size, not at the raw tiles' -------------------------
+
+
+def test_decoding_holds_one_raw_tile_at_a_time(tmp_path):
+    import tracemalloc
+
+    from lossadvisor.tune.data._cache import build_train_data
+    from lossadvisor.tune.data._pairing import Pair
+
+    side, n = 512, 12
+    rng = np.random.default_rng(0)
+    pairs = []
+    for i in range(n):
+        mask = np.zeros((side, side), np.uint8)
+        mask[100:200, 50 + i : 150 + i] = 255
+        Image.fromarray(rng.integers(0, 255, (side, side, 3), dtype=np.uint8)).save(tmp_path / f"i{i}.png")
+        Image.fromarray(mask).save(tmp_path / f"m{i}.png")
+        pairs.append(Pair(f"t{i}", tmp_path / f"i{i}.png", tmp_path / f"m{i}.png"))
+    decoded = n * side * side * 3  # the raw images alone: 9.4 MB
+    read = lambda p: (np.asarray(Image.open(p)) > 0).astype(np.uint8)  # noqa: E731
+    settings = {"read_mask": read, "size": 32, "save": False}
+    build_train_data(pairs[:6], cache_dir=tmp_path / "w", fingerprint="w", **settings)
+    tracemalloc.start()  # after a warm-up: the imports it makes (cv2, sklearn) are not data
+    data = build_train_data(pairs, cache_dir=tmp_path / "c", fingerprint="x", **settings)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(data.train_names) + len(data.val_names) == n and data.val_images.shape[1:] == (32, 32, 3)
+    assert peak < 0.35 * decoded, f"peak {peak / 2**20:.1f} MiB for {decoded / 2**20:.1f} MiB of raw images"
