@@ -497,3 +497,68 @@ def test_decoding_holds_one_raw_tile_at_a_time(tmp_path):
     tracemalloc.stop()
     assert len(data.train_names) + len(data.val_names) == n and data.val_images.shape[1:] == (32, 32, 3)
     assert peak < 0.35 * decoded, f"peak {peak / 2**20:.1f} MiB for {decoded / 2**20:.1f} MiB of raw images"
+
+
+# --- point 15: the smaller ones ----------------------------------------------------------------------------
+
+
+def test_report_storage_on_a_missing_sqlite_file_creates_nothing(tmp_path):
+    db = tmp_path / "nonexist.db"
+    result = CliRunner().invoke(cli, ["report", "--storage", f"sqlite:///{db}", "--out", str(tmp_path / "r")])
+    line = _one_error_line(result)
+    assert "does not exist" in line and "nothing was created" in line
+    assert not db.exists()
+
+
+def test_a_journal_storage_in_a_missing_folder_is_refused_like_sqlite(tmp_path):
+    from lossadvisor.tune.study import open_storage
+
+    missing = tmp_path / "no" / "such" / "folder"
+    with pytest.raises(ConfigError, match="folder of the journal storage .* does not exist"):
+        open_storage(f"journal:{missing / 'study.journal'}")
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_full_disk_at_study_creation_is_one_line_without_driver_or_path(tmp_path, monkeypatch):
+    import optuna
+
+    from lossadvisor.tune.study import open_storage
+
+    def full(*args, **kwargs):
+        raise RuntimeError(f"(sqlite3.OperationalError) database or disk is full: {tmp_path}/study.db")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", full)
+    with pytest.raises(ConfigError) as info:
+        open_storage(f"sqlite:///{tmp_path / 'study.db'}", label="reports/x/study.db")
+    message = str(info.value)
+    assert "reports/x/study.db: its disk is full" in message and "Free space" in message
+    assert "driver" not in message and str(tmp_path) not in message and "\n" not in message
+
+
+def _runs(entry: str, loss: str, with_runs: bool):
+    from lossadvisor.tune.confirm._verdict import FinalistRuns
+
+    counts = np.array([[[0, 5], [0, 6], [0, 7]]], dtype=np.int64)  # intersection, predicted, labelled
+    return FinalistRuns(entry, loss, loss, {(0, 0): counts} if with_runs else {})
+
+
+def test_the_single_verdict_says_only_what_is_known():
+    from lossadvisor.tune.confirm import decide
+
+    alone = decide([_runs("ce-1", "ce", True)])
+    assert alone.kind == "single" and "failed or were pruned" not in alone.explanation
+    assert "brought no other loss" in alone.explanation
+    unfinished = decide([_runs("ce-1", "ce", True), _runs("dice-1", "dice", False)])
+    assert unfinished.kind == "single" and "dice has none" in unfinished.explanation
+
+
+def test_an_image_symlink_loop_is_listed_not_dropped(tiny_dataset):
+    import os
+
+    from lossadvisor.tune.data import pair_files
+
+    loop = tiny_dataset / "images" / "loop.png"
+    os.symlink(loop, loop)  # points at itself
+    pairing = pair_files(tiny_dataset / "images", tiny_dataset / "masks")
+    lines = [p for p in pairing.problems() if "loop.png" in p]
+    assert len(lines) == 1 and "symbolic-link loop" in lines[0]

@@ -58,7 +58,7 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     import optuna
 
     check_study_name(study_name)
-    rdb = open_storage(storage)
+    rdb = open_storage(storage, create=False)
     names = {s.study_name for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
     if study_name not in names:
         studies = ", ".join(sorted(n for n in names if ":" not in n)) or "none"
