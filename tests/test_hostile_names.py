@@ -98,3 +98,11 @@ def test_tune_writes_every_csv_and_the_report_with_escaped_names(hostile, tmp_pa
     assert "<script" not in html.lower()
     for path in out.glob("*.json"):
         assert not RAW_CONTROL.search(path.read_text(encoding="utf-8")), path.name  # JSON escapes them
+
+
+def test_advise_prints_no_raw_control_character(hostile, tmp_path):
+    args = ["advise", str(hostile / "masks"), "--class-map", str(hostile / "classes.json")]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "advise"), "-q"])
+    assert result.exit_code == 0, result.output
+    assert not RAW_CONTROL.search(result.output)
+    assert not any(line.startswith("ings") for line in result.output.splitlines())
