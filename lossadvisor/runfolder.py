@@ -6,7 +6,8 @@ both, and a test checks that every name the report reads is declared here. Nothi
 pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
 
 The JSON files of the tuner have typed, frozen records (``lossadvisor/_run_records.py``: :class:`TuneOutcome`
-for result.json, :class:`RunSummary` for run.json), re-exported here.
+for result.json, :class:`RunSummary` for run.json, :class:`LRRangeTests` for lr_range_test.json), re-exported
+here.
 
 NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
 ``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import LR_RANGE_TEST_SCHEMA_VERSION
+from lossadvisor._run_records import LRRangeTests as LRRangeTests
 from lossadvisor._run_records import RunSummary as RunSummary
 from lossadvisor._run_records import TuneOutcome as TuneOutcome
 
@@ -39,10 +42,11 @@ CONFIRMATION_CSV = "confirmation.csv"  # one row per confirmation run (finalist,
 CONFIRMATION_TILES_CSV = "confirmation_tiles.csv"  # one row per (finalist, fold, seed, validation tile)
 DIAGNOSTICS_CSV = "diagnostics.csv"  # the LR-range-test configurations' runs, never ranked
 LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"schema_version": 1, "tests": [...]}, one entry per loss swept
-# Schema versions of the files without a record class (the records declare theirs: profile.json,
-# recommendation.json, result.json, run.json); readers refuse newer ones (lossadvisor._records).
-LR_RANGE_TEST_VERSION = 1
-SAMPLES_VERSION = 1  # samples.npz: a 0-d "schema_version" array
+# Schema versions (the records declare theirs as their schema_version field: profile.json,
+# recommendation.json, result.json, run.json, lr_range_test.json); readers refuse newer ones
+# (lossadvisor._records.check_schema_version).
+LR_RANGE_TEST_VERSION = LR_RANGE_TEST_SCHEMA_VERSION  # lr_range_test.json (the LRRangeTests record)
+SAMPLES_VERSION = 1  # samples.npz, which has no record: a 0-d "schema_version" array
 RESULT_JSON = "result.json"  # the verdict and its evidence
 SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
 REPORT_HTML = "report.html"  # the self-contained report

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lossadvisor import runfolder
 from lossadvisor._records import check_schema_version
+from lossadvisor._run_records import LRRangeTest
 from lossadvisor._text import display_path
 from lossadvisor.errors import DataError
 from lossadvisor.runfolder import (
@@ -129,7 +130,7 @@ def as_bool(value: Any) -> bool:
         return str(value).strip().lower() in _TRUE_WORDS
 
 
-def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
+def read_lr_range_tests(file: Path) -> tuple[LRRangeTest, ...]:
     """Accept a list of tests, ``{"tests": [...]}``, or ``{loss: test}`` (one entry per loss tested)."""
     data = json.loads(file.read_text(encoding="utf-8"))
     check_schema_version(data, supported=runfolder.LR_RANGE_TEST_VERSION, what=display_path(file))
@@ -142,7 +143,10 @@ def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
             data = [{"loss": name, **entry} for name, entry in data.items() if isinstance(entry, dict)]
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
         raise DataError("expected a list of LR range tests, each an object with loss, lrs and losses")
-    return data
+    try:
+        return tuple(LRRangeTest.from_dict(entry) for entry in data)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"an LR range test does not have the expected fields: {exc}") from None
 
 
 def count_trial_states(file: Path) -> dict[str, int]:
