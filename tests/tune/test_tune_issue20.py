@@ -394,6 +394,7 @@ def test_a_full_disk_is_one_error_line_and_never_a_complete_run(tiny_dataset, tm
     args = ["tune", "--images", str(tiny_dataset / "images"), "--masks", str(tiny_dataset / "masks")]
     args += ["--out", str(tmp_path / "run"), "--size", "32", "--epochs", "2", "--steps-per-epoch", "2"]
     args += ["--batch-size", "4", "--n-trials", "1", "--seeds", "1", "--threads", "1", "--folds", "2"]
+    args += ["--finalists", "2"]
     line = _one_error_line(CliRunner().invoke(cli, args))
     assert f"{target}: No space left on device" in line and "Free space on that disk" in line
     run = json.loads((tmp_path / "run" / "run.json").read_text())
