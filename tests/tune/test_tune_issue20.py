@@ -293,10 +293,25 @@ def test_a_requeued_default_trial_keeps_its_fixed_learning_rate():
 VERSIONED_JSON = ("profile.json", "recommendation.json", "result.json", "run.json", "lr_range_test.json")
 
 
+def _versions() -> dict[str, int]:
+    from lossadvisor._run_records import RESULT_SCHEMA_VERSION, RUN_SCHEMA_VERSION
+    from lossadvisor.profile import PROFILE_SCHEMA_VERSION
+    from lossadvisor.rules._schema import RECOMMENDATION_SCHEMA_VERSION
+    from lossadvisor.runfolder import LR_RANGE_TEST_VERSION
+
+    return {
+        "profile.json": PROFILE_SCHEMA_VERSION,
+        "recommendation.json": RECOMMENDATION_SCHEMA_VERSION,
+        "result.json": RESULT_SCHEMA_VERSION,
+        "run.json": RUN_SCHEMA_VERSION,
+        "lr_range_test.json": LR_RANGE_TEST_VERSION,
+    }
+
+
 def test_every_json_and_npz_of_a_run_carries_its_schema_version(finished):
     _, run = finished
-    for name in VERSIONED_JSON:
-        assert json.loads((run / name).read_text())["schema_version"] == 1, name
+    for name, version in _versions().items():
+        assert version >= 1 and json.loads((run / name).read_text())["schema_version"] == version, name
     with np.load(run / "samples.npz") as npz:
         assert int(npz["schema_version"]) == 1
 
@@ -328,7 +343,7 @@ def test_a_newer_schema_version_is_refused_with_one_line(finished, tmp_path, nam
         _loaders()[name](tmp_path / name)
     message = str(info.value)
     assert "\n" not in message and f"{name} has schema version 99" in message
-    assert "reads versions up to 1" in message and "upgrade" in message
+    assert f"reads versions up to {_versions()[name]}" in message and "upgrade" in message
 
 
 def test_a_newer_samples_npz_and_a_newer_result_in_the_report(finished, tmp_path):
