@@ -319,7 +319,10 @@ class TuneOptions:
                 raise ConfigError(
                     f"The {f.name!r} option of tune must be {accepts.expected()}; got {value!r}."
                 )
-        from lossadvisor.tune.confirm import parse_budget  # imported here, not for --help
+        from lossadvisor.tune.study import check_study_name  # here: the CLI's --help stays light
+
+        check_study_name(self.study_name)  # a companion study's name (:confirm, :tasks, :files) is refused
+        from lossadvisor.tune.confirm import parse_budget  # here too, not for --help
 
         parse_budget(self.confirm_budget)  # refused with the forms it accepts
 

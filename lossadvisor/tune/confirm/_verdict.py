@@ -77,6 +77,22 @@ def simplicity_rank(loss: str) -> int:
     return SIMPLICITY_ORDER.index(loss) if loss in SIMPLICITY_ORDER else len(SIMPLICITY_ORDER)
 
 
+def _single_explanation(winner, finalists) -> str:
+    """Why only one loss has confirmation runs, saying only what is known: other finalists whose runs did
+    not finish, or no other finalist at all (the search brought no other loss: none tried, or none of its
+    trials finished)."""
+    others = [f.loss for f in finalists if f.entry != winner.entry]
+    if others:
+        return (
+            f"Only {winner.loss} has finished confirmation runs ({', '.join(others)} has none), so nothing "
+            "was compared."
+        )
+    return (
+        f"Only {winner.loss} reached the confirmation: the search brought no other loss to it (none was "
+        "tried, or none of its trials finished; see trials.csv), so nothing was compared."
+    )
+
+
 def _mean_iou(f: FinalistRuns) -> float:
     return float(np.mean([run_iou(c) for c in f.runs.values()]))
 
@@ -154,8 +170,7 @@ def _verdict(
         only = with_runs[0]
         return base | {
             "kind": "single", "winner": only.entry, "recommended": only.entry, "tied": [only.entry],
-            "comparisons": [],
-            "explanation": f"Only {only.loss} has confirmation runs, so nothing was compared.",
+            "comparisons": [], "explanation": _single_explanation(only, finalists),
         }  # fmt: skip
     comparisons = []
     for other, p in d.posteriors.items():
