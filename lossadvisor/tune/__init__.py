@@ -22,10 +22,11 @@ from lossadvisor.tune._pairing import Pairing, pair_files, read_image
 from lossadvisor.tune._split import stratified_split
 from lossadvisor.tune._study import redact_url
 from lossadvisor.tune._train import EpochRecord, TrialConfig, TrialOutcome, train_trial
-from lossadvisor.tune._unet import CompactUNet, count_parameters
+from lossadvisor.tune._unet import CompactUNet, CompactUNet3d, count_parameters
 
 __all__ = [
     "CompactUNet",
+    "CompactUNet3d",
     "DeviceChoice",
     "EpochRecord",
     "LRRangeResult",
