@@ -127,7 +127,12 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     default=None,
     help="Optimiser steps between validations [default: one pass over the tiles, at least 20].",
 )
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Batch size.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Batch size [default: 8 tiles, or 2 patches for volumes].",
+)
 @click.option(
     "--warmup-steps",
     type=click.IntRange(min=0),

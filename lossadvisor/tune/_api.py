@@ -64,7 +64,7 @@ __all__ = [
 # pruned by the median rule), then 3 finalists x 3 folds x 2 seeds = 18 confirmation runs of twice those steps
 # (240), and 2 x 2 diagnostic runs at the search budget. See README ("Time allocation").
 DEFAULT_EPOCHS = 6
-DEFAULT_BATCH_SIZE = 8
+DEFAULT_BATCH_SIZE = None  # 8 tiles, or 2 patches for volumes (decided once the data are read)
 DEFAULT_N_TRIALS = 10
 DEFAULT_SEEDS = DEFAULT_CONFIRM_SEEDS
 
@@ -125,9 +125,10 @@ def _check_options(
         ("epochs", epochs),
         ("n_trials", n_trials),
         ("seeds", seeds),
-        ("batch_size", batch_size),
     ):
         _check(name, value, isinstance(value, int) and value >= 1, "an integer >= 1")
+    _check("batch_size", batch_size, batch_size is None or (isinstance(batch_size, int) and batch_size >= 1),
+           "None or an integer >= 1")  # fmt: skip
     _check("folds", folds, isinstance(folds, int) and folds >= 2, "an integer >= 2")
     _check("finalists", finalists, isinstance(finalists, int) and finalists >= 2, "an integer >= 2")
     _check("margin", margin, isinstance(margin, (int, float)) and 0 <= margin < 1, "a number in [0, 1)")
@@ -154,7 +155,7 @@ def tune(
     crop: int | None = None,
     epochs: int = DEFAULT_EPOCHS,
     steps_per_epoch: int | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = DEFAULT_BATCH_SIZE,
     warmup_steps: int = 0,
     n_trials: int = DEFAULT_N_TRIALS,
     timeout: float | None = None,
@@ -196,7 +197,7 @@ def tune(
         epochs: Validations per run; each epoch is ``steps_per_epoch`` optimiser steps (confirmation runs
             take ``CONFIRM_STEP_FACTOR`` times as many steps per epoch).
         steps_per_epoch: Default: one pass over the training tiles, at least 20 steps.
-        batch_size: Training batch size.
+        batch_size: Training batch size; default 8 tiles, or 2 patches for volumes.
         warmup_steps: Linear learning-rate warm-up steps (0: none, like a plain training loop).
         n_trials: Search trials in the study (finished ones from an earlier run count).
         timeout: Seconds after which no new search trial starts (the confirmation still runs).

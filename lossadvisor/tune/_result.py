@@ -194,12 +194,13 @@ def _validated(training: dict, lr: float) -> str:
 def _validation_set(contexts: list[RunContext]) -> dict:
     """How much the confirmation's scores rest on: validation tiles over all folds (every tile once), and
     true objects per size bucket (recall's base)."""
-    tally = ObjectRecallTally(scale=contexts[0].data.scale if contexts else 1.0)
+    tally = ObjectRecallTally.for_data(contexts[0].data) if contexts else ObjectRecallTally()
     tiles = 0
     for ctx in contexts:
         tiles += len(ctx.data.val_masks)
-        for mask in ctx.data.val_masks:
-            tally.add(mask, mask, num_classes=ctx.num_classes)
+        spacings = ctx.data.val_spacing or [None] * len(ctx.data.val_masks)
+        for mask, spacing in zip(ctx.data.val_masks, spacings, strict=True):
+            tally.add(mask, mask, num_classes=ctx.num_classes, spacing=spacing)
     return {
         "tiles": int(tiles),
         "objects": {bucket: int(n) for bucket, n in tally.total.items()},
@@ -245,10 +246,21 @@ def _write_sample_file(
         if loaded is not None:
             predictions[cid] = loaded
     idx = ctx.sample_indices
+    captions = None
+    if ctx.data.patch is not None:  # volumes: slices through the largest and smallest lesion
+        from lossadvisor.tune._volume_batches import sample_views, stack_slices
+
+        views = sample_views(ctx.data, idx)
+        images = stack_slices({i: ctx.data.val_images[i] for i, _, _ in views}, views)
+        masks = stack_slices({i: ctx.data.val_masks[i] for i, _, _ in views}, views)
+        captions = [caption for _, _, caption in views]
+    else:
+        images, masks = ctx.data.val_images[idx], ctx.data.val_masks[idx]
     write_samples(
         run_dir / runfolder.SAMPLES_NPZ,
-        images=display_rgb(ctx.data.val_images[idx]),
-        masks=ctx.data.val_masks[idx],
+        images=display_rgb(images),
+        masks=masks,
         predictions=predictions,
         labels={cid: chosen[cid] for cid in predictions},
+        captions=captions,
     )

@@ -35,6 +35,8 @@ from lossadvisor.tune._study import (
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 MIN_STEPS_PER_EPOCH = 20
+BATCH_SIZE_TILES = 8
+BATCH_SIZE_VOLUMES = 2  # patches per batch, nnU-Net's 3-D default
 OBJECTIVE_KEYS = (
     "size", "crop", "epochs", "steps_per_epoch", "batch_size", "warmup_steps", "seed", "folds",
     "confirm_step_factor",
@@ -113,7 +115,10 @@ def plan(
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec, base_space = advise_phase.advise(profile, rules_config)
     size_switch = None
-    if size is None and crop is None:
+    volumes = source.volumes is not None
+    if batch_size is None:
+        batch_size = BATCH_SIZE_VOLUMES if volumes else BATCH_SIZE_TILES
+    if size is None and crop is None and not volumes:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
         size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple)
         if size_switch is not None:
@@ -123,23 +128,29 @@ def plan(
     size = size or advise_phase.DEFAULT_SIZE
     choice = resolve_device(device, threads=threads)
     num_classes = max(2, profile.num_classes)
+    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
+    if volumes:  # decoded before the model check, which needs their patch
+        data, read, spec = _volume_data(source, spec, crop=crop, run_dir=run_dir, seed=seed,
+                                        ignore_index=ignore_index, train_ignore=train_ignore,
+                                        max_pixels=max_pixels, data_settings=data_settings)  # fmt: skip
+    else:
+
+        def read(p):
+            return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
+
     model_info = check_model(
         spec,
         in_channels=source.channels,
         out_channels=1 if num_classes == 2 else num_classes,
         side=side,
         device=choice.name,
+        patch=data.patch if volumes else None,
     )
-
-    def read(p):
-        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
-
-    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if source.in_memory is not None:
         data = train_data_from_memory(
             *source.in_memory, size=size, crop=crop, seed=seed, ignore_index=train_ignore
         )
-    else:
+    elif not volumes:
         data = build_train_data(
             source.pairing.pairs,
             read_mask=read,
@@ -187,6 +198,9 @@ def plan(
         "model": model_info.name,
         "size_switch": size_switch,
     }
+    if volumes:
+        settings["patch"] = list(data.patch)
+        settings["spacing"] = "native"
     objective_settings = {k: settings[k] for k in OBJECTIVE_KEYS} | {
         "model": model_info.name,
         "model_parameters": model_info.parameters,
@@ -201,6 +215,23 @@ def plan(
         storage_label=storage_label, name=name, settings=settings, objective_settings=objective_settings,
         command=command, progress=progress, report=report,
     )  # fmt: skip
+
+
+def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignore, max_pixels, data_settings):
+    """The search split of 3-D cases, the label reader and the model spec that builds the 3-D network."""
+    from lossadvisor.io import read_volume
+    from lossadvisor.tune._models import for_volumes
+    from lossadvisor.tune._volume_data import build_volume_train_data
+
+    def read(p):
+        return read_volume(p, ignore_index=ignore_index, max_voxels=max_pixels).labels
+
+    data = build_volume_train_data(
+        list(source.volumes.pairs), read_label=read, cache_dir=run_dir / runfolder.CACHE_DIR,
+        fingerprint=source.profile.fingerprint, crop=crop, seed=seed, ignore_index=train_ignore,
+        key_settings=data_settings, save=False,
+    )  # fmt: skip
+    return data, read, for_volumes(spec)
 
 
 def refuse_mismatch(tc: TuneContext) -> None:
