@@ -24,7 +24,7 @@ COLLAPSE_FOREGROUND_SHARE = 0.95
 OBJECT_FOUND_OVERLAP = 0.5
 COLLAPSE_KINDS = ("none", "background", "foreground")
 # Volumes: the same four bucket names, bounded by physical volume in mm³ (spheres of 4, 10 and 30 mm
-# diameter: 34, 524 and 14 137 mm³). The smallest holds lesions a few voxels across at 1 mm; the largest, organs.
+# diameter: 34, 524 and 14 137 mm³): lesions a few voxels across at 1 mm in the first, organs in the last.
 SIZE_BUCKET_BOUNDS_MM3: tuple[tuple[str, float, float], ...] = (
     ("tiny", 0.0, 34.0),
     ("small", 34.0, 524.0),
