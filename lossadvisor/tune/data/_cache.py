@@ -28,8 +28,13 @@ import numpy as np
 from lossadvisor._atomic import write_npz
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
-from lossadvisor.tune._pairing import Pair, read_image
-from lossadvisor.tune._split import DEFAULT_FOLDS, DEFAULT_VAL_FRACTION, stratified_folds, stratified_split
+from lossadvisor.tune.data._pairing import Pair, read_image
+from lossadvisor.tune.data._split import (
+    DEFAULT_FOLDS,
+    DEFAULT_VAL_FRACTION,
+    stratified_folds,
+    stratified_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +63,8 @@ class TrainData:
     skipped: list[str] = field(default_factory=list)  # "path: reason" of every pair that could not be read
     cache_path: Path | None = None
     loaded_from_cache: bool = False
-    # volumes (mode "volume", lossadvisor.tune._volume_data): the (D, H, W) training patch, and the voxel size
-    # in mm of each validation volume; images and masks are then lists of whole volumes
+    # volumes (mode "volume", lossadvisor.tune.data._volumes): the (D, H, W) training patch, and the voxel
+    # size in mm of each validation volume; images and masks are then lists of whole volumes
     patch: tuple[int, ...] | None = None
     val_spacing: list[tuple[float, ...]] | None = None
 
@@ -294,7 +299,7 @@ def train_data_from_memory(
     seed: int = 0,
     ignore_index: int | None = None,
 ) -> TrainData:
-    """The :class:`TrainData` of in-memory data (:class:`~lossadvisor.tune._sources.InMemoryData`).
+    """The :class:`TrainData` of in-memory data (:class:`~lossadvisor.tune.data._sources.InMemoryData`).
 
     With ``val`` the split is the user's; without it, ``train`` is split as folders are. Nothing is cached:
     the arrays are already decoded.
@@ -385,7 +390,7 @@ def assemble(
 def save_cache(data: TrainData) -> None:
     """Write ``data`` to its ``cache_path`` unless it was read from there."""
     if data.patch is not None:
-        from lossadvisor.tune._volume_data import save_volume_cache
+        from lossadvisor.tune.data._volumes import save_volume_cache
 
         save_volume_cache(data)
         return

@@ -38,7 +38,7 @@ class ModelError(ConfigError):
 
 
 def _compact(in_channels: int, num_classes: int, spatial_dims: int = 2):
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._unet import CompactUNet
 
     return CompactUNet(in_channels, num_classes, spatial_dims=spatial_dims)
 

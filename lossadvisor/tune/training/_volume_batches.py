@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune._cache import TrainData
+from lossadvisor.tune.data import TrainData
 
 FOREGROUND_EVERY = 3  # every third patch centred on foreground: nnU-Net's 0.33
 FOREGROUND_SAMPLE = 10_000  # foreground voxels kept per volume to centre patches on (nnU-Net keeps 10 000)
@@ -127,7 +127,7 @@ class VolumeBatchSource:
 
     def predictions(self, model, autocast) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
         """Per validation volume: ``(pred (1, D, H, W), mask (1, D, H, W), [spacing])``."""
-        from lossadvisor.tune._train import predict_classes
+        from lossadvisor.tune.training._train import predict_classes
 
         spacing = self.data.val_spacing or [None] * len(self.data.val_masks)
         for i, mask in enumerate(self.data.val_masks):
@@ -136,7 +136,7 @@ class VolumeBatchSource:
 
     def predict_samples(self, model, indices: list[int], autocast) -> np.ndarray:
         """Predicted classes ``(n, H, W)`` int16 on the :func:`sample_views` slices of ``indices``."""
-        from lossadvisor.tune._train import predict_classes
+        from lossadvisor.tune.training._train import predict_classes
 
         views = sample_views(self.data, indices)
         predicted = {

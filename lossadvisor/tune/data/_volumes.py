@@ -29,8 +29,13 @@ import numpy as np
 from lossadvisor._atomic import write_npz
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
-from lossadvisor.tune._cache import CACHE_FORMAT_VERSION, TrainData
-from lossadvisor.tune._split import DEFAULT_FOLDS, DEFAULT_VAL_FRACTION, stratified_folds, stratified_split
+from lossadvisor.tune.data._cache import CACHE_FORMAT_VERSION, TrainData
+from lossadvisor.tune.data._split import (
+    DEFAULT_FOLDS,
+    DEFAULT_VAL_FRACTION,
+    stratified_folds,
+    stratified_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +171,7 @@ def build_volume_train_data(
         pairs: :class:`~lossadvisor.io.VolumePair` cases (from :func:`~lossadvisor.io.pair_volumes`).
         read_label: Reads one label file into ``(D, H, W)`` class indices.
         crop: Patch side (an ``N^3`` patch); None: :func:`default_patch` from the cases' median shape.
-        Others: as :func:`~lossadvisor.tune._cache.build_train_data`.
+        Others: as :func:`~lossadvisor.tune.data.build_train_data`.
 
     Raises:
         NoUsableDataError: no case could be read.

@@ -125,7 +125,7 @@ class ObjectRecallTally:
 
     @classmethod
     def for_data(cls, data) -> ObjectRecallTally:
-        """The tally of a :class:`~lossadvisor.tune._cache.TrainData`: pixel buckets, or mm³ for volumes."""
+        """The tally of a :class:`~lossadvisor.tune.data.TrainData`: pixel buckets, or mm³ for volumes."""
         return cls(scale=data.scale, physical=data.patch is not None)
 
     def add(

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossadvisor.tune._batches import BatchSource, make_batch_source
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._device import DeviceChoice, seed_everything
-from lossadvisor.tune._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
+from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.training._batches import BatchSource, make_batch_source
+from lossadvisor.tune.training._device import DeviceChoice, seed_everything
+from lossadvisor.tune.training._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
 
 # A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
 # up on small or absent objects, Milletari et al. 2016).
@@ -164,7 +164,7 @@ def _predict_tiles(model, source: BatchSource, indices: list[int], autocast) -> 
 
 def default_model(data: TrainData) -> ModelFactory:
     """The compact U-Net of the data's dimensionality: :class:`CompactUNet` or :class:`CompactUNet3d`."""
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._unet import CompactUNet
 
     dims = data.spatial_dims
     return lambda c, k: CompactUNet(c, k, spatial_dims=dims)

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune._cache import TrainData
+from lossadvisor.tune.data import TrainData
 
 
 class BatchSource:
@@ -92,7 +92,7 @@ class BatchSource:
         """Per validation batch: ``(predicted classes, masks, spacings)`` (no spacing for tiles: ``None``)."""
         import torch
 
-        from lossadvisor.tune._train import predict_classes
+        from lossadvisor.tune.training._train import predict_classes
 
         with torch.no_grad():
             for x, masks in self.val_batches():
@@ -104,7 +104,7 @@ class BatchSource:
         """Predicted classes ``(n, S, S)`` int16 of the validation tiles ``indices``."""
         import torch
 
-        from lossadvisor.tune._train import predict_classes
+        from lossadvisor.tune.training._train import predict_classes
 
         with torch.no_grad(), autocast():
             logits = model(self.normalise(self.data.val_images[indices]))
@@ -128,7 +128,7 @@ def make_batch_source(
 ):
     """The batch source of ``data``: :class:`BatchSource` for tiles, the patch source for volumes."""
     if data.patch is not None:
-        from lossadvisor.tune._volume_batches import VolumeBatchSource
+        from lossadvisor.tune.training._volume_batches import VolumeBatchSource
 
         return VolumeBatchSource(
             data, batch_size=batch_size, device=device, rng=rng, augment=augment, ignore_index=ignore_index
