@@ -45,11 +45,14 @@ PATCH_MULTIPLE = 16  # the compact 3-D U-Net halves every side four times
 # (`python -m benchmarks losses --dims 3`: compact 3-D U-Net step 439-513 ms), so larger patches would leave a
 # 10-minute study a handful of steps.
 MAX_AUTO_PATCH_SIDE = 64
+# Smallest automatic side: the compact U-Net's four halvings leave 2 voxels of 32 (instance norm needs more
+# than one voxel per channel at the bottleneck); smaller cases are zero-padded up to the patch.
+MIN_AUTO_PATCH_SIDE = 2 * PATCH_MULTIPLE
 LabelReader = Callable[[Path], np.ndarray]
 
 
 def default_patch(shapes: Sequence[Sequence[int]], *, multiple: int = PATCH_MULTIPLE) -> tuple[int, int, int]:
-    """The training patch: the median case shape per axis, rounded down to ``multiple``, within 16..64.
+    """The training patch: the median case shape per axis, rounded down to ``multiple``, within 32..64.
 
     nnU-Net starts from the median shape too (then shrinks it to fit GPU memory); on a CPU the cap is time.
 
@@ -59,7 +62,7 @@ def default_patch(shapes: Sequence[Sequence[int]], *, multiple: int = PATCH_MULT
     """
     median = np.median(np.asarray(shapes, dtype=float), axis=0)
     return tuple(  # type: ignore[return-value]
-        int(min(MAX_AUTO_PATCH_SIDE, max(multiple, (int(m) // multiple) * multiple))) for m in median
+        int(min(MAX_AUTO_PATCH_SIDE, max(MIN_AUTO_PATCH_SIDE, int(m) // multiple * multiple))) for m in median
     )
 
 
