@@ -201,10 +201,40 @@ def _validation_set(contexts: list[RunContext]) -> dict:
         spacings = ctx.data.val_spacing or [None] * len(ctx.data.val_masks)
         for mask, spacing in zip(ctx.data.val_masks, spacings, strict=True):
             tally.add(mask, mask, num_classes=ctx.num_classes, spacing=spacing)
-    return {
+    out = {
         "tiles": int(tiles),
         "objects": {bucket: int(n) for bucket, n in tally.total.items()},
         "object_found_overlap": OBJECT_FOUND_OVERLAP,
+    }
+    if contexts and contexts[0].data.patch is not None:
+        spacings = [s for ctx in contexts for s in ctx.data.val_spacing or []]
+        out |= {"size_unit": "mm³", "spacing": spacing_summary(spacings)}
+    return out
+
+
+ANISOTROPY_THRESHOLD = 3.0  # nnU-Net treats a volume as anisotropic when its spacings differ more than 3x
+
+
+def spacing_summary(spacings: list) -> dict:
+    """Voxel spacing per axis (D, H, W) over the validated volumes (each volume once), and anisotropy.
+
+    Example:
+        >>> s = spacing_summary([(5.0, 0.8, 0.8), (1.0, 1.0, 1.0)])
+        >>> s["median_mm"], s["anisotropic_volumes"], s["max_anisotropy"]
+        ([3.0, 0.9, 0.9], 1, 6.25)
+    """
+    array = np.asarray(spacings, dtype=float).reshape(-1, 3)
+    ratio = array.max(axis=1) / np.maximum(array.min(axis=1), 1e-12)
+    return {
+        "axes": ["D", "H", "W"],
+        "volumes": int(len(array)),
+        "median_mm": [round(float(v), 4) for v in np.median(array, axis=0)],
+        "min_mm": [round(float(v), 4) for v in array.min(axis=0)],
+        "max_mm": [round(float(v), 4) for v in array.max(axis=0)],
+        "median_anisotropy": round(float(np.median(ratio)), 3),
+        "max_anisotropy": round(float(ratio.max()), 3),
+        "anisotropic_volumes": int((ratio > ANISOTROPY_THRESHOLD).sum()),
+        "anisotropy_threshold": ANISOTROPY_THRESHOLD,
     }
 
 

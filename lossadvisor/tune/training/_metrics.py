@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossadvisor.profile._schema import SIZE_BUCKET_BOUNDS_PX
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_MM3
 
 # Collapse (DESIGN.md: "in the first epochs the model predicts all background, or all foreground").
 # Background collapse: the model predicts under 1% of the foreground pixels the labels hold.
@@ -23,14 +24,6 @@ COLLAPSE_FOREGROUND_SHARE = 0.95
 # overlap criterion of detection recall, Everingham et al. 2010, "The PASCAL VOC challenge").
 OBJECT_FOUND_OVERLAP = 0.5
 COLLAPSE_KINDS = ("none", "background", "foreground")
-# Volumes: the same four bucket names, bounded by physical volume in mm³ (spheres of 4, 10 and 30 mm
-# diameter: 34, 524 and 14 137 mm³): lesions a few voxels across at 1 mm in the first, organs in the last.
-SIZE_BUCKET_BOUNDS_MM3: tuple[tuple[str, float, float], ...] = (
-    ("tiny", 0.0, 34.0),
-    ("small", 34.0, 524.0),
-    ("medium", 524.0, 14137.0),
-    ("large", 14137.0, float("inf")),
-)
 
 
 @dataclass
