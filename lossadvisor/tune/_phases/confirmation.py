@@ -44,8 +44,8 @@ def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
         fold_data = build_volume_fold_data(
             list(tc.source.volumes.pairs), read_label=tc.read_mask,
             cache_dir=tc.run_dir / runfolder.CACHE_DIR,
-            fingerprint=tc.profile.fingerprint, crop=tc.crop, folds=tc.folds, seed=tc.seed,
-            ignore_index=tc.train_ignore, key_settings=tc.data_settings,
+            fingerprint=tc.profile.fingerprint, crop=tc.crop, patch=tc.data.patch, folds=tc.folds,
+            seed=tc.seed, ignore_index=tc.train_ignore, key_settings=tc.data_settings,
         )  # fmt: skip
     elif tc.source.in_memory is not None:
         fold_data = fold_data_from_memory(

@@ -225,10 +225,17 @@ def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignor
 
     data = build_volume_train_data(
         list(source.volumes.pairs), read_label=read, cache_dir=run_dir / runfolder.CACHE_DIR,
-        fingerprint=source.profile.fingerprint, crop=crop, seed=seed, ignore_index=train_ignore,
+        fingerprint=source.profile.fingerprint, crop=crop, patch=profiled_patch(source.profile), seed=seed,
+        ignore_index=train_ignore,
         key_settings=data_settings, save=False,
     )  # fmt: skip
     return data, read, for_volumes(spec)
+
+
+def profiled_patch(profile) -> tuple[int, ...] | None:
+    """The training patch the profile measured its empty-patch shares at (volumes), so both agree."""
+    volume = getattr(profile, "volume", None)
+    return tuple(volume.patch_size) if volume is not None else None
 
 
 def refuse_mismatch(tc: TuneContext) -> None:

@@ -66,10 +66,13 @@ def default_patch(shapes: Sequence[Sequence[int]], *, multiple: int = PATCH_MULT
     )
 
 
-def patch_from_crop(crop: int | None, shapes: Sequence[Sequence[int]]) -> tuple[int, int, int]:
-    """``--crop N`` on volumes: an ``N x N x N`` patch; otherwise :func:`default_patch`."""
+def patch_from_crop(
+    crop: int | None, shapes: Sequence[Sequence[int]], profiled: Sequence[int] | None = None
+) -> tuple[int, int, int]:
+    """``--crop N`` on volumes: an ``N x N x N`` patch; otherwise the patch the profile measured its empty
+    patches at (``profile.volume.patch_size``, the same rule), or :func:`default_patch` of the shapes."""
     if crop is None:
-        return default_patch(shapes)
+        return tuple(int(p) for p in profiled) if profiled else default_patch(shapes)  # type: ignore[return-value]
     if crop < 8:
         raise ConfigError(f"The 'crop' option must be at least 8 voxels; got {crop}.")
     return (int(crop),) * 3  # type: ignore[return-value]
@@ -162,6 +165,7 @@ def build_volume_train_data(
     cache_dir: str | Path,
     fingerprint: str,
     crop: int | None = None,
+    patch: Sequence[int] | None = None,
     val_fraction: float = DEFAULT_VAL_FRACTION,
     seed: int = 0,
     ignore_index: int | None = None,
@@ -173,13 +177,15 @@ def build_volume_train_data(
     Args:
         pairs: :class:`~lossadvisor.io.VolumePair` cases (from :func:`~lossadvisor.io.pair_volumes`).
         read_label: Reads one label file into ``(D, H, W)`` class indices.
-        crop: Patch side (an ``N^3`` patch); None: :func:`default_patch` from the cases' median shape.
+        crop: Patch side (an ``N^3`` patch); None: ``patch``, or :func:`default_patch` from the cases' shapes.
+        patch: The profile's training patch ``(D, H, W)``, used when ``crop`` is None.
         Others: as :func:`~lossadvisor.tune.data.build_train_data`.
 
     Raises:
         NoUsableDataError: no case could be read.
     """
-    settings = {"mode": VOLUME_MODE, "crop": crop, "val_fraction": val_fraction, "seed": seed,
+    settings = {"mode": VOLUME_MODE, "crop": crop, "patch": list(patch or ()), "val_fraction": val_fraction,
+                "seed": seed,
                 "ignore_index": ignore_index, **(key_settings or {})}  # fmt: skip
     path = Path(cache_dir) / f"data_{_case_key(pairs, fingerprint=fingerprint, settings=settings)}.npz"
     if path.is_file():
@@ -189,7 +195,7 @@ def build_volume_train_data(
     train_idx, val_idx = stratified_split(frac, val_fraction=val_fraction, seed=seed)
     data = assemble_volumes(
         images, labels, spacings, names, train_idx=list(train_idx), val_idx=list(val_idx),
-        patch=patch_from_crop(crop, [m.shape for m in labels]), skipped=skipped,
+        patch=patch_from_crop(crop, [m.shape for m in labels], patch), skipped=skipped,
     )  # fmt: skip
     data.cache_path = path
     if save:
@@ -204,20 +210,21 @@ def build_volume_fold_data(
     cache_dir: str | Path,
     fingerprint: str,
     crop: int | None = None,
+    patch: Sequence[int] | None = None,
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
     ignore_index: int | None = None,
     key_settings: dict | None = None,
 ) -> list[TrainData]:
     """One :class:`TrainData` per stratified fold (each case validated once), cached like the search split."""
-    settings = {"mode": VOLUME_MODE, "crop": crop, "folds": folds, "seed": seed, "ignore_index": ignore_index,
-                **(key_settings or {})}  # fmt: skip
+    settings = {"mode": VOLUME_MODE, "crop": crop, "patch": list(patch or ()), "folds": folds, "seed": seed,
+                "ignore_index": ignore_index, **(key_settings or {})}  # fmt: skip
     key = _case_key(pairs, fingerprint=fingerprint, settings=settings)
     paths = [Path(cache_dir) / f"data_{key}_fold{i}.npz" for i in range(folds)]
     if all(p.is_file() for p in paths):
         return [load_volume_cache(p) for p in paths]
     images, labels, spacings, names, skipped = _decode_or_fail(pairs, read_label)
-    patch = patch_from_crop(crop, [m.shape for m in labels])
+    patch = patch_from_crop(crop, [m.shape for m in labels], patch)
     frac = np.array([_foreground_fraction(m, ignore_index) for m in labels])
     out = []
     for path, (t, v) in zip(paths, stratified_folds(frac, folds=folds, seed=seed), strict=True):
