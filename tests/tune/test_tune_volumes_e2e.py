@@ -18,7 +18,7 @@ SPACING = (2.0, 1.0, 1.0)  # (D, H, W) in mm: anisotropy 2
 
 
 def _write_cases(root: Path, n: int = 6, side: int = 32, seed: int = 0) -> Path:
-    """``images/case_i.nii.gz`` and ``labels/case_i.nii.gz``: a bright cube lesion per case (one case empty)."""
+    """``images/case_i.nii.gz`` and ``labels/case_i.nii.gz``: a bright cube lesion each (case 0 empty)."""
     rng = np.random.default_rng(seed)
     (root / "images").mkdir(parents=True)
     (root / "labels").mkdir(parents=True)
