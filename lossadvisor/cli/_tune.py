@@ -111,7 +111,8 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     type=click.IntRange(min=16),
     default=None,
     help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
-    "whose small objects vanish when resized).",
+    "whose small objects vanish when resized). Volumes: an NxNxN training patch [default: the median "
+    "case shape rounded down to a multiple of 16, within 32-64].",
 )
 @click.option(
     "--epochs",
@@ -198,7 +199,9 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     help="Network the trials train: compact (default; the package's compact U-Net), monai-unet, "
     "monai-segresnet (pip install 'lossadvisor[monai]'), or your own as MODULE:CALLABLE (mynet:build, "
     "./mynet.py:build), called as CALLABLE(in_channels, num_classes) and returning an nn.Module whose "
-    "output is logits (N, C, H, W). Checked on one batch before the study starts.",
+    "output is logits (N, C, H, W). On volumes the presets are 3-D and a CALLABLE that takes a spatial_dims "
+    "keyword is called with spatial_dims=3 (logits (N, C, D, H, W)). Checked on one batch before the study "
+    "starts.",
 )
 @click.option(
     "--device",
