@@ -128,6 +128,11 @@ def test_lesion_slices_pass_through_the_largest_and_the_smallest_lesion():
     expected = [(2, "largest lesion, 288 mm³"), (9, "smallest lesion, 2 mm³")]
     assert lesion_slices(m, (2.0, 1.0, 1.0)) == expected
     assert lesion_slices(np.zeros((6, 4, 4), np.int16)) == [(3, "no lesion, middle slice")]
+    # two classes that touch (hippocampus head and tail) are two lesions, as object recall counts them
+    touching = np.zeros((8, 6, 6), np.int16)
+    touching[0:5, 1:4, 1:4] = 1  # 45 voxels, 9 on each of slices 0..4
+    touching[5:7, 1:3, 1:3] = 2  # 8 voxels on slices 5, 6
+    assert lesion_slices(touching) == [(0, "largest lesion, 45 mm³"), (5, "smallest lesion, 8 mm³")]
 
 
 def test_a_trial_on_volumes_counts_each_validation_volume_once():

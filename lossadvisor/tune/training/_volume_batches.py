@@ -228,8 +228,8 @@ SAMPLE_VOLUMES = 3  # validation volumes shown in samples.npz, two slices each
 def lesion_slices(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> list[tuple[int, str]]:
     """``(slice index along D, caption)`` through the largest and through the smallest lesion of a volume.
 
-    Lesions are the 26-connected components of the foreground (every class > 0); each is shown on the slice
-    holding most of its voxels. One lesion gives one slice; an empty volume its middle slice.
+    Lesions are the 26-connected regions of one class (as object recall counts them); each is shown on the
+    slice holding most of its voxels. One lesion gives one slice; an empty volume its middle slice.
 
     Example:
         >>> m = np.zeros((6, 8, 8), np.int16); m[1:4, 1:5, 1:5] = 1; m[5, 6, 6] = 2
@@ -239,18 +239,20 @@ def lesion_slices(mask: np.ndarray, spacing: tuple[float, ...] | None = None) ->
     from scipy import ndimage
 
     voxel_mm3 = float(np.prod(spacing)) if spacing else 1.0
-    labels, n = ndimage.label(mask > 0, structure=np.ones((3, 3, 3), dtype=bool))
-    if n == 0:
+    lesions = []  # (voxels, slice with most of them)
+    for cls in np.unique(mask[mask > 0]):
+        labels, n = ndimage.label(mask == cls, structure=np.ones((3, 3, 3), dtype=bool))
+        if n == 0:
+            continue
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        per_slice = np.stack([np.bincount(labels[k].ravel(), minlength=n + 1) for k in range(mask.shape[0])])
+        lesions += [(int(sizes[i]), int(np.argmax(per_slice[:, i]))) for i in range(1, n + 1)]
+    if not lesions:
         return [(mask.shape[0] // 2, "no lesion, middle slice")]
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    picks = [("largest", int(np.argmax(sizes)) + 1)]
-    if n > 1:
-        picks.append(("smallest", int(np.argmin(sizes)) + 1))
-    out = []
-    for what, label in picks:
-        per_slice = (labels == label).sum(axis=(1, 2))
-        out.append((int(np.argmax(per_slice)), f"{what} lesion, {sizes[label - 1] * voxel_mm3:,.0f} mm³"))
-    return out
+    picks = [("largest", max(lesions, key=lambda v: v[0]))]
+    if len(lesions) > 1:
+        picks.append(("smallest", min(lesions, key=lambda v: v[0])))
+    return [(k, f"{what} lesion, {voxels * voxel_mm3:,.0f} mm³") for what, (voxels, k) in picks]
 
 
 def sample_views(data: TrainData, indices: list[int]) -> list[tuple[int, int, str]]:
