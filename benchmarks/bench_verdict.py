@@ -18,7 +18,6 @@ its figures check the machinery, not the defaults. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
@@ -87,6 +86,7 @@ def _tied_losses(result) -> set[str]:
 
 def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
     """Two main jobs (seed 0 and 1) per dataset; print verdicts, agreement and the time split."""
+    from lossadvisor._run_records import RunSummary
     from lossadvisor.tune import tune
 
     rows = []
@@ -100,8 +100,8 @@ def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
                 report=False, **settings,
             )  # fmt: skip
             wall = time.perf_counter() - start
-            phases = json.loads((out / "run.json").read_text())["timings"]["phases"]
-            runs = json.loads((out / "run.json").read_text())["timings"]["runs"]
+            timings = RunSummary.load(out / "run.json").timings
+            phases, runs = timings.phases, timings.runs
             search = (phases.get("search_s") or 0.0) + (phases.get("lr_range_test_s") or 0.0)
             confirm = phases.get("confirmation_s") or 0.0
             print(f"  {name}, --seed {seed}: {wall:.0f} s, {runs} training runs")
@@ -138,8 +138,7 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
     from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units
     from lossadvisor.tune.confirm._verdict import decide
     from lossadvisor.tune.data._cache import build_fold_data
-    from lossadvisor.tune.search._search import RunContext
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training._run import Configuration, RunContext
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pairs = pair_files(EXAMPLE / "images", EXAMPLE / "masks").pairs
@@ -174,11 +173,11 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
         run_units(study, twins, contexts, base_seed=rep)
         _, runs, _ = collect(study, twins)
         verdict = decide(runs, seed=rep)
-        c = verdict["comparisons"][0]
-        false_winners += verdict["kind"] == "clear"
+        c = verdict.comparisons[0]
+        false_winners += verdict.kind == "clear"
         print(
-            f"  A/A {rep + 1:>2}: {c['mean_diff']:+.4f} IoU, "
-            f"95% CI [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] "
+            f"  A/A {rep + 1:>2}: {c.mean_diff:+.4f} IoU, "
+            f"95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
             f"-> {verdict['kind']}  ({time.perf_counter() - start:.0f} s so far)",
             flush=True,
         )

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from lossadvisor._run_records import RunSummary
 from lossadvisor.cli import cli
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
@@ -128,9 +129,9 @@ def test_a_run_that_fails_after_starting_records_failed_with_its_reason(tiny_dat
             model_factory=broken_model,
             **tiny,
         )
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "failed" and run["finished"]
-    assert run["error"] == "RuntimeError: the model cannot be trained on this machine"
+    run = RunSummary.load(out / "run.json")
+    assert run.status == "failed" and run.finished
+    assert run.error == "RuntimeError: the model cannot be trained on this machine"
 
 
 # --- points 2, 3 and 8: odd names through the whole tuner -----------------------------------------------
@@ -195,15 +196,15 @@ def test_shareable_files_carry_no_absolute_path(tiny_dataset, tmp_path, monkeypa
 _SLOW_CLI = textwrap.dedent(
     """
     import sys, time
-    import lossadvisor.tune.search._search as search
-    real = search.train_trial
+    import lossadvisor.tune.training._run as run
+    real = run.train_trial
 
     def slow(*args, **kwargs):  # a trial that is surely running when the signal comes
         print("TRIAL-STARTED", flush=True)
         time.sleep(120)
         return real(*args, **kwargs)
 
-    search.train_trial = slow
+    run.train_trial = slow
     from lossadvisor.cli import cli
     cli(sys.argv[1:], prog_name="lossadvisor")
     """
@@ -235,8 +236,8 @@ def test_sigterm_mid_trial_marks_it_interrupted_exits_143_and_resumes(tiny_datas
             child.kill()
     assert child.returncode == 143, err
     assert "Run the same command again" in err and "Traceback" not in err
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted" and "SIGTERM" in run["reason"]
+    run = RunSummary.load(out / "run.json")
+    assert run.status == "interrupted" and "SIGTERM" in run.reason
     with sqlite3.connect(out / "study.db") as db:
         states = db.execute(
             "SELECT t.state, a.value_json FROM trials t JOIN studies s ON s.study_id = t.study_id "
@@ -281,7 +282,7 @@ def test_void_pixels_of_a_class_map_are_ignored_by_training(dataset_factory, tmp
 
 
 def test_storage_messages_name_the_run_folder_not_its_resolved_path(tmp_path):
-    from lossadvisor.tune.study._study import default_storage_url, scrub
+    from lossadvisor.tune.study._urls import default_storage_url, scrub
 
     url = default_storage_url(Path("reports/x"))
     assert url.startswith("sqlite:////")  # absolute, for the connection only

@@ -22,11 +22,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from lossadvisor._run_records import RunSummary, TuneOutcome
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
-from lossadvisor.tune.search._search import counted_trials
 from lossadvisor.tune.study._lock import RunFolderBusyError, RunFolderLock
-from lossadvisor.tune.study._storage import driver_url, open_storage
+from lossadvisor.tune.study._storage import open_storage
+from lossadvisor.tune.study._study import counted_trials
+from lossadvisor.tune.study._urls import driver_url
 from lossadvisor.tune.study._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
 
 TINY_ARGS = [
@@ -97,11 +99,11 @@ def _check_shared_study(url: str, name: str, outs: list[Path], n_trials: int) ->
     # no training ran twice: the workers' runs add up to the search trials, the diagnostic runs and the
     # confirmation runs (LR range tests are not counted as runs)
     expected = len(finished) + len(diagnostics) + len(expected_units)
-    runs = [json.loads((out / "run.json").read_text())["timings"]["runs"] for out in outs]
+    runs = [RunSummary.load(out / "run.json").timings.runs for out in outs]
     assert sum(runs) == expected, (runs, expected)
     # every worker reached the same verdict and has the same overlays (predictions are shared)
-    results = [json.loads((out / "result.json").read_text()) for out in outs]
-    assert len({json.dumps(r["verdict"], sort_keys=True) for r in results}) == 1
+    verdicts = [TuneOutcome.load(out / "result.json").verdict for out in outs]
+    assert all(v == verdicts[0] for v in verdicts)
     keys = [sorted(np.load(out / "samples.npz").files) for out in outs]
     assert all(k == keys[0] for k in keys) and any(k.startswith("pred__") for k in keys[0])
 
@@ -242,7 +244,7 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
 def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
     """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
     from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training._run import Configuration
 
     storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
     cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)

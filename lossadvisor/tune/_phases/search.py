@@ -6,29 +6,26 @@ Finished trials, tests and runs are read back from the study, so a re-run contin
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from lossadvisor import runfolder
-from lossadvisor._atomic import write_json
+from lossadvisor._run_records import LRRangeTest, LRRangeTests
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune.outputs import write_tables
 from lossadvisor.tune.search import (
     DIAGNOSTIC_SEEDS,
     LR_TEST_LOSSES,
-    RunContext,
     SearchSpace,
-    counted_trials,
     diagnostic_configs,
     enqueue_defaults,
     equal_lr_ranges,
     run_diagnostics,
     run_search,
 )
-from lossadvisor.tune.study import Session
-from lossadvisor.tune.training import lr_range_test
+from lossadvisor.tune.study import Session, counted_trials
+from lossadvisor.tune.training import RunContext, lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
 
@@ -42,7 +39,9 @@ class Searched:
     lr_note: str | None  # how the equal learning-rate range was chosen
 
 
-def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
+def lr_range_tests(
+    session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path
+) -> tuple[LRRangeTest, ...]:
     """Plain CE and plain Dice LR range tests: units of the study's task queue, run once per study.
 
     Every worker needs them (they set the search's learning-rate range): it runs the tests no other worker
@@ -73,13 +72,14 @@ def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_di
         session.tasks.ensure(units)
         stored = session.tasks.run(units, work)
         results = [stored[key] for key in units]
-    write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
-    return results
+    tests = tuple(LRRangeTest.from_dict(r) for r in results)  # as the study stored them
+    LRRangeTests(tests=tests).save(run_dir / runfolder.LR_RANGE_TEST_JSON)
+    return tests
 
 
-def searched_space(base_space: SearchSpace, lr_results: list[dict]) -> Searched:
+def searched_space(base_space: SearchSpace, lr_results: tuple[LRRangeTest, ...]) -> Searched:
     """The search space with one learning-rate range for every loss, from the LR range tests' suggestions."""
-    suggestions = {r["loss"]: r["suggested_lr"] for r in lr_results if r.get("suggested_lr")}
+    suggestions = {r.loss: r.suggested_lr for r in lr_results if r.suggested_lr}
     entries, lr_note = equal_lr_ranges(list(base_space.entries.values()), suggestions.values())
     return Searched(SearchSpace(entries, starting_points=base_space.starting_points), suggestions, lr_note)
 
@@ -90,11 +90,11 @@ def restore(tc: TuneContext, live: Live) -> Searched:
     For re-running a later phase alone on a finished folder.
     """
     path = tc.run_dir / runfolder.LR_RANGE_TEST_JSON
-    tests = json.loads(path.read_text(encoding="utf-8"))["tests"] if path.is_file() else []
+    tests = LRRangeTests.load(path).tests if path.is_file() else ()
     return searched_space(live.base_space, tests)
 
 
-def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
+def search(tc: TuneContext, live: Live, lr_results: tuple[LRRangeTest, ...]) -> Searched:
     """Run this worker's share of the ``n_trials`` search trials, then wait for the other workers' ones."""
     import optuna
 
@@ -102,16 +102,17 @@ def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
     space, study, session, bars = searched.space, live.study, live.session, live.bars
     # Each worker (and each resume) samples from its own seed, and the constant liar makes TPE treat the
     # other workers' running trials as taken: no two workers train one configuration.
-    study.sampler = _sampler(session.worker.sampler_seed(tc.seed), n_startup_trials=len(space.losses) + 2)
+    seed = session.worker.sampler_seed(tc.options.seed)
+    study.sampler = _sampler(seed, n_startup_trials=len(space.losses) + 2)
     # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
     # default trial has finished, so each candidate gets one full run to set the median.
     study.pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.epochs // 2)
+        n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.options.epochs // 2)
     )
     live.clock["lr_tests"] = time.monotonic()
     with session.lock():  # exactly once per study, whatever the number of workers
-        enqueue_defaults(study, space, limit=tc.n_trials - counted_trials(study))
-    bars.start_search(total=tc.n_trials, done=counted_trials(study))
+        enqueue_defaults(study, space, limit=tc.options.n_trials - counted_trials(study))
+    bars.start_search(total=tc.options.n_trials, done=counted_trials(study))
 
     def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
         bars.trial_done(trial)
@@ -119,14 +120,14 @@ def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
 
     def run(limit: float | None = None) -> int:
         return run_search(
-            study, space, live.run, n_trials=tc.n_trials, timeout=limit, on_trial=after_trial,
-            claim=lambda: session.claim(tc.n_trials), beat=session.beat,
+            study, space, live.run, n_trials=tc.options.n_trials, timeout=limit, on_trial=after_trial,
+            claim=lambda: session.claim(tc.options.n_trials), beat=session.beat,
         )  # fmt: skip
 
-    run(tc.timeout)
+    run(tc.options.timeout)
     # other workers' trials still running: wait, re-running those of dead workers (unless out of time), so
     # that every worker picks the finalists from the same finished trials
-    session.wait_for_search(tc.n_trials, run_more=None if tc.timeout else run)
+    session.wait_for_search(tc.options.n_trials, run_more=None if tc.options.timeout else run)
     bars.close()
     live.clock["search"] = time.monotonic()
     return searched

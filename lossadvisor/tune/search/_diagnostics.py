@@ -11,16 +11,22 @@ they finish, so a resume reads them back.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lossadvisor._run_records import RankedConfig
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune.search._search import RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune.search._space import Configuration, SearchSpace
+from lossadvisor.tune.search._space import SearchSpace
+from lossadvisor.tune.training import (
+    Configuration,
+    RunContext,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 
 LR_TEST_LOSSES = ("ce", "dice")
 DIAGNOSTIC_SEEDS = 2
@@ -34,24 +40,6 @@ class DiagnosticConfig:
     config_id: str
     label: str
     config: Configuration
-
-
-def config_id(config: Configuration) -> str:
-    """A stable id from the loss, its parameters and the learning rate (4 significant digits).
-
-    Example:
-        >>> config_id(Configuration("ce", {}, 1e-3))
-        'ce-641449'
-    """
-    key = json.dumps([config.loss, jsonable_params(config.params), f"{config.lr:.4g}"], sort_keys=True)
-    return f"{config.loss}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
-
-
-def describe(config: Configuration) -> str:
-    """A short label: the loss, its shape parameters and the learning rate."""
-    shown = {k: v for k, v in config.params.items() if k in ("mix", "gamma", "beta", "alpha", "delta")}
-    extra = ", ".join(f"{k}={v:.2g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
-    return f"{config.loss}" + (f" ({extra})" if extra else "") + f" lr={config.lr:.2g}"
 
 
 def diagnostic_configs(space: SearchSpace, lr_suggestions: dict[str, float]) -> list[DiagnosticConfig]:
@@ -126,7 +114,7 @@ def _diagnostic_run(dc: DiagnosticConfig, seed: int, ctx: RunContext) -> dict:
     }
 
 
-def summarise(records: list[dict]) -> list[dict]:
+def summarise(records: list[dict]) -> tuple[RankedConfig, ...]:
     """One row per configuration: mean and spread of the final IoU, collapse rate, failures (failed = 0)."""
     rows = []
     for cid in dict.fromkeys(r["config_id"] for r in records):
@@ -134,17 +122,17 @@ def summarise(records: list[dict]) -> list[dict]:
         ious = np.array([0.0 if r["failed"] or r["val_iou"] is None else r["val_iou"] for r in runs])
         first = runs[0]
         rows.append(
-            {
-                "config_id": cid,
-                "label": first["label"],
-                "loss": first["loss"],
-                "lr": first["lr"],
-                "params": first["params"],
-                "runs": len(runs),
-                "mean_iou": float(ious.mean()),
-                "std_iou": float(ious.std(ddof=1)) if len(ious) > 1 else 0.0,
-                "collapse_rate": float(np.mean([r["failed"] or is_collapse(r.get(COLLAPSE)) for r in runs])),
-                "failures": int(sum(bool(r["failed"]) for r in runs)),
-            }
+            RankedConfig(
+                config_id=cid,
+                label=first["label"],
+                loss=first["loss"],
+                lr=first["lr"],
+                params=first["params"],
+                runs=len(runs),
+                mean_iou=float(ious.mean()),
+                std_iou=float(ious.std(ddof=1)) if len(ious) > 1 else 0.0,
+                collapse_rate=float(np.mean([r["failed"] or is_collapse(r.get(COLLAPSE)) for r in runs])),
+                failures=int(sum(bool(r["failed"]) for r in runs)),
+            )
         )
-    return rows
+    return tuple(rows)
