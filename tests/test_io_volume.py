@@ -221,3 +221,21 @@ def test_bundled_hippocampus_example_pairs_and_reads(example_hippocampus):
     assert len(pairs.pairs) == 20 and pairs.problems == () and pairs.channels == ("image",)
     v = read_volume(example_hippocampus / "labels" / "hippocampus_003.nii.gz")  # saved as float32
     assert v.source_dtype == "float32" and v.labels.dtype == np.uint8 and set(v.voxel_counts) == {0, 1, 2}
+
+
+def test_big_endian_and_scaled_labels_read_the_same_values(tmp_path):
+    data = _labels_ijk().astype(">i2")
+    nib.save(nib.Nifti1Image(data, np.eye(4)), tmp_path / "be.nii")
+    assert read_volume(tmp_path / "be.nii").voxel_counts == {0: 115, 1: 4, 2: 1}
+    img = nib.Nifti1Image(_labels_ijk().astype(np.int16), np.eye(4))
+    img.header.set_slope_inter(2.0, 0.0)  # stored 0/1/2 mean 0/2/4: nibabel applies the scale
+    nib.save(img, tmp_path / "scaled.nii.gz")
+    assert read_volume(tmp_path / "scaled.nii.gz").voxel_counts == {0: 115, 2: 4, 4: 1}
+
+
+def test_truncated_uncompressed_nifti_is_a_clear_file_error(tmp_path):
+    path = tmp_path / "short.nii"
+    _save_nifti(path, np.ones((20, 20, 20), np.uint8))
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(MaskFileError, match=r"short\.nii: expected a readable NIfTI.*truncated"):
+        read_volume(path)

@@ -110,20 +110,25 @@ def test_surface_voxels_of_a_block_in_a_corner():
     assert surface_voxels(v)[1] == 18 - 4
 
 
-def test_slabbed_labelling_equals_one_pass(monkeypatch):
+@pytest.mark.parametrize("single_pass_voxels", [0, 2**20])  # extents by slice, or from voxel coordinates
+def test_slabbed_labelling_equals_one_pass(monkeypatch, single_pass_voxels):
     import cc3d
 
     rng = np.random.default_rng(3)
     labels = (rng.random((17, 23, 19)) < 0.2).astype(np.uint8)
     monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 23 * 19 * 2)  # two slices a slab
+    monkeypatch.setattr("lossadvisor.profile._volume.SINGLE_PASS_VOXELS", single_pass_voxels)
     for connectivity in (6, 18, 26):
-        sizes, extents = object_sizes(labels, 1, connectivity)
         whole, n = cc3d.connected_components(labels, connectivity=connectivity, return_N=True)
-        assert sizes.size == n
-        assert sorted(sizes.tolist()) == sorted(np.bincount(whole.ravel())[1:].tolist())
+        counts = np.bincount(whole.ravel())[1:]
         boxes = ndi.find_objects(whole)
-        expected = sorted(tuple(s.stop - s.start for s in box) for box in boxes)
-        assert sorted(map(tuple, extents.tolist())) == expected
+        for axis in range(3):
+            sizes, extents = object_sizes(labels, 1, connectivity, axis=axis)
+            assert sizes.size == n
+            expected = sorted(
+                (int(c), b[axis].stop - b[axis].start) for c, b in zip(counts, boxes, strict=True)
+            )
+            assert sorted(zip(sizes.tolist(), extents.tolist(), strict=True)) == expected
 
 
 def test_scipy_agrees_on_the_26_connected_count():
@@ -214,3 +219,54 @@ def test_cli_profile_and_advise_on_a_volume_folder(volumes, tmp_path):
     assert rec["candidates"][0]["loss"]
     bad = runner.invoke(cli, ["profile", str(volumes), "--patch-size", "2,x,3"])
     assert bad.exit_code == 2 and "D,H,W" in bad.output
+
+
+def test_empty_patch_share_in_slabs_equals_one_pass(monkeypatch):
+    rng = np.random.default_rng(7)
+    fg = rng.random((30, 12, 11)) < 0.004
+    one_pass = empty_patch_share(fg, (5, 4, 3))
+    monkeypatch.setattr("lossadvisor.profile._volume.SINGLE_PASS_VOXELS", 0)
+    monkeypatch.setattr("lossadvisor.profile._volume.SLAB_VOXELS", 12 * 11 * 7)  # 7 rows: 3 positions a slab
+    assert empty_patch_share(fg, (5, 4, 3)) == pytest.approx(one_pass)
+    assert 0.0 < one_pass < 1.0
+
+
+def test_a_thin_tube_is_thin_and_a_ball_is_not(tmp_path):
+    from lossadvisor.rules import recommend
+
+    def profile_of(volume, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        _save(folder / "v.nii.gz", volume, spacing_dhw=(1.0, 1.0, 1.0))
+        return profile_masks(folder, workers=1, progress=False)
+
+    z, y, x = np.mgrid[0:64, 0:12, 0:12]
+    tube = ((y - 5.5) ** 2 + (x - 5.5) ** 2 <= 4).astype(np.uint8)  # 4 voxels across, 60 long
+    tube[:2] = tube[-2:] = 0
+    z, y, x = np.mgrid[0:24, 0:24, 0:24]
+    ball = ((z - 11.5) ** 2 + (y - 11.5) ** 2 + (x - 11.5) ** 2 <= 64).astype(np.uint8)  # 16 across
+    thin = [t for t in recommend(profile_of(tube, "tube")).trace if t.rule == "rule_thin_structures"][0]
+    round_ = [t for t in recommend(profile_of(ball, "ball")).trace if t.rule == "rule_thin_structures"][0]
+    assert thin.fired and thin.measured >= 0.65 and "voxels" in thin.conclusion
+    assert not round_.fired and round_.measured < 0.4
+
+
+def test_a_mixed_folder_profiles_the_more_numerous_kind(tmp_path):
+    from PIL import Image
+
+    two_d = tmp_path / "masks"
+    two_d.mkdir()
+    for i in range(3):
+        Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(two_d / f"m{i}.png")
+    _save(two_d / "stray.nii.gz", _lesions())
+    p = profile_masks(two_d, workers=1, progress=False)
+    assert p.dimensionality == 2 and p.files_read == 3
+    assert "a 3-D NIfTI volume" in {f.path: f.reason for f in p.skipped}["stray.nii.gz"]
+    three_d = tmp_path / "labels"
+    three_d.mkdir()
+    _save(three_d / "a.nii.gz", _lesions())
+    _save(three_d / "b.nii.gz", _lesions())
+    Image.fromarray(np.eye(8, dtype=np.uint8)).save(three_d / "m.png")
+    p = profile_masks(three_d, workers=1, progress=False)
+    assert p.dimensionality == 3 and p.files_read == 2
+    assert "2-D masks belong in a folder of their own" in {f.path: f.reason for f in p.skipped}["m.png"]

@@ -44,13 +44,12 @@ from lossadvisor.io._read import MaskData, check_max_pixels, mask_from_array, re
 from lossadvisor.io._volume import (
     VolumeData,
     VolumeHeader,
-    VolumeImage,
     is_volume_file,
     read_volume,
     read_volume_header,
-    read_volume_image,
     volume_stem,
 )
+from lossadvisor.io._volume_image import VolumeImage, read_volume_image
 
 __all__ = [
     "BINARY_ENCODINGS",

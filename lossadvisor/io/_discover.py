@@ -43,8 +43,9 @@ class SourceScan:
         files: candidate mask files, sorted.
         problems: (path, reason) for entries that cannot even be tried (symlink loops, missing listed files).
         other_files: files seen but not candidates (other extensions, hidden files).
-        dimensionality: 3 when the source holds label volumes (a NIfTI file, or a ``.npy`` whose header is
-            a 3-D volume), else 2. Decided from names and ``.npy`` headers only, so no flag is needed.
+        dimensionality: 3 when label volumes (NIfTI files, or ``.npy`` files whose header is a 3-D volume)
+            make up at least half of the files, else 2. Decided from names and ``.npy`` headers only, so no
+            flag is needed.
     """
 
     source: str
@@ -112,18 +113,23 @@ def scan_source(source: str | os.PathLike[str]) -> SourceScan:
 
 
 def dimensionality_of(files: tuple[Path, ...] | list[Path]) -> int:
-    """3 when any file is a label volume (NIfTI, or a ``.npy`` whose header holds a 3-D volume), else 2.
+    """3 when label volumes (NIfTI, or ``.npy`` files whose header holds a 3-D volume) make up at least half
+    of ``files``, else 2.
 
-    In a folder that mixes both, the volumes win and the 2-D files are skipped with a reason by the profile.
-    Only the first :data:`_NPY_HEADERS_READ` ``.npy`` headers are read, so a large 2-D ``.npy`` dataset does
-    not pay one extra open per file.
+    In a folder that mixes both, the more numerous kind is profiled and the other files are skipped with a
+    reason, so one stray file does not turn a dataset into the other kind. Only the first
+    :data:`_NPY_HEADERS_READ` ``.npy`` headers are read (their share of volumes stands for all ``.npy``
+    files), so a large 2-D ``.npy`` dataset does not pay one extra open per file.
     """
     from lossadvisor.io._volume import is_volume_file
 
-    if any(p.name.lower().endswith(VOLUME_NAME_SUFFIXES) for p in files):
-        return 3
-    npys = itertools.islice((p for p in files if p.suffix.lower() == ".npy"), _NPY_HEADERS_READ)
-    return 3 if any(is_volume_file(p) for p in npys) else 2
+    if not files:
+        return 2
+    nifti = sum(1 for p in files if p.name.lower().endswith(VOLUME_NAME_SUFFIXES))
+    npys = [p for p in files if p.suffix.lower() == ".npy"]
+    sample = npys[:_NPY_HEADERS_READ]
+    volume_share = sum(1 for p in sample if is_volume_file(p)) / len(sample) if sample else 0.0
+    return 3 if 2 * (nifti + volume_share * len(npys)) >= len(files) else 2
 
 
 def _nothing_found_message(scan: SourceScan) -> str:

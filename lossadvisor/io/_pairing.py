@@ -22,7 +22,8 @@ from pathlib import Path
 
 from lossadvisor.errors import DataError, NoUsableDataError
 from lossadvisor.io._errors import MaskFileError, display_path
-from lossadvisor.io._volume import NPY_SUFFIX, is_volume_file, nifti_suffix, read_volume_header, volume_stem
+from lossadvisor.io._nifti import NPY_SUFFIX, nifti_suffix
+from lossadvisor.io._volume import is_volume_file, read_volume_header, volume_stem
 
 # nnU-Net's channel suffix: an underscore and exactly four digits ("case_0000").
 _NNUNET_CHANNEL = re.compile(r"^\d{4}$")

@@ -34,20 +34,22 @@ from lossadvisor.io._labels import (
     MAX_DISTINCT_LABELS,
     label_dtype,
 )
-
-# File name endings of NIfTI volumes (".nii.gz" has Path.suffix ".gz", so compare the name's end).
-NIFTI_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii")
-NPY_SUFFIX = ".npy"
-FORMAT_NIFTI = "NIfTI"
-FORMAT_NPY = "NPY"
-# Spacing recorded for a volume whose file carries none (a .npy, or a NIfTI with zero pixdims), in mm.
-UNKNOWN_SPACING_MM = 1.0
-
-
-def nifti_suffix(path: str | os.PathLike[str]) -> str | None:
-    """ ".nii.gz" or ".nii" when ``path`` names a NIfTI file (any case), else None."""
-    name = os.fspath(path).lower()
-    return next((s for s in NIFTI_SUFFIXES if name.endswith(s)), None)
+from lossadvisor.io._nifti import (
+    FORMAT_NIFTI,
+    FORMAT_NPY,
+    NPY_SUFFIX,
+    UNKNOWN_SPACING_MM,
+    array_order,
+    axis_codes,
+    check_readable,
+    decode_volume,
+    header_spacing,
+    load_nifti,
+    nifti1_header,
+    nifti_spacing,
+    nifti_suffix,
+    read_dataobj,
+)
 
 
 def volume_stem(path: str | os.PathLike[str]) -> str:
@@ -137,36 +139,6 @@ class VolumeData:
         return sum(c for i, c in self.voxel_counts.items() if i != 0)
 
 
-@dataclass(frozen=True, eq=False)
-class VolumeImage:
-    """An image volume (one or more channels) read from disk.
-
-    Attributes:
-        paths: the file(s), one per channel file (a 4-D file gives several channels from one path).
-        array: ``(C, D, H, W)`` float32 intensities (NIfTI scaling applied), axes as :class:`VolumeData`.
-        spacing: voxel size in mm along ``(D, H, W)`` (from the first file).
-        orientation: as for :class:`VolumeData`.
-        affine: the first file's affine (None for .npy).
-        file_format: "NIfTI" or "NPY".
-    """
-
-    paths: tuple[Path, ...]
-    array: np.ndarray
-    spacing: tuple[float, float, float]
-    orientation: str
-    affine: np.ndarray | None
-    file_format: str
-
-    @property
-    def channels(self) -> int:
-        return int(self.array.shape[0])
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """The spatial shape ``(D, H, W)``."""
-        return tuple(int(n) for n in self.array.shape[1:])  # type: ignore[return-value]
-
-
 @dataclass(frozen=True)
 class VolumeHeader:
     """What a volume file's header says, read without decoding the voxels (cheap: a pairing check).
@@ -187,12 +159,12 @@ def read_volume_header(path: str | os.PathLike[str]) -> VolumeHeader:
         MaskFileError: the file is missing, empty, or not a NIfTI / .npy file.
     """
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     if nifti_suffix(path):
-        img = _load_nifti(path)
-        raw_shape = tuple(int(n) for n in img.shape)
-        spacing, _ = _nifti_spacing(img)
-        return VolumeHeader(path, _array_order(raw_shape), spacing, FORMAT_NIFTI)
+        header = nifti1_header(path) or load_nifti(path).header
+        raw_shape = tuple(int(n) for n in header.get_data_shape())
+        spacing, _ = header_spacing(header)
+        return VolumeHeader(path, array_order(raw_shape), spacing, FORMAT_NIFTI)
     shape = npy_shape(path)
     if shape is None:
         raise MaskFileError(
@@ -233,29 +205,30 @@ def read_volume(
         ((35, 51, 35), (1.0, 1.0, 1.0), [0, 1, 2])
     """
     path = Path(path)
-    _check_readable(path)
+    check_readable(path)
     if nifti_suffix(path):
-        img = _load_nifti(path)
+        img = load_nifti(path)
         raw_shape = tuple(int(n) for n in img.shape)
         _check_label_shape(path, raw_shape)
         _check_voxels(path, raw_shape, max_voxels)
-        array = _decode(path, lambda: np.asanyarray(img.dataobj))
-        spacing, known = _nifti_spacing(img)
+        array = decode_volume(path, lambda: read_dataobj(img))
+        spacing, known = nifti_spacing(img)
         affine = np.asarray(img.affine, dtype=np.float64)
-        orientation = _orientation(affine)
+        orientation = axis_codes(affine)
         fmt = FORMAT_NIFTI
     elif os.fspath(path).lower().endswith(NPY_SUFFIX):
         shape = npy_shape(path) or ()
         _check_label_shape(path, shape, npy=True)
         _check_voxels(path, shape, max_voxels)
-        array = _decode(path, lambda: np.load(path, allow_pickle=False))
+        array = decode_volume(path, lambda: np.load(path, allow_pickle=False))
         spacing, known, affine, orientation, fmt = (UNKNOWN_SPACING_MM,) * 3, False, None, "", FORMAT_NPY
     else:
         raise MaskFileError(
             path,
             expected="a label volume (.nii, .nii.gz or a 3-D .npy)",
             found=f"a file ending in {path.suffix or '(no extension)'}",
-            hint="Convert the volume to NIfTI (e.g. with nibabel or SimpleITK).",
+            hint="2-D masks belong in a folder of their own; convert a volume in another format to NIfTI "
+            "(e.g. with nibabel or SimpleITK).",
         )
     source_dtype = str(array.dtype)
     array = _squeeze_to_3d(path, array)
@@ -275,91 +248,6 @@ def read_volume(
         file_format=fmt,
         spacing_known=known,
         source_dtype=source_dtype,
-    )
-
-
-def read_volume_image(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> VolumeImage:
-    """Read an image volume: one file, or one file per channel (stacked in the order given).
-
-    A 4-D NIfTI ``(i, j, k, c)`` (the Medical Segmentation Decathlon's multi-modal layout) gives ``c``
-    channels; a 4-D ``.npy`` is read as ``(C, D, H, W)``.
-
-    Args:
-        paths: a path, or the channel files of one case (e.g. ``case_0000.nii.gz``, ``case_0001.nii.gz``;
-            :func:`pair_volumes` returns them in channel order).
-
-    Returns:
-        A :class:`VolumeImage` with ``array`` of shape ``(C, D, H, W)``, float32.
-
-    Raises:
-        MaskFileError: a file is unreadable or corrupt, or the channels differ in shape (names the file).
-
-    Example:
-        >>> im = read_volume_image("examples/hippocampus/images/hippocampus_001.nii.gz")
-        >>> im.array.shape, im.array.dtype.name
-        ((1, 35, 51, 35), 'float32')
-    """
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    files = [Path(p) for p in paths]
-    if not files:
-        raise MaskFileError(
-            Path("."), expected="at least one image file", found="none", hint="Pass the case's channel files."
-        )
-    channels: list[np.ndarray] = []
-    first: tuple[tuple[float, float, float], str, np.ndarray | None, str] | None = None
-    for path in files:
-        array, meta = _read_image_file(path)
-        if first is None:
-            first = meta
-        elif channels and array.shape[1:] != channels[0].shape[1:]:
-            raise MaskFileError(
-                path,
-                expected=f"a channel of the same shape as {files[0].name} {tuple(channels[0].shape[1:])}",
-                found=f"shape {tuple(array.shape[1:])}",
-                hint="Every channel file of a case must be on the same voxel grid; resample it first.",
-            )
-        channels.append(array)
-    stacked = channels[0] if len(channels) == 1 else np.concatenate(channels, axis=0)
-    spacing, orientation, affine, fmt = first  # type: ignore[misc]
-    return VolumeImage(tuple(files), stacked, spacing, orientation, affine, fmt)
-
-
-def _read_image_file(path: Path):
-    _check_readable(path)
-    if nifti_suffix(path):
-        img = _load_nifti(path)
-        shape = tuple(int(n) for n in img.shape)
-        if len(shape) not in (3, 4) and not (len(shape) == 5 and shape[3] == 1):
-            raise MaskFileError(
-                path,
-                expected="a 3-D image volume, or 4-D with channels last",
-                found=f"a {len(shape)}-D NIfTI of shape {shape}",
-                hint="Save one volume (or one volume per channel) per file.",
-            )
-        data = _decode(path, lambda: np.asarray(img.dataobj, dtype=np.float32))
-        data = data.reshape(shape[:3] + (-1,))  # (i, j, k, C), a 5-D (i, j, k, 1, C) included
-        array = np.ascontiguousarray(data.transpose(3, 2, 1, 0))  # (C, k, j, i)
-        spacing, _ = _nifti_spacing(img)
-        affine = np.asarray(img.affine, dtype=np.float64)
-        return array, (spacing, _orientation(affine), affine, FORMAT_NIFTI)
-    if os.fspath(path).lower().endswith(NPY_SUFFIX):
-        data = _decode(path, lambda: np.load(path, allow_pickle=False))
-        if data.ndim == 3:
-            data = data[None]
-        if data.ndim != 4 or data.dtype.kind not in "biuf":
-            raise MaskFileError(
-                path,
-                expected="a numeric (D, H, W) or (C, D, H, W) image array",
-                found=f"a {data.dtype} array of shape {data.shape}",
-                hint="Save the image volume with np.save(path, volume.astype(np.float32)).",
-            )
-        return data.astype(np.float32, copy=False), ((UNKNOWN_SPACING_MM,) * 3, "", None, FORMAT_NPY)
-    raise MaskFileError(
-        path,
-        expected="an image volume (.nii, .nii.gz or .npy)",
-        found=f"a file ending in {path.suffix or '(no extension)'}",
-        hint="Convert the image to NIfTI.",
     )
 
 
@@ -423,9 +311,17 @@ def interpret_volume(
     return labels, encoding, counts, ignored
 
 
+# Values counted per np.bincount call: it widens its input to 8 bytes a value, so a whole uint8 volume at once
+# would cost 8x the volume (a chunk of 2**20 costs 8 MiB).
+_COUNT_CHUNK = 2**20
+
+
 def _histogram(values: np.ndarray, vmax: int) -> dict[int, int]:
-    if vmax < 2**16:  # class indices: one bincount pass, no sort
-        counts = np.bincount(values.ravel(), minlength=1)
+    if vmax < 2**16:  # class indices: bincount in chunks, no sort
+        counts = np.zeros(vmax + 1, dtype=np.int64)
+        flat = values.reshape(-1)  # a view: the arrays here are contiguous (C, or F transposed)
+        for start in range(0, flat.size, _COUNT_CHUNK):
+            counts += np.bincount(flat[start : start + _COUNT_CHUNK], minlength=vmax + 1)
         return {int(v): int(counts[v]) for v in np.flatnonzero(counts)}
     unique, counts = np.unique(values, return_counts=True)
     return {int(v): int(c) for v, c in zip(unique, counts, strict=True)}
@@ -454,76 +350,6 @@ def _integral_floats(path: Path, array: np.ndarray) -> np.ndarray:
             "nearest-neighbour interpolation and save them as integers.",
         )
     return rounded.astype(np.int64)
-
-
-def _check_readable(path: Path) -> None:
-    try:
-        size = os.stat(path).st_size
-    except OSError as exc:
-        raise MaskFileError(
-            path,
-            expected="a volume file",
-            found=f"a path that cannot be opened ({exc.strerror})",
-            hint="Check that the file exists and is readable, or remove it from the dataset.",
-        ) from exc
-    if size == 0:
-        raise MaskFileError(
-            path,
-            expected="a volume file",
-            found="an empty file (0 bytes)",
-            hint="The export or copy failed; re-export the volume or remove the file.",
-        )
-
-
-def _load_nifti(path: Path):
-    import nibabel  # imported here: 2-D users never pay for it
-
-    try:
-        return nibabel.load(path)
-    except Exception as exc:  # nibabel raises ImageFileError, EOFError, OSError, zlib errors ...
-        raise MaskFileError(
-            path,
-            expected="a readable NIfTI file",
-            found=f"a file whose header cannot be read ({type(exc).__name__}: {_without_path(exc, path)})",
-            hint="The file is truncated, corrupt or not NIfTI; re-export it or remove it from the dataset.",
-        ) from exc
-
-
-def _decode(path: Path, load):
-    try:
-        return load()
-    except MemoryError as exc:
-        raise MaskFileError(
-            path,
-            expected="a volume that fits in memory",
-            found="not enough memory to decode it",
-            hint="Use fewer --workers so each has more memory, or leave the file out.",
-        ) from exc
-    except Exception as exc:  # a truncated gzip: EOFError / zlib.error / OSError; a short .npy: ValueError
-        kind = "NIfTI" if nifti_suffix(path) else "NPY"
-        raise MaskFileError(
-            path,
-            expected=f"a readable {kind} volume",
-            found=f"a file whose voxels cannot be decoded ({type(exc).__name__}: {_without_path(exc, path)})",
-            hint="The file is truncated or corrupt (an interrupted download or copy?); re-export it or "
-            "remove it from the dataset.",
-        ) from exc
-
-
-def _without_path(exc: Exception, path: Path) -> str:
-    """The exception's text with the file's full path replaced by its name (profile.json is shared, and the
-    skipped list already names the file)."""
-    text = str(exc)
-    for form in {os.fspath(path), os.fspath(path.absolute())}:
-        text = text.replace(form, path.name)
-    return text
-
-
-def _array_order(shape: tuple[int, ...]) -> tuple[int, ...]:
-    """A NIfTI shape ``(i, j, k, ...)`` in array order ``(k, j, i, ...)``."""
-    if len(shape) < 3:
-        return shape
-    return (shape[2], shape[1], shape[0], *shape[3:])
 
 
 def _check_label_shape(path: Path, shape: tuple[int, ...], *, npy: bool = False) -> None:
@@ -561,25 +387,3 @@ def _squeeze_to_3d(path: Path, array: np.ndarray) -> np.ndarray:
     if array.ndim != 3:
         _check_label_shape(path, tuple(array.shape), npy=True)
     return array
-
-
-def _nifti_spacing(img) -> tuple[tuple[float, float, float], bool]:
-    """Voxel size in mm in array order ``(k, j, i)``; (1, 1, 1) and False when the header has none."""
-    zooms = [float(z) for z in img.header.get_zooms()[:3]]
-    zooms += [0.0] * (3 - len(zooms))
-    if not all(np.isfinite(z) and z > 0 for z in zooms):
-        return (UNKNOWN_SPACING_MM,) * 3, False
-    return (zooms[2], zooms[1], zooms[0]), True
-
-
-def _orientation(affine: np.ndarray) -> str:
-    """Axis codes of the array axes ``(k, j, i)`` ("" when the affine has no direction, e.g. all zeros)."""
-    import nibabel
-
-    try:
-        codes = nibabel.aff2axcodes(affine)
-    except Exception:  # a singular or non-finite affine
-        return ""
-    if any(c is None for c in codes):
-        return ""
-    return "".join(reversed(codes))

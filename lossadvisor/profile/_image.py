@@ -62,7 +62,8 @@ class ImageStats:
     slice_axis: int = 0  # the through-plane axis (largest spacing)
     foreground_slices: int = 0  # slices along ``slice_axis`` holding foreground
     empty_patch_share: float = 0.0  # share of patch positions without foreground
-    object_extents: dict[int, np.ndarray] = field(default_factory=dict)  # class -> (n, 3) extents (voxels)
+    # class -> each object's extent (voxels) along ``slice_axis``, in the order of ``object_areas``
+    object_extents: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def size(self) -> int:

@@ -97,7 +97,7 @@ def physical_volumes(index: int, images: list[ImageStats]) -> np.ndarray:
 
 def slice_extents(index: int, images: list[ImageStats]) -> np.ndarray:
     """Each object's extent (voxels) along its volume's through-plane axis."""
-    parts = [s.object_extents[index][:, s.slice_axis] for s in images if index in s.object_extents]
+    parts = [s.object_extents[index] for s in images if index in s.object_extents]
     return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 

@@ -21,7 +21,15 @@ from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
-from lossadvisor.tune.data import build_train_data, build_volume_train_data, train_data_from_memory
+from lossadvisor.tune.data import (
+    build_train_data,
+    build_volume_train_data,
+    check_class_values,
+    check_crop,
+    check_fold_count,
+    tile_count,
+    train_data_from_memory,
+)
 from lossadvisor.tune.study import (
     DEFAULT_STUDY_NAME,
     STUDY_DB,
@@ -31,7 +39,7 @@ from lossadvisor.tune.study import (
     open_storage,
     redact_url,
 )
-from lossadvisor.tune.training import check_model, for_volumes, resolve_device
+from lossadvisor.tune.training import check_model, check_step_memory, for_volumes, resolve_device
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
@@ -91,16 +99,27 @@ def plan(
     if opts.batch_size is None:
         opts = dataclasses.replace(opts, batch_size=BATCH_SIZE_VOLUMES if volumes else BATCH_SIZE_TILES)
     size_switch = None
+    choice = resolve_device(opts.device, threads=opts.threads)
     if size is None and crop is None and not volumes:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
-        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple)
+        cap = advise_phase.CPU_MAX_SWITCH_SIZE if choice.name == "cpu" else None
+        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple, max_size=cap)
         if size_switch is not None:
             size, crop = size_switch["size"], size_switch["crop"]
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
-    choice = resolve_device(opts.device, threads=opts.threads)
+    # Checked against the data before the model's first forward pass: nothing here has trained or written.
+    if not volumes:  # a volume patch is padded up to, never refused by, a small case
+        check_crop(profile, crop)
+    if cmap is None:
+        check_class_values(profile)
+    readable = profile.files_read
+    if source.pairing is not None:
+        readable = min(readable, len(source.pairing.pairs))
+    check_fold_count(readable, opts.folds)  # an upper bound on the usable pairs; the decoded count: below
     num_classes = max(2, profile.num_classes)
+    out_channels = 1 if num_classes == 2 else num_classes
     data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if volumes:  # decoded before the model check, which needs their patch
         data, read, spec = _volume_data(source, spec, crop=crop, run_dir=run_dir, seed=opts.seed,
@@ -111,10 +130,15 @@ def plan(
         def read(p):
             return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
 
+        option = f"--crop {crop}" if crop else f"--size {size}"
+        check_step_memory(
+            spec.factory, in_channels=source.channels, out_channels=out_channels, side=side,
+            batch=opts.batch_size, device=choice.name, option=option,
+        )  # fmt: skip
     model_info = check_model(
         spec,
         in_channels=source.channels,
-        out_channels=1 if num_classes == 2 else num_classes,
+        out_channels=out_channels,
         side=side,
         device=choice.name,
         patch=data.patch if volumes else None,
@@ -136,6 +160,7 @@ def plan(
             key_settings=data_settings,
             save=False,
         )
+    check_fold_count(tile_count(data), opts.folds)
     per_pass = math.ceil(len(data.train_images) / opts.batch_size)
     steps = opts.steps_per_epoch or max(MIN_STEPS_PER_EPOCH, per_pass)
     storage = opts.storage

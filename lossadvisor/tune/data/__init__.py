@@ -12,7 +12,8 @@ from lossadvisor.tune.data._cache import (
 )
 from lossadvisor.tune.data._data import load_source
 from lossadvisor.tune.data._pairing import Pairing, pair_files, read_image
-from lossadvisor.tune.data._split import DEFAULT_FOLDS, stratified_split
+from lossadvisor.tune.data._preflight import check_class_values, check_crop, tile_count
+from lossadvisor.tune.data._split import DEFAULT_FOLDS, check_fold_count, stratified_split
 from lossadvisor.tune.data._volumes import build_volume_fold_data, build_volume_train_data
 
 __all__ = [
@@ -23,11 +24,15 @@ __all__ = [
     "build_train_data",
     "build_volume_fold_data",
     "build_volume_train_data",
+    "check_class_values",
+    "check_crop",
+    "check_fold_count",
     "fold_data_from_memory",
     "load_source",
     "pair_files",
     "read_image",
     "save_cache",
     "stratified_split",
+    "tile_count",
     "train_data_from_memory",
 ]

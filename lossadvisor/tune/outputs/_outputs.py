@@ -263,4 +263,7 @@ def write_samples(
     arrays = {f"pred__{cid}": pred for cid, pred in predictions.items()}
     if captions is not None:
         arrays["captions"] = np.array(json.dumps(captions))
-    return write_npz(path, images=images, masks=masks, labels=np.array(json.dumps(labels)), **arrays)
+    return write_npz(
+        path, images=images, masks=masks, labels=np.array(json.dumps(labels)),
+        schema_version=np.array(runfolder.SAMPLES_VERSION), **arrays,
+    )  # fmt: skip
