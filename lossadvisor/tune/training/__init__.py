@@ -17,7 +17,7 @@ from lossadvisor.tune.training._metrics import (
     SegmentationTally,
     collapse_kind,
 )
-from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, for_volumes, resolve_model
 from lossadvisor.tune.training._run import (
     Configuration,
     RunContext,
@@ -34,10 +34,12 @@ from lossadvisor.tune.training._train import (
     image_counts,
     train_trial,
 )
+from lossadvisor.tune.training._volume_batches import sample_views, stack_slices
 
 # Public names that need torch, and the private module that defines each.
 _LAZY = {
     "CompactUNet": "_unet",
+    "CompactUNet3d": "_unet",
     "count_parameters": "_unet",
 }
 
@@ -66,12 +68,15 @@ __all__ = [
     "collapse_kind",
     "config_id",
     "describe",
+    "for_volumes",
     "image_counts",
     "jsonable_params",
     "lr_range_test",
     "outcome_summary",
     "resolve_device",
     "resolve_model",
+    "sample_views",
+    "stack_slices",
     "train_trial",
     *_LAZY,
 ]
