@@ -8,7 +8,13 @@ import click
 
 from lossadvisor import runfolder
 from lossadvisor._text import display_path
-from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
+from lossadvisor.cli._common import (
+    configure_logging,
+    max_pixels_option,
+    objective_option,
+    out_option,
+    quiet_option,
+)
 
 RECOMMENDATION_FILE = runfolder.RECOMMENDATION_JSON
 _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixels")
@@ -29,6 +35,7 @@ _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixel
     default=None,
     help="TOML file with a [thresholds] table overriding the rules' thresholds.",
 )
+@objective_option
 @click.option(
     "--train-size",
     "train_sizes",
@@ -54,6 +61,7 @@ def advise_command(
     masks: str | None,
     profile_path: str | None,
     rules_config: str | None,
+    objective: str,
     train_sizes: tuple[int, ...],
     class_map: str | None,
     ignore_index: int | None,
@@ -74,6 +82,7 @@ def advise_command(
       lossadvisor advise masks/ --train-size 128 --train-size 256
       lossadvisor advise --profile reports/buildings/profile.json
       lossadvisor advise masks/ --rules-config rules.toml --json > recommendation.json
+      lossadvisor advise masks/ --objective recall
 
     \b
     rules.toml overrides any threshold by name, e.g.:
@@ -112,7 +121,8 @@ def advise_command(
             progress=not quiet,
             max_pixels=max_pixels,
         )
-    rec = recommend(profile, config=rules_config)  # a bad --rules-config fails here, before any write
+    # A bad --rules-config fails here, before any write.
+    rec = recommend(profile, config=rules_config, objective=objective)
     if frame is not None:
         from lossadvisor.profile import write_outputs
 

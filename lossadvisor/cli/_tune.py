@@ -8,6 +8,7 @@ from lossadvisor.cli._common import (
     configure_logging,
     given_command,
     max_pixels_option,
+    objective_option,
     out_option,
     quiet_option,
 )
@@ -220,6 +221,7 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     default=None,
     help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
 )
+@objective_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
 @max_pixels_option
 @click.option(
@@ -265,6 +267,7 @@ def tune_command(
     class_map,
     ignore_index,
     rules_config,
+    objective,
     seed,
     max_pixels,
     heartbeat,
@@ -326,6 +329,7 @@ def tune_command(
             class_map=class_map,
             ignore_index=ignore_index,
             rules_config=rules_config,
+            objective=objective,
             seed=seed,
             heartbeat=heartbeat,
             progress=not quiet,

@@ -32,10 +32,13 @@ FOCAL_GAMMA = 2.0
 TVERSKY_BETA_BALANCED = 0.5
 TVERSKY_BETA_PER_DECADE = 0.1
 TVERSKY_BETA_MAX = 0.8
-# Binary class weights come from inverse frequency; multi-class ones from median frequency balancing, the
-# usual choice for semantic segmentation (Eigen & Fergus 2015).
+# Class weights follow the objective (rules/_objective.py SOFT_WEIGHTS). Where recall is scored: inverse
+# frequency for a binary task, median frequency balancing for a multi-class one (Eigen & Fergus 2015), the
+# weights every objective got before issue 21. Where IoU or Dice is scored: the softer square-root inverse
+# frequency, since the full weights buy recall with more precision than IoU can afford (docs/EVIDENCE.md).
 BINARY_WEIGHT_METHOD = "inverse"
 MULTICLASS_WEIGHT_METHOD = "median"
+SOFT_WEIGHT_METHOD = "sqrt_inverse"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class ParamContext:
     batch_dice: bool
     favour_ce_in_mix: bool
     max_class_weight: float
+    soft_weights: bool = True  # square-root inverse-frequency class weights (IoU, Dice) or the full ones
 
 
 def tversky_beta(ratio: float) -> float:
@@ -110,9 +114,11 @@ def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, Pa
     clip = (1.0 / ctx.max_class_weight, ctx.max_class_weight)
     if profile.task == "binary":
         foreground = profile.foreground_classes[0]
-        weight = pos_weight_from_frequency(foreground.pixel_frequency, method=BINARY_WEIGHT_METHOD, clip=clip)
+        method = SOFT_WEIGHT_METHOD if ctx.soft_weights else BINARY_WEIGHT_METHOD
+        weight = pos_weight_from_frequency(foreground.pixel_frequency, method=method, clip=clip)
         return {"pos_weight": round(weight, 4)}
-    weights = class_weights_from_profile(profile, method=MULTICLASS_WEIGHT_METHOD, clip=clip)
+    method = SOFT_WEIGHT_METHOD if ctx.soft_weights else MULTICLASS_WEIGHT_METHOD
+    weights = class_weights_from_profile(profile, method=method, clip=clip)
     # A class with no pixel at all (declared in a class map, or index 0 of masks whose values start at 1)
     # has nothing to weigh: it stays neutral (1) instead of taking the clip, and the present classes keep
     # the weights computed from their own frequencies (the absent class has frequency 0 in the sum).

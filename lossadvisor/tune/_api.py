@@ -168,6 +168,7 @@ def tune(
     class_map: str | Path | None = None,
     ignore_index: int | None = None,
     rules_config: str | Path | None = None,
+    objective: str = "iou",
     seed: int = 0,
     heartbeat: int = DEFAULT_HEARTBEAT_S,
     progress: bool = True,
@@ -217,6 +218,9 @@ def tune(
         class_map: Class map for colour-coded masks (JSON/CSV), as for ``lossadvisor profile``.
         ignore_index: Mask value to ignore (e.g. 255 on boundaries).
         rules_config: TOML file of rule thresholds, as for ``lossadvisor advise``.
+        objective: The metric the runs are scored by: ``"iou"`` (foreground IoU, default), ``"dice"`` or
+            ``"recall"`` (foreground pixel recall). The rules rank for it, the search maximises it and the
+            verdict compares finalists on it.
         seed: Seed of the split, the folds, the sampler, every run and the bootstrap (worker k of a shared
             study samples from a seed derived from it).
         heartbeat: Seconds between a worker's heartbeats on shared storage; a trial or run silent for four
@@ -249,6 +253,9 @@ def tune(
         >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
         ('ce', 'tie')
     """
+    from lossadvisor.rules import check_objective
+
+    objective = check_objective(objective)
     spec = _check_options(
         size=size, crop=crop, model=model, model_factory=model_factory, epochs=epochs, n_trials=n_trials,
         seeds=seeds, batch_size=batch_size, folds=folds, finalists=finalists, margin=margin,
@@ -265,7 +272,7 @@ def tune(
         timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin, storage=storage,
         study_name=study_name, device=device, threads=threads, class_map=class_map, ignore_index=ignore_index,
         rules_config=rules_config, seed=seed, heartbeat=heartbeat, progress=progress, report=report,
-        max_pixels=max_pixels, command=command, make_loss=_loss_factory,
+        max_pixels=max_pixels, command=command, make_loss=_loss_factory, objective=objective,
     )  # fmt: skip
     clock = {"start": time.monotonic()}
     verbosity = optuna.logging.get_verbosity()

@@ -52,15 +52,27 @@ def test_few_empty_masks_leave_batch_dice_to_the_default() -> None:
     assert all("batch_dice" not in c.params for c in rec.candidates)
 
 
-def test_weighted_ce_pos_weight_is_the_inverse_frequency_ratio() -> None:
-    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground = 0.85 / 0.15.
-    rec = recommend(build_profile((0.15,)))
-    assert rec.top.params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+def _weighted(rec: Recommendation):
+    return next(c for c in rec.candidates if c.loss == "weighted_ce")
+
+
+def test_pos_weight_is_the_inverse_frequency_ratio_for_recall_and_its_square_root_for_iou() -> None:
+    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground = 0.85 / 0.15; the softer
+    # square-root weights give the square root of that ratio.
+    profile = build_profile((0.15,))
+    assert _weighted(recommend(profile, objective="recall")).params["pos_weight"] == pytest.approx(
+        0.85 / 0.15, rel=1e-3
+    )
+    for objective in ("iou", "dice"):
+        weighted = _weighted(recommend(profile, objective=objective))
+        assert weighted.params["pos_weight"] == pytest.approx(math.sqrt(0.85 / 0.15), rel=1e-3)
 
 
 def test_pos_weight_is_clipped_at_max_class_weight() -> None:
     profile = build_profile((0.05,))  # 19:1, just under the default clip of 20
-    rec = recommend(profile, thresholds={"max_class_weight": 10.0, "minority_share_severe": 0.04})
+    rec = recommend(
+        profile, thresholds={"max_class_weight": 10.0, "minority_share_severe": 0.04}, objective="recall"
+    )
     weighted = next(c for c in rec.candidates if c.loss == "weighted_ce")
     assert weighted.params["pos_weight"] == pytest.approx(10.0)
 
@@ -183,7 +195,8 @@ def test_recommendation_records_the_profile_and_thresholds() -> None:
     rec = recommend(profile, thresholds={"empty_mask_share": 0.2})
     assert rec.profile_fingerprint == profile.fingerprint and rec.dataset_name == "crafted"
     assert rec.thresholds == {**DEFAULT_THRESHOLDS, "empty_mask_share": 0.2}
-    assert len(rec.trace) == len(PROFILE_RULES) + 1
+    assert len(rec.trace) == len(PROFILE_RULES) + 2  # and the objective rule, and the Dice-family rule
+    assert rec.objective == "iou"
 
 
 def test_multiclass_empty_masks_use_the_most_often_absent_class() -> None:

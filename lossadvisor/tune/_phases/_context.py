@@ -50,6 +50,7 @@ class TuneContext:
     command: str | None
     progress: bool
     report: bool
+    objective: str = "iou"  # the scored metric (--objective): rules, search and verdict
 
     @property
     def profile(self):

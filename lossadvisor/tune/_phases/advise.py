@@ -18,14 +18,15 @@ SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
 RULE_LOST = "rule_objects_lost_at_train_size"
 
 
-def advise(profile, rules_config):
-    """The recommendation for ``profile`` and its search space (starting at the rules' candidates).
+def advise(profile, rules_config, objective: str = "iou"):
+    """The recommendation for ``profile`` and its search space (starting at the rules' candidates), ranked
+    for the scored metric ``objective``.
 
     Reads only: the advice is written by :func:`write_advice` once the run is known to be valid.
     """
     from lossadvisor.rules import recommend
 
-    rec = recommend(profile, config=rules_config)
+    rec = recommend(profile, config=rules_config, objective=objective)
     return rec, SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
 
 

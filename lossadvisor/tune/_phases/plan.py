@@ -87,6 +87,7 @@ def plan(
     max_pixels,
     command,
     make_loss: Callable = loss_factory,
+    objective: str = "iou",
 ) -> TuneContext:
     """Read and profile the data, advise, resolve device and model, decode the search split, and settle every
     setting of the run (arguments already validated by ``tune``)."""
@@ -110,7 +111,7 @@ def plan(
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
     if run_dir.is_dir():
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
-    rec, base_space = advise_phase.advise(profile, rules_config)
+    rec, base_space = advise_phase.advise(profile, rules_config, objective)
     size_switch = None
     if size is None and crop is None:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
@@ -181,6 +182,7 @@ def plan(
         "class_map": display_path(class_map) if isinstance(class_map, (str, Path)) else None,
         "ignore_index": ignore_index,
         "rules_config": display_path(rules_config) if rules_config else None,
+        "objective": objective,
         "max_pixels": max_pixels,
         "report": report,
         "model": model_info.name,
@@ -190,6 +192,8 @@ def plan(
         "model": model_info.name,
         "model_parameters": model_info.parameters,
     }
+    if objective != "iou":  # a study scored by another metric is another study; IoU ones keep their keys
+        objective_settings["objective"] = objective
     return TuneContext(
         run_dir=run_dir, source=source, rec=rec, base_space=base_space, spec=spec, model_info=model_info,
         device=choice, data=data, read_mask=read, loss_factory=make_loss(train_ignore),
@@ -198,7 +202,7 @@ def plan(
         timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin, seed=seed,
         heartbeat=heartbeat, train_ignore=train_ignore, storage=storage, storage_url=storage_url,
         storage_label=storage_label, name=name, settings=settings, objective_settings=objective_settings,
-        command=command, progress=progress, report=report,
+        command=command, progress=progress, report=report, objective=objective,
     )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     """Decide the verdict, write the tables and result.json, mark run.json complete; return result.json."""
     study, picks, space = live.study, confirmed.picks, searched.space
     confirm_records, finalist_runs, tiles = collect(live.cstudy, picks)
-    verdict = decide(finalist_runs, margin=tc.margin, seed=tc.seed)
+    verdict = decide(finalist_runs, margin=tc.margin, seed=tc.seed, metric=tc.objective)
     ranking = finalist_ranking(list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records)
     diagnostics = summarise(live.diag_records)
     write_tables(tc.run_dir, study, diagnostics=live.diag_records, confirmation=confirm_records, tiles=tiles)

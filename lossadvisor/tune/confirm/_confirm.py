@@ -250,7 +250,7 @@ def run_units(
         }  # fmt: skip
         trial.set_user_attr(RECORD_ATTR, record)
         trial.set_user_attr(COUNTS_ATTR, {"tiles": names, "counts": counts.tolist()})
-        value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
+        value = 0.0 if outcome.failed or summary["val_score"] is None else float(summary["val_score"])
         cstudy.tell(trial, value)
         ran += 1
         if on_run is not None:

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor.tune.training import DEFAULT_METRIC, foreground_score
+
 DEFAULT_MARGIN = 0.01  # IoU: smaller gains are not worth a more complex loss, whatever the interval says
 CONFIDENCE_LEVEL = 0.95
 BOOTSTRAP_REPLICATES = 10_000
@@ -72,6 +74,11 @@ def run_iou(counts: np.ndarray) -> float:
     return float(foreground_iou(np.asarray(counts).sum(axis=0)))
 
 
+def run_score(counts: np.ndarray, metric: str = DEFAULT_METRIC) -> float:
+    """A run's scored metric (IoU, Dice or recall, ``--objective``): its tiles' counts pooled."""
+    return float(foreground_score(np.asarray(counts).sum(axis=0), metric))
+
+
 def expanded_alpha(n: int, alpha: float = 1 - CONFIDENCE_LEVEL) -> float:
     """Hesterberg's expanded-percentile level for ``n`` resampled units (``alpha`` itself when n < 2).
 
@@ -93,8 +100,10 @@ def paired_comparison(
     seed: int = 0,
     replicates: int = BOOTSTRAP_REPLICATES,
     margin: float = DEFAULT_MARGIN,
+    metric: str = DEFAULT_METRIC,
 ) -> dict:
-    """``a`` against ``b`` over the runs both finished: mean difference in IoU, interval, runs won, clear?
+    """``a`` against ``b`` over the runs both finished: mean difference in the scored metric (IoU unless
+    ``metric`` says otherwise), interval, runs won, clear?
 
     Returns:
         ``{"against", "mean_diff", "ci_low", "ci_high", "runs", "runs_won", "runs_lost", "clear",
@@ -107,8 +116,8 @@ def paired_comparison(
             "mean_diff": None, "ci_low": None, "ci_high": None, "runs_won": 0, "runs_lost": 0,
             "clear": False, "per_run": [],
         }  # fmt: skip
-    diffs = np.array([run_iou(a.runs[k]) - run_iou(b.runs[k]) for k in keys])
-    stats = _bootstrap(a, b, keys, seed=seed, replicates=replicates)
+    diffs = np.array([run_score(a.runs[k], metric) - run_score(b.runs[k], metric) for k in keys])
+    stats = _bootstrap(a, b, keys, seed=seed, replicates=replicates, metric=metric)
     level = expanded_alpha(len(keys))
     low, high = (float(v) for v in np.quantile(stats, [level / 2, 1 - level / 2]))
     mean = float(diffs.mean())
@@ -125,7 +134,13 @@ def paired_comparison(
 
 
 def _bootstrap(
-    a: FinalistRuns, b: FinalistRuns, keys: list[tuple[int, int]], *, seed: int, replicates: int
+    a: FinalistRuns,
+    b: FinalistRuns,
+    keys: list[tuple[int, int]],
+    *,
+    seed: int,
+    replicates: int,
+    metric: str = DEFAULT_METRIC,
 ) -> np.ndarray:
     """Replicates of the mean paired difference: tiles resampled within each fold (one draw per fold and
     replicate, shared by both finalists and every run of the fold), then runs resampled."""
@@ -142,7 +157,7 @@ def _bootstrap(
         for runs in (a.runs, b.runs):
             c = np.asarray(runs[key], dtype=float)
             pooled = (w @ c.reshape(len(c), -1)).reshape(replicates, *c.shape[1:])
-            ious.append(foreground_iou(pooled))
+            ious.append(foreground_score(pooled, metric))
         per_run[:, j] = ious[0] - ious[1]
     r = len(keys)
     picks = rng.multinomial(r, np.full(r, 1.0 / r), size=replicates).astype(float)  # (B, runs)
@@ -156,7 +171,7 @@ def simplicity_rank(loss: str) -> int:
 
 def decide(
     finalists: Sequence[FinalistRuns], *, margin: float = DEFAULT_MARGIN, seed: int = 0,
-    replicates: int = BOOTSTRAP_REPLICATES,
+    replicates: int = BOOTSTRAP_REPLICATES, metric: str = DEFAULT_METRIC,
 ) -> dict:  # fmt: skip
     """The verdict over the finalists' confirmation runs.
 
@@ -168,11 +183,11 @@ def decide(
         ``{"kind": "clear" | "tie" | "single" | "none", "winner", "recommended", "tied", "comparisons",
         "order", "explanation", "margin"}`` (entries are the finalists' ``entry`` ids).
     """
-    scored = [(f, _mean_iou(f)) for f in finalists if f.runs]
+    scored = [(f, _mean_iou(f, metric)) for f in finalists if f.runs]
     if not scored:
         return {
             "kind": "none", "winner": None, "recommended": None, "tied": [], "comparisons": [],
-            "margin": margin, "order": _order(finalists),
+            "margin": margin, "order": _order(finalists, metric),
             "explanation": "No confirmation run finished, so there is no verdict.",
         }  # fmt: skip
     scored.sort(key=lambda p: (-p[1], simplicity_rank(p[0].loss)))
@@ -180,12 +195,12 @@ def decide(
     if len(scored) == 1:
         return {
             "kind": "single", "winner": winner.entry, "recommended": winner.entry, "tied": [winner.entry],
-            "comparisons": [], "margin": margin, "order": _order(finalists),
+            "comparisons": [], "margin": margin, "order": _order(finalists, metric),
             "explanation": f"Only {winner.loss} has confirmation runs (the other losses' search trials all "
             "failed or were pruned), so nothing was compared.",
         }  # fmt: skip
     comparisons = [
-        paired_comparison(winner, other, seed=seed + i, replicates=replicates, margin=margin)
+        paired_comparison(winner, other, seed=seed + i, replicates=replicates, margin=margin, metric=metric)
         for i, (other, _) in enumerate(scored[1:])
     ]
     by_entry = {f.entry: f for f, _ in scored}
@@ -202,20 +217,20 @@ def decide(
         "tied": tied,
         "comparisons": comparisons,
         "margin": margin,
-        "order": _order(finalists),
+        "order": _order(finalists, metric),
         "explanation": _explain(kind, winner, by_entry[recommended], comparisons, by_entry, margin),
     }
 
 
-def _mean_iou(f: FinalistRuns) -> float:
-    return float(np.mean([run_iou(c) for c in f.runs.values()]))
+def _mean_iou(f: FinalistRuns, metric: str = DEFAULT_METRIC) -> float:
+    return float(np.mean([run_score(c, metric) for c in f.runs.values()]))
 
 
-def _order(finalists: Sequence[FinalistRuns]) -> dict:
+def _order(finalists: Sequence[FinalistRuns], metric: str = DEFAULT_METRIC) -> dict:
     """Does the search's order of the finalists hold after the longer confirmation runs? Who overtook whom."""
     searched = [f for f in finalists if f.search_value is not None and f.runs]
     before = [f.entry for f in sorted(searched, key=lambda f: -f.search_value)]
-    means = {f.entry: _mean_iou(f) for f in searched}
+    means = {f.entry: _mean_iou(f, metric) for f in searched}
     value = {f.entry: f.search_value for f in searched}
     after = sorted(before, key=lambda e: -means[e])
     overtook = [  # x was strictly below y in the search and is above it after confirmation

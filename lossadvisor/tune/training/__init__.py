@@ -13,10 +13,13 @@ from typing import Any
 from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
 from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
 from lossadvisor.tune.training._metrics import (
+    DEFAULT_METRIC,
     OBJECT_FOUND_OVERLAP,
+    SCORED_METRICS,
     ObjectRecallTally,
     SegmentationTally,
     collapse_kind,
+    foreground_score,
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
 from lossadvisor.tune.training._train import (
@@ -48,11 +51,13 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "DEFAULT_METRIC",
     "DEFAULT_MODEL",
     "DeviceChoice",
     "EpochRecord",
     "LRRangeResult",
     "OBJECT_FOUND_OVERLAP",
+    "SCORED_METRICS",
     "ObjectRecallTally",
     "SegmentationTally",
     "TrialConfig",
@@ -61,6 +66,7 @@ __all__ = [
     "check_model",
     "choose_threads",
     "collapse_kind",
+    "foreground_score",
     "image_counts",
     "lr_range_test",
     "resolve_device",

@@ -1,0 +1,68 @@
+"""The scored metric (``--objective``) threaded through training, search and verdict, checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossadvisor.rules import OBJECTIVES
+from lossadvisor.tune.confirm._verdict import FinalistRuns, decide, run_score
+from lossadvisor.tune.training import SCORED_METRICS, SegmentationTally, foreground_score
+
+
+def _counts(*tiles: tuple[int, int, int]) -> np.ndarray:
+    """Binary per-tile counts from (intersection, predicted, labelled) foreground pixels."""
+    out = np.zeros((len(tiles), 3, 2), dtype=np.int64)
+    for i, (inter, pred, lab) in enumerate(tiles):
+        out[i, :, 1] = (inter, pred, lab)
+    return out
+
+
+def test_the_rules_and_the_tuner_know_the_same_objectives() -> None:
+    from lossadvisor.cli._common import OBJECTIVE_CHOICES
+
+    assert tuple(OBJECTIVES) == tuple(SCORED_METRICS) == OBJECTIVE_CHOICES
+
+
+def test_each_metric_by_hand_from_pooled_counts() -> None:
+    # tiles (I, P, L) = (2, 4, 3) and (1, 1, 3): pooled I=3, P=5, L=6
+    pooled = _counts((2, 4, 3), (1, 1, 3)).sum(axis=0)
+    assert float(foreground_score(pooled, "iou")) == pytest.approx(3 / (5 + 6 - 3))
+    assert float(foreground_score(pooled, "dice")) == pytest.approx(2 * 3 / (5 + 6))
+    assert float(foreground_score(pooled, "recall")) == pytest.approx(3 / 6)
+    with pytest.raises(ValueError, match="recall"):
+        foreground_score(pooled, "precision")
+
+
+def test_recall_ignores_a_class_that_is_only_predicted_and_nothing_labelled_scores_one() -> None:
+    # class 1: I=2, P=2, L=4 (recall 0.5); class 2: predicted 3 px, never labelled (IoU 0, not in recall)
+    multi = np.array([[10, 2, 0], [10, 2, 3], [10, 4, 0]])
+    assert float(foreground_score(multi, "recall")) == pytest.approx(0.5)
+    assert float(foreground_score(multi, "iou")) == pytest.approx((2 / 4 + 0.0) / 2)
+    assert float(foreground_score(_counts((0, 0, 0))[0], "recall")) == 1.0
+
+
+def test_the_tally_scores_what_it_counted() -> None:
+    pred = np.array([[[1, 1, 0, 0]]])
+    true = np.array([[[1, 0, 1, 1]]])  # I=1, P=2, L=3
+    tally = SegmentationTally(2)
+    tally.add(pred, true)
+    assert tally.score("iou") == pytest.approx(1 / 4) == tally.scores()[0]
+    assert tally.score("recall") == pytest.approx(1 / 3)
+
+
+def test_the_verdict_ranks_by_the_scored_metric() -> None:
+    # "greedy" predicts twice the foreground: recall 1.0 but IoU 0.5; "tight" finds 6 of 10 pixels exactly:
+    # recall 0.6, IoU 0.6. Same counts in every run, so the ranking flips with the metric alone.
+    greedy = _counts((10, 20, 10))
+    tight = _counts((6, 6, 10))
+    assert run_score(greedy, "iou") == pytest.approx(0.5) and run_score(tight, "iou") == pytest.approx(0.6)
+    runs = {(f, s): None for f in range(3) for s in range(2)}
+    finalists = [
+        FinalistRuns("a", "weighted_ce", "a", {k: greedy for k in runs}),
+        FinalistRuns("b", "ce", "b", {k: tight for k in runs}),
+    ]
+    assert decide(finalists, replicates=200)["winner"] == "b"
+    by_recall = decide(finalists, replicates=200, metric="recall")
+    assert by_recall["winner"] == "a"
+    assert by_recall["comparisons"][0]["mean_diff"] == pytest.approx(1.0 - 0.6)
