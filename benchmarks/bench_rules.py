@@ -169,10 +169,35 @@ def best_lr(rows: list[dict], arm: str, lrs) -> float | None:
     return max(swept, key=lambda r: r["iou"])["lr"] if swept else None
 
 
+def base_lrs(done: dict[str, dict], set_id: str, arms, lrs, settings: dict) -> dict[str, float] | None:
+    """For a variant, each arm's best LR on its base set (the sweep is not repeated); None when the base set
+    has no sweep of every arm yet, or ``set_id`` is a base set."""
+    base, _, variant = set_id.partition("-")
+    if not variant:
+        return None
+    rows = [r for r in done.values() if r["set"] == base and r["settings"] == settings and r["seed"] == 0]
+    if any(sum(r["arm"] == arm and r["lr"] in lrs for r in rows) < len(lrs) for arm in arms):
+        return None
+    found = {arm: best_lr(rows, arm, lrs) for arm in arms}
+    return None if any(lr is None for lr in found.values()) else found
+
+
+def plan(
+    set_id: str, done: dict[str, dict], arms, lrs, settings: dict
+) -> list[tuple[str, float | None, int]]:
+    """(arm, lr, seed) in the order they run: seed by seed over the arms, so a stopped set still compares
+    every arm. A base set sweeps the LRs with seed 0 and runs the other seeds at each arm's best (``None``:
+    decided when reached); a variant runs every seed at its base set's best LR once that is known."""
+    inherited = base_lrs(done, set_id, arms, lrs, settings)
+    if inherited is not None:
+        return [(arm, inherited[arm], seed) for seed in range(settings["seeds"]) for arm in arms]
+    stages: list[tuple[str, float | None, int]] = [(arm, lr, 0) for lr in lrs for arm in arms]
+    return stages + [(arm, None, seed) for seed in range(1, settings["seeds"]) for arm in arms]
+
+
 def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache: Path) -> None:
-    """Run what is missing of the grid, set by set: the LR sweep (seed 0), then the other seeds at the best
-    LR."""
-    done = load_cache(cache)
+    """Run what is missing of the grid, set by set (see :func:`plan`); the cache is re-read before every run,
+    so several processes can share it (each appends whole lines)."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     for set_id in sets:
         bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
@@ -181,14 +206,16 @@ def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache
             continue
         profile = profile_of(bench)
         data = split(bench)
-        print(f"  {set_id}: {len(data.train_images)} training / {len(data.val_images)} validation tiles, "
-              f"{profile_figures(profile)}", flush=True)  # fmt: skip
-        stages = [(arm, lr, 0) for arm in arms for lr in lrs]
-        stages += [(arm, None, seed) for seed in range(1, settings["seeds"]) for arm in arms]
-        for arm, lr, seed in stages:
+        print(
+            f"  {set_id}: {len(data.train_images)} training / {len(data.val_images)} validation tiles, "
+            f"{profile_figures(profile)}",
+            flush=True,
+        )
+        for arm, lr, seed in plan(set_id, load_cache(cache), arms, lrs, settings):
             if deadline is not None and dt.datetime.now() >= deadline:
                 print(f"  deadline {deadline:%H:%M} reached: stopping", flush=True)
                 return
+            done = load_cache(cache)
             if lr is None:
                 rows = [r for r in done.values() if r["set"] == set_id and r["settings"] == settings]
                 lr = best_lr(rows, arm, lrs)
@@ -199,13 +226,15 @@ def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache
                 continue
             loss, params = arm_params(arm, profile)
             result = train_once(data, profile.num_classes, loss, params, lr, seed, settings)
-            row = {"key": key, "set": set_id, "arm": arm, "loss": loss, "params": params, "lr": lr,
-                   "seed": seed, "settings": settings, **result}  # fmt: skip
-            done[key] = row
+            row = {"key": key, "set": set_id, "arm": arm, "loss": loss, "params": params, "lr": lr}
+            row |= {"seed": seed, "settings": settings, **result}
             with cache.open("a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            print(f"    {arm:<17} lr {lr:<6g} seed {seed}: IoU {row['iou']:.3f} Dice {row['dice']:.3f} "
-                  f"recall {row['recall']:.3f} ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
+            print(
+                f"    {arm:<17} lr {lr:<6g} seed {seed}: IoU {row['iou']:.3f} Dice {row['dice']:.3f} "
+                f"recall {row['recall']:.3f} ({row['seconds']:.0f} s)",
+                flush=True,
+            )
 
 
 def summarise(done: dict[str, dict], settings: dict, lrs) -> dict[str, dict[str, dict]]:
