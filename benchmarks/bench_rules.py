@@ -152,6 +152,11 @@ def train_once(data, num_classes: int, loss: str, params: dict, lr: float, seed:
     }  # fmt: skip
 
 
+def same_recipe(a: dict, b: dict) -> bool:
+    """Runs made with the same recipe (the number of seeds asked for is a plan, not a recipe)."""
+    return {k: v for k, v in a.items() if k != "seeds"} == {k: v for k, v in b.items() if k != "seeds"}
+
+
 def load_cache(path: Path) -> dict[str, dict]:
     if not path.is_file():
         return {}
@@ -175,7 +180,11 @@ def base_lrs(done: dict[str, dict], set_id: str, arms, lrs, settings: dict) -> d
     base, _, variant = set_id.partition("-")
     if not variant:
         return None
-    rows = [r for r in done.values() if r["set"] == base and r["settings"] == settings and r["seed"] == 0]
+    rows = [
+        r
+        for r in done.values()
+        if r["set"] == base and same_recipe(r["settings"], settings) and r["seed"] == 0
+    ]
     if any(sum(r["arm"] == arm and r["lr"] in lrs for r in rows) < len(lrs) for arm in arms):
         return None
     found = {arm: best_lr(rows, arm, lrs) for arm in arms}
@@ -217,7 +226,9 @@ def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache
                 return
             done = load_cache(cache)
             if lr is None:
-                rows = [r for r in done.values() if r["set"] == set_id and r["settings"] == settings]
+                rows = [
+                    r for r in done.values() if r["set"] == set_id and same_recipe(r["settings"], settings)
+                ]
                 lr = best_lr(rows, arm, lrs)
                 if lr is None:
                     continue
@@ -240,7 +251,7 @@ def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache
 def summarise(done: dict[str, dict], settings: dict, lrs) -> dict[str, dict[str, dict]]:
     """Per set and arm: the best LR (seed-0 sweep) and the mean, SD and n of each metric at that LR."""
     table: dict[str, dict[str, dict]] = {}
-    rows = [r for r in done.values() if r["settings"] == settings]
+    rows = [r for r in done.values() if same_recipe(r["settings"], settings)]
     for set_id in dict.fromkeys(r["set"] for r in rows):
         set_rows = [r for r in rows if r["set"] == set_id]
         for arm in dict.fromkeys(r["arm"] for r in set_rows):

@@ -66,3 +66,31 @@ def test_the_verdict_ranks_by_the_scored_metric() -> None:
     by_recall = decide(finalists, replicates=200, metric="recall")
     assert by_recall["winner"] == "a"
     assert by_recall["comparisons"][0]["mean_diff"] == pytest.approx(1.0 - 0.6)
+
+
+def test_a_tiny_study_scored_by_recall_says_so_everywhere(tiny_dataset, tiny, tmp_path) -> None:
+    import json
+
+    import optuna
+
+    from lossadvisor.tune import tune
+
+    out = tmp_path / "run"
+    tune(
+        tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=2, report=False,
+        objective="recall", **tiny,
+    )  # fmt: skip
+    result = json.loads((out / "result.json").read_text())
+    assert result["training"]["scored_metric"] == "recall"
+    assert "foreground pixel recall" in result["training"]["objective"]
+    assert json.loads((out / "run.json").read_text())["settings"]["objective"] == "recall"
+    assert json.loads((out / "recommendation.json").read_text())["objective"] == "recall"
+    study = optuna.load_study(study_name="lossadvisor", storage=f"sqlite:///{out / 'study.db'}")
+    finished = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert finished
+    epochs = [e for t in finished for e in t.user_attrs["epochs"]]
+    for trial in finished:  # the search maximised the best epoch's scored metric
+        assert trial.value == max(e["val_score"] for e in trial.user_attrs["epochs"])
+    # ... and that metric is recall: never below IoU (I/L >= I/(P+L-I)), and not IoU itself
+    assert all(e["val_score"] >= e["val_iou"] - 1e-12 for e in epochs)
+    assert any(e["val_score"] > e["val_iou"] + 1e-6 for e in epochs)
