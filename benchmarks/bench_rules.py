@@ -268,7 +268,7 @@ def summarise(done: dict[str, dict], settings: dict, lrs) -> dict[str, dict[str,
     return table
 
 
-def rules_rankings(set_ids, settings: dict) -> dict[str, dict[str, list[dict]]]:
+def rules_rankings(profiles: dict) -> dict[str, dict[str, list[dict]]]:
     """Per set and objective, the rules' candidates in order (loss and parameters) from the code in use."""
     import inspect
 
@@ -276,16 +276,22 @@ def rules_rankings(set_ids, settings: dict) -> dict[str, dict[str, list[dict]]]:
 
     takes_objective = "objective" in inspect.signature(recommend).parameters
     out: dict[str, dict[str, list[dict]]] = {}
-    for set_id in set_ids:
-        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
-        if bench is None:
-            continue
-        profile = profile_of(bench)
+    for set_id, profile in profiles.items():
         out[set_id] = {}
         for objective in OBJECTIVES:
             rec = recommend(profile, objective=objective) if takes_objective else recommend(profile)
             out[set_id][objective] = [{"loss": c.loss, "params": dict(c.params)} for c in rec.candidates]
     return out
+
+
+def set_profiles(set_ids, settings: dict) -> dict:
+    """The profile of every set that can be built (each set built once)."""
+    profiles = {}
+    for set_id in set_ids:
+        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
+        if bench is not None:
+            profiles[set_id] = profile_of(bench)
+    return profiles
 
 
 def arm_of(candidate: dict, arms: dict[str, dict]) -> str | None:
@@ -485,14 +491,14 @@ def main(argv: list[str] | None = None) -> int:
         execute(settings, sets, arms, lrs, deadline, cache)
     table = summarise(load_cache(cache), settings, lrs)
     table = {s: table[s] for s in sets if s in table}
-    rankings = rules_rankings(list(table), settings)
+    profiles = set_profiles(
+        args.sets.split(",") if args.save_rankings and args.sets else list(table), settings
+    )
+    rankings = rules_rankings(profiles)
     if args.save_rankings:
         args.save_rankings.write_text(json.dumps(rankings, indent=1) + "\n")
         print(f"saved the rules' rankings to {args.save_rankings}")
-    figures = {}
-    for set_id in table:
-        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
-        figures[set_id] = profile_figures(profile_of(bench))
+    figures = {set_id: profile_figures(profiles[set_id]) for set_id in table}
     print("\nBest learning rate per loss; mean +- SD over seeds (n):")
     for set_id, arms_table in table.items():
         print(f"  {set_id}  {figures[set_id]}")
