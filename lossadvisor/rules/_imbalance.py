@@ -1,9 +1,13 @@
 """Rules about class imbalance: how rare the rarest class is, and how uneven the foreground classes are.
 
-The imbalance level decides the family of the first choice, following the heuristic practitioners use: no
-imbalance, plain cross-entropy; moderate imbalance, weighted cross-entropy; severe, Dice mixed with CE (then
-Dice, focal); extreme, losses built for it (focal Tversky, unified focal, generalized Dice), with Dice
-computed over the whole batch.
+The imbalance level decides the family of the first choice. The practitioners' heuristic (no imbalance,
+plain CE; moderate, weighted CE; severe, Dice mixed with CE; extreme, losses built for it) was checked
+against measured outcomes (docs/EVIDENCE.md, ``python -m benchmarks rules``) for the metric the user scores:
+for IoU and Dice, weighted CE first at moderate imbalance did not earn its place (its inverse-frequency
+weights buy recall with precision), so plain CE stays first until the imbalance is severe, and weighted CE
+(with softer weights) is the second rung. Recall-first users get weighted CE first (``rule_objective``).
+Extreme imbalance keeps the losses built for it, with Dice computed over the whole batch; no evidence set
+of this benchmark is that rare, so those rungs rest on their papers.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
+from lossadvisor.rules._evidence import cite
 from lossadvisor.rules._outcome import LEVEL_STEP, PROMOTE, RuleOutcome, not_applicable
 from lossadvisor.rules._schema import RuleTrace
 
@@ -34,14 +39,22 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "moderate": (
         (
+            "ce",
+            "'{minority}' has {share:.1%} of the pixels ({ratio:.1f}:1), a moderate imbalance that plain "
+            "cross-entropy handles: measured at 3x a confirmation run's steps, its IoU was within the seed "
+            "noise of the best loss, and never behind weighted CE by more than that "
+            f"({cite('moderate_ce')}).",
+        ),
+        (
             "weighted_ce",
-            "'{minority}' has {share:.1%} of the pixels ({ratio:.1f}:1): weighting its pixels by "
-            "the inverse frequency (clipped) keeps CE's steady training and recovers its recall.",
+            "Weighted CE with softer (square-root inverse-frequency) weights buys some recall of "
+            "'{minority}' for little IoU; the full inverse-frequency weights cost IoU "
+            f"({cite('weighted_ce_costs_iou')}).",
         ),
         (
             "dice_ce",
-            "If weighted CE is not accurate enough, Dice + CE scores overlap, which ignores the class "
-            "ratio, and its CE part keeps training steady.",
+            "Dice + CE scores overlap, which ignores the class ratio, and its CE part keeps training steady "
+            f"({cite('moderate_dice_ce')}).",
         ),
         (
             "dice",
@@ -53,7 +66,8 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
         (
             "dice_ce",
             "'{minority}' has only {share:.1%} of the pixels ({ratio:.0f}:1): Dice scores overlap "
-            "whatever the class ratio, and mixing it with CE keeps training stable.",
+            "whatever the class ratio, and mixing it with CE keeps training stable; measured, its IoU was "
+            f"within the seed noise of the best ({cite('severe_dice_ce')}).",
         ),
         ("dice", "Plain Dice copes with the imbalance but is the least stable; keep it next to Dice + CE."),
         ("focal", "Focal loss down-weights the many easy background pixels (Lin et al. 2017)."),
@@ -62,7 +76,11 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
             "Tversky weighs false negatives above false positives, trading precision for recall of "
             "the rare class (Salehi et al. 2017).",
         ),
-        ("weighted_ce", "Weighted CE needs weights near the clip at this ratio; kept as the CE-side option."),
+        (
+            "weighted_ce",
+            "Weighted CE needs weights near the clip at this ratio, and they cost IoU "
+            f"({cite('weighted_ce_costs_iou')}); kept as the CE-side option.",
+        ),
     ),
     "extreme": (
         (

@@ -15,7 +15,8 @@ from lossadvisor._messages import unknown_name_message
 from lossadvisor.errors import ConfigError
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.rules._evidence import cite
-from lossadvisor.rules._outcome import PROMOTE, RuleOutcome
+from lossadvisor.rules._imbalance import imbalance_level, measure_imbalance
+from lossadvisor.rules._outcome import LEVEL_STEP, NUDGE, PROMOTE, RuleOutcome
 from lossadvisor.rules._schema import RuleTrace
 
 OBJECTIVES = ("iou", "dice", "recall")
@@ -24,6 +25,12 @@ OBJECTIVE_LABELS = {"iou": "foreground IoU", "dice": "foreground Dice", "recall"
 # Softer (square-root inverse-frequency) class weights where overlap is scored, the full ones where recall is
 # (rules/_params.py).
 SOFT_WEIGHTS = {"iou": True, "dice": True, "recall": False}
+# Imbalance levels where recall puts weighted CE first: those the evidence table measured it on.
+RECALL_LEVELS = ("moderate", "severe")
+# Points that put weighted CE first whatever the level's order: more than a level's whole ladder (5 steps of
+# LEVEL_STEP) plus the largest promotion another rule gives (PROMOTE). Only the user's own objective may
+# overrule the level this way; no rule about the masks can.
+RECALL_FIRST = 5 * LEVEL_STEP + PROMOTE + NUDGE
 
 
 def check_objective(objective: object) -> str:
@@ -41,28 +48,31 @@ def check_objective(objective: object) -> str:
 def rule_objective(
     profile: DatasetProfile, thresholds: Mapping[str, float], objective: str = DEFAULT_OBJECTIVE
 ) -> RuleOutcome:
-    """Does the user score recall? Then the losses that trade precision for recall go up.
+    """Does the user score recall, on imbalanced data? Then weighted CE goes first, and Tversky up.
 
     Why: inverse-frequency class weights and Tversky's false-negative weight move the decision threshold
     towards the rare class. Scored by IoU or Dice that costs more in precision than it gains in recall (the
-    evidence table); scored by recall, it is what the user asks for.
+    evidence table); scored by recall, it is the trade the user asks for. Where the classes are balanced
+    (imbalance level "none") there is no rare class to weigh and the level's order stands; at extreme
+    imbalance the level's losses (focal Tversky first) already favour recall.
     """
-    del profile, thresholds  # the objective is the user's choice, not a property of the masks
-    fired = objective == "recall"
+    level = imbalance_level(measure_imbalance(profile), thresholds)
+    fired = objective == "recall" and level in RECALL_LEVELS
     trace = RuleTrace(
         rule="rule_objective",
-        question="Which metric does the user score (--objective)?",
+        question="Which metric does the user score (--objective), and does it change the first choice?",
         measured_name="objective",
         measured=None,
         threshold=None,
-        comparison=f"objective = {objective}",
+        comparison=f"objective = {objective}, imbalance level {level}",
         fired=fired,
         conclusion=(
-            "Recall is scored: weighted CE (inverse-frequency weights) and Tversky go up; they trade "
-            "precision for recall."
+            "Recall is scored on imbalanced data: weighted CE (full inverse-frequency weights) goes first "
+            "and Tversky up; both trade precision for recall."
             if fired
-            else f"{OBJECTIVE_LABELS[objective]} is scored: the imbalance level's order stands, and class "
-            "weights are the softer square-root ones."
+            else f"{OBJECTIVE_LABELS[objective]} is scored at imbalance level {level}: the level's order "
+            "stands"
+            + (", and class weights are the softer square-root ones." if SOFT_WEIGHTS[objective] else ".")
         ),
         reference="Salehi et al. 2017 (Tversky loss); docs/EVIDENCE.md (recall tables).",
     )
@@ -70,10 +80,10 @@ def rule_objective(
         return RuleOutcome(trace=trace)
     return RuleOutcome(
         trace=trace,
-        scores={"weighted_ce": 2 * PROMOTE, "tversky": PROMOTE},
+        scores={"weighted_ce": RECALL_FIRST, "tversky": PROMOTE},
         reasons={
             "weighted_ce": "Recall is scored: inverse-frequency weights buy the rare class's recall with "
-            f"precision, which is the trade a recall-first user wants ({cite('recall_weighted_ce')}).",
+            f"precision, the trade a recall-first user wants ({cite('recall_weighted_ce')}).",
             "tversky": "Recall is scored: Tversky's larger false-negative weight favours recall over "
             "precision (Salehi et al. 2017).",
         },

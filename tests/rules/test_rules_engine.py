@@ -8,7 +8,7 @@ import math
 import pytest
 from crafted_profiles import DICE_TERM, TOP_CHOICE_TABLE, build_profile
 
-from lossadvisor.errors import DataError
+from lossadvisor.errors import ConfigError, DataError
 from lossadvisor.losses import get_spec
 from lossadvisor.rules import DEFAULT_THRESHOLDS, PROFILE_RULES, Recommendation, recommend
 
@@ -225,3 +225,72 @@ def test_an_unscored_rare_background_does_not_set_the_imbalance_level() -> None:
     weights = next(c for c in rec.candidates if c.loss == "weighted_ce").params["class_weights"]
     assert weights[0] <= 1.0  # the unscored background is never up-weighted
     assert weights[5] == max(weights)  # the rarest scored class gets the largest weight
+
+
+# (minority share just above, just below) each imbalance bound, and the first choice on each side per
+# objective: IoU/Dice keep CE until the severe bound; recall switches to weighted CE at the moderate bound.
+BOUND_SIDES = [
+    ("minority_share_moderate", 0.21, 0.19, {"iou": ("ce", "ce"), "recall": ("ce", "weighted_ce")}),
+    (
+        "minority_share_severe",
+        0.051,
+        0.049,
+        {"iou": ("ce", "dice_ce"), "recall": ("weighted_ce", "weighted_ce")},
+    ),
+    (
+        "minority_share_extreme",
+        0.011,
+        0.009,
+        {"iou": ("dice_ce", "focal_tversky"), "recall": ("weighted_ce", "focal_tversky")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("bound", "above", "below", "firsts"), BOUND_SIDES, ids=[b[0] for b in BOUND_SIDES])
+def test_the_first_choice_on_each_side_of_every_imbalance_bound(bound, above, below, firsts) -> None:
+    assert above > DEFAULT_THRESHOLDS[bound] > below
+    for objective, (first_above, first_below) in {**firsts, "dice": firsts["iou"]}.items():
+        assert recommend(build_profile((above,)), objective=objective).top.loss == first_above, objective
+        assert recommend(build_profile((below,)), objective=objective).top.loss == first_below, objective
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "threshold", "value_above", "value_below"),
+    [
+        ({"fg_shares": (0.03,), "tiny_share": 0.0}, "tiny_object_share", 0.21, 0.19),
+        ({"fg_shares": (0.03,), "absent_shares": (0.0,)}, "empty_mask_share", 0.11, 0.09),
+        ({"fg_shares": (0.4,), "boundary_share": 0.1}, "thin_boundary_share", 0.51, 0.49),
+    ],
+)
+def test_each_structure_threshold_changes_the_ranking_only_past_its_bound(
+    kwargs, threshold, value_above, value_below
+) -> None:
+    key = {"tiny_object_share": "tiny_share", "empty_mask_share": "absent_shares",
+           "thin_boundary_share": "boundary_share"}[threshold]  # fmt: skip
+
+    def advice(value):
+        args = dict(kwargs, **{key: (value,) if key == "absent_shares" else value})
+        return [(c.loss, c.params) for c in recommend(build_profile(**args)).candidates]
+
+    assert value_above > DEFAULT_THRESHOLDS[threshold] > value_below
+    assert advice(value_below) == advice(0.0)
+    assert advice(value_above) != advice(value_below)
+
+
+def test_recall_puts_weighted_ce_first_only_where_the_evidence_measured_it() -> None:
+    # balanced: no rare class to weigh; extreme: the level's recall-leaning losses stand (not measured here)
+    assert recommend(build_profile((0.4,)), objective="recall").top.loss == "ce"
+    assert recommend(build_profile((0.004,)), objective="recall").top.loss in {
+        "focal_tversky",
+        "unified_focal",
+    }
+    rec = recommend(build_profile((0.15,)), objective="recall")
+    assert [c.loss for c in rec.candidates][:2] == ["weighted_ce", "ce"] and rec.objective == "recall"
+    assert "tversky" in [c.loss for c in rec.candidates]
+    assert {t.rule: t for t in rec.trace}["rule_objective"].fired
+    assert not {t.rule: t for t in recommend(build_profile((0.15,))).trace}["rule_objective"].fired
+
+
+def test_an_unknown_objective_names_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="Unknown objective 'recal'. Did you mean 'recall'"):
+        recommend(build_profile((0.15,)), objective="recal")

@@ -31,7 +31,7 @@ FIRING = {
     "rule_tiny_objects": {"tiny_share": 0.5},
     "rule_objects_lost_at_train_size": {"scale": [(128, 0.4, 0.25)]},
     "rule_thin_structures": {"boundary_share": 0.7},
-    "rule_objective": {},  # fires on the user's --objective recall, not on the masks (see OBJECTIVE_FOR)
+    "rule_objective": {"fg_shares": (0.1,)},  # fires on --objective recall with imbalance (OBJECTIVE_FOR)
     "rule_dice_family": {},
 }
 OBJECTIVE_FOR = {"rule_objective": "recall"}
