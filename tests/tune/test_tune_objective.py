@@ -19,9 +19,15 @@ def _counts(*tiles: tuple[int, int, int]) -> np.ndarray:
 
 
 def test_the_rules_and_the_tuner_know_the_same_objectives() -> None:
-    from lossadvisor.cli._common import OBJECTIVE_CHOICES
+    import dataclasses
 
-    assert tuple(OBJECTIVES) == tuple(SCORED_METRICS) == OBJECTIVE_CHOICES
+    from lossadvisor.cli._common import OBJECTIVE_CHOICES
+    from lossadvisor.tune import TuneOptions
+
+    field = next(f for f in dataclasses.fields(TuneOptions) if f.name == "objective")
+    choices = field.metadata["accepts"].choices
+    assert tuple(OBJECTIVES) == tuple(SCORED_METRICS) == OBJECTIVE_CHOICES == choices
+    assert field.default == "iou" and field.metadata["objective"]  # a study scored otherwise is another study
 
 
 def test_each_metric_by_hand_from_pooled_counts() -> None:
@@ -62,10 +68,10 @@ def test_the_verdict_ranks_by_the_scored_metric() -> None:
         FinalistRuns("a", "weighted_ce", "a", {k: greedy for k in runs}),
         FinalistRuns("b", "ce", "b", {k: tight for k in runs}),
     ]
-    assert decide(finalists, replicates=200)["winner"] == "b"
+    assert decide(finalists, replicates=200).winner == "b"
     by_recall = decide(finalists, replicates=200, metric="recall")
-    assert by_recall["winner"] == "a"
-    assert by_recall["comparisons"][0]["mean_diff"] == pytest.approx(1.0 - 0.6)
+    assert by_recall.winner == "a"
+    assert by_recall.comparisons[0].mean_diff == pytest.approx(1.0 - 0.6)
 
 
 def test_a_tiny_study_scored_by_recall_says_so_everywhere(tiny_dataset, tiny, tmp_path) -> None:
