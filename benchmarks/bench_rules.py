@@ -428,10 +428,34 @@ def _regret_section(title: str, rows: list[dict]) -> list[str]:
     return lines
 
 
-def write_docs(table, figures: dict[str, dict], settings: dict, lrs, before, after) -> None:
+def _coverage(table, runs: list[dict]) -> list[str]:
+    """What was measured and what was not: runs and seeds per set, losses missing, sets never run."""
+    lines = ["", "## What was measured", ""]
+    total_s = sum(r.get("seconds", 0.0) for r in runs)
+    lines.append(f"{len(runs)} runs ({total_s / 3600:.1f} h of wall time on a shared CPU, one thread each).")
+    lines.append("")
+    for set_id, arms in table.items():
+        n = [e["n"] for e in arms.values()]
+        missing = [a for a in ARMS if a not in arms]
+        swept = sorted({r["lr"] for r in runs if r["set"] == set_id and r["seed"] == 0})
+        lines.append(
+            f"- `{set_id}`: {sum(r['set'] == set_id for r in runs)} runs; learning rates "
+            f"{', '.join(f'{lr:g}' for lr in swept)} at seed 0; {min(n)} to {max(n)} seeds at each loss's "
+            f"best" + (f"; not measured: {', '.join(missing)}" if missing else "") + "."
+        )
+    never = [s for s in SET_IDS if s not in table]
+    if never:
+        lines.append(f"- Not measured at all: {', '.join(f'`{s}`' for s in never)}.")
+    lines.append(
+        "- A loss with one run has no SD (`n/a`); its noise is unknown and its mean is one seed's score."
+    )
+    return lines
+
+
+def write_docs(table, figures: dict[str, dict], settings: dict, lrs, before, after, runs) -> None:
     """docs/evidence_rules.csv and docs/EVIDENCE.md (profiles, scores, regret before and after)."""
     write_csv(table, figures)
-    lines = _header(settings, lrs)
+    lines = _header(settings, lrs)[:-5] + _coverage(table, runs) + _header(settings, lrs)[-5:]
     for set_id, f in figures.items():
         cells = (f["classes"], f"{f['minority_share']:.3f}", f"{f['imbalance_ratio']:.1f}")
         cells += (f"{f['empty_share']:.2f}", f"{f['tiny_share']:.2f}", f"{f['boundary_share']:.2f}")
@@ -515,5 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     after_rows = regret_rows(table, rankings)
     print_regret("\nRegret of the rules' first choice, the rules in this checkout:", after_rows)
     if args.write_docs and not args.quick:
-        write_docs(table, figures, settings, lrs, before_rows, after_rows)
+        runs = [r for r in load_cache(cache).values() if same_recipe(r["settings"], settings)]
+        write_docs(
+            table, figures, settings, lrs, before_rows, after_rows, [r for r in runs if r["set"] in table]
+        )
     return 0
