@@ -23,7 +23,7 @@ from lossadvisor.rules._imbalance import (
     rule_imbalance_level,
     rule_rare_classes,
 )
-from lossadvisor.rules._objective import DEFAULT_OBJECTIVE, SOFT_WEIGHTS, check_objective, rule_objective
+from lossadvisor.rules._objective import CAPPED_WEIGHTS, DEFAULT_OBJECTIVE, check_objective, rule_objective
 from lossadvisor.rules._outcome import RuleOutcome
 from lossadvisor.rules._params import ParamContext, candidate_params, tunable_ranges
 from lossadvisor.rules._schema import Candidate, Recommendation, SearchSpaceEntry
@@ -106,7 +106,7 @@ def recommend(
         batch_dice=any(o.batch_dice for o in outcomes),
         favour_ce_in_mix=any(o.favour_ce_in_mix for o in outcomes),
         max_class_weight=merged["max_class_weight"],
-        soft_weights=SOFT_WEIGHTS[objective],
+        overlap_cap=merged["max_class_weight_overlap"] if CAPPED_WEIGHTS[objective] else None,
     )
     candidates = tuple(
         _candidate(i + 1, loss, profile, ctx, outcomes, merged) for i, loss in enumerate(names)

@@ -22,9 +22,9 @@ from lossadvisor.rules._schema import RuleTrace
 OBJECTIVES = ("iou", "dice", "recall")
 DEFAULT_OBJECTIVE = "iou"
 OBJECTIVE_LABELS = {"iou": "foreground IoU", "dice": "foreground Dice", "recall": "foreground pixel recall"}
-# Softer (square-root inverse-frequency) class weights where overlap is scored, the full ones where recall is
-# (rules/_params.py).
-SOFT_WEIGHTS = {"iou": True, "dice": True, "recall": False}
+# Class weights capped (the `max_class_weight_overlap` threshold) where overlap is scored, the full ones where
+# recall is (rules/_params.py).
+CAPPED_WEIGHTS = {"iou": True, "dice": True, "recall": False}
 # Imbalance levels where recall puts weighted CE first: those the evidence table measured it on.
 RECALL_LEVELS = ("moderate", "severe")
 # Points that put weighted CE first whatever the level's order: more than a level's whole ladder (5 steps of
@@ -72,7 +72,11 @@ def rule_objective(
             if fired
             else f"{OBJECTIVE_LABELS[objective]} is scored at imbalance level {level}: the level's order "
             "stands"
-            + (", and class weights are the softer square-root ones." if SOFT_WEIGHTS[objective] else ".")
+            + (
+                ", and class weights are capped (max_class_weight_overlap)."
+                if CAPPED_WEIGHTS[objective]
+                else "."
+            )
         ),
         reference="Salehi et al. 2017 (Tversky loss); docs/EVIDENCE.md (recall tables).",
     )

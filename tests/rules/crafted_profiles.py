@@ -109,17 +109,15 @@ LADDER = {
 }  # fmt: skip
 DICE_TERM = ("dice", "dice_ce", "dice_focal", "tversky", "focal_tversky", "generalized_dice")
 
-# (id, profile keyword arguments, acceptable first choices) for the default objective (IoU). Moderate
-# imbalance puts plain CE first: weighted CE did not earn that place on IoU (docs/EVIDENCE.md, rows cited by
-# the moderate rungs' rationales).
+# (id, profile keyword arguments, acceptable first choices) for the default objective (IoU).
 TOP_CHOICE_TABLE = [
     ("balanced", {"fg_shares": (0.4,)}, {"ce"}),
-    ("moderate", {"fg_shares": (0.15,)}, {"ce"}),
+    ("moderate", {"fg_shares": (0.15,)}, {"weighted_ce"}),
     ("severe", {"fg_shares": (0.03,)}, {"dice_ce"}),
     ("extreme", {"fg_shares": (0.004,)}, {"focal_tversky", "unified_focal"}),
-    ("moderate-many-empty", {"fg_shares": (0.15,), "absent_shares": (0.3,)}, {"ce"}),
+    ("moderate-many-empty", {"fg_shares": (0.15,), "absent_shares": (0.3,)}, {"weighted_ce"}),
     ("severe-many-empty", {"fg_shares": (0.03,), "absent_shares": (0.3,)}, {"dice_ce"}),
-    ("moderate-tiny", {"fg_shares": (0.15,), "tiny_share": 0.5}, {"ce"}),
+    ("moderate-tiny", {"fg_shares": (0.15,), "tiny_share": 0.5}, {"weighted_ce"}),
     ("severe-tiny", {"fg_shares": (0.03,), "tiny_share": 0.5}, {"dice_ce"}),
     ("balanced-thin", {"fg_shares": (0.4,), "boundary_share": 0.8}, {"ce"}),
     ("multiclass-balanced", {"fg_shares": (0.25, 0.25, 0.25)}, {"ce"}),

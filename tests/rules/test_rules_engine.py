@@ -56,16 +56,33 @@ def _weighted(rec: Recommendation):
     return next(c for c in rec.candidates if c.loss == "weighted_ce")
 
 
-def test_pos_weight_is_the_inverse_frequency_ratio_for_recall_and_its_square_root_for_iou() -> None:
-    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground = 0.85 / 0.15; the softer
-    # square-root weights give the square root of that ratio.
-    profile = build_profile((0.15,))
-    assert _weighted(recommend(profile, objective="recall")).params["pos_weight"] == pytest.approx(
+def test_pos_weight_is_the_inverse_frequency_ratio_capped_for_iou_and_dice() -> None:
+    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground.
+    under, over = build_profile((0.18,)), build_profile((0.15,))  # 0.82 / 0.18 = 4.56; 0.85 / 0.15 = 5.67
+    for objective in ("iou", "dice", "recall"):
+        weighted = _weighted(recommend(under, objective=objective))
+        assert weighted.params["pos_weight"] == pytest.approx(0.82 / 0.18, rel=1e-3)
+    assert _weighted(recommend(over, objective="recall")).params["pos_weight"] == pytest.approx(
         0.85 / 0.15, rel=1e-3
     )
-    for objective in ("iou", "dice"):
-        weighted = _weighted(recommend(profile, objective=objective))
-        assert weighted.params["pos_weight"] == pytest.approx(math.sqrt(0.85 / 0.15), rel=1e-3)
+    for objective in ("iou", "dice"):  # over the max_class_weight_overlap cap of 5
+        assert _weighted(recommend(over, objective=objective)).params["pos_weight"] == 5.0
+    lifted = recommend(over, thresholds={"max_class_weight_overlap": 6.0})
+    assert _weighted(lifted).params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+
+
+def test_multiclass_weights_are_capped_at_five_times_the_background_for_iou() -> None:
+    # Median frequency balancing of (0.60, 0.35, 0.05), presence 1: w_c = median(f) / f_c = 0.35 / f_c,
+    # i.e. (0.5833, 1, 7), normalised so that sum(f * w) = 1: sum = 0.35 + 0.35 + 0.35 = 1.05 -> / 1.05.
+    profile = build_profile((0.35, 0.05), names=("road", "car"))
+    bg, road, car = 0.35 / 0.60 / 1.05, 1.0 / 1.05, 7.0 / 1.05
+    recall = _weighted(recommend(profile, objective="recall")).params["class_weights"]
+    assert recall == pytest.approx((bg, road, car), rel=1e-3)
+    iou = _weighted(recommend(profile)).params["class_weights"]
+    # car was 11.4x the background: capped at 5x; road keeps its ratio; the mean over pixels stays 1
+    assert iou[2] / iou[0] == pytest.approx(5.0, rel=1e-3)
+    assert iou[1] / iou[0] == pytest.approx(road / bg, rel=1e-3)
+    assert 0.60 * iou[0] + 0.35 * iou[1] + 0.05 * iou[2] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_pos_weight_is_clipped_at_max_class_weight() -> None:
@@ -228,14 +245,14 @@ def test_an_unscored_rare_background_does_not_set_the_imbalance_level() -> None:
 
 
 # (minority share just above, just below) each imbalance bound, and the first choice on each side per
-# objective: IoU/Dice keep CE until the severe bound; recall switches to weighted CE at the moderate bound.
+# objective: recall keeps weighted CE from the moderate bound down to the extreme one.
 BOUND_SIDES = [
-    ("minority_share_moderate", 0.21, 0.19, {"iou": ("ce", "ce"), "recall": ("ce", "weighted_ce")}),
+    ("minority_share_moderate", 0.21, 0.19, {"iou": ("ce", "weighted_ce"), "recall": ("ce", "weighted_ce")}),
     (
         "minority_share_severe",
         0.051,
         0.049,
-        {"iou": ("ce", "dice_ce"), "recall": ("weighted_ce", "weighted_ce")},
+        {"iou": ("weighted_ce", "dice_ce"), "recall": ("weighted_ce",) * 2},
     ),
     (
         "minority_share_extreme",
@@ -284,11 +301,11 @@ def test_recall_puts_weighted_ce_first_only_where_the_evidence_measured_it() -> 
         "focal_tversky",
         "unified_focal",
     }
-    rec = recommend(build_profile((0.15,)), objective="recall")
-    assert [c.loss for c in rec.candidates][:2] == ["weighted_ce", "ce"] and rec.objective == "recall"
+    rec = recommend(build_profile((0.03,)), objective="recall")  # severe: Dice + CE first for IoU
+    assert rec.top.loss == "weighted_ce" and rec.objective == "recall"
     assert "tversky" in [c.loss for c in rec.candidates]
     assert {t.rule: t for t in rec.trace}["rule_objective"].fired
-    assert not {t.rule: t for t in recommend(build_profile((0.15,))).trace}["rule_objective"].fired
+    assert not {t.rule: t for t in recommend(build_profile((0.03,))).trace}["rule_objective"].fired
 
 
 def test_an_unknown_objective_names_the_valid_ones() -> None:
