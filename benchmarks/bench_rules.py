@@ -467,6 +467,12 @@ def write_docs(table, figures: dict[str, dict], settings: dict, lrs, before, aft
     lines += _regret_section("the rules now", after)
     lines.append("")
     lines.append("Noise: the pooled seed SD of the two losses compared, sqrt((SD_best^2 + SD_first^2) / 2).")
+    lines.append(
+        "A rules candidate is scored by the measured loss it names; weighted CE by the measured weights "
+        "nearest to its own (capped weights of 5 count as the full ones where those are 6, as the "
+        "square-root ones where the full ones are 12 or more: an approximation, stated here). Dice + CE is "
+        "measured with mix 0.5 and without batch Dice whatever the rules set."
+    )
     DOCS_MD.write_text("\n".join(lines) + "\n")
     print(f"wrote {DOCS_CSV.relative_to(ROOT)} and {DOCS_MD.relative_to(ROOT)}")
 
