@@ -239,7 +239,8 @@ class TrainingSetup(_Record):
     tile_px: int | None = None
     tile_mode: str = ""
     steps_per_run: int | None = None
-    objective: str = ""
+    objective: str = ""  # in words: what the search and the confirmation scored
+    scored_metric: str = "iou"  # --objective: "iou", "dice" or "recall" (files before it: IoU)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -269,7 +270,44 @@ class TuneOutcome(_Record):
         return next((r for r in self.ranking if r.config_id == config_id), None)
 
 
+# --- lr_range_test.json -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LRRangeTest(_Record):
+    """One loss's LR range test: the sweep (learning rates and smoothed, debiased losses) and its pick."""
+
+    loss: str = ""
+    suggested_lr: float | None = None
+    method: str = ""  # "valley"
+    steep_lr: float | None = None
+    lrs: tuple[float, ...] = ()
+    losses: tuple[float, ...] = ()
+    stopped_early: bool = False
+    suspect: bool = False
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LRRangeTests(_Record):
+    """``lr_range_test.json``: one :class:`LRRangeTest` per loss swept."""
+
+    tests: tuple[LRRangeTest, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 # --- run.json ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timings(_Record):
+    """How long a finished run took: training throughput and the wall time of each phase (seconds)."""
+
+    train_s: float | None = None
+    data_share: float | None = None  # share of the training time spent waiting for batches
+    images_per_s: float | None = None
+    runs: int | None = None
+    phases: dict[str, float | None] = field(default_factory=dict)  # prepare_s, search_s, ..., total_s
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RunSummary(_Record):
     """``run.json``: what ``tune`` ran, with which settings, on what machine, and how it ended."""
@@ -287,4 +325,7 @@ class RunSummary(_Record):
     left_out: tuple[str, ...] = ()
     model: ModelUsed | None = None
     trials: int | None = None
+    timings: Timings | None = None  # a complete run
+    reason: str | None = None  # an interrupted run: "interrupted (Ctrl-C)" or "terminated (SIGTERM)"
+    error: str | None = None  # a failed run: the exception, password and paths scrubbed
     extra: dict[str, Any] = field(default_factory=dict)

@@ -6,7 +6,8 @@ both, and a test checks that every name the report reads is declared here. Nothi
 pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
 
 The JSON files of the tuner have typed, frozen records (``lossadvisor/_run_records.py``: :class:`TuneOutcome`
-for result.json, :class:`RunSummary` for run.json), re-exported here.
+for result.json, :class:`RunSummary` for run.json, :class:`LRRangeTests` for lr_range_test.json), re-exported
+here.
 
 NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
 ``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import LRRangeTests as LRRangeTests
 from lossadvisor._run_records import RunSummary as RunSummary
 from lossadvisor._run_records import TuneOutcome as TuneOutcome
 

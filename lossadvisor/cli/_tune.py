@@ -192,9 +192,7 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
       lossadvisor tune --storage journal:runs/roads.journal --study roads --out reports/roads-w1
     """
     from lossadvisor._text import display_path, safe_text
-    from lossadvisor.tune import tune
-    from lossadvisor.tune._signals import exit_code
-    from lossadvisor.tune.study import redact_url
+    from lossadvisor.tune import exit_code, redact_url, tune
 
     configure_logging(quiet)
     options = options_from_params(params)

@@ -15,9 +15,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lossadvisor._lazy import lazy_names
 from lossadvisor.losses._registry import LOSSES, build_loss, get_spec, list_losses
 from lossadvisor.losses._spec import BOUNDED_LR_TEST_NOTE, LossSpec, ParamSpec
 from lossadvisor.losses._weights import (
@@ -43,17 +41,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = [
     "BOUNDED_LR_TEST_NOTE",

@@ -222,7 +222,7 @@ def _paired_plot(result: TuneOutcome) -> Plot | None:
     configs = {r.config_id: r for r in result.ranking}
     winner = configs.get(verdict.winner or "")
     return verdict_plots.paired_differences(
-        [c.to_dict() for c in verdict.comparisons],
+        verdict.comparisons,
         winner=winner.loss if winner else str(verdict.winner),
         labels={cid: r.label or cid for cid, r in configs.items()},
         losses={cid: r.loss for cid, r in configs.items()},

@@ -220,17 +220,17 @@ def lr_range_section(run: RunFolder) -> dict[str, Any]:
         columns=["loss", "suggested LR", "method", "trust", "note"],
         rows=[
             [
-                Cell(str(t.get("loss", "")), "code"),
-                fmt.lr(t.get("suggested_lr")),
-                str(t.get("method", "")),
-                Cell("suspect", "bad") if t.get("suspect") else Cell("usable", "good"),
-                str(t.get("note", "")),
+                Cell(t.loss, "code"),
+                fmt.lr(t.suggested_lr),
+                t.method,
+                Cell("suspect", "bad") if t.suspect else Cell("usable", "good"),
+                t.note,
             ]
             for t in tests
         ],
         numeric=frozenset({1}),
     )
-    if any(t.get("lrs") and t.get("losses") for t in tests):
+    if any(t.lrs and t.losses for t in tests):
         section["plot"] = plots.lr_range_tests(tests)
     return section
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lossadvisor._run_records import LRRangeTest
 from lossadvisor.errors import DataError
 from lossadvisor.runfolder import (
     COLLAPSE,
@@ -126,7 +127,7 @@ def as_bool(value: Any) -> bool:
         return str(value).strip().lower() in _TRUE_WORDS
 
 
-def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
+def read_lr_range_tests(file: Path) -> tuple[LRRangeTest, ...]:
     """Accept a list of tests, ``{"tests": [...]}``, or ``{loss: test}`` (one entry per loss tested)."""
     data = json.loads(file.read_text(encoding="utf-8"))
     if isinstance(data, dict):
@@ -138,7 +139,10 @@ def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
             data = [{"loss": name, **entry} for name, entry in data.items() if isinstance(entry, dict)]
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
         raise DataError("expected a list of LR range tests, each an object with loss, lrs and losses")
-    return data
+    try:
+        return tuple(LRRangeTest.from_dict(entry) for entry in data)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"an LR range test does not have the expected fields: {exc}") from None
 
 
 def count_trial_states(file: Path) -> dict[str, int]:

@@ -78,7 +78,7 @@ THIN_BOUNDARY_SHARE = 0.50
 # the size of a step does not follow the size of the gradient, so Dice's larger gradients (Milletari et al.
 # 2016) do not call for a lower range: measured here, Dice + BCE trained best at about 3.6e-3 on building
 # tiles and plain Dice at 1.5e-2 on cracks, both above the 1e-3 cap an earlier version gave Dice-family losses
-# (DESIGN.md, calibration). The two pairs below stay separate so a rules config can still give Dice-family
+# during calibration. The two pairs below stay separate so a rules config can still give Dice-family
 # losses another range from evidence on its own data; by default they are equal.
 LR_DISTRIBUTION_LOW = 1e-4
 LR_DISTRIBUTION_HIGH = 3e-2

@@ -9,7 +9,7 @@ from lossadvisor.tune import CompactUNet, count_parameters
 
 def test_default_unet_is_compact_and_keeps_the_resolution():
     net = CompactUNet(3, 1)
-    assert 200_000 <= count_parameters(net) <= 700_000  # DESIGN.md: about 0.2-0.7 M parameters
+    assert 200_000 <= count_parameters(net) <= 700_000  # compact: about 0.2-0.7 M parameters
     assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 1, 32, 32)
 
 

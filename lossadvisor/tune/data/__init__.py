@@ -1,9 +1,4 @@
-"""The training data of a study: images paired with masks (folders paired by stem, or an in-memory
-``Dataset`` / array pair), the stratified split and folds, and the decoded cache the trials read.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""The training data of a study: image/mask pairs (folders by stem, or in memory), split, folds, cache."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from lossadvisor import runfolder
 from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune.confirm import collect, finalists_from_json
@@ -21,13 +22,13 @@ from lossadvisor.tune.study import PLAN_ATTR, SharedFiles, companion_name, open_
 logger = logging.getLogger(__name__)
 
 STORED_FILES = (
-    "profile.json",
-    "per_image.csv",
-    "recommendation.json",
-    "lr_range_test.json",
-    "result.json",
-    "samples.npz",
-    "run.json",
+    runfolder.PROFILE_JSON,
+    runfolder.PER_IMAGE_CSV,
+    runfolder.RECOMMENDATION_JSON,
+    runfolder.LR_RANGE_TEST_JSON,
+    runfolder.RESULT_JSON,
+    runfolder.SAMPLES_NPZ,
+    runfolder.RUN_JSON,
 )
 
 

@@ -1,15 +1,8 @@
-"""One training run: the model (presets, ``MODULE:CALLABLE``, the compact U-Net), the device, batches,
-the training loop with its metrics, and the LR range test. torch is imported on first use only.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""One training run: device, model (presets, the compact U-Net), batches, loop, metrics, LR range test."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lossadvisor._lazy import lazy_names
 from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
 from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
 from lossadvisor.tune.training._metrics import (
@@ -46,17 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = [
     "Configuration",

@@ -6,7 +6,7 @@ debiased exponential moving average (beta 0.98), stops once the smoothed loss ex
 suggests the 'valley' (its default since fastai 2.5: two thirds down the longest descending stretch) or the
 'steep' point (the steepest descent).
 
-Bounded losses break the test (DESIGN.md): Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
+Bounded losses break the test: Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
 stop never fires and the suggestion says more about the sweep than about the data. The record marks such
 results ``suspect`` with a note; the tuner searches the learning rate instead of trusting them.
 """
@@ -14,10 +14,10 @@ results ``suspect`` with a note; the tuner searches the learning rate instead of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor._run_records import LRRangeTest
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.tune.data import TrainData
 from lossadvisor.tune.training._batches import BatchSource
@@ -35,32 +35,7 @@ NO_STOP_NOTE = (
 )
 
 
-@dataclass
-class LRRangeResult:
-    """One loss's sweep (an entry of ``lr_range_test.json``)."""
-
-    loss: str
-    suggested_lr: float
-    method: str  # "valley"
-    steep_lr: float
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)  # smoothed, debiased
-    stopped_early: bool = False
-    suspect: bool = False
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "loss": self.loss,
-            "suggested_lr": self.suggested_lr,
-            "method": self.method,
-            "steep_lr": self.steep_lr,
-            "lrs": self.lrs,
-            "losses": self.losses,
-            "stopped_early": self.stopped_early,
-            "suspect": self.suspect,
-            "note": self.note,
-        }
+LRRangeResult = LRRangeTest  # one loss's sweep: the record of an lr_range_test.json entry
 
 
 def valley(lrs: list[float], losses: list[float]) -> float:
@@ -180,8 +155,8 @@ def lr_range_test(
         suggested_lr=valley(lrs_k, losses_k) if lrs_k else START_LR,
         method="valley",
         steep_lr=steep(lrs_k, losses_k) if lrs_k else START_LR,
-        lrs=lrs,
-        losses=smoothed,
+        lrs=tuple(lrs),
+        losses=tuple(smoothed),
         stopped_early=stopped,
         suspect=bool(notes),
         note=" ".join(notes),

@@ -14,7 +14,7 @@ import numpy as np
 
 from lossadvisor.profile._schema import SIZE_BUCKET_BOUNDS_PX
 
-# Collapse (DESIGN.md: "in the first epochs the model predicts all background, or all foreground").
+# Collapse: in the first epochs the model predicts all background, or all foreground.
 # Background collapse: the model predicts under 1% of the foreground pixels the labels hold.
 COLLAPSE_BACKGROUND_RATIO = 0.01
 # Foreground collapse: at least 95% of the validation pixels predicted foreground while the labels hold fewer.

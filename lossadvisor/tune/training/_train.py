@@ -2,8 +2,8 @@
 
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
-"epoch" here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every
-loss undertrained and 200 doing much better, whatever the dataset size).
+"epoch" here is ``steps_per_epoch`` steps between two validations (measured during development: 50 steps
+left every loss undertrained and 200 did much better, whatever the dataset size).
 
 A run that produces a non-finite loss or gradient, or runs out of memory, ends as failed with its reason
 instead of raising, so a study goes on.

@@ -1,8 +1,8 @@
 """A compact U-Net built for short trials on a CPU.
 
 The encoder starts with a stride-2 convolution, as MONAI's ``UNet`` does, so no 3x3 convolution runs at full
-resolution: this is what keeps a trial at 128 px near 100 images/s on one CPU core (DESIGN.md measured a
-network with full-resolution 3x3 convolutions about 10x slower). With the default widths 16-32-64-128 it has
+resolution: this is what keeps a trial at 128 px near 100 images/s on one CPU core (a network with
+full-resolution 3x3 convolutions measured about 10x slower). With the default widths 16-32-64-128 it has
 about 0.43 M parameters: enough capacity to separate the losses in a few hundred optimiser steps, small
 enough that the loss, not the architecture, decides the outcome (Ronneberger et al. 2015, "U-Net").
 """
