@@ -15,15 +15,28 @@ EVIDENCE_DOC = "docs/EVIDENCE.md"
 EVIDENCE: dict[str, tuple[str, ...]] = {
     # Moderate imbalance: weighted CE with weights under 5x the background's had the best IoU or one within
     # the seed noise of the best.
-    "moderate_weighted_ce": ("buildings", "nuclei"),
+    "moderate_weighted_ce": (
+        "buildings",
+        "nuclei",
+        "buildings-outline",
+        "nuclei-outline",
+        "hippocampus-dropped",
+    ),
     # Weights 12x to 20x the background's cost IoU against CE (and against square-root weights).
-    "weighted_ce_costs_iou": ("hippocampus",),
+    "weighted_ce_costs_iou": ("hippocampus", "nuclei-outline", "hippocampus-dropped"),
     # Severe imbalance: Dice + CE's IoU within the seed noise of the best measured loss.
     "severe_dice_ce": ("hippocampus",),
     # Dice + CE at moderate imbalance: behind weighted CE on IoU, never far.
     "moderate_dice_ce": ("buildings", "nuclei"),
     # Inverse-frequency weighted CE has the best pixel recall of the measured losses.
-    "recall_weighted_ce": ("buildings", "nuclei", "hippocampus"),
+    "recall_weighted_ce": (
+        "buildings",
+        "nuclei",
+        "hippocampus",
+        "buildings-outline",
+        "nuclei-outline",
+        "hippocampus-dropped",
+    ),
 }
 
 
