@@ -74,6 +74,14 @@ SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
     ("medium", 1024.0, 9216.0),
     ("large", 9216.0, float("inf")),
 )
+# Volumes: the same four names, bounded by physical volume in mm³ (spheres of 4, 10 and 30 mm diameter: 34,
+# 524 and 14 137 mm³): lesions a few voxels across at 1 mm in the first, organs in the last.
+SIZE_BUCKET_BOUNDS_MM3: tuple[tuple[str, float, float], ...] = (
+    ("tiny", 0.0, 34.0),
+    ("small", 34.0, 524.0),
+    ("medium", 524.0, 14137.0),
+    ("large", 14137.0, float("inf")),
+)
 SIZE_BUCKETS = tuple(name for name, _, _ in SIZE_BUCKET_BOUNDS_PX)
 RECALL_COLUMNS = tuple(f"recall_{name}" for name in SIZE_BUCKETS)  # share of objects found, per bucket
 
