@@ -428,7 +428,7 @@ def _regret_section(title: str, rows: list[dict]) -> list[str]:
     return lines
 
 
-def _coverage(table, runs: list[dict]) -> list[str]:
+def _coverage(table, runs: list[dict], lrs) -> list[str]:
     """What was measured and what was not: runs and seeds per set, losses missing, sets never run."""
     lines = ["", "## What was measured", ""]
     total_s = sum(r.get("seconds", 0.0) for r in runs)
@@ -437,11 +437,21 @@ def _coverage(table, runs: list[dict]) -> list[str]:
     for set_id, arms in table.items():
         n = [e["n"] for e in arms.values()]
         missing = [a for a in ARMS if a not in arms]
+        base, _, variant = set_id.partition("-")
         swept = sorted({r["lr"] for r in runs if r["set"] == set_id and r["seed"] == 0})
+        how = (
+            f"each loss at `{base}`'s best learning rate (not swept)"
+            if variant
+            and all(
+                len({r["lr"] for r in runs if r["set"] == set_id and r["arm"] == a and r["seed"] == 0}) == 1
+                for a in arms
+            )
+            else f"learning rates {', '.join(f'{lr:g}' for lr in swept)} swept at seed 0"
+        )
+        seeds = f"{min(n)} seed(s)" if min(n) == max(n) else f"{min(n)} to {max(n)} seeds"
         lines.append(
-            f"- `{set_id}`: {sum(r['set'] == set_id for r in runs)} runs; learning rates "
-            f"{', '.join(f'{lr:g}' for lr in swept)} at seed 0; {min(n)} to {max(n)} seeds at each loss's "
-            f"best" + (f"; not measured: {', '.join(missing)}" if missing else "") + "."
+            f"- `{set_id}`: {sum(r['set'] == set_id for r in runs)} runs; {how}; {seeds} at each loss's "
+            f"learning rate" + (f"; not measured: {', '.join(missing)}" if missing else "") + "."
         )
     never = [s for s in SET_IDS if s not in table]
     if never:
@@ -455,7 +465,7 @@ def _coverage(table, runs: list[dict]) -> list[str]:
 def write_docs(table, figures: dict[str, dict], settings: dict, lrs, before, after, runs) -> None:
     """docs/evidence_rules.csv and docs/EVIDENCE.md (profiles, scores, regret before and after)."""
     write_csv(table, figures)
-    lines = _header(settings, lrs)[:-5] + _coverage(table, runs) + _header(settings, lrs)[-5:]
+    lines = _header(settings, lrs)[:-5] + _coverage(table, runs, lrs) + _header(settings, lrs)[-5:]
     for set_id, f in figures.items():
         cells = (f["classes"], f"{f['minority_share']:.3f}", f"{f['imbalance_ratio']:.1f}")
         cells += (f"{f['empty_share']:.2f}", f"{f['tiny_share']:.2f}", f"{f['boundary_share']:.2f}")
