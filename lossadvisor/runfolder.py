@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import LR_RANGE_TEST_SCHEMA_VERSION
 from lossadvisor._run_records import LRRangeTests as LRRangeTests
 from lossadvisor._run_records import RunSummary as RunSummary
 from lossadvisor._run_records import TuneOutcome as TuneOutcome
@@ -40,7 +41,12 @@ STABILITY_CSV = "stability.csv"  # older run folders: one row per re-run (config
 CONFIRMATION_CSV = "confirmation.csv"  # one row per confirmation run (finalist, fold, seed)
 CONFIRMATION_TILES_CSV = "confirmation_tiles.csv"  # one row per (finalist, fold, seed, validation tile)
 DIAGNOSTICS_CSV = "diagnostics.csv"  # the LR-range-test configurations' runs, never ranked
-LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"tests": [...]}, one entry per loss swept
+LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"schema_version": 1, "tests": [...]}, one entry per loss swept
+# Schema versions (the records declare theirs as their schema_version field: profile.json,
+# recommendation.json, result.json, run.json, lr_range_test.json); readers refuse newer ones
+# (lossadvisor._records.check_schema_version).
+LR_RANGE_TEST_VERSION = LR_RANGE_TEST_SCHEMA_VERSION  # lr_range_test.json (the LRRangeTests record)
+SAMPLES_VERSION = 1  # samples.npz, which has no record: a 0-d "schema_version" array
 RESULT_JSON = "result.json"  # the verdict and its evidence
 SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
 REPORT_HTML = "report.html"  # the self-contained report

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from lossadvisor import runfolder
-from lossadvisor._text import display_path
+from lossadvisor._text import display_path, safe_lines
 from lossadvisor.cli._common import (
     configure_logging,
     max_pixels_option,
@@ -141,7 +141,7 @@ def advise_command(
     if as_json:
         click.echo(rec.to_json())
         return
-    click.echo(format_recommendation(rec))
+    click.echo(safe_lines(format_recommendation(rec)))
     click.echo(f"\nSaved {display_path(saved)}")
 
 

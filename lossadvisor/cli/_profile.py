@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from lossadvisor._text import display_path
+from lossadvisor._text import display_path, safe_lines
 from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
 from lossadvisor.cli._volume_options import connectivity_option, patch_size_option
 
@@ -94,6 +94,6 @@ def profile_command(
     if as_json:
         click.echo(profile.to_json())
         return
-    click.echo(format_summary(profile))
+    click.echo(safe_lines(format_summary(profile)))
     if not quiet:
         click.echo(f"\nWrote {display_path(profile_path)} and {display_path(csv_path)}", err=True)

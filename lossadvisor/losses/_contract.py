@@ -259,8 +259,24 @@ def check_target_range(
         mode = "a single sigmoid channel takes targets 0 and 1" if c == 1 else f"C = {c} classes"
         raise LossInputError(
             f"{loss}: target class index {bad} is out of range [0, {num_classes - 1}] for logits of shape "
-            f"{shape} ({mode}){extra}. Set ignore_index for a 'don't care' value such as 255."
+            f"{shape} ({mode}){extra}. {_range_hint(bad, c)}"
         )
+
+
+def _range_hint(bad: int, channels: int) -> str:
+    """The fix that fits the value: a binary mask stored as 0/255 is not a 'don't care' value."""
+    if channels == 1 and bad == 255:
+        return (
+            "If 255 is the foreground of a 0/255 (or 1-bit) mask, map it to 1 (lossadvisor.io.read_mask "
+            "does); if it marks 'don't care' pixels, set ignore_index=255."
+        )
+    if bad >= 0 and bad != 255:
+        return (
+            "Class values must be 0..C-1: renumber them (a class map, --class-map, does) or give the model "
+            "as many outputs as classes; set ignore_index only for a 'don't care' value."
+        )
+    return "Set ignore_index for a 'don't care' value such as 255."
+
 
 
 def prepare(

@@ -11,7 +11,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lossadvisor._records import from_jsonable, load_record, save_record, to_jsonable
+from lossadvisor._records import (
+    check_schema_version,
+    from_jsonable,
+    load_record,
+    save_record,
+    supported_version,
+    to_jsonable,
+)
 
 # Object size buckets (area at native resolution; physical volume for 3-D): the run-folder contract owns them,
 # their names are columns.
@@ -188,6 +195,7 @@ class DatasetProfile:
 
     @classmethod
     def from_dict(cls, data: dict) -> DatasetProfile:
+        check_schema_version(data, supported=supported_version(cls), what="this profile")
         return from_jsonable(cls, data)
 
     def save(self, path: str | Path) -> Path:
@@ -203,6 +211,8 @@ class DatasetProfile:
             raise DataError(f"Profile file {path} does not exist. Run `lossadvisor profile MASKS` first.")
         try:
             return load_record(cls, path)
+        except DataError:  # a newer schema version: its own one-line message
+            raise
         except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             raise DataError(
                 f"{path} is not a lossadvisor profile ({exc}). Re-create it with `lossadvisor profile MASKS`."

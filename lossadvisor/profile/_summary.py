@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lossadvisor._text import safe_text
 from lossadvisor.profile._objects import threshold_key
 from lossadvisor.profile._schema import (
     SCALE_DIAMETER_THRESHOLDS_PX,
@@ -26,7 +27,8 @@ def format_summary(profile: DatasetProfile) -> str:
         return _format_volumes(profile)
     p = profile
     lines = [
-        f"Dataset {p.dataset_name}: {p.files_read} of {p.files_found} files read, {len(p.skipped)} skipped",
+        f"Dataset {safe_text(p.dataset_name)}: {p.files_read} of {p.files_found} files read, "
+        f"{len(p.skipped)} skipped",
         f"  {p.task}, {p.num_classes} classes, encoding {p.mask_encoding}, {p.connectivity}-connectivity"
         + (
             f", ignore index {p.ignore_index} ({p.ignored_pixels:,} px)" if p.ignore_index is not None else ""
@@ -37,7 +39,8 @@ def format_summary(profile: DatasetProfile) -> str:
     for c in p.classes:
         objects = f"{c.objects.count:,}" if c.objects else "-"
         lines.append(
-            f"  {c.name[:15]:<16}{c.pixel_count:>14,}{c.pixel_frequency:>9.2%}{c.absent_share:>11.1%}"
+            f"  {safe_text(c.name)[:15]:<16}{c.pixel_count:>14,}{c.pixel_frequency:>9.2%}"
+            f"{c.absent_share:>11.1%}"
             f"{objects:>10}{c.boundary_share:>10.3f}"
         )
     lines.append("")
@@ -45,7 +48,8 @@ def format_summary(profile: DatasetProfile) -> str:
     rows = [
         (
             "imbalance (majority / minority)",
-            f"{p.imbalance_ratio:,.1f} (minority {p.minority_class}, {p.minority_share:.2%} of pixels)",
+            f"{p.imbalance_ratio:,.1f} (minority {safe_text(p.minority_class)}, "
+            f"{p.minority_share:.2%} of pixels)",
         ),
         ("empty masks (no foreground)", f"{p.empty_mask_share:.1%}"),
         (
@@ -61,7 +65,7 @@ def format_summary(profile: DatasetProfile) -> str:
         o = c.objects
         if o is None:
             continue
-        prefix = "" if len(p.foreground_classes) == 1 else f"{c.name}: "
+        prefix = "" if len(p.foreground_classes) == 1 else f"{safe_text(c.name)}: "
         buckets = ", ".join(f"{name} {o.size_buckets.get(name, 0):,}" for name, _, _ in SIZE_BUCKET_BOUNDS_PX)
         rows += [
             (
@@ -202,7 +206,7 @@ def _tail(p: DatasetProfile) -> list[str]:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in p.warnings]
     if p.skipped:
         lines += ["", f"Skipped files ({len(p.skipped)}):"]
-        lines += [f"  {f.path}: {f.reason}" for f in p.skipped[:MAX_SKIPPED_SHOWN]]
+        lines += [f"  {safe_text(f.path)}: {safe_text(f.reason)}" for f in p.skipped[:MAX_SKIPPED_SHOWN]]
         if len(p.skipped) > MAX_SKIPPED_SHOWN:
             lines.append(f"  ... and {len(p.skipped) - MAX_SKIPPED_SHOWN} more (see profile.json)")
     return lines

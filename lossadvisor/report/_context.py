@@ -195,6 +195,11 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
                 "short training trials."
             ),
         )
+        if RESULT in run.problems:
+            section["missing"] = (
+                "This run folder's result.json could not be read (see above), so the tuned verdict cannot be "
+                "shown; below is only the rules' first choice from the dataset profile, not what was tuned."
+            )
         if run.status == "running":
             section["missing"] = (
                 "The study is still running: the verdict below is the rules' first choice; "

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lossadvisor import runfolder
+from lossadvisor._records import check_schema_version
 from lossadvisor._run_records import LRRangeTest
+from lossadvisor._text import display_path
 from lossadvisor.errors import DataError
 from lossadvisor.runfolder import (
     COLLAPSE,
@@ -130,6 +133,7 @@ def as_bool(value: Any) -> bool:
 def read_lr_range_tests(file: Path) -> tuple[LRRangeTest, ...]:
     """Accept a list of tests, ``{"tests": [...]}``, or ``{loss: test}`` (one entry per loss tested)."""
     data = json.loads(file.read_text(encoding="utf-8"))
+    check_schema_version(data, supported=runfolder.LR_RANGE_TEST_VERSION, what=display_path(file))
     if isinstance(data, dict):
         if isinstance(data.get("tests"), list):
             data = data["tests"]
@@ -165,6 +169,13 @@ def read_samples(file: Path) -> Samples:
     import numpy as np
 
     with np.load(file, allow_pickle=False) as npz:
+        if "schema_version" in npz.files:
+            version = npz["schema_version"]
+            check_schema_version(
+                int(version) if version.dtype.kind in "iu" else str(version),
+                supported=runfolder.SAMPLES_VERSION,
+                what=display_path(file),
+            )
         images = np.asarray(npz["images"])
         masks = np.asarray(npz["masks"])
         predictions = {

@@ -318,6 +318,9 @@ class TuneOptions:
                 raise ConfigError(
                     f"The {f.name!r} option of tune must be {accepts.expected()}; got {value!r}."
                 )
+        from lossadvisor.tune.study import check_study_name  # here: the CLI's --help stays light
+
+        check_study_name(self.study_name)  # a companion study's name (:confirm, :tasks, :files) is refused
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> TuneOptions:

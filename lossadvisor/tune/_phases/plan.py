@@ -21,7 +21,14 @@ from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
-from lossadvisor.tune.data import build_train_data, train_data_from_memory
+from lossadvisor.tune.data import (
+    build_train_data,
+    check_class_values,
+    check_crop,
+    check_fold_count,
+    tile_count,
+    train_data_from_memory,
+)
 from lossadvisor.tune.study import (
     DEFAULT_STUDY_NAME,
     STUDY_DB,
@@ -31,7 +38,7 @@ from lossadvisor.tune.study import (
     open_storage,
     redact_url,
 )
-from lossadvisor.tune.training import check_model, resolve_device
+from lossadvisor.tune.training import check_model, check_step_memory, resolve_device
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
@@ -86,20 +93,35 @@ def plan(
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec, base_space = advise_phase.advise(profile, opts.rules_config, opts.objective)
     size_switch = None
+    choice = resolve_device(opts.device, threads=opts.threads)
     if size is None and crop is None:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
-        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple)
+        cap = advise_phase.CPU_MAX_SWITCH_SIZE if choice.name == "cpu" else None
+        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple, max_size=cap)
         if size_switch is not None:
             size, crop = size_switch["size"], size_switch["crop"]
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
-    choice = resolve_device(opts.device, threads=opts.threads)
+    # Checked against the data before the model's first forward pass: nothing here has trained or written.
+    check_crop(profile, crop)
+    if cmap is None:
+        check_class_values(profile)
+    readable = profile.files_read
+    if source.pairing is not None:
+        readable = min(readable, len(source.pairing.pairs))
+    check_fold_count(readable, opts.folds)  # an upper bound on the usable pairs; the decoded count: below
     num_classes = max(2, profile.num_classes)
+    out_channels = 1 if num_classes == 2 else num_classes
+    option = f"--crop {crop}" if crop else f"--size {size}"
+    check_step_memory(
+        spec.factory, in_channels=source.channels, out_channels=out_channels, side=side,
+        batch=opts.batch_size, device=choice.name, option=option,
+    )  # fmt: skip
     model_info = check_model(
         spec,
         in_channels=source.channels,
-        out_channels=1 if num_classes == 2 else num_classes,
+        out_channels=out_channels,
         side=side,
         device=choice.name,
     )
@@ -125,6 +147,7 @@ def plan(
             key_settings=data_settings,
             save=False,
         )
+    check_fold_count(tile_count(data), opts.folds)
     per_pass = math.ceil(len(data.train_images) / opts.batch_size)
     steps = opts.steps_per_epoch or max(MIN_STEPS_PER_EPOCH, per_pass)
     storage = opts.storage

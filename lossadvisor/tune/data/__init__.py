@@ -12,7 +12,8 @@ from lossadvisor.tune.data._cache import (
 )
 from lossadvisor.tune.data._data import load_source
 from lossadvisor.tune.data._pairing import Pairing, pair_files, read_image
-from lossadvisor.tune.data._split import DEFAULT_FOLDS, stratified_split
+from lossadvisor.tune.data._preflight import check_class_values, check_crop, tile_count
+from lossadvisor.tune.data._split import DEFAULT_FOLDS, check_fold_count, stratified_split
 
 __all__ = [
     "DEFAULT_FOLDS",
@@ -20,11 +21,15 @@ __all__ = [
     "TrainData",
     "build_fold_data",
     "build_train_data",
+    "check_class_values",
+    "check_crop",
+    "check_fold_count",
     "fold_data_from_memory",
     "load_source",
     "pair_files",
     "read_image",
     "save_cache",
     "stratified_split",
+    "tile_count",
     "train_data_from_memory",
 ]

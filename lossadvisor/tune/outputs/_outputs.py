@@ -257,4 +257,7 @@ def write_samples(
 ) -> Path:
     """samples.npz: validation tiles, their masks and the predictions of a few configurations."""
     arrays = {f"pred__{cid}": pred for cid, pred in predictions.items()}
-    return write_npz(path, images=images, masks=masks, labels=np.array(json.dumps(labels)), **arrays)
+    return write_npz(
+        path, images=images, masks=masks, labels=np.array(json.dumps(labels)),
+        schema_version=np.array(runfolder.SAMPLES_VERSION), **arrays,
+    )  # fmt: skip

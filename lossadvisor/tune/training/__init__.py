@@ -5,6 +5,12 @@ from __future__ import annotations
 from lossadvisor._lazy import lazy_names
 from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
 from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
+from lossadvisor.tune.training._memory import (
+    MemoryEstimate,
+    available_memory,
+    check_step_memory,
+    estimate_step_memory,
+)
 from lossadvisor.tune.training._metrics import (
     DEFAULT_METRIC,
     OBJECT_FOUND_OVERLAP,
@@ -48,6 +54,7 @@ __all__ = [
     "DeviceChoice",
     "EpochRecord",
     "LRRangeResult",
+    "MemoryEstimate",
     "OBJECT_FOUND_OVERLAP",
     "SCORED_METRICS",
     "ObjectRecallTally",
@@ -56,6 +63,9 @@ __all__ = [
     "TrialConfig",
     "TrialOutcome",
     "WEIGHT_DECAY",
+    "available_memory",
+    "check_step_memory",
+    "estimate_step_memory",
     "check_model",
     "choose_threads",
     "collapse_kind",
