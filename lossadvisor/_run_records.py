@@ -235,9 +235,11 @@ class OrderCheck(_Record):
 class ValidationSet(_Record):
     """What the validation scores rest on: tiles, and true objects per size bucket."""
 
-    tiles: int | None = None
+    tiles: int | None = None  # validation tiles, or volumes
     objects: dict[str, int] = field(default_factory=dict)
     object_found_overlap: float | None = None
+    size_unit: str = "px"  # what the size buckets measure: "px" (area) or "mm³" (volumes)
+    spacing: dict[str, Any] | None = None  # volumes: voxel spacing per axis and anisotropy
     extra: dict[str, Any] = field(default_factory=dict)
 
 

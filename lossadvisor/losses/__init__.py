@@ -1,7 +1,8 @@
 """Segmentation losses behind one contract, their registry, class-weight helpers and a gradient diagnostic.
 
-Every loss takes logits ``(N, C, H, W)`` and int64 targets ``(N, H, W)``; binary is ``C == 1`` (sigmoid) or
-``C == 2`` (softmax). ``ignore_index`` pixels take no part in any term. See ``docs/ARCHITECTURE.md``.
+Every loss takes logits ``(N, C, *spatial)`` and int64 targets ``(N, *spatial)`` (images or volumes); binary
+is ``C == 1`` (sigmoid) or ``C == 2`` (softmax). ``ignore_index`` pixels take no part in any term. See
+``docs/ARCHITECTURE.md``.
 
 The registry (:data:`LOSSES`, :func:`get_spec`, :func:`build_loss`) and the class-weight helpers import no
 torch, so ``lossadvisor advise`` starts fast; the loss classes and :func:`gradient_norm` are loaded on first

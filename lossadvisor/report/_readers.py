@@ -58,6 +58,7 @@ class Samples:
     masks: np.ndarray  # (n, H, W) class indices
     predictions: dict[str, np.ndarray]  # config_id -> (n, H, W) class indices
     labels: dict[str, str]  # config_id -> readable label
+    captions: tuple[str, ...] = ()  # one per tile when written (volumes: case, slice and the lesion it shows)
 
 
 def read_json(file: Path, expected: type) -> Any:
@@ -184,6 +185,9 @@ def read_samples(file: Path) -> Samples:
         labels: dict[str, str] = {}
         if "labels" in npz.files:
             labels = {str(k): str(v) for k, v in json.loads(str(npz["labels"])).items()}
+        captions: tuple[str, ...] = ()
+        if "captions" in npz.files:
+            captions = tuple(str(c) for c in json.loads(str(npz["captions"])))
     if images.ndim == 3:  # grey tiles: repeat into RGB
         images = np.repeat(images[..., None], 3, axis=-1)
     if images.dtype != np.uint8:  # floats in [0, 1] or [0, 255], or 16-bit: rescale for display
@@ -195,4 +199,6 @@ def read_samples(file: Path) -> Samples:
     for key, pred in predictions.items():
         if pred.shape != masks.shape:
             raise DataError(f"pred__{key} has shape {pred.shape}, the masks {masks.shape}")
-    return Samples(images=images, masks=masks, predictions=predictions, labels=labels)
+    if captions and len(captions) != len(masks):
+        raise DataError(f"{len(captions)} captions for {len(masks)} tiles")
+    return Samples(images=images, masks=masks, predictions=predictions, labels=labels, captions=captions)

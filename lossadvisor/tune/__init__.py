@@ -34,6 +34,7 @@ _LAZY = {
     "stratified_split": "lossadvisor.tune.data",
     "redact_url": "lossadvisor.tune.study",
     "CompactUNet": "lossadvisor.tune.training",
+    "CompactUNet3d": "lossadvisor.tune.training",
     "DeviceChoice": "lossadvisor.tune.training",
     "EpochRecord": "lossadvisor.tune.training",
     "LRRangeResult": "lossadvisor.tune.training",

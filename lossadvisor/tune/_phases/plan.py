@@ -23,6 +23,7 @@ from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
 from lossadvisor.tune.data import (
     build_train_data,
+    build_volume_train_data,
     check_class_values,
     check_crop,
     check_fold_count,
@@ -38,11 +39,13 @@ from lossadvisor.tune.study import (
     open_storage,
     redact_url,
 )
-from lossadvisor.tune.training import check_model, check_step_memory, resolve_device
+from lossadvisor.tune.training import check_model, check_step_memory, for_volumes, resolve_device
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 MIN_STEPS_PER_EPOCH = 20
+BATCH_SIZE_TILES = 8
+BATCH_SIZE_VOLUMES = 2  # patches per batch, nnU-Net's 3-D default
 
 
 def loss_factory(ignore_index: int | None) -> Callable:
@@ -92,9 +95,12 @@ def plan(
     if run_dir.is_dir():
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec, base_space = advise_phase.advise(profile, opts.rules_config, opts.objective)
+    volumes = source.volumes is not None
+    if opts.batch_size is None:
+        opts = dataclasses.replace(opts, batch_size=BATCH_SIZE_VOLUMES if volumes else BATCH_SIZE_TILES)
     size_switch = None
     choice = resolve_device(opts.device, threads=opts.threads)
-    if size is None and crop is None:
+    if size is None and crop is None and not volumes:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
         cap = advise_phase.CPU_MAX_SWITCH_SIZE if choice.name == "cpu" else None
         size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple, max_size=cap)
@@ -104,7 +110,8 @@ def plan(
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
     # Checked against the data before the model's first forward pass: nothing here has trained or written.
-    check_crop(profile, crop)
+    if not volumes:  # a volume patch is padded up to, never refused by, a small case
+        check_crop(profile, crop)
     if cmap is None:
         check_class_values(profile)
     readable = profile.files_read
@@ -113,28 +120,34 @@ def plan(
     check_fold_count(readable, opts.folds)  # an upper bound on the usable pairs; the decoded count: below
     num_classes = max(2, profile.num_classes)
     out_channels = 1 if num_classes == 2 else num_classes
-    option = f"--crop {crop}" if crop else f"--size {size}"
-    check_step_memory(
-        spec.factory, in_channels=source.channels, out_channels=out_channels, side=side,
-        batch=opts.batch_size, device=choice.name, option=option,
-    )  # fmt: skip
+    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
+    if volumes:  # decoded before the model check, which needs their patch
+        data, read, spec = _volume_data(source, spec, crop=crop, run_dir=run_dir, seed=opts.seed,
+                                        ignore_index=ignore_index, train_ignore=train_ignore,
+                                        max_pixels=opts.max_pixels, data_settings=data_settings)  # fmt: skip
+    else:
+
+        def read(p):
+            return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
+
+        option = f"--crop {crop}" if crop else f"--size {size}"
+        check_step_memory(
+            spec.factory, in_channels=source.channels, out_channels=out_channels, side=side,
+            batch=opts.batch_size, device=choice.name, option=option,
+        )  # fmt: skip
     model_info = check_model(
         spec,
         in_channels=source.channels,
         out_channels=out_channels,
         side=side,
         device=choice.name,
+        patch=data.patch if volumes else None,
     )
-
-    def read(p):
-        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
-
-    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if source.in_memory is not None:
         data = train_data_from_memory(
             *source.in_memory, size=size, crop=crop, seed=opts.seed, ignore_index=train_ignore
         )
-    else:
+    elif not volumes:
         data = build_train_data(
             source.pairing.pairs,
             read_mask=read,
@@ -173,6 +186,8 @@ def plan(
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "size_switch": size_switch,
     }
+    if volumes:
+        settings |= {"patch": list(data.patch), "spacing": "native"}
     objective_settings = {k: settings[k] for k in TuneOptions.objective_names()} | {
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "model": model_info.name,
@@ -188,6 +203,27 @@ def plan(
         name=name, settings=settings, objective_settings=objective_settings, command=command,
         progress=progress,
     )  # fmt: skip
+
+
+def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignore, max_pixels, data_settings):
+    """The search split of 3-D cases, the label reader and the model spec that builds the 3-D network."""
+    from lossadvisor.io import read_volume
+
+    def read(p):
+        return read_volume(p, ignore_index=ignore_index, max_voxels=max_pixels).labels
+
+    data = build_volume_train_data(
+        list(source.volumes.pairs), read_label=read, cache_dir=run_dir / runfolder.CACHE_DIR,
+        fingerprint=source.profile.fingerprint, crop=crop, patch=profiled_patch(source.profile), seed=seed,
+        ignore_index=train_ignore, key_settings=data_settings, save=False,
+    )  # fmt: skip
+    return data, read, for_volumes(spec)
+
+
+def profiled_patch(profile) -> tuple[int, ...] | None:
+    """The training patch the profile measured its empty-patch shares at (volumes), so both agree."""
+    volume = getattr(profile, "volume", None)
+    return tuple(volume.patch_size) if volume is not None else None
 
 
 def refuse_mismatch(tc: TuneContext) -> None:

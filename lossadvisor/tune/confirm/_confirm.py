@@ -180,7 +180,7 @@ def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[li
     """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
     from lossadvisor.tune.training import image_counts
 
-    empty = np.zeros(data.val_masks.shape, dtype=np.int64)
+    empty = [np.zeros(m.shape, dtype=np.int64) for m in data.val_masks]  # tiles, or volumes of any shape
     counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)
     counts[:, 0] = 0
     counts[:, 1] = 0

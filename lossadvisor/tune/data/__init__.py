@@ -14,6 +14,7 @@ from lossadvisor.tune.data._data import load_source
 from lossadvisor.tune.data._pairing import Pairing, pair_files, read_image
 from lossadvisor.tune.data._preflight import check_class_values, check_crop, tile_count
 from lossadvisor.tune.data._split import DEFAULT_FOLDS, check_fold_count, stratified_split
+from lossadvisor.tune.data._volumes import build_volume_fold_data, build_volume_train_data
 
 __all__ = [
     "DEFAULT_FOLDS",
@@ -21,6 +22,8 @@ __all__ = [
     "TrainData",
     "build_fold_data",
     "build_train_data",
+    "build_volume_fold_data",
+    "build_volume_train_data",
     "check_class_values",
     "check_crop",
     "check_fold_count",

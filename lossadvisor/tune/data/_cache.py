@@ -63,11 +63,21 @@ class TrainData:
     skipped: list[str] = field(default_factory=list)  # "path: reason" of every pair that could not be read
     cache_path: Path | None = None
     loaded_from_cache: bool = False
+    # volumes (mode "volume", lossadvisor.tune.data._volumes): the (D, H, W) training patch, and the voxel
+    # size in mm of each validation volume; images and masks are then lists of whole volumes
+    patch: tuple[int, ...] | None = None
+    val_spacing: list[tuple[float, ...]] | None = None
 
     @property
     def channels(self) -> int:
-        """Image channels the model gets (3 for image files; any number for in-memory data)."""
-        return int(self.val_images.shape[-1])
+        """Image channels the model gets (3 for image files; any number for in-memory data and volumes)."""
+        first = self.val_images[0] if isinstance(self.val_images, list) else self.val_images
+        return int(first.shape[-1])
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for images, 3 for volumes."""
+        return 3 if self.patch is not None else 2
 
 
 def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
@@ -433,6 +443,11 @@ def _channel_stats(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 def save_cache(data: TrainData) -> None:
     """Write ``data`` to its ``cache_path`` unless it was read from there."""
+    if data.patch is not None:
+        from lossadvisor.tune.data._volumes import save_volume_cache
+
+        save_volume_cache(data)
+        return
     if data.cache_path is not None and not data.loaded_from_cache and not data.cache_path.is_file():
         _save(data, data.cache_path)
 

@@ -211,17 +211,48 @@ def _validated(training: TrainingSetup, lr: float) -> str:
 def _validation_set(contexts: list[RunContext]) -> ValidationSet:
     """How much the confirmation's scores rest on: validation tiles over all folds (every tile once), and
     true objects per size bucket (recall's base)."""
-    tally = ObjectRecallTally(scale=contexts[0].data.scale if contexts else 1.0)
+    tally = ObjectRecallTally.for_data(contexts[0].data) if contexts else ObjectRecallTally()
     tiles = 0
     for ctx in contexts:
         tiles += len(ctx.data.val_masks)
-        for mask in ctx.data.val_masks:
-            tally.add(mask, mask, num_classes=ctx.num_classes)
+        spacings = ctx.data.val_spacing or [None] * len(ctx.data.val_masks)
+        for mask, spacing in zip(ctx.data.val_masks, spacings, strict=True):
+            tally.add(mask, mask, num_classes=ctx.num_classes, spacing=spacing)
+    volumes = bool(contexts) and contexts[0].data.patch is not None
+    spacings = [s for ctx in contexts for s in ctx.data.val_spacing or []]
     return ValidationSet(
         tiles=int(tiles),
         objects={bucket: int(n) for bucket, n in tally.total.items()},
         object_found_overlap=OBJECT_FOUND_OVERLAP,
+        size_unit="mm³" if volumes else "px",
+        spacing=spacing_summary(spacings) if volumes else None,
     )
+
+
+ANISOTROPY_THRESHOLD = 3.0  # nnU-Net treats a volume as anisotropic when its spacings differ more than 3x
+
+
+def spacing_summary(spacings: list) -> dict:
+    """Voxel spacing per axis (D, H, W) over the validated volumes (each volume once), and anisotropy.
+
+    Example:
+        >>> s = spacing_summary([(5.0, 0.8, 0.8), (1.0, 1.0, 1.0)])
+        >>> s["median_mm"], s["anisotropic_volumes"], s["max_anisotropy"]
+        ([3.0, 0.9, 0.9], 1, 6.25)
+    """
+    array = np.asarray(spacings, dtype=float).reshape(-1, 3)
+    ratio = array.max(axis=1) / np.maximum(array.min(axis=1), 1e-12)
+    return {
+        "axes": ["D", "H", "W"],
+        "volumes": int(len(array)),
+        "median_mm": [round(float(v), 4) for v in np.median(array, axis=0)],
+        "min_mm": [round(float(v), 4) for v in array.min(axis=0)],
+        "max_mm": [round(float(v), 4) for v in array.max(axis=0)],
+        "median_anisotropy": round(float(np.median(ratio)), 3),
+        "max_anisotropy": round(float(ratio.max()), 3),
+        "anisotropic_volumes": int((ratio > ANISOTROPY_THRESHOLD).sum()),
+        "anisotropy_threshold": ANISOTROPY_THRESHOLD,
+    }
 
 
 def display_rgb(images: np.ndarray) -> np.ndarray:
@@ -266,10 +297,21 @@ def _write_sample_file(
         if loaded is not None:
             predictions[cid] = loaded
     idx = ctx.sample_indices
+    captions = None
+    if ctx.data.patch is not None:  # volumes: slices through the largest and smallest lesion
+        from lossadvisor.tune.training import sample_views, stack_slices
+
+        views = sample_views(ctx.data, idx)
+        images = stack_slices({i: ctx.data.val_images[i] for i, _, _ in views}, views)
+        masks = stack_slices({i: ctx.data.val_masks[i] for i, _, _ in views}, views)
+        captions = [caption for _, _, caption in views]
+    else:
+        images, masks = ctx.data.val_images[idx], ctx.data.val_masks[idx]
     write_samples(
         run_dir / runfolder.SAMPLES_NPZ,
-        images=display_rgb(ctx.data.val_images[idx]),
-        masks=ctx.data.val_masks[idx],
+        images=display_rgb(images),
+        masks=masks,
         predictions=predictions,
         labels={cid: chosen[cid] for cid in predictions},
+        captions=captions,
     )

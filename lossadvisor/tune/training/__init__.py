@@ -20,7 +20,7 @@ from lossadvisor.tune.training._metrics import (
     collapse_kind,
     foreground_score,
 )
-from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, for_volumes, resolve_model
 from lossadvisor.tune.training._run import (
     Configuration,
     RunContext,
@@ -37,10 +37,12 @@ from lossadvisor.tune.training._train import (
     image_counts,
     train_trial,
 )
+from lossadvisor.tune.training._volume_batches import sample_views, stack_slices
 
 # Public names that need torch, and the private module that defines each.
 _LAZY = {
     "CompactUNet": "_unet",
+    "CompactUNet3d": "_unet",
     "count_parameters": "_unet",
 }
 
@@ -71,6 +73,7 @@ __all__ = [
     "collapse_kind",
     "config_id",
     "describe",
+    "for_volumes",
     "foreground_score",
     "image_counts",
     "jsonable_params",
@@ -78,6 +81,8 @@ __all__ = [
     "outcome_summary",
     "resolve_device",
     "resolve_model",
+    "sample_views",
+    "stack_slices",
     "train_trial",
     *_LAZY,
 ]

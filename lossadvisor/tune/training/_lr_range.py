@@ -20,7 +20,7 @@ import numpy as np
 from lossadvisor._run_records import LRRangeTest
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.tune.data import TrainData
-from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._batches import make_batch_source
 from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 
 START_LR = 1e-7  # fastai's defaults
@@ -102,16 +102,15 @@ def lr_range_test(
     """
     import torch
 
-    from lossadvisor.tune.training._train import WEIGHT_DECAY, _autocast_factory
-    from lossadvisor.tune.training._unet import CompactUNet
+    from lossadvisor.tune.training._train import WEIGHT_DECAY, _autocast_factory, default_model
 
     rng = seed_everything(seed)
     out_channels = 1 if num_classes == 2 else num_classes
-    model = (model_factory or (lambda c, k: CompactUNet(c, k)))(data.channels, out_channels)
+    model = (model_factory or default_model(data))(data.channels, out_channels)
     model = model.to(device.name).train()
     loss_fn = loss_factory(loss_name, dict(params or {}))
     optimiser = torch.optim.AdamW(model.parameters(), lr=START_LR, weight_decay=WEIGHT_DECAY)
-    source = BatchSource(data, batch_size=batch_size, device=device.name, rng=rng)
+    source = make_batch_source(data, batch_size=batch_size, device=device.name, rng=rng)
     autocast = _autocast_factory(device)
     ratio = (END_LR / START_LR) ** (1 / max(1, num_iterations - 1))
     lrs, smoothed = [], []
