@@ -282,7 +282,8 @@ class TrainingSetup(_Record):
     tile_px: int | None = None
     tile_mode: str = ""
     steps_per_run: int | None = None
-    objective: str = ""
+    objective: str = ""  # in words: what the search and the confirmation scored
+    scored_metric: str = "iou"  # --objective: "iou", "dice" or "recall" (files before it: IoU)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -101,7 +101,9 @@ def tune_option(name: str, **extra) -> Callable:
     flag, accepts = f.metadata["flag"], f.metadata["accepts"]
     if accepts.kind is bool:  # an off-switch: the flag given means the opposite of the default
         return click.option(flag, is_flag=True, help=f.metadata["help"], **extra)
-    if accepts.path is not None:
+    if accepts.choices is not None:
+        kind = click.Choice(accepts.choices)
+    elif accepts.path is not None:
         kind = click.Path(
             exists=accepts.path == "file",
             dir_okay=accepts.path != "file",
@@ -166,6 +168,7 @@ def _param_name(flag: str) -> str:
 @tune_option("class_map")
 @tune_option("ignore_index")
 @tune_option("rules_config")
+@tune_option("objective")
 @tune_option("seed")
 @tune_option("max_pixels")
 @tune_option("heartbeat")

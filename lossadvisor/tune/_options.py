@@ -42,6 +42,7 @@ class Accepts:
     optional: bool = False
     path: str | None = None
     writable: bool = False  # a folder the run writes into (the CLI refuses one it cannot write)
+    choices: tuple[str, ...] | None = None  # a string option that takes one of these names only
 
     def ok(self, value: Any) -> bool:
         if value is None:
@@ -57,7 +58,7 @@ class Accepts:
         elif self.kind is Path:
             return isinstance(value, (str, os.PathLike))
         else:
-            return isinstance(value, str)
+            return isinstance(value, str) and (self.choices is None or value in self.choices)
         if not number:
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
@@ -66,6 +67,8 @@ class Accepts:
 
     def expected(self) -> str:
         """What the option must be, for the message of a refused value."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}.get(
             self.kind, "a path"
         )
@@ -289,6 +292,14 @@ class TuneOptions:
         flag="--rules-config",
         accepts=Accepts(Path, optional=True, path="file"),
         help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
+    )
+    objective: str = option(
+        "iou",
+        flag="--objective",
+        accepts=Accepts(str, choices=("iou", "dice", "recall")),  # = lossadvisor.rules.OBJECTIVES (a test)
+        objective=True,
+        help="The metric you score: foreground IoU, Dice, or pixel recall. The rules rank for it, the search "
+        "maximises it, the verdict compares finalists on it (--margin is then in that metric).",
     )
     seed: int = option(
         0,

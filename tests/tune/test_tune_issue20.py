@@ -450,7 +450,7 @@ def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
     def summary(out):
         if where == "after_train":
             kill()
-        return {"val_iou": 0.5}
+        return {"val_iou": 0.5, "val_score": 0.5}  # outcome_summary's keys (val_score: the scored metric)
 
     monkeypatch.setattr(confirm, "outcome_summary", summary)
     data = SimpleNamespace(val_names=["t"])

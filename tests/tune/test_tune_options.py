@@ -37,6 +37,8 @@ def _other_value(f: dataclasses.Field, tmp_path):
         return 0.25 if accepts.high is not None else 7.5
     if f.name == "confirm_budget":  # runs or a time, checked by its own parser
         return "12m"
+    if accepts.choices is not None:  # a named choice (objective): the last one that is not the default
+        return next(c for c in reversed(accepts.choices) if c != f.default)
     return f"{f.name}-value"  # storage, study name, model, device: strings
 
 
@@ -127,6 +129,7 @@ def test_the_defaults_are_the_library_defaults():
 def test_objective_options_are_those_a_resumed_study_must_share():
     assert set(TuneOptions.objective_names()) == {
         "size", "crop", "epochs", "steps_per_epoch", "batch_size", "warmup_steps", "seed", "folds",
+        "objective",  # a study scored by recall is not one scored by IoU (issue 21)
     }  # fmt: skip
 
 

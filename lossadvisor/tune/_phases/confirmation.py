@@ -105,9 +105,9 @@ def context_for(tc: TuneContext, live: Live, confirmed: Confirmed, unit: Unit) -
     return replace(ctx, steps_per_epoch=tc.steps * CONFIRM_STEP_FACTOR**unit.level)
 
 
-def replay(live: Live, confirmed: Confirmed) -> RaceState:
-    """The race as the stored results say it stands."""
-    got = collect(live.cstudy, confirmed.picks)
+def replay(tc: TuneContext, live: Live, confirmed: Confirmed) -> RaceState:
+    """The race as the stored results say it stands, scored by the metric the user chose (``--objective``)."""
+    got = collect(live.cstudy, confirmed.picks, metric=tc.options.objective)
     return race_state(confirmed.entries(), got.iou, got.seconds, confirmed.race)
 
 
@@ -117,7 +117,7 @@ def confirm(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     confirmed = prepare(tc, live, searched)
     cstudy, session, bars = live.cstudy, live.session, live.bars
     bars.start_runs(total=None, desc="confirmation runs")
-    first = replay(live, confirmed)
+    first = replay(tc, live, confirmed)
     if first.finished:
         logger.warning(
             "The confirmation race is already over (%s; %d runs stored): nothing new to train. Raise "
@@ -133,13 +133,13 @@ def confirm(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
 
     while True:
         with session.lock():  # the next repetition's units enqueued once, whatever the number of workers
-            state = replay(live, confirmed)
+            state = replay(tc, live, confirmed)
             if state.finished:
                 break
             enqueue_units(cstudy, confirmed.picks, state.pending)
         run()
         session.wait_idle(cstudy, run)  # the others' units, and any a dead worker left
-        after = replay(live, confirmed)
+        after = replay(tc, live, confirmed)
         if not after.finished and {u.key() for u in after.pending} == {u.key() for u in state.pending}:
             raise LossAdvisorError(
                 f"The confirmation cannot finish: {len(after.pending)} run(s) of the race failed and are not "

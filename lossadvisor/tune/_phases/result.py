@@ -39,12 +39,14 @@ SHARED_AT_END = (
 def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Confirmed) -> Path:
     """Decide the verdict, write the tables and result.json, mark run.json complete; return result.json."""
     study, picks, space = live.study, confirmed.picks, searched.space
-    got = collect(live.cstudy, picks)
+    got = collect(live.cstudy, picks, metric=tc.options.objective)
     confirm_records, tiles = got.records, got.tiles
     race = race_outcome(tc, confirmed, got)
     level_of = {f.entry: race.rival_level.get(f.entry, race.final_level) for f in picks}
     finalist_runs = got.finalist_runs(picks, level_of)
-    verdict = race_verdict(finalist_runs, race, confirm_records, margin=tc.options.margin)
+    verdict = race_verdict(
+        finalist_runs, race, confirm_records, margin=tc.options.margin, metric=tc.options.objective
+    )
     ranking = finalist_ranking(list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records)
     diagnostics = summarise(live.diag_records)
     write_tables(tc.run_dir, study, diagnostics=live.diag_records, confirmation=confirm_records, tiles=tiles)

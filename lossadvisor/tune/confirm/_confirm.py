@@ -29,10 +29,12 @@ from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
 from lossadvisor.tune.search import BASELINE_LOSS, SearchSpace
 from lossadvisor.tune.study import INTERRUPTED, NOT_COUNTED
 from lossadvisor.tune.training import (
+    DEFAULT_METRIC,
     Configuration,
     RunContext,
     config_id,
     describe,
+    foreground_score,
     jsonable_params,
     outcome_summary,
 )
@@ -244,7 +246,7 @@ def _run_unit(cstudy, trial, by_entry, context_for, *, base_seed: int, beat) -> 
         "params": jsonable_params(finalist.config.params), **summary,
         "epochs": [asdict(r) for r in outcome.epochs],
     }  # fmt: skip
-    value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
+    value = 0.0 if outcome.failed or summary["val_score"] is None else float(summary["val_score"])
     with deferred_interrupts():  # the record and COMPLETE together: never a complete unit without its record
         trial.set_user_attr(RECORD_ATTR, record)
         trial.set_user_attr(COUNTS_ATTR, {"tiles": names, "counts": counts.tolist()})
@@ -295,8 +297,9 @@ class Collected:
         return out
 
 
-def collect(cstudy, finalists: Sequence[Finalist]) -> Collected:
-    """Read the finished units of the finalists back (a unit two workers both finished: the first)."""
+def collect(cstudy, finalists: Sequence[Finalist], *, metric: str = DEFAULT_METRIC) -> Collected:
+    """Read the finished units of the finalists back (a unit two workers both finished: the first); each
+    unit's score (``Collected.iou``) is the scored metric (``--objective``, IoU by default)."""
     wanted = {f.entry for f in finalists}
     out = Collected([], {}, {}, {}, {}, {}, [])
     for t in cstudy.get_trials(deepcopy=False):
@@ -311,7 +314,7 @@ def collect(cstudy, finalists: Sequence[Finalist]) -> Collected:
         stored = t.user_attrs[COUNTS_ATTR]
         counts = np.asarray(stored["counts"], dtype=np.int64)
         out.counts[unit] = counts
-        out.iou[unit] = float(foreground_iou(counts.sum(axis=0)))
+        out.iou[unit] = float(foreground_score(counts.sum(axis=0), metric))
         out.seconds[unit] = float(rec.get("duration_s") or 0.0)
         out.collapsed[unit] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
         out.failed[unit] = bool(rec["failed"])

@@ -25,6 +25,7 @@ from lossadvisor.tune.confirm._posterior import (
     comparison_state,
     runs_to_decide,
 )
+from lossadvisor.tune.training import DEFAULT_METRIC, foreground_score
 
 DEFAULT_MARGIN = 0.01  # IoU: smaller differences are not worth a more complex loss
 # Simplest first: fewer parameters, fewer ways to fail, what every framework ships. A tie goes to the first.
@@ -72,6 +73,11 @@ def run_iou(counts: np.ndarray) -> float:
     return float(foreground_iou(np.asarray(counts).sum(axis=0)))
 
 
+def run_score(counts: np.ndarray, metric: str = DEFAULT_METRIC) -> float:
+    """A run's scored metric (IoU, Dice or recall, ``--objective``): its tiles' counts pooled."""
+    return float(foreground_score(np.asarray(counts).sum(axis=0), metric))
+
+
 def simplicity_rank(loss: str) -> int:
     """Position of ``loss`` in :data:`SIMPLICITY_ORDER` (every other loss after them)."""
     return SIMPLICITY_ORDER.index(loss) if loss in SIMPLICITY_ORDER else len(SIMPLICITY_ORDER)
@@ -93,15 +99,15 @@ def _single_explanation(winner, finalists) -> str:
     )
 
 
-def _mean_iou(f: FinalistRuns) -> float:
-    return float(np.mean([run_iou(c) for c in f.runs.values()]))
+def _mean_iou(f: FinalistRuns, metric: str = DEFAULT_METRIC) -> float:
+    return float(np.mean([run_score(c, metric) for c in f.runs.values()]))
 
 
-def _order(finalists: Sequence[FinalistRuns]) -> OrderCheck:
+def _order(finalists: Sequence[FinalistRuns], metric: str = DEFAULT_METRIC) -> OrderCheck:
     """Does the search's order of the finalists hold after the longer confirmation runs? Who overtook whom."""
     searched = [f for f in finalists if f.search_value is not None and f.runs]
     before = [f.entry for f in sorted(searched, key=lambda f: -f.search_value)]
-    means = {f.entry: _mean_iou(f) for f in searched}
+    means = {f.entry: _mean_iou(f, metric) for f in searched}
     value = {f.entry: f.search_value for f in searched}
     after = sorted(before, key=lambda e: -means[e])
     overtook = tuple(  # x was strictly below y in the search and is above it after confirmation
@@ -142,23 +148,33 @@ class RaceOutcome:
 
 
 def race_verdict(
-    finalists: Sequence[FinalistRuns], race: RaceOutcome, records: Sequence[dict], *, margin: float
+    finalists: Sequence[FinalistRuns],
+    race: RaceOutcome,
+    records: Sequence[dict],
+    *,
+    margin: float,
+    metric: str = DEFAULT_METRIC,
 ) -> Verdict:
     """The verdict (result.json's ``verdict``) from the race: outcome, the three probabilities per comparison,
     whether the order held between budgets, who was still improving, and what to do next when undecided."""
     from lossadvisor.runfolder import json_clean
 
-    return Verdict.from_dict(json_clean(_verdict(finalists, race, records, margin=margin)))
+    return Verdict.from_dict(json_clean(_verdict(finalists, race, records, margin=margin, metric=metric)))
 
 
 def _verdict(
-    finalists: Sequence[FinalistRuns], race: RaceOutcome, records: Sequence[dict], *, margin: float
+    finalists: Sequence[FinalistRuns],
+    race: RaceOutcome,
+    records: Sequence[dict],
+    *,
+    margin: float,
+    metric: str = DEFAULT_METRIC,
 ) -> dict:
     by_entry = {f.entry: f for f in finalists}
     d = race.decision
     base = {
         "margin": margin, "decision_level": DECISION_LEVEL, "simpler_if": SIMPLER_IF_AS_GOOD,
-        "order": _order(finalists).to_dict(), "race": _race_block(race),
+        "order": _order(finalists, metric).to_dict(), "race": _race_block(race),
     }  # fmt: skip
     with_runs = [f for f in finalists if f.runs]
     if d is None:

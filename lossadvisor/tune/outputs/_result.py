@@ -29,6 +29,7 @@ from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally, R
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
+METRIC_LABELS = {"iou": "foreground IoU", "dice": "foreground Dice", "recall": "foreground pixel recall"}
 MODEL_LABELS = {"compact": "compact U-Net", "monai-unet": "MONAI UNet", "monai-segresnet": "MONAI SegResNet"}
 
 
@@ -178,9 +179,10 @@ def _training_setup(
     name = model.name if model is not None else ""
     return TrainingSetup(
         steps_per_run=total_steps,
-        objective="search: validation foreground IoU (best epoch) on one stratified split; "
-        "confirmation: final-epoch foreground IoU pooled over each fold's validation tiles, paired across "
-        "finalists",
+        objective=f"search: validation {METRIC_LABELS[ctx.objective]} (best epoch) on one stratified split; "
+        f"confirmation: final-epoch {METRIC_LABELS[ctx.objective]} pooled over each fold's validation tiles, "
+        "paired across finalists",
+        scored_metric=ctx.objective,
         model=MODEL_LABELS.get(name, name or "model"),
         parameters=model.parameters if model is not None else None,
         optimizer="AdamW",
