@@ -1,5 +1,9 @@
 """One short training run: AdamW on the compact U-Net, validated after every epoch.
 
+What a run's score should say is how good the loss is, not how lucky the seed was: the recipe's steadying
+parts (foreground-centred crops, the learning-rate schedule, evaluating a moving average of the weights) are
+in :mod:`lossadvisor.tune._recipe` and are options of :class:`TrialConfig`.
+
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
 "epoch" here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every
@@ -22,6 +26,7 @@ from lossadvisor.tune._batches import BatchSource
 from lossadvisor.tune._cache import TrainData
 from lossadvisor.tune._device import DeviceChoice, seed_everything
 from lossadvisor.tune._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
+from lossadvisor.tune._recipe import WeightAverage, lr_factor
 
 # A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
 # up on small or absent objects, Milletari et al. 2016).
@@ -45,6 +50,9 @@ class TrialConfig:
     batch_size: int = 8
     warmup_steps: int = 0  # linear warm-up from lr/100 (0 = none)
     seed: int = 0
+    schedule: str = "constant"  # after the warm-up: "constant", "cosine" or "linear" decay to 0 (_recipe)
+    ema_decay: float | None = None  # evaluate a moving average of the weights with this decay (None: the weights)
+    foreground_share: float = 0.0  # crop mode: share of a batch's crops centred on foreground (_recipe)
 
 
 @dataclass
@@ -227,7 +235,13 @@ def train_trial(
         if hasattr(loss_fn, "to"):
             loss_fn = loss_fn.to(device.name)
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
-        source = BatchSource(data, batch_size=config.batch_size, device=device.name, rng=rng)
+        source = BatchSource(
+            data, batch_size=config.batch_size, device=device.name, rng=rng,
+            foreground_share=config.foreground_share, ignore_index=ignore_index,
+        )  # fmt: skip
+        average = WeightAverage(model, decay=config.ema_decay) if config.ema_decay is not None else None
+        scored = average.model if average is not None else model  # the model every validation measures
+        total_steps = config.epochs * config.steps_per_epoch
         params = [p for p in model.parameters() if p.requires_grad]
         norms: list[float] = []
         step = 0
@@ -236,12 +250,9 @@ def train_trial(
             t_epoch = time.perf_counter()
             losses, epoch_norms, spikes = [], [], 0
             for _ in range(config.steps_per_epoch):
-                if config.warmup_steps and step < config.warmup_steps:
-                    for group in optimiser.param_groups:
-                        group["lr"] = config.lr * (0.01 + 0.99 * step / config.warmup_steps)
-                elif config.warmup_steps and step == config.warmup_steps:
-                    for group in optimiser.param_groups:
-                        group["lr"] = config.lr
+                rate = config.lr * lr_factor(config.schedule, step, total_steps, config.warmup_steps)
+                for group in optimiser.param_groups:
+                    group["lr"] = rate
                 t_data = time.perf_counter()
                 x, y = source.train_batch()
                 outcome.data_s += time.perf_counter() - t_data
@@ -265,6 +276,8 @@ def train_trial(
                 norms.append(norm)
                 epoch_norms.append(norm)
                 optimiser.step()
+                if average is not None:
+                    average.update(model)
                 losses.append(loss_value)
                 step += 1
                 outcome.images_seen += len(x)
@@ -272,7 +285,7 @@ def train_trial(
             recall = ObjectRecallTally(scale=data.scale) if is_last else None
             per_image: list | None = [] if is_last else None
             tally = evaluate(
-                model,
+                scored,
                 source,
                 num_classes=num_classes,
                 ignore_index=ignore_index,
@@ -308,9 +321,9 @@ def train_trial(
                 outcome.stopped_early = True
                 break
         if sample_indices:
-            outcome.sample_predictions = _predict_tiles(model, source, sample_indices, autocast)
+            outcome.sample_predictions = _predict_tiles(scored, source, sample_indices, autocast)
         if keep_model:
-            outcome.model = model
+            outcome.model = scored
     except _TrialFailed as exc:
         outcome.failed, outcome.fail_reason, outcome.nonfinite = True, str(exc), 1
     except RuntimeError as exc:
