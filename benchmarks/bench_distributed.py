@@ -40,7 +40,7 @@ def fresh_schema(url: str):
     """A URL whose tables go to a new, empty schema (dropped afterwards)."""
     import sqlalchemy
 
-    from lossadvisor.tune._storage import driver_url
+    from lossadvisor.tune.study._storage import driver_url
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     engine = sqlalchemy.create_engine(driver_url(url), poolclass=sqlalchemy.pool.NullPool)
@@ -67,7 +67,7 @@ def run_workers(url: str, n_workers: int, settings: list[str], n_trials: int, wo
     import optuna
     from optuna.trial import TrialState
 
-    from lossadvisor.tune._storage import open_storage
+    from lossadvisor.tune.study._storage import open_storage
 
     name = f"bench-{n_workers}w"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -135,8 +135,8 @@ def coordination_overhead(url: str, workdir: Path) -> tuple[float, float]:
     """Seconds per trial: (SQLite ask/tell, PostgreSQL worker claim/tell), training replaced by nothing."""
     import optuna
 
-    from lossadvisor.tune._session import Session
-    from lossadvisor.tune._space import LR_PARAM
+    from lossadvisor.tune.search._space import LR_PARAM
+    from lossadvisor.tune.study._session import Session
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     dist = optuna.distributions.FloatDistribution(0.0, 1.0)

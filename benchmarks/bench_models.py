@@ -42,7 +42,7 @@ def one_trial(preset: str, data, *, steps: int, threads: int) -> tuple[float, fl
     """(training images/s, seconds of the run, parameters) of one plain-CE run of ``preset``."""
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import TrialConfig, resolve_device, train_trial
-    from lossadvisor.tune._models import check_model, resolve_model
+    from lossadvisor.tune.training._models import check_model, resolve_model
 
     spec = resolve_model(preset)
     device = resolve_device("cpu", threads=threads)
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args, _ = parser.parse_known_args(argv)
     import os
 
-    from lossadvisor.tune._models import PRESETS
+    from lossadvisor.tune.training._models import PRESETS
 
     size = 64 if args.quick else 128
     steps = args.steps or (20 if args.quick else DEFAULT_TRIAL_STEPS)

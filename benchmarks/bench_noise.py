@@ -146,18 +146,29 @@ def _sets(size: int, quick: bool, workdir: Path, names: list[str]) -> list[SetSp
     nuclei = _nuclei()
     for name in names:
         if name == "buildings":
-            out.append(SetSpec(name, EXAMPLE / "images", EXAMPLE / "masks", size, None, f"31 tiles, {size} px"))
+            out.append(
+                SetSpec(name, EXAMPLE / "images", EXAMPLE / "masks", size, None, f"31 tiles, {size} px")
+            )
         elif name == "nuclei":
             if nuclei is None:
                 print(f"  (dsb2018-nuclei not found at {NUCLEI} or {SHARED_NUCLEI}: skipped)")
                 continue
-            out.append(SetSpec(name, nuclei / "images", nuclei / "masks", size, None, f"170 tiles, {size} px"))
+            out.append(
+                SetSpec(name, nuclei / "images", nuclei / "masks", size, None, f"170 tiles, {size} px")
+            )
         elif name == "outlines":
             src = EXAMPLE if quick or nuclei is None else nuclei
             dst = workdir / f"outlines-of-{src.name}"
             n = build_outlines(src, dst, max_side=None if quick else MAX_OUTLINE_SIDE)
             out.append(
-                SetSpec(name, dst / "images", dst / "masks", size, size, f"{n} tiles of {src.name}, {size}-px crops")
+                SetSpec(
+                    name,
+                    dst / "images",
+                    dst / "masks",
+                    size,
+                    size,
+                    f"{n} tiles of {src.name}, {size}-px crops",
+                )
             )
     return out
 
@@ -165,7 +176,7 @@ def _sets(size: int, quick: bool, workdir: Path, names: list[str]) -> list[SetSp
 @contextlib.contextmanager
 def _data_stream(seed: int):
     """Give the run's data stream (order, crops, flips) its own seed, apart from the initialisation's."""
-    from lossadvisor.tune import _train
+    from lossadvisor.tune.training import _train
 
     original = _train.seed_everything
 
@@ -181,18 +192,20 @@ def _data_stream(seed: int):
 
 
 def _iou(counts: np.ndarray) -> float:
-    from lossadvisor.tune._verdict import run_iou
+    from lossadvisor.tune.confirm._verdict import run_iou
 
     return run_iou(counts)
 
 
-def train_run(data, recipe: Recipe, loss: tuple, *, init_seed: int, data_seed: int, steps: tuple, device) -> dict:
+def train_run(
+    data, recipe: Recipe, loss: tuple, *, init_seed: int, data_seed: int, steps: tuple, device
+) -> dict:
     """One run; returns the per-tile counts of the last step, of the last validations and of the EMA model."""
     from lossadvisor.losses import build_loss
-    from lossadvisor.tune._batches import BatchSource
-    from lossadvisor.tune._recipe import WeightAverage
-    from lossadvisor.tune._train import TrialConfig, evaluate, train_trial
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._batches import BatchSource
+    from lossadvisor.tune.training._recipe import WeightAverage
+    from lossadvisor.tune.training._train import TrialConfig, evaluate, train_trial
+    from lossadvisor.tune.training._unet import CompactUNet
 
     name, params, lr = loss
     epochs, steps_per_epoch = steps
@@ -252,9 +265,9 @@ def monai_run(data, loss: tuple, *, seed: int, steps: int, device) -> np.ndarray
     from monai.networks.nets import UNet
 
     from lossadvisor.losses import build_loss
-    from lossadvisor.tune._batches import BatchSource
-    from lossadvisor.tune._device import seed_everything
-    from lossadvisor.tune._train import evaluate
+    from lossadvisor.tune.training._batches import BatchSource
+    from lossadvisor.tune.training._device import seed_everything
+    from lossadvisor.tune.training._train import evaluate
 
     rng = seed_everything(seed)
     model = UNet(spatial_dims=2, in_channels=data.channels, out_channels=1, channels=(16, 32, 64, 128),
@@ -269,15 +282,19 @@ def monai_run(data, loss: tuple, *, seed: int, steps: int, device) -> np.ndarray
         loss_fn(model(x), y).backward()
         optimiser.step()
     per_image: list = []
-    evaluate(model, source, num_classes=2, ignore_index=None, autocast=contextlib.nullcontext, per_image=per_image)
+    evaluate(
+        model, source, num_classes=2, ignore_index=None, autocast=contextlib.nullcontext, per_image=per_image
+    )
     return np.stack(per_image)
 
 
-def run_set(spec: SetSpec, recipes: list[Recipe], *, quick: bool, threads: int, workdir: Path, monai: bool) -> dict:
+def run_set(
+    spec: SetSpec, recipes: list[Recipe], *, quick: bool, threads: int, workdir: Path, monai: bool
+) -> dict:
     """Train every (recipe, loss, fold, cell) run of one set (and the MONAI reference); return raw scores."""
     from lossadvisor.io import read_mask
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune._cache import build_fold_data
+    from lossadvisor.tune.data._cache import build_fold_data
 
     device = resolve_device("cpu", threads=threads)
     pairs = pair_files(spec.images, spec.masks).pairs
@@ -323,7 +340,7 @@ def run_set(spec: SetSpec, recipes: list[Recipe], *, quick: bool, threads: int, 
 def _bootstrap_var(a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator) -> float:
     """Variance of a run's pooled IoU (or of the difference ``a - b`` of two runs on the same tiles) when the
     validation tiles are resampled with replacement."""
-    from lossadvisor.tune._verdict import foreground_iou
+    from lossadvisor.tune.confirm._verdict import foreground_iou
 
     idx = rng.integers(0, len(a), size=(BOOTSTRAPS, len(a)))
     va = foreground_iou(a[idx].sum(axis=1))
@@ -385,7 +402,9 @@ def summarise(raw: dict) -> dict:
                 continue
             diff = {k: yb[k] - ya[k] for k in ya}
             rows[f"{recipe}/{how}"] = {
-                LOSSES[0][0]: decompose(ya, ca), LOSSES[1][0]: decompose(yb, cb), "diff": decompose(diff, cb, ca),
+                LOSSES[0][0]: decompose(ya, ca),
+                LOSSES[1][0]: decompose(yb, cb),
+                "diff": decompose(diff, cb, ca),
             }
     monai = {}
     for name, _, _ in LOSSES:
@@ -413,7 +432,9 @@ def _seed_sd(row: dict) -> float:
 def print_table(raw: dict, after: str | None) -> None:
     s = summarise(raw)
     a, b = LOSSES[0][0], LOSSES[1][0]
-    print(f"  {raw['set']} ({raw['note']}; {raw['steps']} steps; {FOLDS} folds x {len(CELLS)} runs x 2 losses):")
+    print(
+        f"  {raw['set']} ({raw['note']}; {raw['steps']} steps; {FOLDS} folds x {len(CELLS)} runs x 2 losses):"
+    )
     print(
         f"    {'recipe / scoring':<30} {a:>6} {b:>7}  {'SD(diff)':>8}  {'seed SD':>7}  "
         f"{'data':>5} {'init':>5} {'fold':>5} {'tile':>5}  (components of the difference, as SDs)"
@@ -454,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks noise")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help="tile side (resize) and crop side (px)")
+    parser.add_argument(
+        "--size", type=int, default=DEFAULT_SIZE, help="tile side (resize) and crop side (px)"
+    )
     parser.add_argument("--sets", default="buildings,nuclei,outlines")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--no-monai", action="store_true", help="skip the independent MONAI reference runs")

@@ -135,11 +135,11 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
-    from lossadvisor.tune._cache import build_fold_data
-    from lossadvisor.tune._confirm import Finalist, collect, enqueue_units, run_units
-    from lossadvisor.tune._search import RunContext
-    from lossadvisor.tune._space import Configuration
-    from lossadvisor.tune._verdict import decide
+    from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units
+    from lossadvisor.tune.confirm._verdict import decide
+    from lossadvisor.tune.data._cache import build_fold_data
+    from lossadvisor.tune.search._search import RunContext
+    from lossadvisor.tune.search._space import Configuration
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pairs = pair_files(EXAMPLE / "images", EXAMPLE / "masks").pairs

@@ -59,7 +59,7 @@ def test_the_report_sees_only_the_contract_columns(tmp_path: Path) -> None:
 
 
 def test_report_and_tuner_share_the_contract() -> None:
-    from lossadvisor.tune import _outputs
+    from lossadvisor.tune.outputs import _outputs
 
     for name in ("TRIAL_COLUMNS", "EPOCH_COLUMNS", "RUN_COLUMNS", "TILE_COLUMNS"):
         assert getattr(_outputs, name) is getattr(runfolder, name)

@@ -73,8 +73,8 @@ def _format_table(result) -> str:
     return "\n".join(lines)
 
 
-# The presets of lossadvisor.tune._models, repeated so completion and --help need no torch (a test keeps them
-# equal).
+# The presets of lossadvisor.tune.training._models, repeated so completion and --help need no torch (a test
+# keeps them equal).
 MODEL_PRESETS = ("compact", "monai-unet", "monai-segresnet")
 
 
@@ -298,7 +298,7 @@ def tune_command(
     from lossadvisor._text import display_path, safe_text
     from lossadvisor.tune import tune
     from lossadvisor.tune._signals import exit_code
-    from lossadvisor.tune._study import redact_url
+    from lossadvisor.tune.study import redact_url
 
     configure_logging(quiet)
     try:

@@ -14,15 +14,30 @@ Example:
 from __future__ import annotations
 
 from lossadvisor.tune._api import TuneResult, tune
-from lossadvisor.tune._cache import TrainData, build_train_data
-from lossadvisor.tune._device import DeviceChoice, choose_threads, resolve_device
-from lossadvisor.tune._lr_range import LRRangeResult, lr_range_test
-from lossadvisor.tune._metrics import SegmentationTally, collapse_kind
-from lossadvisor.tune._pairing import Pairing, pair_files, read_image
-from lossadvisor.tune._split import stratified_split
-from lossadvisor.tune._study import redact_url
-from lossadvisor.tune._train import EpochRecord, TrialConfig, TrialOutcome, train_trial
-from lossadvisor.tune._unet import CompactUNet, count_parameters
+from lossadvisor.tune.data import (
+    Pairing,
+    TrainData,
+    build_train_data,
+    pair_files,
+    read_image,
+    stratified_split,
+)
+from lossadvisor.tune.study import redact_url
+from lossadvisor.tune.training import (
+    CompactUNet,
+    DeviceChoice,
+    EpochRecord,
+    LRRangeResult,
+    SegmentationTally,
+    TrialConfig,
+    TrialOutcome,
+    choose_threads,
+    collapse_kind,
+    count_parameters,
+    lr_range_test,
+    resolve_device,
+    train_trial,
+)
 
 __all__ = [
     "CompactUNet",

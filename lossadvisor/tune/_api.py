@@ -24,10 +24,6 @@ from lossadvisor._run_records import (
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import DEFAULT_MAX_PIXELS
-from lossadvisor.tune._confirm import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS
-from lossadvisor.tune._lock import releases_folder_locks
-from lossadvisor.tune._models import resolve_model
-from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._phases import (
     confirmation,
     plan,
@@ -47,12 +43,13 @@ from lossadvisor.tune._phases.search import LR_TEST_ATTR
 from lossadvisor.tune._phases.search import lr_range_tests as _lr_range_tests
 from lossadvisor.tune._phases.start import SAMPLE_TILES
 from lossadvisor.tune._progress import Progress
-from lossadvisor.tune._search import counted_trials
 from lossadvisor.tune._signals import Terminated, sigterm_as_interrupt
-from lossadvisor.tune._split import DEFAULT_FOLDS
-from lossadvisor.tune._storage import DEFAULT_HEARTBEAT_S
-from lossadvisor.tune._study import DEFAULT_STORAGE_LABEL, scrub
-from lossadvisor.tune._verdict import DEFAULT_MARGIN
+from lossadvisor.tune.confirm import DEFAULT_CONFIRM_SEEDS, DEFAULT_FINALISTS, DEFAULT_MARGIN
+from lossadvisor.tune.data import DEFAULT_FOLDS
+from lossadvisor.tune.outputs import write_tables
+from lossadvisor.tune.search import counted_trials
+from lossadvisor.tune.study import DEFAULT_HEARTBEAT_S, DEFAULT_STORAGE_LABEL, releases_folder_locks, scrub
+from lossadvisor.tune.training import resolve_model
 
 __all__ = [
     "DEFAULT_SIZE", "LR_TEST_ATTR", "MIN_STEPS_PER_EPOCH", "RULE_LOST", "SAMPLE_TILES", "SIDE_MULTIPLE",

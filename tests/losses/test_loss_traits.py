@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE, LOSSES
 from lossadvisor.rules import _dice, _structure
-from lossadvisor.tune import _lr_range
+from lossadvisor.tune.training import _lr_range
 
 
 def test_traits_follow_family_and_parameters() -> None:

@@ -6,7 +6,8 @@ from PIL import Image
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.io import read_mask
-from lossadvisor.tune import _cache, build_train_data, pair_files
+from lossadvisor.tune import build_train_data, pair_files
+from lossadvisor.tune.data import _cache
 
 
 def _labels(path):

@@ -12,11 +12,11 @@ from PIL import Image
 from lossadvisor.io import read_mask
 from lossadvisor.losses import build_loss
 from lossadvisor.tune import _api, pair_files, resolve_device, tune
-from lossadvisor.tune._cache import build_fold_data
-from lossadvisor.tune._confirm import Finalist, collect, enqueue_units, run_units, unit_key
-from lossadvisor.tune._search import RunContext
-from lossadvisor.tune._space import Configuration
-from lossadvisor.tune._verdict import decide
+from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units, unit_key
+from lossadvisor.tune.confirm._verdict import decide
+from lossadvisor.tune.data._cache import build_fold_data
+from lossadvisor.tune.search._search import RunContext
+from lossadvisor.tune.search._space import Configuration
 
 
 def _contexts(root, tmp_path, *, epochs=2, steps=3, folds=3):

@@ -12,9 +12,9 @@ from lossadvisor.errors import ConfigError, NoUsableDataError
 from lossadvisor.io import mask_from_array, read_mask
 from lossadvisor.profile import profile_arrays
 from lossadvisor.tune import tune
-from lossadvisor.tune._cache import train_data_from_memory
-from lossadvisor.tune._result import display_rgb
-from lossadvisor.tune._sources import collect
+from lossadvisor.tune.data._cache import train_data_from_memory
+from lossadvisor.tune.data._sources import collect
+from lossadvisor.tune.outputs._result import display_rgb
 
 
 def squares(n: int, *, side: int = 32, n_empty: int = 2, channels: int = 3, seed: int = 0):

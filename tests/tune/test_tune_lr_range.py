@@ -6,7 +6,7 @@ import pytest
 from lossadvisor.io import read_mask
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE, build_loss
 from lossadvisor.tune import build_train_data, lr_range_test, pair_files, resolve_device
-from lossadvisor.tune._lr_range import END_LR, START_LR, steep, valley
+from lossadvisor.tune.training._lr_range import END_LR, START_LR, steep, valley
 
 
 def test_valley_is_two_thirds_down_the_longest_descent():

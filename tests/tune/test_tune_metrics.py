@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lossadvisor.tune import SegmentationTally, collapse_kind
-from lossadvisor.tune._metrics import ObjectRecallTally, scaled_size_buckets
+from lossadvisor.tune.training._metrics import ObjectRecallTally, scaled_size_buckets
 
 
 def test_iou_and_dice_by_hand():

@@ -14,7 +14,7 @@ from lossadvisor.cli import cli
 from lossadvisor.cli._tune import MODEL_PRESETS
 from lossadvisor.errors import ConfigError, StudyMismatchError
 from lossadvisor.tune import CompactUNet, count_parameters, tune
-from lossadvisor.tune._models import PRESETS, ModelError, check_model, resolve_model
+from lossadvisor.tune.training._models import PRESETS, ModelError, check_model, resolve_model
 
 HAS_MONAI = importlib.util.find_spec("monai") is not None
 needs_monai = pytest.mark.skipif(

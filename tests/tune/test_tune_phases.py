@@ -8,9 +8,9 @@ import json
 import numpy as np
 
 from lossadvisor.tune import tune
-from lossadvisor.tune._lock import releases_folder_locks
-from lossadvisor.tune._models import resolve_model
 from lossadvisor.tune._phases import confirmation, plan, report, result, search, start
+from lossadvisor.tune.study._lock import releases_folder_locks
+from lossadvisor.tune.training._models import resolve_model
 
 
 def _plan(images, masks, **settings):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from lossadvisor.tune._batches import BatchSource
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._recipe import WeightAverage, foreground_window, forced_foreground, lr_factor
+from lossadvisor.tune.data._cache import TrainData
+from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._recipe import WeightAverage, forced_foreground, foreground_window, lr_factor
 
 SIDE = 16
 

@@ -195,7 +195,7 @@ def test_shareable_files_carry_no_absolute_path(tiny_dataset, tmp_path, monkeypa
 _SLOW_CLI = textwrap.dedent(
     """
     import sys, time
-    import lossadvisor.tune._search as search
+    import lossadvisor.tune.search._search as search
     real = search.train_trial
 
     def slow(*args, **kwargs):  # a trial that is surely running when the signal comes
@@ -281,7 +281,7 @@ def test_void_pixels_of_a_class_map_are_ignored_by_training(dataset_factory, tmp
 
 
 def test_storage_messages_name_the_run_folder_not_its_resolved_path(tmp_path):
-    from lossadvisor.tune._study import default_storage_url, scrub
+    from lossadvisor.tune.study._study import default_storage_url, scrub
 
     url = default_storage_url(Path("reports/x"))
     assert url.startswith("sqlite:////")  # absolute, for the connection only

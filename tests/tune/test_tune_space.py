@@ -9,7 +9,7 @@ import pytest
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.rules import ParamRange, SearchSpaceEntry
-from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, SearchSpace, equal_lr_ranges, lr_from_unit
+from lossadvisor.tune.search._space import LOSS_PARAM, LR_PARAM, SearchSpace, equal_lr_ranges, lr_from_unit
 
 DICE_CE = SearchSpaceEntry("dice_ce", (3e-5, 1e-3), {"batch_dice": True}, (ParamRange("mix", 0.1, 0.5),))
 FOCAL = SearchSpaceEntry("focal", (1e-4, 1e-2), {}, (ParamRange("gamma", 1.0, 3.0),))

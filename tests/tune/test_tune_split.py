@@ -7,7 +7,7 @@ import pytest
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune import stratified_split
-from lossadvisor.tune._split import stratified_folds, stratum_labels
+from lossadvisor.tune.data._split import stratified_folds, stratum_labels
 
 
 def _fractions() -> np.ndarray:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._study import open_storage, redact_url, scrub
+from lossadvisor.tune.study._study import open_storage, redact_url, scrub
 
 
 def test_redact_url_hides_only_the_password():

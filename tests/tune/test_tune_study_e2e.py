@@ -14,9 +14,10 @@ import torch
 from optuna.trial import TrialState
 
 from lossadvisor.errors import ConfigError, StudyMismatchError
-from lossadvisor.tune import _api, _search, tune
-from lossadvisor.tune._outputs import EPOCH_COLUMNS, RUN_COLUMNS, TILE_COLUMNS, TRIAL_COLUMNS
-from lossadvisor.tune._study import driver_url
+from lossadvisor.tune import _api, tune
+from lossadvisor.tune.outputs._outputs import EPOCH_COLUMNS, RUN_COLUMNS, TILE_COLUMNS, TRIAL_COLUMNS
+from lossadvisor.tune.search import _search
+from lossadvisor.tune.study._study import driver_url
 
 RUN_FILES = (
     "profile.json",

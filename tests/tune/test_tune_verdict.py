@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lossadvisor.tune._verdict import (
+from lossadvisor.tune.confirm._verdict import (
     FinalistRuns,
     decide,
     expanded_alpha,
@@ -61,7 +61,7 @@ def test_bootstrap_of_one_run_with_two_tiles_matches_its_three_outcomes() -> Non
     assert c["mean_diff"] == pytest.approx(d12)
     # one run: no expansion, so the 2.5% and 97.5% percentiles are the smallest and largest outcome
     assert (c["ci_low"], c["ci_high"]) == pytest.approx((d22, d11))
-    from lossadvisor.tune import _verdict
+    from lossadvisor.tune.confirm import _verdict
 
     stats = _verdict._bootstrap(a, b, [(0, 0)], seed=3, replicates=20000)
     assert stats.mean() == pytest.approx(0.25 * d11 + 0.5 * d12 + 0.25 * d22, abs=0.005)

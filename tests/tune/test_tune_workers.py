@@ -24,10 +24,10 @@ from optuna.trial import TrialState
 
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
-from lossadvisor.tune._lock import RunFolderBusyError, RunFolderLock
-from lossadvisor.tune._search import counted_trials
-from lossadvisor.tune._storage import driver_url, open_storage
-from lossadvisor.tune._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
+from lossadvisor.tune.search._search import counted_trials
+from lossadvisor.tune.study._lock import RunFolderBusyError, RunFolderLock
+from lossadvisor.tune.study._storage import driver_url, open_storage
+from lossadvisor.tune.study._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
 
 TINY_ARGS = [
     "--size", "32", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
@@ -241,8 +241,8 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
 @pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
     """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
-    from lossadvisor.tune._confirm import Finalist, enqueue_units
-    from lossadvisor.tune._space import Configuration
+    from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units
+    from lossadvisor.tune.search._space import Configuration
 
     storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
     cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)

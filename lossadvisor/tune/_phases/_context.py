@@ -14,7 +14,7 @@ class TuneContext:
     decoded training data. Built by :func:`lossadvisor.tune._phases.plan.plan`, read-only afterwards."""
 
     run_dir: Path
-    source: Any  # lossadvisor.tune._data.Source: the pairs or arrays, profile, per-image rows, left-out files
+    source: Any  # tune.data._data.Source: pairs or arrays, profile, per-image rows, left-out files
     rec: Any  # the Recommendation this worker made (a shared study may hold another: see Live.rec)
     base_space: Any  # SearchSpace of the recommendation, before the LR range tests
     spec: Any  # ModelSpec: the network's factory and the side multiple it needs
@@ -61,7 +61,7 @@ class Live:
     """The open run: the session on the study and its companion, the training context, run.json's record, the
     progress bars and the phase clock. ``rec``/``base_space`` are the study's (its first worker's) advice."""
 
-    session: Any  # lossadvisor.tune._session.Session
+    session: Any  # lossadvisor.tune.study._session.Session
     cstudy: Any  # the "<name>:confirm" companion study
     run: Any  # RunContext of the search split
     rec: Any

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor.tune._phases._context import TuneContext
-from lossadvisor.tune._space import SearchSpace
+from lossadvisor.tune.search import SearchSpace
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 

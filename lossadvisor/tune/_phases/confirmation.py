@@ -7,8 +7,9 @@ import time
 from dataclasses import dataclass, replace
 
 from lossadvisor import runfolder
-from lossadvisor.tune._cache import build_fold_data, fold_data_from_memory
-from lossadvisor.tune._confirm import (
+from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune._phases.search import Searched
+from lossadvisor.tune.confirm import (
     CONFIRM_STEP_FACTOR,
     collect,
     enqueue_units,
@@ -17,9 +18,8 @@ from lossadvisor.tune._confirm import (
     run_units,
     select_finalists,
 )
-from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._phases.search import Searched
-from lossadvisor.tune._session import PLAN_ATTR
+from lossadvisor.tune.data import build_fold_data, fold_data_from_memory
+from lossadvisor.tune.study import PLAN_ATTR
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,21 @@ from pathlib import Path
 from lossadvisor import runfolder
 from lossadvisor._text import display_path
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._cache import build_train_data, train_data_from_memory
-from lossadvisor.tune._confirm import CONFIRM_STEP_FACTOR
-from lossadvisor.tune._device import resolve_device
-from lossadvisor.tune._lock import hold_folder
-from lossadvisor.tune._models import check_model
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
-from lossadvisor.tune._study import (
+from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
+from lossadvisor.tune.data import build_train_data, train_data_from_memory
+from lossadvisor.tune.study import (
     DEFAULT_STUDY_NAME,
     STUDY_DB,
     check_study,
     default_storage_url,
+    hold_folder,
     open_storage,
     redact_url,
 )
+from lossadvisor.tune.training import check_model, resolve_device
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 

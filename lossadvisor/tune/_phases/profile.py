@@ -5,8 +5,8 @@ Reading comes first and alone, so a refused run (other data, a bad option) leave
 
 from __future__ import annotations
 
-from lossadvisor.tune._data import load_source
 from lossadvisor.tune._phases._context import TuneContext
+from lossadvisor.tune.data import load_source
 
 
 def read_data(images, masks, *, train, val, out, side, cmap, ignore_index, progress, max_pixels):

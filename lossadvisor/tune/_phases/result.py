@@ -11,15 +11,12 @@ import time
 from pathlib import Path
 
 from lossadvisor import runfolder
-from lossadvisor.tune._confirm import CONFIRM_STEP_FACTOR, collect
-from lossadvisor.tune._diagnostics import summarise
-from lossadvisor.tune._outputs import write_tables
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune._phases.confirmation import Confirmed
 from lossadvisor.tune._phases.search import Searched
-from lossadvisor.tune._result import finalist_ranking, write_result
-from lossadvisor.tune._search import RunContext, counted_trials
-from lossadvisor.tune._verdict import decide
+from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR, collect, decide
+from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
+from lossadvisor.tune.search import RunContext, counted_trials, summarise
 
 SHARED_AT_END = (
     runfolder.RESULT_JSON, runfolder.SAMPLES_NPZ, runfolder.LR_RANGE_TEST_JSON, runfolder.RUN_JSON,

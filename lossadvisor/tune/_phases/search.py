@@ -13,18 +13,22 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._atomic import write_json
-from lossadvisor.tune._diagnostics import (
+from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune.outputs import write_tables
+from lossadvisor.tune.search import (
     DIAGNOSTIC_SEEDS,
     LR_TEST_LOSSES,
+    RunContext,
+    SearchSpace,
+    counted_trials,
     diagnostic_configs,
+    enqueue_defaults,
+    equal_lr_ranges,
     run_diagnostics,
+    run_search,
 )
-from lossadvisor.tune._lr_range import lr_range_test
-from lossadvisor.tune._outputs import write_tables
-from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._search import RunContext, counted_trials, enqueue_defaults, run_search
-from lossadvisor.tune._session import Session
-from lossadvisor.tune._space import SearchSpace, equal_lr_ranges
+from lossadvisor.tune.study import Session
+from lossadvisor.tune.training import lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
 

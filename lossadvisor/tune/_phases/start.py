@@ -10,16 +10,14 @@ import numpy as np
 
 from lossadvisor import runfolder
 from lossadvisor._text import safe_text
-from lossadvisor.tune._cache import save_cache
-from lossadvisor.tune._confirm import confirm_study_name
-from lossadvisor.tune._lock import hold_folder
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._runinfo import RunRecord, environment
-from lossadvisor.tune._search import RunContext
-from lossadvisor.tune._session import Session
-from lossadvisor.tune._study import DEFAULT_STORAGE_LABEL
+from lossadvisor.tune.confirm import confirm_study_name
+from lossadvisor.tune.data import save_cache
+from lossadvisor.tune.outputs import RunRecord, environment
+from lossadvisor.tune.search import RunContext
+from lossadvisor.tune.study import DEFAULT_STORAGE_LABEL, Session, hold_folder
 
 SAMPLE_TILES = 6
 SHARED_AT_START = (

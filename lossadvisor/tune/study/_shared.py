@@ -46,7 +46,7 @@ class SharedFiles:
     def __init__(self, storage, study_name: str) -> None:
         import optuna
 
-        from lossadvisor.tune._storage import with_retries
+        from lossadvisor.tune.study._storage import with_retries
 
         self.name = files_study_name(study_name)
         self._study = with_retries(

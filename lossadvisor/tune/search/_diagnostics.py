@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune._search import RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune._space import Configuration, SearchSpace
+from lossadvisor.tune.search._search import RunContext, jsonable_params, outcome_summary
+from lossadvisor.tune.search._space import Configuration, SearchSpace
 
 LR_TEST_LOSSES = ("ce", "dice")
 DIAGNOSTIC_SEEDS = 2

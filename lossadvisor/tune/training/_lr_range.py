@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
-from lossadvisor.tune._batches import BatchSource
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._device import DeviceChoice, seed_everything
+from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 
 START_LR = 1e-7  # fastai's defaults
 END_LR = 10.0
@@ -127,8 +127,8 @@ def lr_range_test(
     """
     import torch
 
-    from lossadvisor.tune._train import WEIGHT_DECAY, _autocast_factory
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._train import WEIGHT_DECAY, _autocast_factory
+    from lossadvisor.tune.training._unet import CompactUNet
 
     rng = seed_everything(seed)
     out_channels = 1 if num_classes == 2 else num_classes

@@ -22,10 +22,18 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune._diagnostics import config_id, describe
-from lossadvisor.tune._search import NOT_COUNTED, RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune._space import BASELINE_LOSS, Configuration, SearchSpace
-from lossadvisor.tune._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
+from lossadvisor.tune.search import (
+    BASELINE_LOSS,
+    NOT_COUNTED,
+    Configuration,
+    RunContext,
+    SearchSpace,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -176,7 +184,7 @@ def _tile_counts(counts: np.ndarray, names: list[str]) -> tuple[list[str], np.nd
 
 def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[list[str], np.ndarray]:
     """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
-    from lossadvisor.tune._train import image_counts
+    from lossadvisor.tune.training import image_counts
 
     empty = np.zeros(data.val_masks.shape, dtype=np.int64)
     counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)

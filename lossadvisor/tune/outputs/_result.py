@@ -10,14 +10,14 @@ import numpy as np
 
 from lossadvisor import runfolder
 from lossadvisor._run_records import TuneOutcome
-from lossadvisor.tune._metrics import OBJECT_FOUND_OVERLAP, ObjectRecallTally
-from lossadvisor.tune._outputs import (
+from lossadvisor.tune.outputs._outputs import (
     object_recall_by_config,
     snippets,
     validated_setup,
     write_samples,
 )
-from lossadvisor.tune._search import RunContext, jsonable_params
+from lossadvisor.tune.search import RunContext, jsonable_params
+from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
@@ -45,7 +45,7 @@ def finalist_ranking(finalists, verdict: dict, records: list[dict]) -> list[dict
 
     ``score`` is the mean IoU over the paired runs (kept under that name for readers of older run folders).
     """
-    from lossadvisor.tune._verdict import run_iou
+    from lossadvisor.tune.confirm import run_iou
 
     rows = []
     for f, runs in finalists:
@@ -159,7 +159,7 @@ def write_result(
 
 def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:
     """What every run trained: the model and its size, optimiser, schedule, steps and tile size."""
-    from lossadvisor.tune._train import WEIGHT_DECAY
+    from lossadvisor.tune.training import WEIGHT_DECAY
 
     return {
         "steps_per_run": total_steps,

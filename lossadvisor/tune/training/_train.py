@@ -2,7 +2,7 @@
 
 What a run's score should say is how good the loss is, not how lucky the seed was: the recipe's steadying
 parts (foreground-centred crops, the learning-rate schedule, evaluating a moving average of the weights) are
-in :mod:`lossadvisor.tune._recipe` and are options of :class:`TrialConfig`.
+in :mod:`lossadvisor.tune.training._recipe` and are options of :class:`TrialConfig`.
 
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossadvisor.tune._batches import BatchSource
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._device import DeviceChoice, seed_everything
-from lossadvisor.tune._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
-from lossadvisor.tune._recipe import WeightAverage, lr_factor
+from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._device import DeviceChoice, seed_everything
+from lossadvisor.tune.training._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
+from lossadvisor.tune.training._recipe import WeightAverage, lr_factor
 
 # A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
 # up on small or absent objects, Milletari et al. 2016).
@@ -221,7 +221,7 @@ def train_trial(
     """
     import torch
 
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._unet import CompactUNet
 
     start = time.perf_counter()
     rng = seed_everything(config.seed)

@@ -14,8 +14,8 @@ import pandas as pd
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.profile import DatasetProfile
-from lossadvisor.tune._pairing import Pairing, pair_files
-from lossadvisor.tune._sources import InMemoryData, collect
+from lossadvisor.tune.data._pairing import Pairing, pair_files
+from lossadvisor.tune.data._sources import InMemoryData, collect
 
 FILE_CHANNELS = 3  # image files are read as RGB (grey repeated)
 DEFAULT_IMAGES = "images"

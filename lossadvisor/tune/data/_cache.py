@@ -28,8 +28,13 @@ import numpy as np
 from lossadvisor._atomic import write_npz
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
-from lossadvisor.tune._pairing import Pair, read_image
-from lossadvisor.tune._split import DEFAULT_FOLDS, DEFAULT_VAL_FRACTION, stratified_folds, stratified_split
+from lossadvisor.tune.data._pairing import Pair, read_image
+from lossadvisor.tune.data._split import (
+    DEFAULT_FOLDS,
+    DEFAULT_VAL_FRACTION,
+    stratified_folds,
+    stratified_split,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +289,7 @@ def train_data_from_memory(
     seed: int = 0,
     ignore_index: int | None = None,
 ) -> TrainData:
-    """The :class:`TrainData` of in-memory data (:class:`~lossadvisor.tune._sources.InMemoryData`).
+    """The :class:`TrainData` of in-memory data (:class:`~lossadvisor.tune.data._sources.InMemoryData`).
 
     With ``val`` the split is the user's; without it, ``train`` is split as folders are. Nothing is cached:
     the arrays are already decoded.

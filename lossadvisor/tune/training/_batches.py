@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._recipe import foreground_window, forced_foreground
+from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.training._recipe import forced_foreground, foreground_window
 
 
 class BatchSource:

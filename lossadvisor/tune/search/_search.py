@@ -19,11 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from lossadvisor._atomic import write_npy
-from lossadvisor.tune._cache import TrainData
-from lossadvisor.tune._device import DeviceChoice
-from lossadvisor.tune._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
-from lossadvisor.tune._study import STALE_REASON
-from lossadvisor.tune._train import TrialConfig, TrialOutcome, train_trial
+from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.search._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
+from lossadvisor.tune.study import STALE_REASON
+from lossadvisor.tune.training import DeviceChoice, TrialConfig, TrialOutcome, train_trial
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,10 @@ from pathlib import Path
 
 from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._confirm import collect, confirm_study_name, finalists_from_json
-from lossadvisor.tune._diagnostics import ATTR_PREFIX as DIAGNOSTIC_PREFIX
-from lossadvisor.tune._outputs import write_tables
-from lossadvisor.tune._session import PLAN_ATTR
-from lossadvisor.tune._shared import SharedFiles
-from lossadvisor.tune._storage import open_storage, redact_url
-from lossadvisor.tune._tasks import tasks_study_name
+from lossadvisor.tune.confirm import collect, confirm_study_name, finalists_from_json
+from lossadvisor.tune.outputs._outputs import write_tables
+from lossadvisor.tune.search import ATTR_PREFIX as DIAGNOSTIC_PREFIX
+from lossadvisor.tune.study import PLAN_ATTR, SharedFiles, open_storage, redact_url, tasks_study_name
 
 logger = logging.getLogger(__name__)
 

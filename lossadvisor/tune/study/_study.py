@@ -102,8 +102,8 @@ def driver_hint(url: str) -> str:
 
 
 def open_storage(url: str, *, label: str | None = None, heartbeat_s: int | None = None, on_stale=None):
-    """An Optuna storage for ``url`` (see :func:`lossadvisor.tune._storage.open_storage`)."""
-    from lossadvisor.tune._storage import open_storage as _open
+    """An Optuna storage for ``url`` (see :func:`lossadvisor.tune.study._storage.open_storage`)."""
+    from lossadvisor.tune.study._storage import open_storage as _open
 
     return _open(url, label=label, heartbeat_s=heartbeat_s, on_stale=on_stale)
 
@@ -134,7 +134,7 @@ def open_study(
     """
     import optuna
 
-    from lossadvisor.tune._storage import with_retries
+    from lossadvisor.tune.study._storage import with_retries
 
     with lock():
         study = with_retries(

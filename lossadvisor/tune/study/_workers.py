@@ -21,8 +21,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from lossadvisor.tune._lock import pid_alive
-from lossadvisor.tune._study import STALE_REASON
+from lossadvisor.tune.study._lock import pid_alive
+from lossadvisor.tune.study._study import STALE_REASON
 
 logger = logging.getLogger(__name__)
 

@@ -99,7 +99,9 @@ class WeightAverage:
         import copy
 
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"The 'decay' of WeightAverage must be between 0 and 1 (exclusive); got {decay!r}.")
+            raise ValueError(
+                f"The 'decay' of WeightAverage must be between 0 and 1 (exclusive); got {decay!r}."
+            )
         self.decay = decay
         self.warmup = warmup
         self.steps = 0

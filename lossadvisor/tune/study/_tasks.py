@@ -15,8 +15,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from lossadvisor.tune._storage import with_retries
-from lossadvisor.tune._workers import (
+from lossadvisor.tune.study._storage import with_retries
+from lossadvisor.tune.study._workers import (
     WORKER_ATTR,
     Worker,
     heartbeat,

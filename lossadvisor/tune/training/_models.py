@@ -34,7 +34,7 @@ class ModelError(ConfigError):
 
 
 def _compact(in_channels: int, num_classes: int):
-    from lossadvisor.tune._unet import CompactUNet
+    from lossadvisor.tune.training._unet import CompactUNet
 
     return CompactUNet(in_channels, num_classes)
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._run_records import RunSummary
-from lossadvisor.tune._models import DEFAULT_MODEL
-from lossadvisor.tune._study import redact_url
+from lossadvisor.tune.study import redact_url
+from lossadvisor.tune.training import DEFAULT_MODEL
 
 RUN_JSON = runfolder.RUN_JSON
 # Settings shown in the reconstructed command line, with their CLI flag.

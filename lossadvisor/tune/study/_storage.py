@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune._study import driver_hint, driver_url, redact_url, scrub
+from lossadvisor.tune.study._study import driver_hint, driver_url, redact_url, scrub
 
 logger = logging.getLogger(__name__)
 

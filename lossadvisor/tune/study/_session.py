@@ -17,11 +17,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lossadvisor.tune._shared import SharedFiles
-from lossadvisor.tune._storage import open_storage, study_lock
-from lossadvisor.tune._study import fail_stale_trials, open_study
-from lossadvisor.tune._tasks import TaskQueue
-from lossadvisor.tune._workers import (
+from lossadvisor.tune.study._shared import SharedFiles
+from lossadvisor.tune.study._storage import open_storage, study_lock
+from lossadvisor.tune.study._study import fail_stale_trials, open_study
+from lossadvisor.tune.study._tasks import TaskQueue
+from lossadvisor.tune.study._workers import (
     STALE_REASON,
     WORKER_ATTR,
     Worker,
@@ -109,7 +109,7 @@ class Session:
         return heartbeat(self.storage, trial_id)
 
     def search_open(self, n_trials: int) -> bool:
-        from lossadvisor.tune._search import counted_trials
+        from lossadvisor.tune.search import counted_trials
 
         return PLAN_ATTR not in self.study.user_attrs and counted_trials(self.study) < n_trials
 
@@ -147,7 +147,7 @@ class Session:
         """Another study in the same storage (e.g. ``<study>:confirm``), created by the first worker."""
         import optuna
 
-        from lossadvisor.tune._storage import with_retries
+        from lossadvisor.tune.study._storage import with_retries
 
         study = with_retries(
             lambda: optuna.create_study(

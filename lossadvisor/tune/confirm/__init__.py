@@ -1,0 +1,38 @@
+"""The confirmation of the finalists on paired k-fold runs (``<name>:confirm`` study) and the verdict
+maths over them.
+
+The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
+imported from inside this package only (``tests/test_tune_layers.py``).
+"""
+
+from __future__ import annotations
+
+from lossadvisor.tune.confirm._confirm import (
+    CONFIRM_STEP_FACTOR,
+    DEFAULT_CONFIRM_SEEDS,
+    DEFAULT_FINALISTS,
+    collect,
+    confirm_study_name,
+    enqueue_units,
+    finalists_from_json,
+    finalists_to_json,
+    run_units,
+    select_finalists,
+)
+from lossadvisor.tune.confirm._verdict import DEFAULT_MARGIN, decide, run_iou
+
+__all__ = [
+    "CONFIRM_STEP_FACTOR",
+    "DEFAULT_CONFIRM_SEEDS",
+    "DEFAULT_FINALISTS",
+    "DEFAULT_MARGIN",
+    "collect",
+    "confirm_study_name",
+    "decide",
+    "enqueue_units",
+    "finalists_from_json",
+    "finalists_to_json",
+    "run_iou",
+    "run_units",
+    "select_finalists",
+]

@@ -1,0 +1,43 @@
+"""Coordination of workers: Optuna storages and their locks, the study and its checks, the run folder's
+lock, the work queues workers claim units from, and the shared files between them.
+
+The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
+imported from inside this package only (``tests/test_tune_layers.py``).
+"""
+
+from __future__ import annotations
+
+from lossadvisor.tune.study._lock import hold_folder, releases_folder_locks
+from lossadvisor.tune.study._session import PLAN_ATTR, Session
+from lossadvisor.tune.study._shared import SharedFiles
+from lossadvisor.tune.study._storage import DEFAULT_HEARTBEAT_S, open_storage
+from lossadvisor.tune.study._study import (
+    DEFAULT_STORAGE_LABEL,
+    DEFAULT_STUDY_NAME,
+    STALE_REASON,
+    STUDY_DB,
+    check_study,
+    default_storage_url,
+    redact_url,
+    scrub,
+)
+from lossadvisor.tune.study._tasks import tasks_study_name
+
+__all__ = [
+    "DEFAULT_HEARTBEAT_S",
+    "DEFAULT_STORAGE_LABEL",
+    "DEFAULT_STUDY_NAME",
+    "PLAN_ATTR",
+    "STALE_REASON",
+    "STUDY_DB",
+    "Session",
+    "SharedFiles",
+    "check_study",
+    "default_storage_url",
+    "hold_folder",
+    "open_storage",
+    "redact_url",
+    "releases_folder_locks",
+    "scrub",
+    "tasks_study_name",
+]

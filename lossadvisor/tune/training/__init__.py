@@ -1,0 +1,70 @@
+"""One training run: the model (presets, ``MODULE:CALLABLE``, the compact U-Net), the device, batches,
+the training loop with its metrics, and the LR range test. torch is imported on first use only.
+
+The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
+imported from inside this package only (``tests/test_tune_layers.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
+from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
+from lossadvisor.tune.training._metrics import (
+    OBJECT_FOUND_OVERLAP,
+    ObjectRecallTally,
+    SegmentationTally,
+    collapse_kind,
+)
+from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._train import (
+    WEIGHT_DECAY,
+    EpochRecord,
+    TrialConfig,
+    TrialOutcome,
+    image_counts,
+    train_trial,
+)
+
+# Public names that need torch, and the private module that defines each.
+_LAZY = {
+    "CompactUNet": "_unet",
+    "count_parameters": "_unet",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "DeviceChoice",
+    "EpochRecord",
+    "LRRangeResult",
+    "OBJECT_FOUND_OVERLAP",
+    "ObjectRecallTally",
+    "SegmentationTally",
+    "TrialConfig",
+    "TrialOutcome",
+    "WEIGHT_DECAY",
+    "check_model",
+    "choose_threads",
+    "collapse_kind",
+    "image_counts",
+    "lr_range_test",
+    "resolve_device",
+    "resolve_model",
+    "train_trial",
+    *_LAZY,
+]
