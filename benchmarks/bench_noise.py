@@ -66,7 +66,7 @@ EMA_DECAY = 0.99  # with the recipe's warm-up: min(0.99, (1 + t) / (10 + t)), 0.
 EMA_PLAIN = 0.98  # a plain EMA from the first step: about the last 50 steps
 AVERAGED_EVALS = 3
 BOOTSTRAPS = 2000
-MAX_OUTLINE_SIDE = 320  # outline set: tiles up to this side (keeps the validation grid small)
+MAX_OUTLINE_SIDE = 256  # outline set: tiles up to this side (keeps the validation grid small)
 MONAI_SEEDS = 4
 DEFAULT_SIZE = 64  # a quarter of a 128-px run's pixels: the whole benchmark fits a shared 2-core machine
 TARGET_RATIO = 0.5
@@ -203,7 +203,7 @@ def train_run(
     """One run; returns the per-tile counts of the last step, of the last validations and of the EMA model."""
     from lossadvisor.losses import build_loss
     from lossadvisor.tune.training._batches import BatchSource
-    from lossadvisor.tune.training._recipe import WeightAverage
+    from lossadvisor.tune.training._recipe import TrainingRecipe, WeightAverage
     from lossadvisor.tune.training._train import TrialConfig, evaluate, train_trial
     from lossadvisor.tune.training._unet import CompactUNet
 
@@ -244,7 +244,9 @@ def train_run(
 
     config = TrialConfig(
         name, dict(params), lr, epochs=epochs, steps_per_epoch=steps_per_epoch, batch_size=8, seed=init_seed,
-        schedule=recipe.schedule, ema_decay=EMA_DECAY, foreground_share=recipe.foreground_share,
+        recipe=TrainingRecipe(
+            ema_decay=EMA_DECAY, foreground_share=recipe.foreground_share, schedule=recipe.schedule
+        ),
     )  # fmt: skip
     with _data_stream(data_seed):
         outcome = train_trial(

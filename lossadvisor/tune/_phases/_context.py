@@ -50,6 +50,7 @@ class TuneContext:
     command: str | None
     progress: bool
     report: bool
+    recipe: Any = None  # TrainingRecipe: the study's (see plan.study_recipe)
 
     @property
     def profile(self):

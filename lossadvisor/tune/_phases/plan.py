@@ -28,16 +28,24 @@ from lossadvisor.tune.study import (
     hold_folder,
     open_storage,
     redact_url,
+    stored_settings,
 )
-from lossadvisor.tune.training import check_model, resolve_device
+from lossadvisor.tune.training import (
+    DEFAULT_RECIPE,
+    LEGACY_RECIPE,
+    TrainingRecipe,
+    check_model,
+    resolve_device,
+)
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 MIN_STEPS_PER_EPOCH = 20
 OBJECTIVE_KEYS = (
     "size", "crop", "epochs", "steps_per_epoch", "batch_size", "warmup_steps", "seed", "folds",
-    "confirm_step_factor",
+    "confirm_step_factor", "training_recipe",
 )  # fmt: skip
+RECIPE_KEY = "training_recipe"
 
 
 def loss_factory(ignore_index: int | None) -> Callable:
@@ -155,6 +163,7 @@ def plan(
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
     name = study_name or DEFAULT_STUDY_NAME
+    recipe = study_recipe(storage, run_dir, storage_url, storage_label, name)
     settings = {
         "images": display_path(source.images) if source.images is not None else None,
         "masks": display_path(source.masks) if source.masks is not None else None,
@@ -185,6 +194,7 @@ def plan(
         "report": report,
         "model": model_info.name,
         "size_switch": size_switch,
+        RECIPE_KEY: recipe.to_dict(),
     }
     objective_settings = {k: settings[k] for k in OBJECTIVE_KEYS} | {
         "model": model_info.name,
@@ -198,8 +208,29 @@ def plan(
         timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin, seed=seed,
         heartbeat=heartbeat, train_ignore=train_ignore, storage=storage, storage_url=storage_url,
         storage_label=storage_label, name=name, settings=settings, objective_settings=objective_settings,
-        command=command, progress=progress, report=report,
+        command=command, progress=progress, report=report, recipe=recipe,
     )  # fmt: skip
+
+
+def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, name: str) -> TrainingRecipe:
+    """The training recipe this run trains with: the one its study was made with, so a resumed or joined study
+    never mixes runs of two recipes; :data:`DEFAULT_RECIPE` for a new study; :data:`LEGACY_RECIPE` (the last
+    step's weights validated, uniform crops) for a study made before the recipe was stored. Reads only."""
+    if storage is None and not (run_dir / STUDY_DB).is_file():
+        return DEFAULT_RECIPE
+    stored = stored_settings(open_storage(storage_url, label=storage_label), study_name=name)
+    if stored is None:
+        return DEFAULT_RECIPE
+    if RECIPE_KEY in stored:
+        return TrainingRecipe.from_dict(stored[RECIPE_KEY])
+    logger.warning(
+        "Study %r in %s was made before the training recipe was recorded; it goes on with the recipe its "
+        "runs were trained with (the last step's weights validated, uniform crops), so old and new runs stay "
+        "comparable. Use another --out folder or --study name for the steadier default recipe.",
+        name,
+        storage_label,
+    )
+    return LEGACY_RECIPE
 
 
 def refuse_mismatch(tc: TuneContext) -> None:

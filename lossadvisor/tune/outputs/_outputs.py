@@ -165,6 +165,7 @@ def validated_setup(
     crop: bool,
     warmup_steps: int,
     weight_decay: float,
+    recipe: str = "",
 ) -> str:
     """One sentence saying exactly what the trials trained, so a snippet never claims more than was tested.
 
@@ -187,7 +188,7 @@ def validated_setup(
     tiles = f"random {side}-px crops at native resolution" if crop else f"{side}-px tiles (resized)"
     return (
         f"a {size}{model} trained from scratch with AdamW (weight decay {weight_decay:g}) at {schedule} "
-        f"for {steps} steps of batch {batch_size} on {tiles}"
+        f"for {steps} steps of batch {batch_size} on {tiles}" + (f"; {recipe}" if recipe else "")
     )
 
 

@@ -17,7 +17,7 @@ from lossadvisor.tune.outputs._outputs import (
     write_samples,
 )
 from lossadvisor.tune.search import RunContext, jsonable_params
-from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally
+from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally, TrainingRecipe
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
@@ -161,11 +161,12 @@ def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:
     """What every run trained: the model and its size, optimiser, schedule, steps and tile size."""
     from lossadvisor.tune.training import WEIGHT_DECAY
 
+    scored = "of the weights' moving average " if ctx.recipe.ema_decay is not None else ""
     return {
         "steps_per_run": total_steps,
-        "objective": "search: validation foreground IoU (best epoch) on one stratified split; "
-        "confirmation: final-epoch foreground IoU pooled over each fold's validation tiles, paired across "
-        "finalists",
+        "objective": f"search: validation foreground IoU {scored}(best epoch) on one stratified split; "
+        f"confirmation: final-epoch foreground IoU {scored}pooled over each fold's validation tiles, paired "
+        "across finalists",
         "model": MODEL_LABELS.get(model.get("name"), model.get("name") or "model"),
         "parameters": model.get("parameters"),
         "optimizer": "AdamW",
@@ -174,6 +175,7 @@ def _training_setup(ctx: RunContext, total_steps: int, model: dict) -> dict:
         "batch_size": ctx.batch_size,
         "tile_px": ctx.data.side,
         "tile_mode": ctx.data.mode,
+        "recipe": ctx.recipe.to_dict(),
     }
 
 
@@ -188,6 +190,7 @@ def _validated(training: dict, lr: float) -> str:
         crop=training["tile_mode"] == "crop",
         warmup_steps=training["warmup_steps"],
         weight_decay=training["weight_decay"],
+        recipe=TrainingRecipe.from_dict(training["recipe"]).describe(crop=training["tile_mode"] == "crop"),
     )
 
 

@@ -22,7 +22,14 @@ from lossadvisor._atomic import write_npy
 from lossadvisor.tune.data import TrainData
 from lossadvisor.tune.search._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
 from lossadvisor.tune.study import STALE_REASON
-from lossadvisor.tune.training import DeviceChoice, TrialConfig, TrialOutcome, train_trial
+from lossadvisor.tune.training import (
+    DEFAULT_RECIPE,
+    DeviceChoice,
+    TrainingRecipe,
+    TrialConfig,
+    TrialOutcome,
+    train_trial,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,7 @@ class RunContext:
     model_factory: Callable | None = None
     ignore_index: int | None = None
     files: object | None = None  # SharedFiles: predictions every worker (and the report) can read
+    recipe: TrainingRecipe = DEFAULT_RECIPE  # the study's (LEGACY_RECIPE for a study older than the recipe)
     timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
 
     def train(
@@ -64,6 +72,7 @@ class RunContext:
             batch_size=self.batch_size,
             warmup_steps=self.warmup_steps,
             seed=seed,
+            recipe=self.recipe,
         )
         outcome = train_trial(
             trial_config,

@@ -20,6 +20,7 @@ from lossadvisor.tune.study._study import (
     default_storage_url,
     redact_url,
     scrub,
+    stored_settings,
 )
 from lossadvisor.tune.study._tasks import tasks_study_name
 
@@ -33,6 +34,7 @@ __all__ = [
     "Session",
     "SharedFiles",
     "check_study",
+    "stored_settings",
     "default_storage_url",
     "hold_folder",
     "open_storage",

@@ -19,6 +19,7 @@ from lossadvisor.tune.training._metrics import (
     collapse_kind,
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, LEGACY_RECIPE, TrainingRecipe
 from lossadvisor.tune.training._train import (
     WEIGHT_DECAY,
     EpochRecord,
@@ -49,13 +50,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_MODEL",
+    "DEFAULT_RECIPE",
     "DeviceChoice",
     "EpochRecord",
+    "LEGACY_RECIPE",
     "LRRangeResult",
     "OBJECT_FOUND_OVERLAP",
     "ObjectRecallTally",
     "SegmentationTally",
     "TrialConfig",
+    "TrainingRecipe",
     "TrialOutcome",
     "WEIGHT_DECAY",
     "check_model",

@@ -15,6 +15,7 @@ the seed alone moves in that score is noise the verdict has to see through. Thre
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -86,8 +87,9 @@ class WeightAverage:
 
     After step ``t`` (1-based), ``avg = d_t * avg + (1 - d_t) * weights`` with ``d_t = min(decay, (1 + t) /
     (warmup + t))``: the first updates follow the weights closely, later ones average over about
-    ``1 / (1 - d_t)`` steps (``warmup=0``: the plain ``decay`` from the first step). Batch-norm running statistics are averaged like the weights (timm's
-    ``ModelEmaV2`` does the same), integer buffers (``num_batches_tracked``) are copied.
+    ``1 / (1 - d_t)`` steps (``warmup=0``: the plain ``decay`` from the first step). Batch-norm running
+    statistics are averaged like the weights (timm's ``ModelEmaV2`` does the same), integer buffers
+    (``num_batches_tracked``) are copied.
 
     Args:
         model: The trained model; a copy holds the average.
@@ -127,3 +129,48 @@ class WeightAverage:
                     avg.mul_(d).add_(live.detach(), alpha=1.0 - d)
                 else:
                     avg.copy_(live)
+
+
+@dataclass(frozen=True)
+class TrainingRecipe:
+    """What besides the loss, its parameters, the learning rate and the step budget decides a run's score.
+
+    It changes what a run's IoU means, so it is one of a study's objective settings: a study keeps the recipe
+    it was made with (:data:`LEGACY_RECIPE` for a study older than the recipe).
+    """
+
+    ema_decay: float | None = None  # validate a moving average of the weights (None: the weights themselves)
+    ema_warmup: int = EMA_WARMUP
+    foreground_share: float = 0.0  # crop mode: share of each batch's crops centred on foreground
+    schedule: str = "constant"  # after the warm-up (see lr_factor)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(
+                f"The 'schedule' of TrainingRecipe must be one of {SCHEDULES}; got {self.schedule!r}."
+            )
+        if not 0.0 <= self.foreground_share <= 1.0:
+            raise ValueError(
+                "The 'foreground_share' of TrainingRecipe must be between 0 and 1; "
+                f"got {self.foreground_share!r}."
+            )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainingRecipe:
+        return cls(**{k: d[k] for k in ("ema_decay", "ema_warmup", "foreground_share", "schedule") if k in d})
+
+    def describe(self, *, crop: bool) -> str:
+        """The recipe in words (:func:`lossadvisor._run_records.describe_recipe`)."""
+        from lossadvisor._run_records import describe_recipe
+
+        return describe_recipe(self.to_dict(), crop=crop)
+
+
+# The recipe of every run before issue 17: the last step's weights validated, uniform crops, constant rate.
+LEGACY_RECIPE = TrainingRecipe()
+
+# The default since issue 17 (benchmarks/bench_noise.py measured what each part does to the noise).
+DEFAULT_RECIPE = TrainingRecipe(ema_decay=0.99, foreground_share=1 / 3)

@@ -2,7 +2,7 @@
 
 What a run's score should say is how good the loss is, not how lucky the seed was: the recipe's steadying
 parts (foreground-centred crops, the learning-rate schedule, evaluating a moving average of the weights) are
-in :mod:`lossadvisor.tune.training._recipe` and are options of :class:`TrialConfig`.
+in :mod:`lossadvisor.tune.training._recipe`, chosen by :class:`TrialConfig`'s ``recipe``.
 
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
@@ -26,7 +26,7 @@ from lossadvisor.tune.data import TrainData
 from lossadvisor.tune.training._batches import BatchSource
 from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 from lossadvisor.tune.training._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
-from lossadvisor.tune.training._recipe import WeightAverage, lr_factor
+from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, TrainingRecipe, WeightAverage, lr_factor
 
 # A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
 # up on small or absent objects, Milletari et al. 2016).
@@ -50,9 +50,7 @@ class TrialConfig:
     batch_size: int = 8
     warmup_steps: int = 0  # linear warm-up from lr/100 (0 = none)
     seed: int = 0
-    schedule: str = "constant"  # after the warm-up: "constant", "cosine" or "linear" decay to 0 (_recipe)
-    ema_decay: float | None = None  # evaluate a moving average of the weights with this decay (None: the weights)
-    foreground_share: float = 0.0  # crop mode: share of a batch's crops centred on foreground (_recipe)
+    recipe: TrainingRecipe = DEFAULT_RECIPE  # weight average validated, foreground crops, schedule (_recipe)
 
 
 @dataclass
@@ -237,9 +235,14 @@ def train_trial(
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
         source = BatchSource(
             data, batch_size=config.batch_size, device=device.name, rng=rng,
-            foreground_share=config.foreground_share, ignore_index=ignore_index,
+            foreground_share=config.recipe.foreground_share, ignore_index=ignore_index,
         )  # fmt: skip
-        average = WeightAverage(model, decay=config.ema_decay) if config.ema_decay is not None else None
+        recipe = config.recipe
+        average = (
+            WeightAverage(model, decay=recipe.ema_decay, warmup=recipe.ema_warmup)
+            if recipe.ema_decay is not None
+            else None
+        )
         scored = average.model if average is not None else model  # the model every validation measures
         total_steps = config.epochs * config.steps_per_epoch
         params = [p for p in model.parameters() if p.requires_grad]
@@ -250,7 +253,7 @@ def train_trial(
             t_epoch = time.perf_counter()
             losses, epoch_norms, spikes = [], [], 0
             for _ in range(config.steps_per_epoch):
-                rate = config.lr * lr_factor(config.schedule, step, total_steps, config.warmup_steps)
+                rate = config.lr * lr_factor(recipe.schedule, step, total_steps, config.warmup_steps)
                 for group in optimiser.param_groups:
                     group["lr"] = rate
                 t_data = time.perf_counter()
