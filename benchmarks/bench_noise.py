@@ -1,45 +1,47 @@
 """Where does a confirmation run's noise come from, and how much of it does the training recipe remove?
 
-Confirmation-like runs (the compact U-Net, AdamW, batch 8, 6 validations x 40 steps = 240 optimiser steps, as a
-default confirmation run; scored on the fold's pooled validation tiles) of two losses, CE and Dice+CE (mix 0.5),
-both at lr 2e-3 (the rate the search picked for both on the bundled example), on three sets:
+Confirmation-like runs (the compact U-Net, AdamW, batch 8, 6 validations x 40 steps = 240 optimiser steps,
+the default confirmation run's budget; scored on the fold's pooled validation tiles) of two losses, CE and
+Dice+CE (mix 0.5), both at lr 2e-3 (the rate the search picked for both on the bundled example), at
+``--size`` px (default 64: a quarter of a 128-px run's pixels, so the benchmark fits a shared 2-core
+machine), on three sets:
 
-- ``buildings``: examples/buildings (31 tiles, resized to 128 px, as ``tune`` does by default);
-- ``nuclei``: ../shared/data/dsb2018-nuclei (170 tiles; resized to 128 px here, where the size rule would ask
-  for 160, to fit the benchmark on a shared CPU);
-- ``outlines``: a thin, rare-foreground set built on the fly (in the output folder, never committed) from the
-  nuclei masks: the 2-px inner outline of every nucleus (about 7 % foreground), on the tiles up to 360 px,
-  trained on native-resolution 128-px crops (validated on the grid of windows, as ``--crop 128`` does).
-  ``--quick`` builds it from the buildings masks instead.
+- ``buildings``: examples/buildings (31 tiles, resized);
+- ``nuclei``: ../shared/data/dsb2018-nuclei (170 tiles, resized);
+- ``outlines``: a thin, rare-foreground set built on the fly (in a temporary folder, never committed) from
+  the nuclei masks: the 2-px inner outline of every nucleus, on the 84 tiles of 256 px, trained on
+  native-resolution crops (validated on the grid of windows, as ``--crop`` does). ``--quick`` builds it
+  from the buildings masks instead.
 
 Design, per set, recipe and loss: 3 stratified folds (as the confirmation's) x 3 runs per fold in an "L":
-initialisation seed and data-stream seed (batch order, crops, flips) crossed as (0, 0), (0, 1), (1, 0). Every
-seed is a hash of (loss, fold, index), so the two losses' runs are independent streams paired by fold and cell,
-as in the confirmation. Estimators (method of moments, pooled over folds, each with 3 degrees of freedom):
+initialisation seed and data-stream seed (batch order, crops, flips) crossed as (0, 0), (0, 1), (1, 0).
+Every seed is a hash of (loss, fold, index), so the two losses' runs are independent streams paired by fold
+and cell, as in the confirmation. Estimators (method of moments, pooled over folds, 3 degrees of freedom):
 
 - seed variance: the mean of ``(y01 - y10)^2 / 2`` (the two runs share nothing but the fold);
-- data-stream part: the mean of ``(y00 - y01)^2 / 2`` (same initialisation), initialisation part: the mean of
-  ``(y00 - y10)^2 / 2`` (same data stream); each includes their interaction;
+- data-stream part: the mean of ``(y00 - y01)^2 / 2`` (same initialisation), initialisation part: the mean
+  of ``(y00 - y10)^2 / 2`` (same data stream); each includes their interaction;
 - fold variance: the variance of the fold means less what the seeds put into an L's mean (with
   ``y = fold + init_i + data_j + e``: 5/9 of the init and data variances and 1/3 of e's, i.e.
   ``7/9 seed - 2/9 (data + init)`` in the estimates above), floored at 0;
-- tile part: the bootstrap variance of a run's pooled IoU when its fold's validation tiles are resampled (2000
-  draws, the same draw for both losses for the difference), averaged over runs; the evaluation-set share of
-  the fold component, not part of the seed spread;
+- tile part: the bootstrap variance of a run's pooled IoU when its fold's validation tiles are resampled
+  (2000 draws, the same draw for both losses for the difference), averaged over runs; the evaluation set's
+  share of the fold component, not part of the seed spread;
 - the SD of the per-run paired differences (Dice+CE - CE, 9 per set and recipe) is the figure the verdict
   lives on (issue 17: 0.106 on a real thin-crack set).
 
-Every run is also scored three ways at no cost: the last step's weights (what the confirmation scored
-before), the mean of the last 3 validations (steps 160, 200, 240), and an exponential moving average of the
-weights (decay 0.99, the run's validation model when ``ema`` is on). Training-side causes are tested one at a
-time against the same seeds and tiles: GroupNorm for BatchNorm, a cosine decay of the learning rate, and (crop
-mode only) a third of each batch's crops centred on foreground. The independent reference is a plain MONAI
-``UNet`` (16-32-64-128, 2 residual units, instance norm) with Adam at lr 1e-3 on the same batches (fold 0, 4
-seeds per loss, 240 steps).
+Every run is scored four ways at no extra training: the last step's weights (what the confirmation scored
+before), the mean of the last 3 validations (steps 160, 200, 240), the recipe's moving average of the
+weights (decay ``min(0.99, (1 + t) / (10 + t))``), and a plain moving average (decay 0.98 from the first
+step). Training-side causes are tested one at a time against the same seeds and tiles: GroupNorm for
+BatchNorm, a cosine decay of the learning rate, and (crop mode only) a third of each batch's crops centred
+on foreground. The independent reference is a plain MONAI ``UNet`` (16-32-64-128, 2 residual units,
+instance norm) with Adam at lr 1e-3 on the same batch stream (fold 0, 3 seeds per loss, 240 steps).
 
 Usage: ``python -m benchmarks noise [--quick] [--sets buildings,nuclei,outlines] [--recipes base,gn,...]
-[--threads 1]``. Raw scores are written to ``benchmarks/_out/noise-<set>.json``, and ``--summary`` prints the
-tables again from those files without training.
+[--size 64] [--threads 1]``. Raw scores are written to ``benchmarks/_out/noise-<set>.json`` (runs already
+there are kept, so recipes can be run one at a time), and ``--summary`` prints the tables from those files
+without training.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ EMA_PLAIN = 0.98  # a plain EMA from the first step: about the last 50 steps
 AVERAGED_EVALS = 3
 BOOTSTRAPS = 2000
 MAX_OUTLINE_SIDE = 256  # outline set: tiles up to this side (keeps the validation grid small)
-MONAI_SEEDS = 4
+MONAI_SEEDS = 3
 DEFAULT_SIZE = 64  # a quarter of a 128-px run's pixels: the whole benchmark fits a shared 2-core machine
 TARGET_RATIO = 0.5
 
@@ -232,8 +234,10 @@ def train_run(
         if record.epoch == epochs:
             plain[0].update(live[-1])  # the last step's weights
             per_image: list = []
-            evaluate(plain[0].model, source, num_classes=2, ignore_index=None, autocast=contextlib.nullcontext,
-                     per_image=per_image)  # fmt: skip
+            evaluate(
+                plain[0].model, source, num_classes=2, ignore_index=None, autocast=contextlib.nullcontext,
+                per_image=per_image,
+            )  # fmt: skip
             ema_plain.append(np.stack(per_image))
         if record.epoch > epochs - AVERAGED_EVALS:
             per_image: list = []
@@ -262,7 +266,8 @@ def train_run(
 
 
 def monai_run(data, loss: tuple, *, seed: int, steps: int, device) -> np.ndarray:
-    """The independent reference: MONAI UNet + Adam on the same batch stream; final model's per-tile counts."""
+    """The independent reference: MONAI UNet + Adam on the same batch stream; the final model's per-tile
+    counts."""
     import torch
     from monai.networks.nets import UNet
 
@@ -352,8 +357,8 @@ def _bootstrap_var(a: np.ndarray, b: np.ndarray | None, rng: np.random.Generator
 
 
 def decompose(y: dict, counts: dict | None = None, other: dict | None = None) -> dict:
-    """Variance components from ``y[(fold, cell)]`` (see the module docstring); ``counts`` (and ``other`` for a
-    difference) give the tile part."""
+    """Variance components from ``y[(fold, cell)]`` (see the module docstring); ``counts`` (and ``other``
+    for a difference) give the tile part."""
     folds = sorted({f for f, _ in y})
     d01_10 = [(y[(f, "01")] - y[(f, "10")]) ** 2 / 2 for f in folds]
     d00_01 = [(y[(f, "00")] - y[(f, "01")]) ** 2 / 2 for f in folds]
@@ -452,10 +457,13 @@ def print_table(raw: dict, after: str | None) -> None:
     m = s["monai"]
     if "diff_sd" in m:
         print(
-            f"    {'MONAI UNet + Adam (fold 0)':<30} {m[a]['mean']:.3f}  {m[b]['mean']:.3f}  {m['diff_sd']:>8.3f}  "
+            f"    {'MONAI UNet + Adam (fold 0)':<30} {m[a]['mean']:.3f}  {m[b]['mean']:.3f}  "
+            f"{m['diff_sd']:>8.3f}  "
             f"{np.sqrt((m[a]['sd'] ** 2 + m[b]['sd'] ** 2) / 2):>7.3f}  ({m[a]['n']} seeds per loss)"
         )
     before = s["rows"].get("base/last")
+    if after == "auto":  # the default recipe: foreground crops where they apply, the weight average scored
+        after = next((k for k in ("fg/ema", "base/ema") if k in s["rows"]), None)
     chosen = s["rows"].get(after) if after else None
     if before and chosen:
         r_diff = chosen["diff"]["sd_runs"] / before["diff"]["sd_runs"]
@@ -483,7 +491,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="buildings,nuclei,outlines")
     parser.add_argument("--recipes", default=",".join(RECIPES))
     parser.add_argument("--no-monai", action="store_true", help="skip the independent MONAI reference runs")
-    parser.add_argument("--after", default="base/ema", help="the recipe/scoring compared with base/last")
+    parser.add_argument(
+        "--after", default="auto", help="recipe/scoring compared with base/last (auto: the default recipe)"
+    )
     parser.add_argument("--summary", action="store_true", help="print the tables from benchmarks/_out only")
     args = parser.parse_args(argv)
     names = [n for n in args.sets.split(",") if n]

@@ -1,9 +1,10 @@
-"""The recipe in a run: the averaged model is the one validated, validation is deterministic, a study keeps the
-recipe it was made with, and the outputs say which recipe was validated."""
+"""The recipe in a run: the averaged model is the one validated, validation is deterministic, a study keeps
+the recipe it was made with, and the outputs say which recipe was validated."""
 
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import numpy as np
 import pytest
@@ -106,7 +107,9 @@ def _study(tmp_path, settings: dict | None):
 
 
 def test_a_new_study_gets_the_default_recipe(tmp_path):
-    assert study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s") == DEFAULT_RECIPE
+    assert (
+        study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s") == DEFAULT_RECIPE
+    )
 
 
 def test_a_study_older_than_the_recipe_keeps_training_the_legacy_way(tmp_path, caplog):
@@ -140,3 +143,36 @@ def test_the_recipe_is_said_where_the_setup_is_described():
                       batch_size=8, tile_px=128, tile_mode="resize", steps_per_run=240, recipe=recipe)
     )  # fmt: skip
     assert "on 128-px tiles (resized); the model scored is the exponential moving average" in sentence
+
+
+def test_the_pytorch_snippet_keeps_the_same_average_as_the_trials():
+    from lossadvisor.tune.outputs._outputs import snippets
+    from lossadvisor.tune.training._recipe import WeightAverage
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.Conv2d(4, 1, 1)
+    )
+    loader = [(torch.randn(2, 3, 8, 8), torch.randint(0, 2, (2, 8, 8))) for _ in range(30)]
+    code = snippets("ce", {}, 1e-2, num_classes=2, epochs_hint=1, validated="x", ema_decay=0.99)["pytorch"]
+    assert "average.update_parameters(model)" in code
+    trained = copy.deepcopy(model)  # the same initial weights, trained below as the trials train
+    namespace = {"model": model, "train_loader": loader}
+    exec(code, namespace)  # trains `model` and keeps `average`
+    # The same training with the trials' WeightAverage:
+    from lossadvisor.losses import build_loss
+
+    loss_fn = build_loss("ce")
+    optimiser = torch.optim.AdamW(trained.parameters(), lr=1e-2, weight_decay=1e-4)
+    average = WeightAverage(trained, decay=0.99)
+    for images, masks in loader:
+        optimiser.zero_grad()
+        loss_fn(trained(images), masks).backward()
+        optimiser.step()
+        average.update(trained)
+    snippet_avg = namespace["average"].module.state_dict()
+    for name, value in average.model.state_dict().items():
+        # The first update differs (the snippet copies, the trials keep 2/11 of the initial weights), but that
+        # share has decayed below 1e-9 after 30 steps.
+        if value.dtype.is_floating_point:
+            assert torch.allclose(snippet_avg[name], value, atol=1e-6), name

@@ -142,6 +142,7 @@ def write_result(
             num_classes=ctx.num_classes,
             epochs_hint=10,
             validated=_validated(training, best["lr"]),
+            ema_decay=training["recipe"]["ema_decay"],
         )
         if best
         else {},
