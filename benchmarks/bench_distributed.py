@@ -40,7 +40,7 @@ def fresh_schema(url: str):
     """A URL whose tables go to a new, empty schema (dropped afterwards)."""
     import sqlalchemy
 
-    from lossadvisor.tune.study._storage import driver_url
+    from lossadvisor.tune.study._urls import driver_url
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     engine = sqlalchemy.create_engine(driver_url(url), poolclass=sqlalchemy.pool.NullPool)

@@ -138,8 +138,7 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
     from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units
     from lossadvisor.tune.confirm._verdict import decide
     from lossadvisor.tune.data._cache import build_fold_data
-    from lossadvisor.tune.search._search import RunContext
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training._run import Configuration, RunContext
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     pairs = pair_files(EXAMPLE / "images", EXAMPLE / "masks").pairs
@@ -174,11 +173,11 @@ def aa_rate(settings: dict, threads: int, workdir: Path) -> tuple[int, int]:
         run_units(study, twins, contexts, base_seed=rep)
         _, runs, _ = collect(study, twins)
         verdict = decide(runs, seed=rep)
-        c = verdict["comparisons"][0]
-        false_winners += verdict["kind"] == "clear"
+        c = verdict.comparisons[0]
+        false_winners += verdict.kind == "clear"
         print(
-            f"  A/A {rep + 1:>2}: {c['mean_diff']:+.4f} IoU, "
-            f"95% CI [{c['ci_low']:+.4f}, {c['ci_high']:+.4f}] "
+            f"  A/A {rep + 1:>2}: {c.mean_diff:+.4f} IoU, "
+            f"95% CI [{c.ci_low:+.4f}, {c.ci_high:+.4f}] "
             f"-> {verdict['kind']}  ({time.perf_counter() - start:.0f} s so far)",
             flush=True,
         )

@@ -36,3 +36,10 @@ def test_profile_command_is_light(example_data, tmp_path):
         " standalone_mode=False)"
     )
     assert _heavy_imported(body) == []
+
+
+def test_tune_and_its_sub_packages_import_light():
+    subs = ("data", "training", "search", "confirm", "study", "outputs")
+    body = "import lossadvisor.tune\n" + "".join(f"import lossadvisor.tune.{s}\n" for s in subs)
+    assert _heavy_imported(body) == []
+    assert _heavy_imported("from lossadvisor.tune import CompactUNet") == ["torch"]  # the lazy name works

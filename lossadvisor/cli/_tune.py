@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
+
 import click
 
-from lossadvisor.cli._common import (
-    configure_logging,
-    given_command,
-    max_pixels_option,
-    out_option,
-    quiet_option,
-)
+from lossadvisor.cli._common import configure_logging, given_command, quiet_option
+from lossadvisor.tune import TuneOptions
 
 EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (128 + SIGINT); 143 for SIGTERM
 
@@ -83,155 +81,81 @@ def _complete_model(ctx, param, incomplete: str) -> list:
     return [name for name in MODEL_PRESETS if name.startswith(incomplete)]
 
 
+def tune_option(name: str, **extra) -> Callable:
+    """The click option of :class:`TuneOptions` field ``name``: its flag, default, help and accepted values
+    all come from the record (``extra``: click-only settings such as shell completion)."""
+    f = next(f for f in dataclasses.fields(TuneOptions) if f.name == name)
+    flag, accepts = f.metadata["flag"], f.metadata["accepts"]
+    if accepts.kind is bool:  # an off-switch: the flag given means the opposite of the default
+        return click.option(flag, is_flag=True, help=f.metadata["help"], **extra)
+    if accepts.path is not None:
+        kind = click.Path(
+            exists=accepts.path == "file",
+            dir_okay=accepts.path != "file",
+            file_okay=accepts.path != "dir",
+            writable=accepts.writable,
+        )
+    elif accepts.kind in (int, float) and (accepts.low is not None or accepts.high is not None):
+        kind = (click.IntRange if accepts.kind is int else click.FloatRange)(
+            min=accepts.low, max=accepts.high, min_open=accepts.low_open, max_open=accepts.high_open
+        )
+    else:
+        kind = {int: int, float: float}.get(accepts.kind, str)
+    return click.option(
+        flag,
+        name,
+        type=kind,
+        default=f.default,
+        show_default=f.default is not None,
+        metavar=f.metadata["metavar"],
+        help=f.metadata["help"],
+        **extra,
+    )
+
+
+def options_from_params(params: dict) -> TuneOptions:
+    """The :class:`TuneOptions` of click's parsed parameters (off-switch flags turned into their field)."""
+    values = {}
+    for f in TuneOptions.cli_fields():
+        if f.metadata["accepts"].kind is bool:
+            values[f.name] = (not f.default) if params[_param_name(f.metadata["flag"])] else f.default
+        else:
+            values[f.name] = params[f.name]
+    return TuneOptions(**values)
+
+
+def _param_name(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
 @click.command("tune")
-@click.option(
-    "--images",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Folder of images (grey or RGB PNG, JPEG, TIFF), paired with masks by file stem "
-    "[default: images].",
-)
-@click.option(
-    "--masks",
-    default=None,
-    type=click.Path(file_okay=False),
-    help="Folder of masks (PNG, TIFF, NPY; 0/1, 0/255, class indices, or colours with --class-map) "
-    "[default: masks].",
-)
-@out_option(" Re-running with the same folder resumes the study.")
-@click.option(
-    "--size",
-    type=click.IntRange(min=16),
-    default=None,
-    help="Side the tiles are resized to for training (a multiple of 16; 256+ on a GPU) [default: 128, or "
-    "native-resolution crops / a larger size when the lost-objects rule fires].",
-)
-@click.option(
-    "--crop",
-    type=click.IntRange(min=16),
-    default=None,
-    help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
-    "whose small objects vanish when resized).",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=6,
-    show_default=True,
-    help="Validations per run; each epoch is --steps-per-epoch optimiser steps (twice as many in the "
-    "confirmation runs).",
-)
-@click.option(
-    "--steps-per-epoch",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Optimiser steps between validations [default: one pass over the tiles, at least 20].",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True, help="Batch size.")
-@click.option(
-    "--warmup-steps",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Linear learning-rate warm-up steps.",
-)
-@click.option(
-    "--n-trials",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Search trials in the study (trials from an earlier run of the same study count).",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Seconds after which no new search trial starts; the confirmation still runs.",
-)
-@click.option(
-    "--seeds",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    help="Seeds per fold in the confirmation (each finalist gets folds x seeds paired runs).",
-)
-@click.option(
-    "--folds",
-    type=click.IntRange(min=2),
-    default=3,
-    show_default=True,
-    help="Folds of the confirmation's stratified cross-validation; every tile is validated once.",
-)
-@click.option(
-    "--finalists",
-    type=click.IntRange(min=2),
-    default=3,
-    show_default=True,
-    help="Losses confirmed: the best configuration of each top loss of the search, CE always among them.",
-)
-@click.option(
-    "--margin",
-    type=click.FloatRange(min=0, max=1, max_open=True),
-    default=0.01,
-    show_default=True,
-    help="Practical margin in IoU: a smaller mean paired gain is a tie, whatever its interval.",
-)
-@click.option(
-    "--storage",
-    default=None,
-    metavar="URL",
-    help="Optuna storage shared by every worker of the study: postgresql://user:pw@host/db for many "
-    "machines, journal:FILE for a few processes on one machine [default: SQLite <out>/study.db, one "
-    "process]. The password is never written to files or logs.",
-)
-@click.option("--study", "study_name", default=None, help="Study name in the storage [default: lossadvisor].")
-@click.option(
-    "--model",
-    default=None,
-    metavar="NAME|MODULE:CALLABLE",
-    shell_complete=_complete_model,
-    help="Network the trials train: compact (default; the package's compact U-Net), monai-unet, "
-    "monai-segresnet (pip install 'lossadvisor[monai]'), or your own as MODULE:CALLABLE (mynet:build, "
-    "./mynet.py:build), called as CALLABLE(in_channels, num_classes) and returning an nn.Module whose "
-    "output is logits (N, C, H, W). Checked on one batch before the study starts.",
-)
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="auto (CUDA with bfloat16, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps.",
-)
-@click.option(
-    "--threads",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Torch CPU threads [default: all cores when the machine is idle, else the free ones].",
-)
-@click.option(
-    "--class-map",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="JSON or CSV class map for colour-coded masks.",
-)
-@click.option("--ignore-index", type=int, default=None, help="Mask value to ignore, e.g. 255 on boundaries.")
-@click.option(
-    "--rules-config",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split, sampler and runs.")
-@max_pixels_option
-@click.option(
-    "--heartbeat",
-    type=click.IntRange(min=1),
-    default=15,
-    show_default=True,
-    metavar="SECONDS",
-    help="Seconds between a worker's heartbeats on shared storage; a trial silent for 4 heartbeats is "
-    "taken for a dead worker's and re-run by a live one.",
-)
-@click.option("--no-report", is_flag=True, help="Do not build report.html at the end.")
+@tune_option("images")
+@tune_option("masks")
+@tune_option("out")
+@tune_option("size")
+@tune_option("crop")
+@tune_option("epochs")
+@tune_option("steps_per_epoch")
+@tune_option("batch_size")
+@tune_option("warmup_steps")
+@tune_option("n_trials")
+@tune_option("timeout")
+@tune_option("seeds")
+@tune_option("folds")
+@tune_option("finalists")
+@tune_option("margin")
+@tune_option("storage")
+@tune_option("study_name")
+@tune_option("model", shell_complete=_complete_model)
+@tune_option("device")
+@tune_option("threads")
+@tune_option("class_map")
+@tune_option("ignore_index")
+@tune_option("rules_config")
+@tune_option("seed")
+@tune_option("max_pixels")
+@tune_option("heartbeat")
+@tune_option("report")
 @click.option(
     "--json",
     "as_json",
@@ -240,38 +164,7 @@ def _complete_model(ctx, param, incomplete: str) -> list:
 )
 @quiet_option
 @click.pass_context
-def tune_command(
-    click_ctx,
-    images,
-    masks,
-    out,
-    size,
-    crop,
-    epochs,
-    steps_per_epoch,
-    batch_size,
-    warmup_steps,
-    n_trials,
-    timeout,
-    seeds,
-    folds,
-    finalists,
-    margin,
-    storage,
-    study_name,
-    model,
-    device,
-    threads,
-    class_map,
-    ignore_index,
-    rules_config,
-    seed,
-    max_pixels,
-    heartbeat,
-    no_report,
-    as_json,
-    quiet,
-) -> None:
+def tune_command(click_ctx, as_json, quiet, **params) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
     Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over
@@ -301,39 +194,11 @@ def tune_command(
     from lossadvisor.tune.study import redact_url
 
     configure_logging(quiet)
+    options = options_from_params(params)
     try:
-        result = tune(
-            images,
-            masks,
-            out=out,
-            size=size,
-            crop=crop,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            batch_size=batch_size,
-            warmup_steps=warmup_steps,
-            n_trials=n_trials,
-            timeout=timeout,
-            seeds=seeds,
-            folds=folds,
-            finalists=finalists,
-            margin=margin,
-            storage=storage,
-            study_name=study_name,
-            model=model,
-            device=device,
-            threads=threads,
-            class_map=class_map,
-            ignore_index=ignore_index,
-            rules_config=rules_config,
-            seed=seed,
-            heartbeat=heartbeat,
-            progress=not quiet,
-            report=not no_report,
-            max_pixels=max_pixels,
-            command=given_command(click_ctx),
-        )
+        result = tune(options=options, progress=not quiet, command=given_command(click_ctx))
     except KeyboardInterrupt as exc:
+        storage = options.storage
         where = f"--storage {safe_text(redact_url(storage))}" if storage else "the same --out folder"
         click.echo(
             "\nInterrupted. Completed trials and confirmation runs are kept in the study; the running run is "

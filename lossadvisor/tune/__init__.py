@@ -3,7 +3,8 @@
 The pieces, lowest first: pairing images with masks (:func:`pair_files`), a stratified split and a decoded
 cache (:func:`build_train_data`), the compact U-Net (:class:`CompactUNet`), one training run with an epoch
 callback (:func:`train_trial`), the LR range test (:func:`lr_range_test`), and the study that ties them
-together (:func:`tune`). Importing this package imports torch.
+together (:func:`tune`), with its options (:class:`TuneOptions`). Every name is loaded on first use; torch
+and optuna only when a model is built or a study opened.
 
 Example:
     >>> from lossadvisor.tune import tune
@@ -13,53 +14,48 @@ Example:
 
 from __future__ import annotations
 
-from lossadvisor.tune._api import TuneResult, tune
-from lossadvisor.tune.data import (
-    Pairing,
-    TrainData,
-    build_train_data,
-    pair_files,
-    read_image,
-    stratified_split,
-)
-from lossadvisor.tune.study import redact_url
-from lossadvisor.tune.training import (
-    CompactUNet,
-    DeviceChoice,
-    EpochRecord,
-    LRRangeResult,
-    SegmentationTally,
-    TrialConfig,
-    TrialOutcome,
-    choose_threads,
-    collapse_kind,
-    count_parameters,
-    lr_range_test,
-    resolve_device,
-    train_trial,
-)
+import importlib
+from typing import Any
 
-__all__ = [
-    "CompactUNet",
-    "DeviceChoice",
-    "EpochRecord",
-    "LRRangeResult",
-    "Pairing",
-    "SegmentationTally",
-    "TrainData",
-    "TrialConfig",
-    "TrialOutcome",
-    "TuneResult",
-    "build_train_data",
-    "choose_threads",
-    "collapse_kind",
-    "count_parameters",
-    "lr_range_test",
-    "pair_files",
-    "read_image",
-    "redact_url",
-    "resolve_device",
-    "stratified_split",
-    "train_trial",
-    "tune",
-]
+# Every public name, and the module that serves it: loaded on first use, so `import lossadvisor.tune` (and
+# the CLI, which reads TuneOptions to build its --help) stays light.
+_LAZY = {
+    "TuneResult": "lossadvisor.tune._api",
+    "tune": "lossadvisor.tune._api",
+    "TuneOptions": "lossadvisor.tune._options",
+    "Pairing": "lossadvisor.tune.data",
+    "TrainData": "lossadvisor.tune.data",
+    "build_train_data": "lossadvisor.tune.data",
+    "pair_files": "lossadvisor.tune.data",
+    "read_image": "lossadvisor.tune.data",
+    "stratified_split": "lossadvisor.tune.data",
+    "redact_url": "lossadvisor.tune.study",
+    "CompactUNet": "lossadvisor.tune.training",
+    "DeviceChoice": "lossadvisor.tune.training",
+    "EpochRecord": "lossadvisor.tune.training",
+    "LRRangeResult": "lossadvisor.tune.training",
+    "SegmentationTally": "lossadvisor.tune.training",
+    "TrialConfig": "lossadvisor.tune.training",
+    "TrialOutcome": "lossadvisor.tune.training",
+    "choose_threads": "lossadvisor.tune.training",
+    "collapse_kind": "lossadvisor.tune.training",
+    "count_parameters": "lossadvisor.tune.training",
+    "lr_range_test": "lossadvisor.tune.training",
+    "resolve_device": "lossadvisor.tune.training",
+    "train_trial": "lossadvisor.tune.training",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+__all__ = sorted(_LAZY)

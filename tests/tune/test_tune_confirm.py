@@ -15,8 +15,7 @@ from lossadvisor.tune import _api, pair_files, resolve_device, tune
 from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units, unit_key
 from lossadvisor.tune.confirm._verdict import decide
 from lossadvisor.tune.data._cache import build_fold_data
-from lossadvisor.tune.search._search import RunContext
-from lossadvisor.tune.search._space import Configuration
+from lossadvisor.tune.training._run import Configuration, RunContext
 
 
 def _contexts(root, tmp_path, *, epochs=2, steps=3, folds=3):
@@ -79,9 +78,9 @@ def test_a_a_check_the_same_loss_twice_with_independent_streams_is_a_tie(tiny_da
     twins = [_finalist("ce-twin-a", 3e-3), _finalist("ce-twin-b", 3e-3)]
     _, (_, runs, _) = _confirm(twins, contexts)
     verdict = decide(runs, seed=0)
-    diffs = [r["diff"] for r in verdict["comparisons"][0]["per_run"]]
+    diffs = [r.diff for r in verdict.comparisons[0].per_run]
     assert len(diffs) == 6 and any(d != 0 for d in diffs)  # independent streams: not bit-identical
-    assert verdict["kind"] == "tie"
+    assert verdict.kind == "tie"
 
 
 def test_a_crippled_learning_rate_loses_clearly(tiny_dataset, tmp_path):
@@ -89,9 +88,9 @@ def test_a_crippled_learning_rate_loses_clearly(tiny_dataset, tmp_path):
     finalists = [_finalist("ce-crippled", 1e-7), _finalist("ce-good", 1e-2)]
     _, (_, runs, _) = _confirm(finalists, contexts)
     verdict = decide(runs, seed=0)
-    assert verdict["kind"] == "clear" and verdict["recommended"] == "ce-good"
-    c = verdict["comparisons"][0]
-    assert c["against"] == "ce-crippled" and c["ci_low"] > 0 and c["runs_won"] == 6
+    assert verdict.kind == "clear" and verdict.recommended == "ce-good"
+    c = verdict.comparisons[0]
+    assert c.against == "ce-crippled" and c.ci_low > 0 and c.runs_won == 6
 
 
 def _large_tiles_with_tiny_objects(root, n=6, side=160):

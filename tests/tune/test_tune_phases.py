@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 
 import numpy as np
 
-from lossadvisor.tune import tune
+from lossadvisor.tune import TuneOptions, tune
 from lossadvisor.tune._phases import confirmation, plan, report, result, search, start
 from lossadvisor.tune.study._lock import releases_folder_locks
 from lossadvisor.tune.training._models import resolve_model
@@ -15,11 +14,10 @@ from lossadvisor.tune.training._models import resolve_model
 
 def _plan(images, masks, **settings):
     """The run's TuneContext, from tune's own defaults updated with ``settings`` (reads only)."""
-    kwargs = {name: p.default for name, p in inspect.signature(tune).parameters.items()}
-    kwargs.update(images=images, masks=masks, **settings)
-    spec = resolve_model(kwargs.pop("model"))
-    kwargs.pop("model_factory")
-    return plan.plan(kwargs.pop("images"), kwargs.pop("masks"), spec=spec, **kwargs)
+    progress = settings.pop("progress", True)
+    options = TuneOptions(images=images, masks=masks, **settings)
+    spec = resolve_model(options.model)
+    return plan.plan(options, train=None, val=None, spec=spec, progress=progress, command=None)
 
 
 @releases_folder_locks  # a phase re-run holds the folder like tune does: no other process writes meanwhile

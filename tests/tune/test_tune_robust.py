@@ -195,15 +195,15 @@ def test_shareable_files_carry_no_absolute_path(tiny_dataset, tmp_path, monkeypa
 _SLOW_CLI = textwrap.dedent(
     """
     import sys, time
-    import lossadvisor.tune.search._search as search
-    real = search.train_trial
+    import lossadvisor.tune.training._run as run
+    real = run.train_trial
 
     def slow(*args, **kwargs):  # a trial that is surely running when the signal comes
         print("TRIAL-STARTED", flush=True)
         time.sleep(120)
         return real(*args, **kwargs)
 
-    search.train_trial = slow
+    run.train_trial = slow
     from lossadvisor.cli import cli
     cli(sys.argv[1:], prog_name="lossadvisor")
     """
@@ -281,7 +281,7 @@ def test_void_pixels_of_a_class_map_are_ignored_by_training(dataset_factory, tmp
 
 
 def test_storage_messages_name_the_run_folder_not_its_resolved_path(tmp_path):
-    from lossadvisor.tune.study._study import default_storage_url, scrub
+    from lossadvisor.tune.study._urls import default_storage_url, scrub
 
     url = default_storage_url(Path("reports/x"))
     assert url.startswith("sqlite:////")  # absolute, for the connection only

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune.study._study import open_storage, redact_url, scrub
+from lossadvisor.tune.study._storage import open_storage
+from lossadvisor.tune.study._urls import redact_url, scrub
 
 
 def test_redact_url_hides_only_the_password():

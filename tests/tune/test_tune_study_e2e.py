@@ -16,8 +16,8 @@ from optuna.trial import TrialState
 from lossadvisor.errors import ConfigError, StudyMismatchError
 from lossadvisor.tune import _api, tune
 from lossadvisor.tune.outputs._outputs import EPOCH_COLUMNS, RUN_COLUMNS, TILE_COLUMNS, TRIAL_COLUMNS
-from lossadvisor.tune.search import _search
-from lossadvisor.tune.study._study import driver_url
+from lossadvisor.tune.study._urls import driver_url
+from lossadvisor.tune.training import _run
 
 RUN_FILES = (
     "profile.json",
@@ -113,7 +113,7 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
 
 def test_interrupted_run_resumes_and_keeps_completed_trials(tiny_dataset, tmp_path, monkeypatch, tiny):
     out = tmp_path / "run"
-    real = _search.train_trial
+    real = _run.train_trial
     calls = []
 
     def interrupt_second(*args, **kwargs):
@@ -122,7 +122,7 @@ def test_interrupted_run_resumes_and_keeps_completed_trials(tiny_dataset, tmp_pa
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_search, "train_trial", interrupt_second)
+    monkeypatch.setattr(_run, "train_trial", interrupt_second)
     with pytest.raises(KeyboardInterrupt):
         tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=3, report=False, **tiny)
     run = json.loads((out / "run.json").read_text())
@@ -131,7 +131,7 @@ def test_interrupted_run_resumes_and_keeps_completed_trials(tiny_dataset, tmp_pa
     assert states[:2] == [(TrialState.COMPLETE, None), (TrialState.FAIL, "interrupted")]
     first_value = _study(out).trials[0].value
 
-    monkeypatch.setattr(_search, "train_trial", real)
+    monkeypatch.setattr(_run, "train_trial", real)
     tune(tiny_dataset / "images", tiny_dataset / "masks", out=out, n_trials=3, report=False, **tiny)
     trials = _study(out).trials
     assert trials[0].state == TrialState.COMPLETE and trials[0].value == first_value  # kept, not re-run

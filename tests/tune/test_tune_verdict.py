@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lossadvisor._run_records import Overtake
 from lossadvisor.tune.confirm._verdict import (
     FinalistRuns,
     decide,
@@ -44,9 +45,9 @@ def test_paired_difference_matches_a_hand_computation() -> None:
     b = finalist("b", "ce", {(0, 0): counts((1, 3, 3), (1, 2, 3)), (1, 0): counts((1, 1, 2))})
     c = paired_comparison(a, b, replicates=2000)
     # fold 0: b pools 2 / (5 + 6 - 2) = 2/9; fold 1: 1/2 vs 1/2
-    assert [r["diff"] for r in c["per_run"]] == pytest.approx([3 / 8 - 2 / 9, 0.0])
-    assert c["mean_diff"] == pytest.approx((3 / 8 - 2 / 9) / 2)
-    assert (c["runs"], c["runs_won"], c["runs_lost"]) == (2, 1, 0)
+    assert [r.diff for r in c.per_run] == pytest.approx([3 / 8 - 2 / 9, 0.0])
+    assert c.mean_diff == pytest.approx((3 / 8 - 2 / 9) / 2)
+    assert (c.runs, c.runs_won, c.runs_lost) == (2, 1, 0)
 
 
 def test_bootstrap_of_one_run_with_two_tiles_matches_its_three_outcomes() -> None:
@@ -58,9 +59,9 @@ def test_bootstrap_of_one_run_with_two_tiles_matches_its_three_outcomes() -> Non
     d12 = 4 / 9 - 4 / 10  # the original pair: a pools I=4, P=5, L=8 -> 4/9; b I=4, P=6, L=8 -> 4/10
     d22 = 1 / 5 - 2 / 4
     c = paired_comparison(a, b, replicates=20000, seed=3)
-    assert c["mean_diff"] == pytest.approx(d12)
+    assert c.mean_diff == pytest.approx(d12)
     # one run: no expansion, so the 2.5% and 97.5% percentiles are the smallest and largest outcome
-    assert (c["ci_low"], c["ci_high"]) == pytest.approx((d22, d11))
+    assert (c.ci_low, c.ci_high) == pytest.approx((d22, d11))
     from lossadvisor.tune.confirm import _verdict
 
     stats = _verdict._bootstrap(a, b, [(0, 0)], seed=3, replicates=20000)
@@ -82,10 +83,10 @@ def test_identical_configurations_tie_and_the_simplest_is_recommended() -> None:
         for s in range(2)
     }
     d = decide([finalist("x", "dice_ce", runs), finalist("y", "ce", dict(runs))])
-    c = d["comparisons"][0]
-    assert (c["mean_diff"], c["ci_low"], c["ci_high"], c["clear"]) == (0.0, 0.0, 0.0, False)
-    assert d["kind"] == "tie" and d["recommended"] == "y"  # ce is simpler than dice_ce
-    assert "ce is also the simplest" in d["explanation"]  # equal means: the simpler one leads
+    c = d.comparisons[0]
+    assert (c.mean_diff, c.ci_low, c.ci_high, c.clear) == (0.0, 0.0, 0.0, False)
+    assert d.kind == "tie" and d.recommended == "y"  # ce is simpler than dice_ce
+    assert "ce is also the simplest" in d.explanation  # equal means: the simpler one leads
 
 
 def test_a_large_consistent_gain_is_clear_and_a_small_one_is_a_tie() -> None:
@@ -100,12 +101,12 @@ def test_a_large_consistent_gain_is_clear_and_a_small_one_is_a_tie() -> None:
 
     good, bad = finalist("g", "dice", runs(10)), finalist("b", "ce", runs(0))
     d = decide([bad, good])
-    assert d["kind"] == "clear" and d["winner"] == d["recommended"] == "g"
-    c = d["comparisons"][0]
-    assert c["ci_low"] > 0 and c["mean_diff"] >= 0.01 and c["runs_won"] == 6
+    assert d.kind == "clear" and d.winner == d.recommended == "g"
+    c = d.comparisons[0]
+    assert c.ci_low > 0 and c.mean_diff >= 0.01 and c.runs_won == 6
     # the same ordering with the gain below the practical margin is a tie
     d = decide([bad, good], margin=0.9)
-    assert d["kind"] == "tie" and d["recommended"] == "b"
+    assert d.kind == "tie" and d.recommended == "b"
 
 
 def test_the_bootstrap_is_deterministic_for_a_seed() -> None:
@@ -117,7 +118,7 @@ def test_the_bootstrap_is_deterministic_for_a_seed() -> None:
         "b", "ce", {(f, 0): counts(*[(int(i), 40, 50) for i in rng.integers(5, 40, 6)]) for f in range(3)}
     )
     first, second = paired_comparison(a, b, seed=7), paired_comparison(a, b, seed=7)
-    assert (first["ci_low"], first["ci_high"]) == (second["ci_low"], second["ci_high"])
+    assert (first.ci_low, first.ci_high) == (second.ci_low, second.ci_high)
 
 
 def test_order_reports_who_overtook_whom() -> None:
@@ -131,5 +132,5 @@ def test_order_reports_who_overtook_whom() -> None:
             finalist("c", "focal", const(1), search_value=0.7),
         ]
     )
-    assert d["order"]["search"] == ["a", "b", "c"] and d["order"]["confirmation"] == ["b", "a", "c"]
-    assert d["order"]["held"] is False and d["order"]["overtook"] == [{"entry": "b", "overtook": "a"}]
+    assert d.order.search == ("a", "b", "c") and d.order.confirmation == ("b", "a", "c")
+    assert d.order.held is False and d.order.overtook == (Overtake(entry="b", overtook="a"),)

@@ -24,9 +24,10 @@ from optuna.trial import TrialState
 
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
-from lossadvisor.tune.search._search import counted_trials
 from lossadvisor.tune.study._lock import RunFolderBusyError, RunFolderLock
-from lossadvisor.tune.study._storage import driver_url, open_storage
+from lossadvisor.tune.study._storage import open_storage
+from lossadvisor.tune.study._study import counted_trials
+from lossadvisor.tune.study._urls import driver_url
 from lossadvisor.tune.study._workers import RETRY_ATTR, WORKER_ATTR, reclaim, requeue
 
 TINY_ARGS = [
@@ -242,7 +243,7 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
 def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
     """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
     from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units
-    from lossadvisor.tune.search._space import Configuration
+    from lossadvisor.tune.training._run import Configuration
 
     storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
     cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)

@@ -13,6 +13,7 @@ class TuneContext:
     """Everything ``tune`` decided before writing: validated settings, paths, the profile, the advice and the
     decoded training data. Built by :func:`lossadvisor.tune._phases.plan.plan`, read-only afterwards."""
 
+    options: Any  # TuneOptions as given (checked); the phases read the options they need from it
     run_dir: Path
     source: Any  # tune.data._data.Source: pairs or arrays, profile, per-image rows, left-out files
     rec: Any  # the Recommendation this worker made (a shared study may hold another: see Live.rec)
@@ -24,24 +25,12 @@ class TuneContext:
     read_mask: Callable  # path -> label array, with the class map, ignore index and pixel limit
     loss_factory: Callable  # (name, params) -> loss module, with the training ignore index
     data_settings: dict  # what besides the fingerprint keys the decoded-data cache
-    size: int
-    crop: int | None
+    size: int  # resolved: the option, or what the lost-objects rule chose, or the default
+    crop: int | None  # resolved like size
     size_switch: dict | None  # set when the lost-objects rule chose the training size
     num_classes: int
-    steps: int  # optimiser steps per search epoch
-    epochs: int
-    batch_size: int
-    warmup_steps: int
-    n_trials: int
-    timeout: float | None
-    seeds: int
-    folds: int
-    finalists: int
-    margin: float
-    seed: int
-    heartbeat: int
+    steps: int  # optimiser steps per search epoch (the option, or one pass over the tiles)
     train_ignore: int | None
-    storage: str | None  # as the user gave it (None: the run folder's study.db)
     storage_url: str
     storage_label: str  # redacted, for messages
     name: str  # study name
@@ -49,7 +38,6 @@ class TuneContext:
     objective_settings: dict  # what a joined or resumed study must have been made with
     command: str | None
     progress: bool
-    report: bool
     recipe: Any = None  # TrainingRecipe: the study's (see plan.study_recipe)
 
     @property

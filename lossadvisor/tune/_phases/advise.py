@@ -8,13 +8,13 @@ import math
 from pathlib import Path
 
 from lossadvisor import runfolder
+from lossadvisor.tune._options import SIDE_MULTIPLE
 from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.search import SearchSpace
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 DEFAULT_SIZE = 128
-SIDE_MULTIPLE = 16  # the default U-Net has 4 stride-2 levels
 RULE_LOST = "rule_objects_lost_at_train_size"
 
 

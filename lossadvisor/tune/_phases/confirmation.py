@@ -36,13 +36,13 @@ def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
         live.session.once(
             PLAN_ATTR,
             lambda: finalists_to_json(
-                select_finalists(live.study, searched.space, max_finalists=tc.finalists)
+                select_finalists(live.study, searched.space, max_finalists=tc.options.finalists)
             ),
         )
     )
     if tc.source.in_memory is not None:
         fold_data = fold_data_from_memory(
-            *tc.source.in_memory, size=tc.size, crop=tc.crop, folds=tc.folds, seed=tc.seed,
+            *tc.source.in_memory, size=tc.size, crop=tc.crop, folds=tc.options.folds, seed=tc.options.seed,
             ignore_index=tc.train_ignore,
         )  # fmt: skip
     else:
@@ -53,8 +53,8 @@ def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
             fingerprint=tc.profile.fingerprint,
             size=tc.size,
             crop=tc.crop,
-            folds=tc.folds,
-            seed=tc.seed,
+            folds=tc.options.folds,
+            seed=tc.options.seed,
             ignore_index=tc.train_ignore,
             key_settings=tc.data_settings,
         )
@@ -71,13 +71,13 @@ def confirm(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
     confirmed = prepare(tc, live, searched)
     picks, cstudy, session, bars = confirmed.picks, live.cstudy, live.session, live.bars
     with session.lock():  # every unit enqueued once, whatever the number of workers
-        enqueue_units(cstudy, picks, folds=tc.folds, seeds=tc.seeds)
-    bars.start_runs(total=len(picks) * tc.folds * tc.seeds, desc="confirmation runs")
+        enqueue_units(cstudy, picks, folds=tc.options.folds, seeds=tc.options.seeds)
+    bars.start_runs(total=len(picks) * tc.options.folds * tc.options.seeds, desc="confirmation runs")
     bars.advance(len(collect(cstudy, picks)[0]))
 
     def run() -> int:  # each unit to exactly one worker, with a heartbeat while it trains
         return run_units(
-            cstudy, picks, confirmed.contexts, base_seed=tc.seed, on_run=bars.run_done,
+            cstudy, picks, confirmed.contexts, base_seed=tc.options.seed, on_run=bars.run_done,
             take=lambda: session.take(cstudy), beat=session.beat,
         )  # fmt: skip
 

@@ -7,6 +7,7 @@ was.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from lossadvisor import runfolder
 from lossadvisor._text import display_path
 from lossadvisor.errors import ConfigError
+from lossadvisor.tune._options import TuneOptions
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
@@ -41,10 +43,6 @@ from lossadvisor.tune.training import (
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 MIN_STEPS_PER_EPOCH = 20
-OBJECTIVE_KEYS = (
-    "size", "crop", "epochs", "steps_per_epoch", "batch_size", "warmup_steps", "seed", "folds",
-    "confirm_step_factor", "training_recipe",
-)  # fmt: skip
 RECIPE_KEY = "training_recipe"
 
 
@@ -62,63 +60,39 @@ def loss_factory(ignore_index: int | None) -> Callable:
 
 
 def plan(
-    images,
-    masks,
+    opts: TuneOptions,
     *,
     train,
     val,
-    out,
     spec,
-    size,
-    crop,
-    epochs,
-    steps_per_epoch,
-    batch_size,
-    warmup_steps,
-    n_trials,
-    timeout,
-    seeds,
-    folds,
-    finalists,
-    margin,
-    storage,
-    study_name,
-    device,
-    threads,
-    class_map,
-    ignore_index,
-    rules_config,
-    seed,
-    heartbeat,
-    progress,
-    report,
-    max_pixels,
-    command,
+    progress: bool,
+    command: str | None,
     make_loss: Callable = loss_factory,
 ) -> TuneContext:
     """Read and profile the data, advise, resolve device and model, decode the search split, and settle every
-    setting of the run (arguments already validated by ``tune``)."""
+    setting of the run (the options were checked when their record was made)."""
     from lossadvisor.io import DEFAULT_IGNORE_INDEX, read_mask, resolve_class_map
     from lossadvisor.profile import default_run_dir
 
+    size, crop, ignore_index = opts.size, opts.crop, opts.ignore_index
     side = crop or size or advise_phase.DEFAULT_SIZE
-    cmap = resolve_class_map(class_map)
+    cmap = resolve_class_map(opts.class_map)
     # Pixels a class map marks void/ignore come back as DEFAULT_IGNORE_INDEX (as in the profile); training
     # must ignore the same pixels, or the loss sees 255 as a class index.
     train_ignore = ignore_index
     if train_ignore is None and cmap is not None and cmap.ignore_keys:
         train_ignore = DEFAULT_IGNORE_INDEX
     source = profile_phase.read_data(
-        images, masks, train=train, val=val, out=out, side=side, cmap=cmap,
-        ignore_index=ignore_index, progress=progress, max_pixels=max_pixels,
+        opts.images, opts.masks, train=train, val=val, out=opts.out, side=side, cmap=cmap,
+        ignore_index=ignore_index, progress=progress, max_pixels=opts.max_pixels,
     )  # fmt: skip
     profile = source.profile
-    run_dir = Path(out) if out is not None else Path(default_run_dir(source.masks))
+    run_dir = Path(opts.out) if opts.out is not None else Path(default_run_dir(source.masks))
     if run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
     if run_dir.is_dir():
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
-    rec, base_space = advise_phase.advise(profile, rules_config)
+    rec, base_space = advise_phase.advise(profile, opts.rules_config)
     size_switch = None
     if size is None and crop is None:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
@@ -128,7 +102,7 @@ def plan(
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
-    choice = resolve_device(device, threads=threads)
+    choice = resolve_device(opts.device, threads=opts.threads)
     num_classes = max(2, profile.num_classes)
     model_info = check_model(
         spec,
@@ -139,12 +113,12 @@ def plan(
     )
 
     def read(p):
-        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=max_pixels).labels
+        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
 
     data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if source.in_memory is not None:
         data = train_data_from_memory(
-            *source.in_memory, size=size, crop=crop, seed=seed, ignore_index=train_ignore
+            *source.in_memory, size=size, crop=crop, seed=opts.seed, ignore_index=train_ignore
         )
     else:
         data = build_train_data(
@@ -154,61 +128,51 @@ def plan(
             fingerprint=profile.fingerprint,
             size=size,
             crop=crop,
-            seed=seed,
+            seed=opts.seed,
             ignore_index=train_ignore,
             key_settings=data_settings,
             save=False,
         )
-    steps = steps_per_epoch or max(MIN_STEPS_PER_EPOCH, math.ceil(len(data.train_images) / batch_size))
+    per_pass = math.ceil(len(data.train_images) / opts.batch_size)
+    steps = opts.steps_per_epoch or max(MIN_STEPS_PER_EPOCH, per_pass)
+    storage = opts.storage
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
-    name = study_name or DEFAULT_STUDY_NAME
+    name = opts.study_name or DEFAULT_STUDY_NAME
     recipe = study_recipe(storage, run_dir, storage_url, storage_label, name)
-    settings = {
-        "images": display_path(source.images) if source.images is not None else None,
-        "masks": display_path(source.masks) if source.masks is not None else None,
+    # run.json's settings: every option as this run resolved it, and what the run derived besides
+    resolved = dataclasses.replace(
+        opts,
+        images=display_path(source.images) if source.images is not None else None,
+        masks=display_path(source.masks) if source.masks is not None else None,
+        out=display_path(run_dir),
+        size=size,
+        crop=crop,
+        steps_per_epoch=steps,
+        study_name=name,
+        model=model_info.name,
+        class_map=display_path(opts.class_map) if isinstance(opts.class_map, (str, Path)) else None,
+        rules_config=display_path(opts.rules_config) if opts.rules_config else None,
+    )
+    settings = resolved.to_dict() | {
         "data": source.description,
-        "out": display_path(run_dir),
-        "size": size,
-        "crop": crop,
-        "epochs": epochs,
-        "steps_per_epoch": steps,
-        "batch_size": batch_size,
-        "warmup_steps": warmup_steps,
-        "n_trials": n_trials,
-        "timeout": timeout,
-        "seeds": seeds,
-        "folds": folds,
-        "finalists": finalists,
-        "margin": margin,
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
-        "storage": storage,
-        "study_name": name,
-        "device": device,
-        "threads": threads,
-        "seed": seed,
-        "class_map": display_path(class_map) if isinstance(class_map, (str, Path)) else None,
-        "ignore_index": ignore_index,
-        "rules_config": display_path(rules_config) if rules_config else None,
-        "max_pixels": max_pixels,
-        "report": report,
-        "model": model_info.name,
         "size_switch": size_switch,
         RECIPE_KEY: recipe.to_dict(),
     }
-    objective_settings = {k: settings[k] for k in OBJECTIVE_KEYS} | {
+    objective_settings = {k: settings[k] for k in TuneOptions.objective_names()} | {
+        "confirm_step_factor": CONFIRM_STEP_FACTOR,
+        RECIPE_KEY: recipe.to_dict(),
         "model": model_info.name,
         "model_parameters": model_info.parameters,
     }
     return TuneContext(
-        run_dir=run_dir, source=source, rec=rec, base_space=base_space, spec=spec, model_info=model_info,
-        device=choice, data=data, read_mask=read, loss_factory=make_loss(train_ignore),
+        options=opts, run_dir=run_dir, source=source, rec=rec, base_space=base_space, spec=spec,
+        model_info=model_info, device=choice, data=data, read_mask=read, loss_factory=make_loss(train_ignore),
         data_settings=data_settings, size=size, crop=crop, size_switch=size_switch, num_classes=num_classes,
-        steps=steps, epochs=epochs, batch_size=batch_size, warmup_steps=warmup_steps, n_trials=n_trials,
-        timeout=timeout, seeds=seeds, folds=folds, finalists=finalists, margin=margin, seed=seed,
-        heartbeat=heartbeat, train_ignore=train_ignore, storage=storage, storage_url=storage_url,
-        storage_label=storage_label, name=name, settings=settings, objective_settings=objective_settings,
-        command=command, progress=progress, report=report, recipe=recipe,
+        steps=steps, train_ignore=train_ignore, storage_url=storage_url, storage_label=storage_label,
+        name=name, settings=settings, objective_settings=objective_settings, command=command,
+        progress=progress, recipe=recipe,
     )  # fmt: skip
 
 
@@ -235,7 +199,7 @@ def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, n
 
 def refuse_mismatch(tc: TuneContext) -> None:
     """Refuse a study (shared, or the run folder's own) made from other data or settings; writes nothing."""
-    if tc.storage is not None or (tc.run_dir / STUDY_DB).is_file():
+    if tc.options.storage is not None or (tc.run_dir / STUDY_DB).is_file():
         rdb = open_storage(tc.storage_url, label=tc.storage_label)
         check_study(
             rdb,

@@ -10,7 +10,7 @@ from lossadvisor.tune._phases._context import TuneContext
 
 def build(tc: TuneContext) -> Path | None:
     """Build the report when ``report`` is on; return its path, or None."""
-    if not tc.report:
+    if not tc.options.report:
         return None
     from lossadvisor.report import build_report
 

@@ -16,7 +16,9 @@ from lossadvisor.tune._phases.confirmation import Confirmed
 from lossadvisor.tune._phases.search import Searched
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR, collect, decide
 from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
-from lossadvisor.tune.search import RunContext, counted_trials, summarise
+from lossadvisor.tune.search import summarise
+from lossadvisor.tune.study import counted_trials
+from lossadvisor.tune.training import RunContext
 
 SHARED_AT_END = (
     runfolder.RESULT_JSON, runfolder.SAMPLES_NPZ, runfolder.LR_RANGE_TEST_JSON, runfolder.RUN_JSON,
@@ -27,7 +29,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     """Decide the verdict, write the tables and result.json, mark run.json complete; return result.json."""
     study, picks, space = live.study, confirmed.picks, searched.space
     confirm_records, finalist_runs, tiles = collect(live.cstudy, picks)
-    verdict = decide(finalist_runs, margin=tc.margin, seed=tc.seed)
+    verdict = decide(finalist_runs, margin=tc.options.margin, seed=tc.options.seed)
     ranking = finalist_ranking(list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records)
     diagnostics = summarise(live.diag_records)
     write_tables(tc.run_dir, study, diagnostics=live.diag_records, confirmation=confirm_records, tiles=tiles)
@@ -39,11 +41,11 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
         "pruner": "median (after every loss's default trial and half the epochs)",
     }
     training = {
-        "steps_per_search_trial": tc.epochs * tc.steps,
-        "steps_per_confirmation_run": tc.epochs * tc.steps * CONFIRM_STEP_FACTOR,
+        "steps_per_search_trial": tc.options.epochs * tc.steps,
+        "steps_per_confirmation_run": tc.options.epochs * tc.steps * CONFIRM_STEP_FACTOR,
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
-        "folds": tc.folds,
-        "seeds_per_fold": tc.seeds,
+        "folds": tc.options.folds,
+        "seeds_per_fold": tc.options.seeds,
         "finalists": [f.entry for f in picks],
         "confirmation_runs": len(confirm_records),
         "size_switch": tc.size_switch,

@@ -18,17 +18,15 @@ from lossadvisor.tune.outputs import write_tables
 from lossadvisor.tune.search import (
     DIAGNOSTIC_SEEDS,
     LR_TEST_LOSSES,
-    RunContext,
     SearchSpace,
-    counted_trials,
     diagnostic_configs,
     enqueue_defaults,
     equal_lr_ranges,
     run_diagnostics,
     run_search,
 )
-from lossadvisor.tune.study import Session
-from lossadvisor.tune.training import lr_range_test
+from lossadvisor.tune.study import Session, counted_trials
+from lossadvisor.tune.training import RunContext, lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
 
@@ -102,16 +100,17 @@ def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
     space, study, session, bars = searched.space, live.study, live.session, live.bars
     # Each worker (and each resume) samples from its own seed, and the constant liar makes TPE treat the
     # other workers' running trials as taken: no two workers train one configuration.
-    study.sampler = _sampler(session.worker.sampler_seed(tc.seed), n_startup_trials=len(space.losses) + 2)
+    seed = session.worker.sampler_seed(tc.options.seed)
+    study.sampler = _sampler(seed, n_startup_trials=len(space.losses) + 2)
     # No pruning before half the epochs (Dice-family losses start slower than CE) nor before every loss's
     # default trial has finished, so each candidate gets one full run to set the median.
     study.pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.epochs // 2)
+        n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.options.epochs // 2)
     )
     live.clock["lr_tests"] = time.monotonic()
     with session.lock():  # exactly once per study, whatever the number of workers
-        enqueue_defaults(study, space, limit=tc.n_trials - counted_trials(study))
-    bars.start_search(total=tc.n_trials, done=counted_trials(study))
+        enqueue_defaults(study, space, limit=tc.options.n_trials - counted_trials(study))
+    bars.start_search(total=tc.options.n_trials, done=counted_trials(study))
 
     def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
         bars.trial_done(trial)
@@ -119,14 +118,14 @@ def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
 
     def run(limit: float | None = None) -> int:
         return run_search(
-            study, space, live.run, n_trials=tc.n_trials, timeout=limit, on_trial=after_trial,
-            claim=lambda: session.claim(tc.n_trials), beat=session.beat,
+            study, space, live.run, n_trials=tc.options.n_trials, timeout=limit, on_trial=after_trial,
+            claim=lambda: session.claim(tc.options.n_trials), beat=session.beat,
         )  # fmt: skip
 
-    run(tc.timeout)
+    run(tc.options.timeout)
     # other workers' trials still running: wait, re-running those of dead workers (unless out of time), so
     # that every worker picks the finalists from the same finished trials
-    session.wait_for_search(tc.n_trials, run_more=None if tc.timeout else run)
+    session.wait_for_search(tc.options.n_trials, run_more=None if tc.options.timeout else run)
     bars.close()
     live.clock["search"] = time.monotonic()
     return searched

@@ -13,11 +13,10 @@ from lossadvisor._text import safe_text
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune.confirm import confirm_study_name
 from lossadvisor.tune.data import save_cache
 from lossadvisor.tune.outputs import RunRecord, environment
-from lossadvisor.tune.search import RunContext
 from lossadvisor.tune.study import DEFAULT_STORAGE_LABEL, Session, hold_folder
+from lossadvisor.tune.training import RunContext
 
 SAMPLE_TILES = 6
 SHARED_AT_START = (
@@ -45,27 +44,27 @@ def open_session(tc: TuneContext) -> Session:
         objective_settings=tc.objective_settings,
         definition=tc.rec.to_dict(),
         storage_label=tc.storage_label,
-        heartbeat_s=None if tc.storage is None else tc.heartbeat,
-        own_sqlite=tc.storage is None,
+        heartbeat_s=None if tc.options.storage is None else tc.options.heartbeat,
+        own_sqlite=tc.options.storage is None,
     )
 
 
 def join(tc: TuneContext, session: Session, record: RunRecord, bars, clock: dict) -> Live:
     """Follow the study's advice, open the confirmation study, build the training context, share the files."""
     rec, base_space = advise_phase.adopt_definition(session, tc.rec, tc.base_space, tc.run_dir)
-    cstudy = session.companion(confirm_study_name(tc.name))
-    if tc.storage is None:
+    cstudy = session.companion("confirm")
+    if tc.options.storage is None:
         session.requeue_running(cstudy)
     run = RunContext(
         data=tc.data,
         num_classes=tc.num_classes,
         loss_factory=tc.loss_factory,
         device=tc.device,
-        epochs=tc.epochs,
+        epochs=tc.options.epochs,
         steps_per_epoch=tc.steps,
-        batch_size=tc.batch_size,
-        warmup_steps=tc.warmup_steps,
-        seed=tc.seed,
+        batch_size=tc.options.batch_size,
+        warmup_steps=tc.options.warmup_steps,
+        seed=tc.options.seed,
         preds_dir=tc.run_dir / runfolder.CACHE_DIR / f"preds_{tc.name}",
         sample_indices=sample_indices(tc.data.val_masks, tc.train_ignore),
         model_factory=tc.spec.factory,
@@ -106,7 +105,7 @@ def _record(tc: TuneContext, env: dict) -> RunRecord:
         tc.run_dir,
         settings=tc.settings,
         command=tc.command,
-        storage_url=tc.storage_url if tc.storage else DEFAULT_STORAGE_LABEL,
+        storage_url=tc.storage_url if tc.options.storage else DEFAULT_STORAGE_LABEL,
         study_name=tc.name,
         fingerprint=tc.profile.fingerprint,
         env=env,

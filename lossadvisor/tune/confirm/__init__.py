@@ -2,7 +2,7 @@
 maths over them.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from lossadvisor.tune.confirm._confirm import (
     DEFAULT_CONFIRM_SEEDS,
     DEFAULT_FINALISTS,
     collect,
-    confirm_study_name,
     enqueue_units,
     finalists_from_json,
     finalists_to_json,
@@ -27,7 +26,6 @@ __all__ = [
     "DEFAULT_FINALISTS",
     "DEFAULT_MARGIN",
     "collect",
-    "confirm_study_name",
     "decide",
     "enqueue_units",
     "finalists_from_json",

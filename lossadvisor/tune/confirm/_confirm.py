@@ -23,12 +23,11 @@ import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
 from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
-from lossadvisor.tune.search import (
-    BASELINE_LOSS,
-    NOT_COUNTED,
+from lossadvisor.tune.search import BASELINE_LOSS, SearchSpace
+from lossadvisor.tune.study import INTERRUPTED, NOT_COUNTED
+from lossadvisor.tune.training import (
     Configuration,
     RunContext,
-    SearchSpace,
     config_id,
     describe,
     jsonable_params,
@@ -40,11 +39,9 @@ logger = logging.getLogger(__name__)
 CONFIRM_STEP_FACTOR = 2  # a confirmation run trains twice a search trial's steps (same epochs, 2x steps each)
 DEFAULT_FINALISTS = 3  # losses re-trained in the confirmation (CE always among them)
 DEFAULT_CONFIRM_SEEDS = 2  # seeds per fold: 3 folds x 2 seeds = 6 paired runs per finalist
-CONFIRM_SUFFIX = ":confirm"
 UNIT_ATTR = "unit"
 RECORD_ATTR = "record"
 COUNTS_ATTR = "counts"
-INTERRUPTED = "interrupted"
 
 
 @dataclass(frozen=True)
@@ -123,10 +120,6 @@ def finalists_from_json(rows: list[dict]) -> list[Finalist]:
         )
         for r in rows
     ]  # fmt: skip
-
-
-def confirm_study_name(study_name: str) -> str:
-    return f"{study_name}{CONFIRM_SUFFIX}"
 
 
 def _finished(trial) -> bool:

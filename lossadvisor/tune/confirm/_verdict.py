@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor._run_records import Comparison, OrderCheck, Overtake, PairedRun, Verdict
+
 DEFAULT_MARGIN = 0.01  # IoU: smaller gains are not worth a more complex loss, whatever the interval says
 CONFIDENCE_LEVEL = 0.95
 BOOTSTRAP_REPLICATES = 10_000
@@ -93,35 +95,36 @@ def paired_comparison(
     seed: int = 0,
     replicates: int = BOOTSTRAP_REPLICATES,
     margin: float = DEFAULT_MARGIN,
-) -> dict:
+) -> Comparison:
     """``a`` against ``b`` over the runs both finished: mean difference in IoU, interval, runs won, clear?
 
     Returns:
-        ``{"against", "mean_diff", "ci_low", "ci_high", "runs", "runs_won", "runs_lost", "clear",
-        "per_run": [{"fold", "seed", "diff"}]}``; the interval is ``None`` when no run is shared.
+        The :class:`Comparison`; its interval is ``None`` when no run is shared.
     """
     keys = sorted(set(a.runs) & set(b.runs))
-    result = {"against": b.entry, "against_loss": b.loss, "runs": len(keys), "margin": margin}
     if not keys:
-        return result | {
-            "mean_diff": None, "ci_low": None, "ci_high": None, "runs_won": 0, "runs_lost": 0,
-            "clear": False, "per_run": [],
-        }  # fmt: skip
+        return Comparison(against=b.entry, against_loss=b.loss, runs=0, margin=margin)
     diffs = np.array([run_iou(a.runs[k]) - run_iou(b.runs[k]) for k in keys])
     stats = _bootstrap(a, b, keys, seed=seed, replicates=replicates)
     level = expanded_alpha(len(keys))
     low, high = (float(v) for v in np.quantile(stats, [level / 2, 1 - level / 2]))
     mean = float(diffs.mean())
-    return result | {
-        "mean_diff": mean,
-        "ci_low": low,
-        "ci_high": high,
-        "ci_level": CONFIDENCE_LEVEL,
-        "runs_won": int((diffs > 0).sum()),
-        "runs_lost": int((diffs < 0).sum()),
-        "clear": bool(low > 0 and mean >= margin),
-        "per_run": [{"fold": f, "seed": s, "diff": float(d)} for (f, s), d in zip(keys, diffs, strict=True)],
-    }
+    return Comparison(
+        against=b.entry,
+        against_loss=b.loss,
+        runs=len(keys),
+        margin=margin,
+        mean_diff=mean,
+        ci_low=low,
+        ci_high=high,
+        ci_level=CONFIDENCE_LEVEL,
+        runs_won=int((diffs > 0).sum()),
+        runs_lost=int((diffs < 0).sum()),
+        clear=bool(low > 0 and mean >= margin),
+        per_run=tuple(
+            PairedRun(fold=f, seed=s, diff=float(d)) for (f, s), d in zip(keys, diffs, strict=True)
+        ),
+    )
 
 
 def _bootstrap(
@@ -157,7 +160,7 @@ def simplicity_rank(loss: str) -> int:
 def decide(
     finalists: Sequence[FinalistRuns], *, margin: float = DEFAULT_MARGIN, seed: int = 0,
     replicates: int = BOOTSTRAP_REPLICATES,
-) -> dict:  # fmt: skip
+) -> Verdict:  # fmt: skip
     """The verdict over the finalists' confirmation runs.
 
     The winner has the highest mean IoU over its runs. It is compared with every other finalist; it is the
@@ -165,83 +168,82 @@ def decide(
     with it, and the simplest of them (:data:`SIMPLICITY_ORDER`) is recommended.
 
     Returns:
-        ``{"kind": "clear" | "tie" | "single" | "none", "winner", "recommended", "tied", "comparisons",
-        "order", "explanation", "margin"}`` (entries are the finalists' ``entry`` ids).
+        The :class:`Verdict`: ``kind`` "clear", "tie", "single" or "none"; ``winner``, ``recommended`` and
+        ``tied`` are the finalists' ``entry`` ids.
     """
     scored = [(f, _mean_iou(f)) for f in finalists if f.runs]
     if not scored:
-        return {
-            "kind": "none", "winner": None, "recommended": None, "tied": [], "comparisons": [],
-            "margin": margin, "order": _order(finalists),
-            "explanation": "No confirmation run finished, so there is no verdict.",
-        }  # fmt: skip
+        return Verdict(
+            kind="none", winner=None, recommended=None, tied=(), comparisons=(), margin=margin,
+            order=_order(finalists), explanation="No confirmation run finished, so there is no verdict.",
+        )  # fmt: skip
     scored.sort(key=lambda p: (-p[1], simplicity_rank(p[0].loss)))
     winner = scored[0][0]
     if len(scored) == 1:
-        return {
-            "kind": "single", "winner": winner.entry, "recommended": winner.entry, "tied": [winner.entry],
-            "comparisons": [], "margin": margin, "order": _order(finalists),
-            "explanation": f"Only {winner.loss} has confirmation runs (the other losses' search trials all "
+        return Verdict(
+            kind="single", winner=winner.entry, recommended=winner.entry, tied=(winner.entry,),
+            comparisons=(), margin=margin, order=_order(finalists),
+            explanation=f"Only {winner.loss} has confirmation runs (the other losses' search trials all "
             "failed or were pruned), so nothing was compared.",
-        }  # fmt: skip
-    comparisons = [
+        )  # fmt: skip
+    comparisons = tuple(
         paired_comparison(winner, other, seed=seed + i, replicates=replicates, margin=margin)
         for i, (other, _) in enumerate(scored[1:])
-    ]
+    )
     by_entry = {f.entry: f for f, _ in scored}
-    tied = [winner.entry] + [c["against"] for c in comparisons if not c["clear"]]
+    tied = [winner.entry] + [c.against for c in comparisons if not c.clear]
     if len(tied) == 1:
         kind, recommended = "clear", winner.entry
     else:
         kind = "tie"
         recommended = min(tied, key=lambda e: (simplicity_rank(by_entry[e].loss), tied.index(e)))
-    return {
-        "kind": kind,
-        "winner": winner.entry,
-        "recommended": recommended,
-        "tied": tied,
-        "comparisons": comparisons,
-        "margin": margin,
-        "order": _order(finalists),
-        "explanation": _explain(kind, winner, by_entry[recommended], comparisons, by_entry, margin),
-    }
+    return Verdict(
+        kind=kind,
+        winner=winner.entry,
+        recommended=recommended,
+        tied=tuple(tied),
+        comparisons=comparisons,
+        margin=margin,
+        order=_order(finalists),
+        explanation=_explain(kind, winner, by_entry[recommended], comparisons, by_entry, margin),
+    )
 
 
 def _mean_iou(f: FinalistRuns) -> float:
     return float(np.mean([run_iou(c) for c in f.runs.values()]))
 
 
-def _order(finalists: Sequence[FinalistRuns]) -> dict:
+def _order(finalists: Sequence[FinalistRuns]) -> OrderCheck:
     """Does the search's order of the finalists hold after the longer confirmation runs? Who overtook whom."""
     searched = [f for f in finalists if f.search_value is not None and f.runs]
     before = [f.entry for f in sorted(searched, key=lambda f: -f.search_value)]
     means = {f.entry: _mean_iou(f) for f in searched}
     value = {f.entry: f.search_value for f in searched}
     after = sorted(before, key=lambda e: -means[e])
-    overtook = [  # x was strictly below y in the search and is above it after confirmation
-        {"entry": x, "overtook": y}
+    overtook = tuple(  # x was strictly below y in the search and is above it after confirmation
+        Overtake(entry=x, overtook=y)
         for i, y in enumerate(before)
         for x in before[i + 1 :]
         if value[x] < value[y] and means[x] > means[y]
-    ]
-    return {"search": before, "confirmation": after, "held": not overtook, "overtook": overtook}
+    )
+    return OrderCheck(search=tuple(before), confirmation=tuple(after), held=not overtook, overtook=overtook)
 
 
-def _fmt_cmp(c: dict) -> str:
+def _fmt_cmp(c: Comparison) -> str:
     return (
-        f"{c['mean_diff']:+.3f} IoU over {c['against_loss']} "
-        f"(95% CI {c['ci_low']:+.3f} to {c['ci_high']:+.3f}, won {c['runs_won']} of {c['runs']} paired runs)"
+        f"{c.mean_diff:+.3f} IoU over {c.against_loss} "
+        f"(95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, won {c.runs_won} of {c.runs} paired runs)"
     )
 
 
 def _explain(kind, winner, recommended, comparisons, by_entry, margin) -> str:
-    shown = "; ".join(_fmt_cmp(c) for c in comparisons if c["mean_diff"] is not None)
+    shown = "; ".join(_fmt_cmp(c) for c in comparisons if c.mean_diff is not None)
     if kind == "clear":
         return (
             f"{winner.loss} wins clearly: {shown}. Every interval excludes 0 and every gain is at least the "
             f"practical margin of {margin:g} IoU."
         )
-    tied = [by_entry[c["against"]].loss for c in comparisons if not c["clear"]]
+    tied = [by_entry[c.against].loss for c in comparisons if not c.clear]
     text = (
         f"Tie: {winner.loss} scored highest but does not clearly beat {', '.join(tied)}. Paired: {shown}. A "
         f"difference counts only when its 95% interval excludes 0 and the gain is at least {margin:g} IoU."

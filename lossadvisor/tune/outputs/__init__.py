@@ -2,7 +2,7 @@
 folder.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations

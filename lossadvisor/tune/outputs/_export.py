@@ -13,10 +13,10 @@ from pathlib import Path
 
 from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune.confirm import collect, confirm_study_name, finalists_from_json
+from lossadvisor.tune.confirm import collect, finalists_from_json
 from lossadvisor.tune.outputs._outputs import write_tables
 from lossadvisor.tune.search import ATTR_PREFIX as DIAGNOSTIC_PREFIX
-from lossadvisor.tune.study import PLAN_ATTR, SharedFiles, open_storage, redact_url, tasks_study_name
+from lossadvisor.tune.study import PLAN_ATTR, SharedFiles, companion_name, open_storage, redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -61,21 +61,21 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     study = optuna.load_study(study_name=study_name, storage=rdb)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
-    stored = SharedFiles(rdb, study_name).get_all() if f"{study_name}:files" in names else {}
+    stored = SharedFiles(rdb, study_name).get_all() if companion_name(study_name, "files") in names else {}
     for name in STORED_FILES:
         if name in stored:
             write_bytes(folder / name, stored[name])
     diagnostics = []
-    if tasks_study_name(study_name) in names:
-        tasks = optuna.load_study(study_name=tasks_study_name(study_name), storage=rdb)
+    if companion_name(study_name, "tasks") in names:
+        tasks = optuna.load_study(study_name=companion_name(study_name, "tasks"), storage=rdb)
         for t in tasks.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
             if str(t.user_attrs.get("task", "")).startswith(DIAGNOSTIC_PREFIX) and "record" in t.user_attrs:
                 diagnostics.append(t.user_attrs["record"])
         diagnostics.sort(key=lambda r: (r["config_id"], r["seed"]))
     confirmation, tiles = [], []
     plan = study.user_attrs.get(PLAN_ATTR)
-    if plan and confirm_study_name(study_name) in names:
-        cstudy = optuna.load_study(study_name=confirm_study_name(study_name), storage=rdb)
+    if plan and companion_name(study_name, "confirm") in names:
+        cstudy = optuna.load_study(study_name=companion_name(study_name, "confirm"), storage=rdb)
         confirmation, _, tiles = collect(cstudy, finalists_from_json(plan))
     write_tables(folder, study, diagnostics=diagnostics, confirmation=confirmation, tiles=tiles)
     logger.info("Exported study %s from %s to %s", study_name, redact_url(storage), folder)

@@ -9,15 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from lossadvisor import runfolder
-from lossadvisor._run_records import TuneOutcome
+from lossadvisor._run_records import TuneOutcome, Verdict
 from lossadvisor.tune.outputs._outputs import (
     object_recall_by_config,
     snippets,
     validated_setup,
     write_samples,
 )
-from lossadvisor.tune.search import RunContext, jsonable_params
-from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally, TrainingRecipe
+from lossadvisor.tune.training import (
+    OBJECT_FOUND_OVERLAP,
+    ObjectRecallTally,
+    RunContext,
+    TrainingRecipe,
+    jsonable_params,
+)
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
@@ -40,7 +45,7 @@ def _param_importances(study) -> dict[str, float]:
         return {}
 
 
-def finalist_ranking(finalists, verdict: dict, records: list[dict]) -> list[dict]:
+def finalist_ranking(finalists, verdict: Verdict, records: list[dict]) -> list[dict]:
     """The finalists after confirmation, best mean IoU first, with their runs' statistics.
 
     ``score`` is the mean IoU over the paired runs (kept under that name for readers of older run folders).
@@ -69,24 +74,24 @@ def finalist_ranking(finalists, verdict: dict, records: list[dict]) -> list[dict
                 "runs": int(ious.size),
                 "seeds": int(ious.size),
                 "score": mean,
-                "recommended": f.entry == verdict.get("recommended"),
+                "recommended": f.entry == verdict.recommended,
                 "duration_s": float(sum(r.get("duration_s") or 0.0 for r in own)),
             }
         )
     return sorted(rows, key=lambda r: -(r["mean_iou"] if r["mean_iou"] is not None else -1.0))
 
 
-def confidence_from_verdict(verdict: dict) -> dict:
+def confidence_from_verdict(verdict: Verdict) -> dict:
     """The ``confidence`` block older readers expect: level "clear" or "tie", margin and interval."""
-    comparisons = [c for c in verdict.get("comparisons", []) if c.get("mean_diff") is not None]
-    nearest = min(comparisons, key=lambda c: c["mean_diff"], default=None)
+    comparisons = [c for c in verdict.comparisons if c.mean_diff is not None]
+    nearest = min(comparisons, key=lambda c: c.mean_diff, default=None)
     return {
-        "level": verdict["kind"],
-        "margin": nearest["mean_diff"] if nearest else None,
-        "ci_low": nearest["ci_low"] if nearest else None,
-        "ci_high": nearest["ci_high"] if nearest else None,
-        "runner_up": nearest["against"] if nearest else None,
-        "explanation": verdict["explanation"],
+        "level": verdict.kind,
+        "margin": nearest.mean_diff if nearest else None,
+        "ci_low": nearest.ci_low if nearest else None,
+        "ci_high": nearest.ci_high if nearest else None,
+        "runner_up": nearest.against if nearest else None,
+        "explanation": verdict.explanation,
     }
 
 
@@ -95,7 +100,7 @@ def write_result(
     study,
     *,
     ranking: list[dict],
-    verdict: dict,
+    verdict: Verdict,
     diagnostics: list[dict],
     records: list[dict],
     rec,
@@ -110,7 +115,7 @@ def write_result(
 
     ``agrees_with_rules`` says whether the trials confirmed the rules' first choice: the point of the study.
     """
-    best = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), None)
+    best = next((r for r in ranking if r["config_id"] == verdict.recommended), None)
     confirm_ctx = contexts[0] if contexts else ctx
     training = {
         **_training_setup(confirm_ctx, training["steps_per_confirmation_run"], model or {}),
@@ -127,10 +132,10 @@ def write_result(
             if best
             else None
         ),
-        "verdict": verdict,
+        "verdict": verdict.to_dict(),
         "confidence": confidence_from_verdict(verdict),
         "ranking": ranking,
-        "order": verdict.get("order"),
+        "order": verdict.order.to_dict() if verdict.order is not None else None,
         "diagnostics": diagnostics,
         "rules_first_choice": {"loss": rec.top.loss, "params": dict(rec.top.params)},
         "agrees_with_rules": bool(best and best["loss"] == rec.top.loss),
@@ -230,12 +235,16 @@ def display_rgb(images: np.ndarray) -> np.ndarray:
 
 
 def _write_sample_file(
-    run_dir: Path, ranking: list[dict], verdict: dict, ctx: RunContext, finalist_trials: dict[str, int | None]
+    run_dir: Path,
+    ranking: list[dict],
+    verdict: Verdict,
+    ctx: RunContext,
+    finalist_trials: dict[str, int | None],
 ) -> None:
     """Sample overlays of finalists only (the recommended one, the best CE and the best Dice-family finalist),
     from their search trials on the search split's validation tiles. Diagnostics never appear here."""
     chosen: dict[str, str] = {}
-    recommended = next((r for r in ranking if r["config_id"] == verdict.get("recommended")), None)
+    recommended = next((r for r in ranking if r["config_id"] == verdict.recommended), None)
     if recommended:
         chosen[recommended["config_id"]] = "recommended: " + recommended["label"]
     for test, what in ((lambda loss: loss == "ce", "best CE"), (lambda loss: "dice" in loss, "best Dice")):

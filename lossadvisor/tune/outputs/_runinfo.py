@@ -14,58 +14,35 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._run_records import RunSummary
+from lossadvisor.tune._options import TuneOptions
 from lossadvisor.tune.study import redact_url
 from lossadvisor.tune.training import DEFAULT_MODEL
 
 RUN_JSON = runfolder.RUN_JSON
-# Settings shown in the reconstructed command line, with their CLI flag.
-_FLAGS = {
-    "images": "--images",
-    "masks": "--masks",
-    "out": "--out",
-    "size": "--size",
-    "crop": "--crop",
-    "epochs": "--epochs",
-    "steps_per_epoch": "--steps-per-epoch",
-    "batch_size": "--batch-size",
-    "warmup_steps": "--warmup-steps",
-    "n_trials": "--n-trials",
-    "timeout": "--timeout",
-    "seeds": "--seeds",
-    "storage": "--storage",
-    "study_name": "--study",
-    "device": "--device",
-    "threads": "--threads",
-    "model": "--model",
-    "seed": "--seed",
-    "class_map": "--class-map",
-    "ignore_index": "--ignore-index",
-    "rules_config": "--rules-config",
-    "max_pixels": "--max-pixels",
-}
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def command_line(settings: dict) -> str:
     """The ``lossadvisor tune`` command equivalent to these settings (storage redacted); for in-memory data,
-    the Python call."""
+    the Python call. Every option with a CLI flag (:class:`~lossadvisor.tune.TuneOptions`) is written, so
+    running the command again on the same folder resumes the same study."""
     in_memory = settings.get("images") is None and settings.get("masks") is None
     parts = ["lossadvisor", "tune"]
     keywords = []
-    for key, flag in _FLAGS.items():
-        value = settings.get(key)
-        if value is None or value is False or (key == "model" and value == DEFAULT_MODEL):
+    for f in TuneOptions.cli_fields():
+        flag, value = f.metadata["flag"], settings.get(f.name, f.default)
+        if f.metadata["accepts"].kind is bool:  # an off-switch (--no-report): written when it is off
+            if value != f.default:
+                parts.append(flag)
+                keywords.append(f"{f.name}={value!r}")
             continue
-        if key == "storage":
+        if value is None or (f.name == "model" and value == DEFAULT_MODEL):
+            continue
+        if f.name == "storage":
             value = redact_url(str(value))
         parts += [flag, str(value)]
-        keywords.append(f"{key}={value!r}")
-    if settings.get("report") is False:
-        parts.append("--no-report")
-        keywords.append("report=False")
+        keywords.append(f"{f.name}={value!r}")
     if in_memory:  # no command line reproduces a Dataset: show the Python call
         return f"tune(train=<{settings.get('data', 'in-memory data')}>, " + ", ".join(keywords) + ")"
     return shlex.join(parts)

@@ -2,7 +2,7 @@
 runs (each candidate with the learning rate of the LR range test).
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -11,40 +11,22 @@ from lossadvisor.tune.search._diagnostics import (
     ATTR_PREFIX,
     DIAGNOSTIC_SEEDS,
     LR_TEST_LOSSES,
-    config_id,
-    describe,
     diagnostic_configs,
     run_diagnostics,
     summarise,
 )
-from lossadvisor.tune.search._search import (
-    NOT_COUNTED,
-    RunContext,
-    counted_trials,
-    enqueue_defaults,
-    jsonable_params,
-    outcome_summary,
-    run_search,
-)
-from lossadvisor.tune.search._space import BASELINE_LOSS, Configuration, SearchSpace, equal_lr_ranges
+from lossadvisor.tune.search._search import enqueue_defaults, run_search
+from lossadvisor.tune.search._space import BASELINE_LOSS, SearchSpace, equal_lr_ranges
 
 __all__ = [
     "ATTR_PREFIX",
     "BASELINE_LOSS",
-    "Configuration",
     "DIAGNOSTIC_SEEDS",
     "LR_TEST_LOSSES",
-    "NOT_COUNTED",
-    "RunContext",
     "SearchSpace",
-    "config_id",
-    "counted_trials",
-    "describe",
     "diagnostic_configs",
     "enqueue_defaults",
     "equal_lr_ranges",
-    "jsonable_params",
-    "outcome_summary",
     "run_diagnostics",
     "run_search",
     "summarise",

@@ -11,16 +11,21 @@ they finish, so a resume reads them back.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
-from lossadvisor.tune.search._search import RunContext, jsonable_params, outcome_summary
-from lossadvisor.tune.search._space import Configuration, SearchSpace
+from lossadvisor.tune.search._space import SearchSpace
+from lossadvisor.tune.training import (
+    Configuration,
+    RunContext,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 
 LR_TEST_LOSSES = ("ce", "dice")
 DIAGNOSTIC_SEEDS = 2
@@ -34,24 +39,6 @@ class DiagnosticConfig:
     config_id: str
     label: str
     config: Configuration
-
-
-def config_id(config: Configuration) -> str:
-    """A stable id from the loss, its parameters and the learning rate (4 significant digits).
-
-    Example:
-        >>> config_id(Configuration("ce", {}, 1e-3))
-        'ce-641449'
-    """
-    key = json.dumps([config.loss, jsonable_params(config.params), f"{config.lr:.4g}"], sort_keys=True)
-    return f"{config.loss}-{hashlib.sha1(key.encode()).hexdigest()[:6]}"
-
-
-def describe(config: Configuration) -> str:
-    """A short label: the loss, its shape parameters and the learning rate."""
-    shown = {k: v for k, v in config.params.items() if k in ("mix", "gamma", "beta", "alpha", "delta")}
-    extra = ", ".join(f"{k}={v:.2g}" if isinstance(v, float) else f"{k}={v}" for k, v in shown.items())
-    return f"{config.loss}" + (f" ({extra})" if extra else "") + f" lr={config.lr:.2g}"
 
 
 def diagnostic_configs(space: SearchSpace, lr_suggestions: dict[str, float]) -> list[DiagnosticConfig]:

@@ -9,158 +9,18 @@ sharing one PostgreSQL study share one budget), an interrupted trial is marked F
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 
-import numpy as np
-
-from lossadvisor._atomic import write_npy
-from lossadvisor.tune.data import TrainData
-from lossadvisor.tune.search._space import LOSS_PARAM, LR_PARAM, Configuration, SearchSpace
-from lossadvisor.tune.study import STALE_REASON
-from lossadvisor.tune.training import (
-    DEFAULT_RECIPE,
-    DeviceChoice,
-    TrainingRecipe,
-    TrialConfig,
-    TrialOutcome,
-    train_trial,
-)
+from lossadvisor.tune.search._space import LOSS_PARAM, LR_PARAM, SearchSpace
+from lossadvisor.tune.study import INTERRUPTED, counted_trials, redone
+from lossadvisor.tune.training import RunContext, jsonable_params, outcome_summary
 
 logger = logging.getLogger(__name__)
 
-INTERRUPTED = "interrupted"
-NOT_COUNTED = (INTERRUPTED, STALE_REASON)  # failures that do not use up the trial budget (they are redone)
 DEFAULT_ATTR = "default_of"  # user attribute of the enqueued default trial of each loss
-PREDS_PREFIX = "preds/"  # shared file names of sample predictions
-
-
-@dataclass
-class RunContext:
-    """Everything a training run needs besides its configuration."""
-
-    data: TrainData
-    num_classes: int
-    loss_factory: Callable
-    device: DeviceChoice
-    epochs: int
-    steps_per_epoch: int
-    batch_size: int
-    warmup_steps: int
-    seed: int
-    preds_dir: Path
-    sample_indices: list[int]
-    model_factory: Callable | None = None
-    ignore_index: int | None = None
-    files: object | None = None  # SharedFiles: predictions every worker (and the report) can read
-    recipe: TrainingRecipe = DEFAULT_RECIPE  # the study's (LEGACY_RECIPE for a study older than the recipe)
-    timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
-
-    def train(
-        self, config: Configuration, *, seed: int, on_epoch=None, keep_samples: bool = False
-    ) -> TrialOutcome:
-        trial_config = TrialConfig(
-            loss=config.loss,
-            params=dict(config.params),
-            lr=config.lr,
-            epochs=self.epochs,
-            steps_per_epoch=self.steps_per_epoch,
-            batch_size=self.batch_size,
-            warmup_steps=self.warmup_steps,
-            seed=seed,
-            recipe=self.recipe,
-        )
-        outcome = train_trial(
-            trial_config,
-            self.data,
-            num_classes=self.num_classes,
-            loss_factory=self.loss_factory,
-            device=self.device,
-            model_factory=self.model_factory,
-            ignore_index=self.ignore_index,
-            on_epoch=on_epoch,
-            sample_indices=self.sample_indices if keep_samples else None,
-        )
-        self.timings["train_s"] += outcome.duration_s
-        self.timings["data_s"] += outcome.data_s
-        self.timings["images"] += outcome.images_seen
-        self.timings["runs"] += 1
-        return outcome
-
-    def save_predictions(self, name: str, outcome: TrialOutcome) -> None:
-        """Keep a run's sample predictions (in the storage when shared, so every worker's report has them)."""
-        if outcome.sample_predictions is not None:
-            self.put_predictions(name, outcome.sample_predictions)
-
-    def put_predictions(self, name: str, predictions: np.ndarray) -> None:
-        if self.files is not None:
-            self.files.put_array(f"{PREDS_PREFIX}{name}", predictions)
-            return
-        self.preds_dir.mkdir(parents=True, exist_ok=True)
-        write_npy(self.preds_dir / f"{name}.npy", predictions)
-
-    def load_predictions(self, name: str) -> np.ndarray | None:
-        if self.files is not None:
-            return self.files.get_array(f"{PREDS_PREFIX}{name}")
-        path = self.preds_dir / f"{name}.npy"
-        return np.load(path) if path.is_file() else None
-
-    def copy_predictions(self, source: str, target: str) -> None:
-        """The predictions of run ``source`` also as those of ``target`` (a reused search trial)."""
-        predictions = self.load_predictions(source)
-        if predictions is not None:
-            self.put_predictions(target, predictions)
-
-
-def jsonable_params(params: dict) -> dict:
-    """Loss parameters as JSON values (tuples become lists)."""
-    return json.loads(json.dumps(params, default=list))
-
-
-def outcome_summary(outcome: TrialOutcome) -> dict:
-    """The per-run numbers every output file needs, JSON-safe."""
-    final, best = outcome.final, outcome.best
-    return {
-        "val_iou": final.val_iou if final else None,
-        "val_dice": final.val_dice if final else None,
-        "best_iou": best.val_iou if best else None,
-        "best_epoch": best.epoch if best else None,
-        "epochs_run": len(outcome.epochs),
-        "collapse": final.collapse if final else "none",
-        "grad_norm_max": max((r.grad_norm_max for r in outcome.epochs), default=None),
-        "grad_spikes": sum(r.grad_spikes for r in outcome.epochs),
-        "nonfinite": outcome.nonfinite,
-        "duration_s": outcome.duration_s,
-        "failed": outcome.failed,
-        "fail_reason": outcome.fail_reason,
-        "object_recall": outcome.object_recall,
-    }
-
-
-def _redone(t) -> bool:
-    """A failure that does not use up the budget: interrupted, or its worker died (re-queued, redone).
-
-    A trial failed by Optuna's heartbeat check has no ``fail_reason``: the tuner records one for every
-    failure it sees itself.
-    """
-    from optuna.trial import TrialState
-
-    if t.state != TrialState.FAIL:
-        return False
-    reason = t.user_attrs.get("fail_reason")
-    return reason is None or reason in NOT_COUNTED
-
-
-def counted_trials(study) -> int:
-    """Trials that use up the budget: finished, running (maybe on other machines), failed but not redone."""
-    from optuna.trial import TrialState
-
-    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
-    return sum(1 for t in study.get_trials(deepcopy=False) if t.state in counted and not _redone(t))
 
 
 def enqueue_defaults(study, space: SearchSpace, *, limit: int) -> int:
@@ -180,7 +40,7 @@ def enqueue_defaults(study, space: SearchSpace, *, limit: int) -> int:
         loss = t.user_attrs.get(DEFAULT_ATTR)
         if loss is None and t.state == TrialState.WAITING:
             loss = t.system_attrs.get("fixed_params", {}).get(LOSS_PARAM)
-        if loss and not _redone(t):
+        if loss and not redone(t):
             done.add(loss)
     added = 0
     for loss in space.losses:

@@ -17,25 +17,17 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.rules._schema import ParamRange, SearchSpaceEntry
+from lossadvisor.tune.training import Configuration
 
 BASELINE_LOSS = "ce"
 BASELINE_LR_RANGE = (1e-4, 3e-2)  # the rules' default range (used when the advice lacks ce)
 DEFAULT_LR_UNIT = 0.5  # geometric middle of a loss's range, for the enqueued default trials
 LR_PARAM = "lr_unit"
 LOSS_PARAM = "loss"
-
-
-@dataclass(frozen=True)
-class Configuration:
-    """A loss with its parameters and learning rate: what a trial or a stability run trains."""
-
-    loss: str
-    params: dict
-    lr: float
 
 
 def lr_from_unit(unit: float, lr_range: tuple[float, float]) -> float:

@@ -2,7 +2,7 @@
 lock, the work queues workers claim units from, and the shared files between them.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -10,36 +10,38 @@ from __future__ import annotations
 from lossadvisor.tune.study._lock import hold_folder, releases_folder_locks
 from lossadvisor.tune.study._session import PLAN_ATTR, Session
 from lossadvisor.tune.study._shared import SharedFiles
-from lossadvisor.tune.study._storage import DEFAULT_HEARTBEAT_S, open_storage
+from lossadvisor.tune.study._storage import open_storage
 from lossadvisor.tune.study._study import (
-    DEFAULT_STORAGE_LABEL,
     DEFAULT_STUDY_NAME,
-    STALE_REASON,
+    INTERRUPTED,
+    NOT_COUNTED,
     STUDY_DB,
     check_study,
-    default_storage_url,
-    redact_url,
-    scrub,
+    companion_name,
+    counted_trials,
+    redone,
     stored_settings,
 )
-from lossadvisor.tune.study._tasks import tasks_study_name
+from lossadvisor.tune.study._urls import DEFAULT_STORAGE_LABEL, default_storage_url, redact_url, scrub
 
 __all__ = [
-    "DEFAULT_HEARTBEAT_S",
     "DEFAULT_STORAGE_LABEL",
     "DEFAULT_STUDY_NAME",
+    "INTERRUPTED",
+    "NOT_COUNTED",
     "PLAN_ATTR",
-    "STALE_REASON",
     "STUDY_DB",
     "Session",
     "SharedFiles",
     "check_study",
+    "companion_name",
+    "counted_trials",
     "stored_settings",
     "default_storage_url",
     "hold_folder",
     "open_storage",
     "redact_url",
+    "redone",
     "releases_folder_locks",
     "scrub",
-    "tasks_study_name",
 ]

@@ -19,13 +19,13 @@ from pathlib import Path
 
 from lossadvisor.tune.study._shared import SharedFiles
 from lossadvisor.tune.study._storage import open_storage, study_lock
-from lossadvisor.tune.study._study import fail_stale_trials, open_study
+from lossadvisor.tune.study._study import companion_name, counted_trials, fail_stale_trials, open_study
 from lossadvisor.tune.study._tasks import TaskQueue
 from lossadvisor.tune.study._workers import (
     STALE_REASON,
-    WORKER_ATTR,
     Worker,
     ask,
+    claim_waiting,
     heartbeat,
     join,
     reclaim,
@@ -109,8 +109,6 @@ class Session:
         return heartbeat(self.storage, trial_id)
 
     def search_open(self, n_trials: int) -> bool:
-        from lossadvisor.tune.search import counted_trials
-
         return PLAN_ATTR not in self.study.user_attrs and counted_trials(self.study) < n_trials
 
     def claim(self, n_trials: int):
@@ -143,15 +141,18 @@ class Session:
         """Give back what a dead earlier process left running in the run folder's own SQLite file."""
         _requeue_running(study)
 
-    def companion(self, name: str):
-        """Another study in the same storage (e.g. ``<study>:confirm``), created by the first worker."""
+    def companion(self, kind: str):
+        """The companion study ``kind`` (e.g. ``"confirm"``) in the same storage, made by the first worker."""
         import optuna
 
         from lossadvisor.tune.study._storage import with_retries
 
         study = with_retries(
             lambda: optuna.create_study(
-                study_name=name, storage=self.storage, direction="maximize", load_if_exists=True
+                study_name=companion_name(self.name, kind),
+                storage=self.storage,
+                direction="maximize",
+                load_if_exists=True,
             ),
             what="Creating a companion study",
         )
@@ -164,19 +165,9 @@ class Session:
         the same unit.
         """
         import optuna
-        from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.trial import TrialState
 
-        storage = study._storage
-        for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-            try:
-                if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                    continue
-            except UpdateFinishedTrialError:
-                continue
-            storage.set_trial_user_attr(t._trial_id, WORKER_ATTR, self.worker.tag)
-            return optuna.Trial(study, t._trial_id)
-        return None
+        t = claim_waiting(study, self.worker)
+        return None if t is None else optuna.Trial(study, t._trial_id)
 
     def wait_idle(self, study, run_more) -> None:
         """Wait until no trial of ``study`` waits or runs anywhere; ``run_more()`` does any that waits (a dead

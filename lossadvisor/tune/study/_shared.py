@@ -14,13 +14,11 @@ import zlib
 
 import numpy as np
 
-FILES_SUFFIX = ":files"
+from lossadvisor.tune.study._study import companion_name
+
 CHUNK_CHARS = 60_000  # below MySQL's 64 KiB TEXT; PostgreSQL and SQLite take any length
 _PREFIX = "file:"
 
-
-def files_study_name(study_name: str) -> str:
-    return study_name + FILES_SUFFIX
 
 
 def encode_array(array: np.ndarray) -> bytes:
@@ -48,7 +46,7 @@ class SharedFiles:
 
         from lossadvisor.tune.study._storage import with_retries
 
-        self.name = files_study_name(study_name)
+        self.name = companion_name(study_name, "files")
         self._study = with_retries(
             lambda: optuna.create_study(study_name=self.name, storage=storage, load_if_exists=True),
             what="Creating the files study",

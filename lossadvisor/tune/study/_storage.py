@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from lossadvisor.errors import ConfigError
-from lossadvisor.tune.study._study import driver_hint, driver_url, redact_url, scrub
+from lossadvisor.tune.study._urls import driver_hint, driver_url, redact_url, scrub
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ LOCK_SUFFIX = ".lossadvisor-lock"
 ADVISORY_NAMESPACE = 0x4C41  # "LA": first key of pg_advisory_lock(int, int); the second is the study's crc32
 SCHEMA_LOCK = "<schema>"
 OPEN_ATTEMPTS = 6
-DEFAULT_HEARTBEAT_S = 15
 GRACE_HEARTBEATS = 4  # a trial silent for this many heartbeats belongs to a dead worker
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
-from pathlib import Path
 
 from lossadvisor import runfolder
-from lossadvisor._redact import REDACTED, redact, url_password
 from lossadvisor.errors import StudyMismatchError
+from lossadvisor.tune.study._storage import with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -24,90 +23,45 @@ FINGERPRINT_ATTR = "fingerprint"
 SETTINGS_ATTR = "objective_settings"
 DEFINITION_ATTR = "recommendation"  # what the first worker advised; every later worker searches that space
 STALE_REASON = "stale: the process running it ended before it finished"
-# How shareable files name the default storage: relative to the run folder, never the machine's own path.
-DEFAULT_STORAGE_LABEL = f"sqlite:///{STUDY_DB}"
-_SQLITE_PREFIX = "sqlite:///"
-# The driver to install for each URL scheme (SQLAlchemy dialect names), for the "cannot open" message.
-_DRIVER_HINTS = {
-    "postgresql": "psycopg2 (pip install 'lossadvisor[postgres]') or psycopg",
-    "postgres": "psycopg2 (pip install 'lossadvisor[postgres]') or psycopg",
-    "mysql": "pymysql (pip install pymysql) or mysqlclient, with a URL like mysql+pymysql://",
-    "mariadb": "pymysql (pip install pymysql) or mysqlclient, with a URL like mariadb+pymysql://",
-    "oracle": "oracledb (pip install oracledb)",
-    "mssql": "pyodbc (pip install pyodbc) and an ODBC driver",
-    "sqlite": "nothing (SQLite is built in); check that the folder exists and is writable",
-}
+INTERRUPTED = "interrupted"
+NOT_COUNTED = (INTERRUPTED, STALE_REASON)  # failures that do not use up the trial budget (they are redone)
+# The companion studies a study keeps in the same storage, each named "<study>:<kind>": the confirmation's
+# units, the once-per-study work queue, and the run files shared between workers.
+COMPANIONS = ("confirm", "tasks", "files")
 
 
-def redact_url(url: str) -> str:
-    """Hide the password of a storage URL.
+def companion_name(study_name: str, kind: str) -> str:
+    """The name of the companion study ``kind`` (one of :data:`COMPANIONS`) of ``study_name``.
 
     Example:
-        >>> redact_url("postgresql://user:secret@db.example:5432/optuna")
-        'postgresql://user:***@db.example:5432/optuna'
+        >>> companion_name("lossadvisor", "confirm")
+        'lossadvisor:confirm'
     """
-    return redact(url)
+    if kind not in COMPANIONS:
+        raise ValueError(f"Unknown companion study {kind!r}; expected one of {COMPANIONS}.")
+    return f"{study_name}:{kind}"
 
 
-def scrub(text: str, url: str | None, label: str | None = None) -> str:
-    """Remove the password of ``url`` from any text (an error message from a database driver).
+def redone(t) -> bool:
+    """A failure that does not use up the budget: interrupted, or its worker died (re-queued, redone).
 
-    With ``label``, the URL (and for SQLite its file path, which is absolute for the default storage) is
-    replaced by it, so a message never shows a resolved path the user did not type.
+    A trial failed by Optuna's heartbeat check has no ``fail_reason``: the tuner records one for every
+    failure it sees itself.
     """
-    if not url:
-        return text
-    password = url_password(url)
-    text = text.replace(url, label or redact_url(url))
-    if label and url.startswith(_SQLITE_PREFIX):
-        text = text.replace(url[len(_SQLITE_PREFIX) :], label)
-    if password:
-        text = text.replace(password, REDACTED)
-    return text
+    from optuna.trial import TrialState
+
+    if t.state != TrialState.FAIL:
+        return False
+    reason = t.user_attrs.get("fail_reason")
+    return reason is None or reason in NOT_COUNTED
 
 
-def default_storage_url(run_dir: Path) -> str:
-    """The URL tune connects to (absolute: tune may change folder); files show DEFAULT_STORAGE_LABEL."""
-    return f"{_SQLITE_PREFIX}{(Path(run_dir) / STUDY_DB).resolve()}"
+def counted_trials(study) -> int:
+    """Trials that use up the budget: finished, running (maybe on other machines), failed but not redone."""
+    from optuna.trial import TrialState
 
-
-def driver_url(url: str) -> str:
-    """``postgresql://`` with the driver that is installed.
-
-    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; lossadvisor's ``postgres`` extra installs
-    psycopg2, so a bare URL is pointed at psycopg2 when psycopg 3 is absent. Explicit drivers are kept.
-
-    Example:
-        >>> driver_url("sqlite:///study.db")
-        'sqlite:///study.db'
-    """
-    import importlib.util
-
-    scheme, sep, rest = url.partition("://")
-    bare_postgres = sep and scheme in ("postgresql", "postgres")
-    if bare_postgres and importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
-        return f"postgresql+psycopg2://{rest}"
-    return url
-
-
-def driver_hint(url: str) -> str:
-    """What to install for the scheme of ``url``.
-
-    Example:
-        >>> driver_hint("mysql://u@host/db").split()[0]
-        'pymysql'
-    """
-    scheme = url.partition("://")[0].split("+")[0].lower()
-    return _DRIVER_HINTS.get(scheme, f"the SQLAlchemy driver for {scheme or 'this URL'}")
-
-
-def open_storage(url: str, *, label: str | None = None, heartbeat_s: int | None = None, on_stale=None):
-    """An Optuna storage for ``url`` (see :func:`lossadvisor.tune.study._storage.open_storage`)."""
-    from lossadvisor.tune.study._storage import open_storage as _open
-
-    return _open(url, label=label, heartbeat_s=heartbeat_s, on_stale=on_stale)
-
-
+    counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state in counted and not redone(t))
 def open_study(
     storage,
     *,
@@ -133,8 +87,6 @@ def open_study(
         StudyMismatchError: The stored fingerprint or objective settings differ.
     """
     import optuna
-
-    from lossadvisor.tune.study._storage import with_retries
 
     with lock():
         study = with_retries(

@@ -16,9 +16,10 @@ import time
 from collections.abc import Callable
 
 from lossadvisor.tune.study._storage import with_retries
+from lossadvisor.tune.study._study import INTERRUPTED, companion_name
 from lossadvisor.tune.study._workers import (
-    WORKER_ATTR,
     Worker,
+    claim_waiting,
     heartbeat,
     reclaim,
     requeue,
@@ -26,15 +27,9 @@ from lossadvisor.tune.study._workers import (
 
 logger = logging.getLogger(__name__)
 
-TASKS_SUFFIX = ":tasks"
 TASK_ATTR = "task"
 SPEC_ATTR = "spec"
 RECORD_ATTR = "record"
-INTERRUPTED = "interrupted"
-
-
-def tasks_study_name(study_name: str) -> str:
-    return study_name + TASKS_SUFFIX
 
 
 class TaskQueue:
@@ -64,7 +59,7 @@ class TaskQueue:
         self.poll_s = poll_s
         self.study = with_retries(
             lambda: optuna.create_study(
-                study_name=tasks_study_name(study_name),
+                study_name=companion_name(study_name, "tasks"),
                 storage=storage,
                 direction="maximize",
                 load_if_exists=True,
@@ -103,22 +98,10 @@ class TaskQueue:
 
     def _claim(self, keys) -> tuple[int, str, dict] | None:
         """Take a waiting unit among ``keys``: the WAITING -> RUNNING switch succeeds for one worker only."""
-        from optuna.exceptions import UpdateFinishedTrialError
-        from optuna.trial import TrialState
-
-        storage = self.study._storage
-        for t in self._trials((TrialState.WAITING,)):
-            key = t.user_attrs.get(TASK_ATTR)
-            if key is None or key not in keys:
-                continue
-            try:
-                if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                    continue
-            except UpdateFinishedTrialError:
-                continue
-            storage.set_trial_user_attr(t._trial_id, WORKER_ATTR, self.worker.tag)
-            return t._trial_id, key, t.user_attrs.get(SPEC_ATTR, {})
-        return None
+        t = claim_waiting(self.study, self.worker, lambda t: t.user_attrs.get(TASK_ATTR) in keys)
+        if t is None:
+            return None
+        return t._trial_id, t.user_attrs[TASK_ATTR], t.user_attrs.get(SPEC_ATTR, {})
 
     def _run_one(self, trial_id: int, key: str, spec: dict, work: Callable[[str, dict], dict]) -> None:
         from optuna.trial import TrialState

@@ -156,6 +156,34 @@ def heartbeat(storage, trial_id: int) -> Iterator[None]:
         thread.join(timeout=5)
 
 
+def claim_waiting(study, worker: Worker, accept: Callable[[object], bool] | None = None):
+    """Take a WAITING trial of ``study`` (the first that ``accept`` admits) for ``worker`` alone.
+
+    The storage switches a trial from WAITING to RUNNING for one caller only (Optuna's own way of handing an
+    enqueued trial to exactly one worker), so two workers never get the same one. The work queues of the
+    tuner (the task queue, the confirmation's units) all claim through here.
+
+    Returns:
+        The claimed trial's ``FrozenTrial`` as it was listed (state WAITING), tagged with the worker in the
+        storage; ``None`` when nothing admitted waits.
+    """
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    for t in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if accept is not None and not accept(t):
+            continue
+        try:
+            if not storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                continue
+        except UpdateFinishedTrialError:
+            continue
+        storage.set_trial_user_attr(t._trial_id, WORKER_ATTR, worker.tag)
+        return t
+    return None
+
+
 def ask(study, worker: Worker):
     """``study.ask()`` (quiet about heartbeats outside ``optimize``), the trial tagged with its worker."""
     with warnings.catch_warnings():

@@ -2,7 +2,7 @@
 the training loop with its metrics, and the LR range test. torch is imported on first use only.
 
 The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/test_tune_layers.py``).
+imported from inside this package only (``tests/tune/test_tune_layers.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +20,14 @@ from lossadvisor.tune.training._metrics import (
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
 from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, LEGACY_RECIPE, TrainingRecipe
+from lossadvisor.tune.training._run import (
+    Configuration,
+    RunContext,
+    config_id,
+    describe,
+    jsonable_params,
+    outcome_summary,
+)
 from lossadvisor.tune.training._train import (
     WEIGHT_DECAY,
     EpochRecord,
@@ -49,6 +57,7 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Configuration",
     "DEFAULT_MODEL",
     "DEFAULT_RECIPE",
     "DeviceChoice",
@@ -57,6 +66,7 @@ __all__ = [
     "LRRangeResult",
     "OBJECT_FOUND_OVERLAP",
     "ObjectRecallTally",
+    "RunContext",
     "SegmentationTally",
     "TrialConfig",
     "TrainingRecipe",
@@ -65,8 +75,12 @@ __all__ = [
     "check_model",
     "choose_threads",
     "collapse_kind",
+    "config_id",
+    "describe",
     "image_counts",
+    "jsonable_params",
     "lr_range_test",
+    "outcome_summary",
     "resolve_device",
     "resolve_model",
     "train_trial",
