@@ -295,6 +295,14 @@ def monai_run(data, loss: tuple, *, seed: int, steps: int, device) -> np.ndarray
     return np.stack(per_image)
 
 
+def save(raw: dict, name: str, quick: bool) -> None:
+    """Merge ``raw`` into ``benchmarks/_out/noise-<name>.json`` (runs already there are kept)."""
+    path = OUT / f"noise-{name}{'-quick' if quick else ''}.json"
+    old = json.loads(path.read_text()) if path.is_file() else {"runs": {}, "monai": {}}
+    merged = {**raw, "runs": {**old["runs"], **raw["runs"]}, "monai": {**old["monai"], **raw["monai"]}}
+    path.write_text(json.dumps(merged))
+
+
 def run_set(
     spec: SetSpec, recipes: list[Recipe], *, quick: bool, threads: int, workdir: Path, monai: bool
 ) -> dict:
@@ -317,26 +325,30 @@ def run_set(
     for recipe in recipes:
         if recipe.crop_only and spec.crop is None:
             continue
-        for loss in LOSSES:
-            for f, data in enumerate(folds):
-                for i, j in CELLS:
+        # Fold by fold, both losses per cell, each run saved as it ends: an interrupted benchmark leaves
+        # complete folds (the summary uses the folds that have all their runs).
+        for f, data in enumerate(folds):
+            for i, j in CELLS:
+                for loss in LOSSES:
                     key = f"{recipe.name}/{loss[0]}/{f}/{i}{j}"
                     r = train_run(
                         data, recipe, loss, init_seed=_seed("init", loss[0], f, i),
                         data_seed=_seed("data", loss[0], f, j), steps=steps, device=device,
                     )  # fmt: skip
                     raw["runs"][key] = {k: v.tolist() for k, v in r.items() if k != "s"}
+                    save(raw, spec.name, quick)
                     print(
                         f"    {spec.name} {key}: last {_iou(r['last']):.3f}  ema {_iou(r['ema']):.3f}  "
                         f"({r['s']:.0f} s; {time.perf_counter() - start:.0f} s so far)",
                         flush=True,
                     )
     if monai:
-        for loss in LOSSES:
-            for s in range(2 if quick else MONAI_SEEDS):
+        for s in range(2 if quick else MONAI_SEEDS):
+            for loss in LOSSES:
                 counts = monai_run(folds[0], loss, seed=_seed("monai", loss[0], s), steps=steps[0] * steps[1],
                                    device=device)  # fmt: skip
                 raw["monai"][f"{loss[0]}/{s}"] = counts.tolist()
+                save(raw, spec.name, quick)
                 print(f"    {spec.name} monai {loss[0]} seed {s}: {_iou(counts):.3f}", flush=True)
     return raw
 
@@ -405,8 +417,10 @@ def summarise(raw: dict) -> dict:
     for recipe in recipes:
         for how in ("last", "avg", "ema", "ema_plain"):
             (ya, ca), (yb, cb) = (_scores(raw, recipe, name, how) for name, _, _ in LOSSES)
-            if not ya or set(ya) != set(yb):
+            complete = {f for f, _ in ya if all((f, c) in ya and (f, c) in yb for c in ("00", "01", "10"))}
+            if len(complete) < 2:
                 continue
+            ya, ca, yb, cb = ({k: v for k, v in d.items() if k[0] in complete} for d in (ya, ca, yb, cb))
             diff = {k: yb[k] - ya[k] for k in ya}
             rows[f"{recipe}/{how}"] = {
                 LOSSES[0][0]: decompose(ya, ca),
@@ -414,13 +428,15 @@ def summarise(raw: dict) -> dict:
                 "diff": decompose(diff, cb, ca),
             }
     monai = {}
+    seeds = sorted({k.split("/")[1] for k in raw["monai"]})
+    seeds = [s for s in seeds if all(f"{name}/{s}" in raw["monai"] for name, _, _ in LOSSES)]
     for name, _, _ in LOSSES:
-        vals = [_iou(np.asarray(v)) for k, v in raw["monai"].items() if k.startswith(f"{name}/")]
+        vals = [_iou(np.asarray(raw["monai"][f"{name}/{s}"])) for s in seeds]
         if len(vals) > 1:
             monai[name] = {"mean": float(np.mean(vals)), "sd": float(np.std(vals, ddof=1)), "n": len(vals)}
     if len(monai) == len(LOSSES):
-        a = [_iou(np.asarray(raw["monai"][f"{LOSSES[0][0]}/{s}"])) for s in range(monai[LOSSES[0][0]]["n"])]
-        b = [_iou(np.asarray(raw["monai"][f"{LOSSES[1][0]}/{s}"])) for s in range(monai[LOSSES[1][0]]["n"])]
+        a = [_iou(np.asarray(raw["monai"][f"{LOSSES[0][0]}/{s}"])) for s in seeds]
+        b = [_iou(np.asarray(raw["monai"][f"{LOSSES[1][0]}/{s}"])) for s in seeds]
         monai["diff_sd"] = float(np.std(np.subtract(b, a), ddof=1))
     return {"rows": rows, "monai": monai}
 
@@ -509,13 +525,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
             for spec in _sets(32 if args.quick else args.size, args.quick, Path(tmp), names):
                 print(f"{spec.name}: {spec.note}", flush=True)
-                raw = run_set(spec, recipes, quick=args.quick, threads=args.threads, workdir=Path(tmp),
-                              monai=not args.no_monai)  # fmt: skip
-                path = OUT / f"noise-{spec.name}{tag}.json"
-                old = json.loads(path.read_text()) if path.is_file() else {"runs": {}, "monai": {}}
-                raw["runs"] = {**old["runs"], **raw["runs"]}
-                raw["monai"] = {**old["monai"], **raw["monai"]}
-                path.write_text(json.dumps(raw))
+                run_set(spec, recipes, quick=args.quick, threads=args.threads, workdir=Path(tmp),
+                        monai=not args.no_monai)  # fmt: skip
     for name in names:
         path = OUT / f"noise-{name}{tag}.json"
         if path.is_file():

@@ -119,3 +119,14 @@ def test_schedules_by_hand():
     assert lr_factor("linear", 35, 110, warmup=10) == pytest.approx(0.75)
     with pytest.raises(ValueError, match="schedule must be one of"):
         lr_factor("step", 1, 10)
+
+
+def test_ignored_pixels_are_never_a_crop_centre():
+    data = one_object_data()
+    for m in data.train_masks:
+        m[30:64, 0:40] = 255  # a large void region, far from the object at rows 10-11, columns 60-61
+    rng = np.random.default_rng(0)
+    source = BatchSource(data, batch_size=8, device="cpu", rng=rng, foreground_share=1 / 3, ignore_index=255)
+    for _ in range(30):
+        masks = source.train_batch()[1]
+        assert (masks[-3:] == 1).flatten(1).any(1).all()  # every forced crop holds the object itself
