@@ -383,7 +383,7 @@ def decompose(y: dict, counts: dict | None = None, other: dict | None = None) ->
     out = {
         "mean": float(np.mean(list(y.values()))),
         "sd_runs": float(np.std(list(y.values()), ddof=1)),
-        "seed": seed, "data": data, "init": init, "fold": fold,
+        "seed": seed, "data": data, "init": init, "fold": fold, "folds": len(folds),
     }  # fmt: skip
     if counts is not None:
         rng = np.random.default_rng(0)
@@ -456,11 +456,12 @@ def print_table(raw: dict, after: str | None) -> None:
     s = summarise(raw)
     a, b = LOSSES[0][0], LOSSES[1][0]
     print(
-        f"  {raw['set']} ({raw['note']}; {raw['steps']} steps; {FOLDS} folds x {len(CELLS)} runs x 2 losses):"
+        f"  {raw['set']} ({raw['note']}; {raw['steps']} steps; up to {FOLDS} folds x {len(CELLS)} runs x "
+        "2 losses):"
     )
     print(
         f"    {'recipe / scoring':<30} {a:>6} {b:>7}  {'SD(diff)':>8}  {'seed SD':>7}  "
-        f"{'data':>5} {'init':>5} {'fold':>5} {'tile':>5}  (components of the difference, as SDs)"
+        f"{'data':>5} {'init':>5} {'fold':>5} {'tile':>5}  folds (data..tile: the difference's parts, as SDs)"
     )
     for key, row in s["rows"].items():
         recipe, how = key.split("/")
@@ -468,7 +469,7 @@ def print_table(raw: dict, after: str | None) -> None:
         comps = "  ".join(f"{np.sqrt(d[c]):.3f}" for c in ("data", "init", "fold", "tile"))
         print(
             f"    {recipe + ', ' + LABELS[how]:<30} {row[a]['mean']:.3f}  {row[b]['mean']:.3f}  "
-            f"{d['sd_runs']:>8.3f}  {_seed_sd(row):>7.3f}  {comps}"
+            f"{d['sd_runs']:>8.3f}  {_seed_sd(row):>7.3f}  {comps}  {d['folds']:>5}"
         )
     m = s["monai"]
     if "diff_sd" in m:
