@@ -1,9 +1,10 @@
 """The reference each lossadvisor loss is timed against: MONAI's equivalent, plain torch, or Berman's Lovász.
 
 Every reference is what a user would pick instead: the same loss with the same options. Both sides get the
-same inputs, the logits and the ``(N, H, W)`` int64 class indices; the reference turns the indices into its
-own format inside the timed call, as a user's loop must: a float mask ``(N, 1, H, W)`` for one sigmoid
-channel (``targets.unsqueeze(1).float()``), a free ``unsqueeze(1)`` view with ``to_onehot_y`` for a softmax.
+same inputs, the logits and the ``(N, H, W)`` (volumes: ``(N, D, H, W)``) int64 class indices; the reference
+turns the indices into its own format inside the timed call, as a user's loop must: a float mask
+``(N, 1, H, W)`` for one sigmoid channel (``targets.unsqueeze(1).float()``), a free ``unsqueeze(1)`` view with
+``to_onehot_y`` for a softmax.
 
 With ``ignore_index`` the reference uses MONAI's own ``ignore_index`` where it has one (Dice, Tversky, focal,
 unified focal), ``F.cross_entropy(ignore_index=...)`` for CE, the counted-pixel mask as the ``weight`` of
@@ -33,10 +34,10 @@ WARNS_PER_CALL = ("tversky", "focal_tversky", "unified_focal")  # MONAI warns on
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark input: logits ``(N, C, H, W)``, raw targets, and the reference's target formats."""
+    """One benchmark input: logits ``(N, C, *spatial)``, raw targets, and the reference's target formats."""
 
     logits: torch.Tensor
-    targets: torch.Tensor  # (N, H, W) int64, IGNORE_VALUE where ignored (if ignored)
+    targets: torch.Tensor  # (N, *spatial) int64, IGNORE_VALUE where ignored (if ignored)
     ignore_index: int | None
 
     @property
@@ -48,13 +49,19 @@ class Case:
         return max(self.channels, 2)
 
 
-def make_case(batch: int, channels: int, size: int, *, ignored: bool, device: str, seed: int = 1) -> Case:
-    """Random logits and targets; with ``ignored`` about 10 % of the pixels are set to ``IGNORE_VALUE``."""
+def make_case(
+    batch: int, channels: int, size: int, *, ignored: bool, device: str, seed: int = 1, dims: int = 2
+) -> Case:
+    """Random logits and targets of ``dims`` spatial axes of ``size`` each (images: 2, volumes: 3).
+
+    With ``ignored`` about 10 % of the pixels are set to ``IGNORE_VALUE``.
+    """
     g = torch.Generator().manual_seed(seed)
-    logits = torch.randn(batch, channels, size, size, generator=g)
-    targets = torch.randint(0, max(channels, 2), (batch, size, size), generator=g)
+    spatial = (size,) * dims
+    logits = torch.randn(batch, channels, *spatial, generator=g)
+    targets = torch.randint(0, max(channels, 2), (batch, *spatial), generator=g)
     if ignored:
-        targets[torch.rand(batch, size, size, generator=g) < 0.1] = IGNORE_VALUE
+        targets[torch.rand(batch, *spatial, generator=g) < 0.1] = IGNORE_VALUE
     return Case(logits.to(device).requires_grad_(True), targets.to(device), IGNORE_VALUE if ignored else None)
 
 
@@ -141,7 +148,7 @@ def _reference(name: str, case: Case) -> tuple[str, Callable[[torch.Tensor, torc
                 p, g = torch.sigmoid(x), monai_target(t) * keep
                 probs, onehot = torch.cat([1.0 - p, p], dim=1) * keep, torch.cat([keep - g, g], dim=1)
             else:
-                onehot = F.one_hot(torch.where(keep[:, 0] > 0, t, 0), case.classes).permute(0, 3, 1, 2) * keep
+                onehot = F.one_hot(torch.where(keep[:, 0] > 0, t, 0), case.classes).movedim(-1, 1) * keep
                 probs = torch.softmax(x, dim=1) * keep
             return fn(probs, onehot)
 
@@ -265,7 +272,7 @@ def _flat_probas(
     probas: torch.Tensor, labels: torch.Tensor, ignore: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     c = probas.shape[1]
-    probas = probas.permute(0, 2, 3, 1).reshape(-1, c)
+    probas = probas.movedim(1, -1).reshape(-1, c)  # (N, C, *spatial) -> (pixels, C), 2-D or 3-D
     labels = labels.reshape(-1)
     if ignore is None:
         return probas, labels

@@ -21,7 +21,6 @@ Usage: ``python -m benchmarks distributed [--quick] [--postgres URL] [--workers 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -67,6 +66,7 @@ def run_workers(url: str, n_workers: int, settings: list[str], n_trials: int, wo
     import optuna
     from optuna.trial import TrialState
 
+    from lossadvisor._run_records import RunSummary
     from lossadvisor.tune.study._storage import open_storage
 
     name = f"bench-{n_workers}w"
@@ -119,7 +119,7 @@ def run_workers(url: str, n_workers: int, settings: list[str], n_trials: int, wo
     diagnostics = [t for t in units if t.user_attrs["task"].startswith("diagnostic:")]
     confirmed = [t for t in confirm.get_trials(deepcopy=False) if t.state == TrialState.COMPLETE]
     needed = len(trials) + len(diagnostics) + len(confirmed)
-    ran = sum(json.loads((out / "run.json").read_text())["timings"]["runs"] for out in outs)
+    ran = sum(RunSummary.load(out / "run.json").timings.runs for out in outs)
     return {
         "workers": n_workers,
         "wall_s": wall,

@@ -6,13 +6,16 @@ backward from the logits of lossadvisor's loss and of its reference (``benchmark
 MONAI's equivalent, plain torch, or a pure-torch port of Berman et al.'s Lovász code). The two are timed
 alternately (A B A B ...) after warm-up calls, so load on a shared machine hits both alike; each time is the
 median of ``--repeat`` runs in process CPU time, the ratio lossadvisor's median over the reference's, on
-``--threads`` CPU threads (1 by default). Targets: lossadvisor within 1.2x of its reference, Lovász within
-1.5x. Each time is also given as a share of one training step of the tuner's compact U-Net on the same
-batch (``--no-unet`` skips it). With CUDA present the table is repeated on the GPU (wall time). On Linux the
-process keeps freed buffers (:func:`steady_allocator`), so page faults do not decide the ratios.
+``--threads`` CPU threads (1 by default). The same table is then repeated on volumes ``(2, C, 64, 64, 64)``
+(as many voxels as the images' pixels; ``--dims 2`` or ``--dims 3`` runs one table only), where the U-Net
+share is of one step of the compact 3-D U-Net. Targets: lossadvisor within 1.2x of its reference, Lovász
+within 1.5x, in 2-D and 3-D alike. Each time is also given as a share of one training step of the tuner's
+compact U-Net on the same batch (``--no-unet`` skips it). With CUDA present the table is repeated on the GPU
+(wall time). On Linux the process keeps freed buffers (:func:`steady_allocator`), so page faults do not
+decide the ratios.
 
 Usage: ``python -m benchmarks losses [--quick] [--repeat N] [--threads N] [--loss NAME] [--classes C]
-[--no-unet] [--device cpu|cuda]``.
+[--dims 2|3] [--no-unet] [--device cpu|cuda]``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ from benchmarks._loss_references import Case, make_case, reference
 BATCH = 8
 FULL_SIZE = 256
 QUICK_SIZE = 64
+# volumes: batch and side (full, quick); full has as many voxels as the images' pixels (2 x 64^3 = 8 x 256^2)
+VOLUME_BATCH = 2
+VOLUME_SIZES = (64, 32)  # sides divisible by 16 for the compact 3-D U-Net's share
 CLASS_COUNTS = (1, 2, 5)
 TARGET_RATIO = 1.2
 TARGET_RATIO_LOVASZ = 1.5
@@ -87,17 +93,20 @@ def interleaved_medians(
     return median_a, median_b, median_a / median_b
 
 
-def unet_step_seconds(classes: int, size: int, repeat: int, device: str) -> float:
-    """One optimiser step of the compact U-Net on a random batch (CE loss, AdamW)."""
+def unet_step_seconds(classes: int, size: int, repeat: int, device: str, dims: int = 2) -> float:
+    """One optimiser step of the compact U-Net (2-D, or 3-D for volumes) on a random batch (CE, AdamW)."""
     import torch
 
     from lossadvisor.losses import build_loss
-    from lossadvisor.tune import CompactUNet
+    from lossadvisor.tune import CompactUNet, CompactUNet3d
 
     g = torch.Generator().manual_seed(0)
-    images = torch.randn(BATCH, 3, size, size, generator=g).to(device)
-    targets = torch.randint(0, max(classes, 2), (BATCH, size, size), generator=g).to(device)
-    model = CompactUNet(3, classes).to(device)
+    batch = BATCH if dims == 2 else VOLUME_BATCH
+    in_channels = 3 if dims == 2 else 1
+    spatial = (size,) * dims
+    images = torch.randn(batch, in_channels, *spatial, generator=g).to(device)
+    targets = torch.randint(0, max(classes, 2), (batch, *spatial), generator=g).to(device)
+    model = (CompactUNet if dims == 2 else CompactUNet3d)(in_channels, classes).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
     loss_fn = build_loss("ce")
 
@@ -154,34 +163,38 @@ def time_pair(name: str, case: Case, repeat: int, device: str) -> tuple[str, flo
     return (label, *interleaved_medians(run_ours, run_ref, repeat, lambda: None, time.process_time))
 
 
-def run_table(args: argparse.Namespace, device: str) -> list[str]:
-    """Print the ratio table on ``device``; return the cases over target."""
+def run_table(args: argparse.Namespace, device: str, dims: int = 2) -> list[str]:
+    """Print the ratio table on ``device`` for images (``dims`` 2) or volumes (3); return the misses."""
     import torch
 
     from lossadvisor.losses import list_losses
 
-    size = QUICK_SIZE if args.quick else FULL_SIZE
+    if dims == 2:
+        batch, size = BATCH, QUICK_SIZE if args.quick else FULL_SIZE
+    else:
+        batch, size = VOLUME_BATCH, VOLUME_SIZES[1] if args.quick else VOLUME_SIZES[0]
     repeat = args.repeat or (3 if args.quick else 15)
     names = [args.loss] if args.loss else list_losses()
     classes = [args.classes] if args.classes else list(CLASS_COUNTS)
     clock = "wall time" if device == "cuda" else "process CPU time"
-    print(f"\n[{device}] batch {BATCH} x {size}^2, {torch.get_num_threads()} thread(s), forward + backward, "
+    threads = torch.get_num_threads()
+    print(f"\n[{device}, {dims}-D] batch {batch} x {size}^{dims}, {threads} thread(s), forward + backward, "
           f"{clock}, median of {repeat} interleaved runs after {WARMUP} warm-ups")  # fmt: skip
     header = f"{'loss':<17}{'C':>2} {'ignore':<7}{'ours ms':>9}{'ref ms':>9}{'ratio':>7}{'target':>7}  "
     misses = []
     for channels in classes:
-        step = unet_step_seconds(channels, size, max(3, repeat // 5), device) if args.unet else None
+        step = unet_step_seconds(channels, size, max(3, repeat // 5), device, dims) if args.unet else None
         if step is not None:
-            print(f"\nC={channels}: compact U-Net training step {step * 1e3:.1f} ms")
+            print(f"\nC={channels}: compact {dims}-D U-Net training step {step * 1e3:.1f} ms")
         print("\n" + header + ("share  " if step else "") + "reference")
         for name in names:
             for ignored in (False, True):
-                case = make_case(BATCH, channels, size, ignored=ignored, device=device)
+                case = make_case(batch, channels, size, ignored=ignored, device=device, dims=dims)
                 label, ours_s, ref_s, ratio = time_pair(name, case, repeat, device)
                 target = TARGETS.get(name, TARGET_RATIO)
                 verdict = "ok " if ratio <= target else "MISS"
                 if ratio > target:
-                    misses.append(f"{name} C={channels}{' ignore' if ignored else ''} {ratio:.2f}x")
+                    misses.append(f"{dims}-D {name} C={channels}{' ignore' if ignored else ''} {ratio:.2f}x")
                 share = f"{ours_s / step:>6.1%} " if step else ""
                 print(
                     f"{name:<17}{channels:>2} {'255' if ignored else '-':<7}{ours_s * 1e3:>9.2f}"
@@ -197,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads [default: 1]")
     parser.add_argument("--loss", default=None, help="time one loss only (a registry name)")
     parser.add_argument("--classes", type=int, choices=CLASS_COUNTS, help="one channel count only")
+    parser.add_argument(
+        "--dims", type=int, choices=(2, 3), help="images (2) or volumes (3) only [default: both]"
+    )
     parser.add_argument("--no-unet", dest="unet", action="store_false", help="skip the U-Net step shares")
     parser.add_argument("--device", choices=("cpu", "cuda"), help="[default: cpu, then cuda if present]")
     args, _ = parser.parse_known_args(argv)
@@ -212,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     print(steady_allocator())
     misses = []
     for device in devices:
-        misses += [f"[{device}] {m}" for m in run_table(args, device)]
+        for dims in [args.dims] if args.dims else [2, 3]:
+            misses += [f"[{device}] {m}" for m in run_table(args, device, dims)]
     print("\nall losses within target" if not misses else "\nover target: " + "; ".join(misses))
     if os.environ.get("CI"):
         print("(CI machine: figures are indicative only)")

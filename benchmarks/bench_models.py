@@ -2,7 +2,7 @@
 
 For each preset (compact, monai-unet, monai-segresnet; the MONAI ones only when MONAI is installed), one
 training run of plain CE at 128 px, batch 8, on ``--threads`` CPU threads (1 by default: steady on a shared
-machine, DESIGN.md), validation included, exactly as a study runs it (``train_trial``). Prints training images
+machine), validation included, exactly as a study runs it (``train_trial``). Prints training images
 per second, seconds per trial at the default budget (8 epochs of 20 steps), the parameter count, and each
 preset's throughput as a share of the compact U-Net's, so a user knows what a study with that model costs.
 With ``--repeat N`` the presets run in N interleaved rounds (compact, unet, segresnet, compact, ...) and the

@@ -1,6 +1,6 @@
 """What a tuning study spends its time on, on the bundled example data (examples/buildings, 31 tiles).
 
-Measures, on ``--threads`` CPU threads (1 by default: steady on a shared machine, DESIGN.md):
+Measures, on ``--threads`` CPU threads (1 by default: steady on a shared machine):
 
 - the trial loop's throughput (training images per second, validation included) of one run of the compact
   U-Net at 128 px, and the share of that run spent preparing batches (target: at most 10 %);

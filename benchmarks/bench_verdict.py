@@ -18,7 +18,6 @@ its figures check the machinery, not the defaults. Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
@@ -87,6 +86,7 @@ def _tied_losses(result) -> set[str]:
 
 def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
     """Two main jobs (seed 0 and 1) per dataset; print verdicts, agreement and the time split."""
+    from lossadvisor._run_records import RunSummary
     from lossadvisor.tune import tune
 
     rows = []
@@ -100,8 +100,8 @@ def main_jobs(settings: dict, threads: int, workdir: Path) -> list[dict]:
                 report=False, **settings,
             )  # fmt: skip
             wall = time.perf_counter() - start
-            phases = json.loads((out / "run.json").read_text())["timings"]["phases"]
-            runs = json.loads((out / "run.json").read_text())["timings"]["runs"]
+            timings = RunSummary.load(out / "run.json").timings
+            phases, runs = timings.phases, timings.runs
             search = (phases.get("search_s") or 0.0) + (phases.get("lr_range_test_s") or 0.0)
             confirm = phases.get("confirmation_s") or 0.0
             print(f"  {name}, --seed {seed}: {wall:.0f} s, {runs} training runs")

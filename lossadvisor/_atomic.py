@@ -8,6 +8,7 @@ writer (several processes may write one run folder) and starts with a dot, so it
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -17,6 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+from lossadvisor._text import safe_text
+from lossadvisor.errors import OutputWriteError
 
 
 def _umask() -> int:
@@ -37,17 +41,42 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         ...     frame.to_csv(tmp, index=False)
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        if exc.errno in DISK_ERRNOS:
+            raise _disk_error(target, exc) from None
+        raise
     os.close(fd)
     tmp = Path(name)
     try:
         yield tmp
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in DISK_ERRNOS:
+            raise _disk_error(target, exc) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# A write that fails for its disk, not for a bug: full, over quota, read-only, file too large.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def _disk_error(target: Path, exc: OSError) -> OutputWriteError:
+    """One line naming the file and what to do (the CLI prints it as ``Error: ...``, no traceback)."""
+    from lossadvisor._text import display_path
+
+    why = exc.strerror or errno.errorcode.get(exc.errno or 0, "write error")
+    return OutputWriteError(
+        f"Cannot write {display_path(target)}: {why}. Free space on that disk (or write to another folder "
+        f"with --out) and run the same command again; what was written before is intact."
+    )
 
 
 @contextmanager
@@ -91,20 +120,34 @@ def write_json(path: str | os.PathLike[str], payload: Any) -> Path:
     return write_text(path, json.dumps(strict_json(payload), indent=2) + "\n")
 
 
+def _cell(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
+
+
 def write_csv(
     path: str | os.PathLike[str], columns: Sequence[str], rows: Iterable[Mapping[str, Any]]
 ) -> Path:
-    """A CSV with a header; each row is a mapping (missing keys: empty cells, extra keys: left out)."""
+    """A CSV with a header; each row is a mapping (missing keys: empty cells, extra keys: left out).
+
+    Every text cell and header goes through :func:`~lossadvisor._text.safe_text` (no raw control character
+    or newline from a tile or class name reaches a shared file)."""
+    names = list(columns)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([safe_text(c) for c in names])
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([_cell(row.get(c, "")) for c in names])
     return write_text(path, buffer.getvalue())
 
 
 def write_frame(path: str | os.PathLike[str], frame: Any) -> Path:
-    """A pandas DataFrame as CSV (no index column), written atomically."""
+    """A pandas DataFrame as CSV (no index column), written atomically; text cells and headers escaped as
+    by :func:`write_csv`."""
+    frame = frame.copy()
+    frame.columns = [safe_text(c) if isinstance(c, str) else c for c in frame.columns]
+    for i in range(frame.shape[1]):
+        if frame.iloc[:, i].dtype == object:
+            frame.isetitem(i, frame.iloc[:, i].map(_cell))
     return write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 

@@ -21,6 +21,46 @@ from lossadvisor._atomic import write_text
 
 T = TypeVar("T")
 
+# Every file lossadvisor writes carries its shape's version under this key (an .npz as a 0-d array of that
+# name); a reader refuses a newer or unknown version with one line. Files written before versions existed
+# have no key and are read as version 1.
+SCHEMA_KEY = "schema_version"
+
+
+def check_schema_version(data: Any, *, supported: int, what: str) -> None:
+    """Refuse ``data`` (a JSON object, or the version itself) written in a shape this version cannot read.
+
+    Args:
+        data: The file's top-level object, or its version (a list, as older files hold, has none).
+        supported: The newest version this lossadvisor reads (versions 1..supported are read).
+        what: The file, for the message ("result.json", "reports/x/profile.json").
+
+    Raises:
+        DataError: The version is newer than ``supported``, or not a positive integer.
+    """
+    from lossadvisor._version import __version__
+    from lossadvisor.errors import DataError
+
+    if isinstance(data, dict):
+        version = data.get(SCHEMA_KEY)
+    elif isinstance(data, (int, str)):
+        version = data
+    else:  # a bare list: a file from before versions existed
+        return
+    if version is None:
+        return
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DataError(
+            f"{what} has the schema version {version!r}, which lossadvisor does not know (versions are "
+            f"whole numbers from 1); the file is damaged or not lossadvisor's."
+        )
+    if version > supported:
+        raise DataError(
+            f"{what} has schema version {version}; lossadvisor {__version__} reads versions up to "
+            f"{supported}. It was written by a newer lossadvisor: upgrade (pip install -U lossadvisor) to "
+            f"read it."
+        )
+
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
@@ -102,6 +142,20 @@ def save_record(record: Any, path: str | Path) -> Path:
     return write_text(path, json.dumps(to_jsonable(record), indent=2, sort_keys=False) + "\n")
 
 
+def supported_version(tp: type) -> int | None:
+    """The schema version a record class writes (its ``schema_version`` field's default), or None."""
+    for f in dataclasses.fields(tp):
+        if f.name == SCHEMA_KEY and isinstance(f.default, int):
+            return f.default
+    return None
+
+
 def load_record(tp: type[T], path: str | Path) -> T:
-    """Read a record written by :func:`save_record`."""
-    return from_jsonable(tp, json.loads(Path(path).read_text(encoding="utf-8")))
+    """Read a record written by :func:`save_record`; a newer schema version is refused with one line."""
+    from lossadvisor._text import display_path
+
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    supported = supported_version(tp)
+    if supported is not None:
+        check_schema_version(data, supported=supported, what=display_path(path))
+    return from_jsonable(tp, data)

@@ -22,9 +22,15 @@ from pathlib import Path
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from lossadvisor import _atomic
-from lossadvisor._records import from_jsonable, to_jsonable
+from lossadvisor._records import check_schema_version, from_jsonable, supported_version, to_jsonable
 
 R = TypeVar("R", bound="_Record")
+
+# Bump when a key is renamed or changes meaning (a reader refuses newer versions; adding a key needs no bump:
+# readers keep unknown keys in ``extra``). Files written before versions existed read as version 1.
+RESULT_SCHEMA_VERSION = 1
+RUN_SCHEMA_VERSION = 1
+LR_RANGE_TEST_SCHEMA_VERSION = 1
 
 
 class _Record:
@@ -37,7 +43,19 @@ class _Record:
         """A record from a JSON object; undeclared keys go to ``extra``, absent ones take their default."""
         if not isinstance(data, dict):
             raise TypeError(f"Expected a JSON object for {cls.__name__}, got {type(data).__name__}.")
+        return cls._from_checked(data, what=f"this {cls.__name__}")
+
+    @classmethod
+    def _from_checked(cls: type[R], data: dict[str, Any], *, what: str) -> R:
+        supported = supported_version(cls)  # type: ignore[arg-type]
+        if supported is not None:
+            check_schema_version(data, supported=supported, what=what)
         names = {f.name for f in dataclasses.fields(cls)} - {"extra"}  # type: ignore[arg-type]
+        if supported is not None and data and not names & data.keys():
+            raise TypeError(
+                f"{what} holds none of the keys of a {cls.__name__} ({', '.join(sorted(data)[:5])}...): it "
+                f"was not written by lossadvisor, or by a version whose keys this one does not know."
+            )
         hints = get_type_hints(cls)
         known = {k: _convert(hints[k], v) for k, v in data.items() if k in names}
         extra = {k: v for k, v in data.items() if k not in names}
@@ -58,8 +76,14 @@ class _Record:
 
     @classmethod
     def load(cls: type[R], path: str | Path) -> R:
-        """Read a record written by :meth:`save` (or by an earlier version: absent fields take defaults)."""
-        return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read a record written by :meth:`save` (or by an earlier version: absent fields take defaults); a
+        file of a newer schema version is refused with one line naming it."""
+        from lossadvisor._text import display_path
+
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"Expected a JSON object for {cls.__name__}, got {type(data).__name__}.")
+        return cls._from_checked(data, what=display_path(path))
 
 
 def _convert(tp: Any, data: Any) -> Any:
@@ -211,9 +235,11 @@ class OrderCheck(_Record):
 class ValidationSet(_Record):
     """What the validation scores rest on: tiles, and true objects per size bucket."""
 
-    tiles: int | None = None
+    tiles: int | None = None  # validation tiles, or volumes
     objects: dict[str, int] = field(default_factory=dict)
     object_found_overlap: float | None = None
+    size_unit: str = "px"  # what the size buckets measure: "px" (area) or "mm³" (volumes)
+    spacing: dict[str, Any] | None = None  # volumes: voxel spacing per axis and anisotropy
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -271,6 +297,7 @@ class TrainingSetup(_Record):
 class TuneOutcome(_Record):
     """``result.json``: the recommendation, the verdict and its evidence (docs/ARCHITECTURE.md)."""
 
+    schema_version: int = RESULT_SCHEMA_VERSION
     recommended: Recommended | None = None
     confidence: Confidence = field(default_factory=Confidence)
     ranking: tuple[RankedConfig, ...] = ()
@@ -293,11 +320,50 @@ class TuneOutcome(_Record):
         return next((r for r in self.ranking if r.config_id == config_id), None)
 
 
+# --- lr_range_test.json -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LRRangeTest(_Record):
+    """One loss's LR range test: the sweep (learning rates and smoothed, debiased losses) and its pick."""
+
+    loss: str = ""
+    suggested_lr: float | None = None
+    method: str = ""  # "valley"
+    steep_lr: float | None = None
+    lrs: tuple[float, ...] = ()
+    losses: tuple[float, ...] = ()
+    stopped_early: bool = False
+    suspect: bool = False
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LRRangeTests(_Record):
+    """``lr_range_test.json``: one :class:`LRRangeTest` per loss swept."""
+
+    schema_version: int = LR_RANGE_TEST_SCHEMA_VERSION
+    tests: tuple[LRRangeTest, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 # --- run.json ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timings(_Record):
+    """How long a finished run took: training throughput and the wall time of each phase (seconds)."""
+
+    train_s: float | None = None
+    data_share: float | None = None  # share of the training time spent waiting for batches
+    images_per_s: float | None = None
+    runs: int | None = None
+    phases: dict[str, float | None] = field(default_factory=dict)  # prepare_s, search_s, ..., total_s
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RunSummary(_Record):
     """``run.json``: what ``tune`` ran, with which settings, on what machine, and how it ended."""
 
+    schema_version: int = RUN_SCHEMA_VERSION
     status: str = ""
     command: str = ""
     started: str | None = None
@@ -311,4 +377,7 @@ class RunSummary(_Record):
     left_out: tuple[str, ...] = ()
     model: ModelUsed | None = None
     trials: int | None = None
+    timings: Timings | None = None  # a complete run
+    reason: str | None = None  # an interrupted run: "interrupted (Ctrl-C)" or "terminated (SIGTERM)"
+    error: str | None = None  # a failed run: the exception, password and paths scrubbed
     extra: dict[str, Any] = field(default_factory=dict)

@@ -6,6 +6,11 @@ recolour the terminal. Every user-facing string derived from a path or a file's 
 :func:`safe_text` (or :func:`display_path`): undecodable bytes become ``\\xNN``, control characters
 (C0, DEL, C1) become escapes, so the name can still be recognised. HTML escaping is the report's job
 (Jinja autoescape); this is about terminals, logs, CSV and JSON.
+
+One rule, applied where text leaves the program rather than at each name: every cell and header of a CSV
+(``_atomic.write_csv`` / ``write_frame``), every value the report prints (its Jinja ``finalize``, before
+autoescaping), and every summary the CLI prints (:func:`safe_lines`, names escaped before they are laid out).
+``tests/test_hostile_names.py`` writes hostile names through all of them.
 """
 
 from __future__ import annotations
@@ -44,3 +49,8 @@ def display_path(path: str | os.PathLike[str] | bytes) -> str:
     if isinstance(path, bytes):
         return path.decode("utf-8", "backslashreplace").translate(_CONTROL)
     return safe_text(os.fspath(path))
+
+
+def safe_lines(text: str) -> str:
+    """:func:`safe_text` for multi-line output: each line escaped, the line breaks between them kept."""
+    return "\n".join(safe_text(line) for line in str(text).split("\n"))

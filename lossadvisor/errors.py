@@ -25,3 +25,7 @@ class ConfigError(LossAdvisorError):
 
 class StudyMismatchError(LossAdvisorError):
     """A run folder holds a study made from other data; resuming it would mix two datasets."""
+
+
+class OutputWriteError(LossAdvisorError):
+    """A file could not be written because of its disk (full, over quota, read-only); names the file."""

@@ -6,7 +6,8 @@ both, and a test checks that every name the report reads is declared here. Nothi
 pandas or torch: ``lossadvisor profile`` and ``advise`` import it too.
 
 The JSON files of the tuner have typed, frozen records (``lossadvisor/_run_records.py``: :class:`TuneOutcome`
-for result.json, :class:`RunSummary` for run.json), re-exported here.
+for result.json, :class:`RunSummary` for run.json, :class:`LRRangeTests` for lr_range_test.json), re-exported
+here.
 
 NaN policy: a number that is missing or not finite (NaN, +-inf) is written as an empty CSV cell and as JSON
 ``null`` (strict JSON, readable by any tool); readers turn an empty cell into NaN and ``null`` into ``None``.
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from lossadvisor import _atomic
+from lossadvisor._run_records import LR_RANGE_TEST_SCHEMA_VERSION
+from lossadvisor._run_records import LRRangeTests as LRRangeTests
 from lossadvisor._run_records import RunSummary as RunSummary
 from lossadvisor._run_records import TuneOutcome as TuneOutcome
 
@@ -38,7 +41,12 @@ STABILITY_CSV = "stability.csv"  # older run folders: one row per re-run (config
 CONFIRMATION_CSV = "confirmation.csv"  # one row per confirmation run (finalist, fold, seed)
 CONFIRMATION_TILES_CSV = "confirmation_tiles.csv"  # one row per (finalist, fold, seed, validation tile)
 DIAGNOSTICS_CSV = "diagnostics.csv"  # the LR-range-test configurations' runs, never ranked
-LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"tests": [...]}, one entry per loss swept
+LR_RANGE_TEST_JSON = "lr_range_test.json"  # {"schema_version": 1, "tests": [...]}, one entry per loss swept
+# Schema versions (the records declare theirs as their schema_version field: profile.json,
+# recommendation.json, result.json, run.json, lr_range_test.json); readers refuse newer ones
+# (lossadvisor._records.check_schema_version).
+LR_RANGE_TEST_VERSION = LR_RANGE_TEST_SCHEMA_VERSION  # lr_range_test.json (the LRRangeTests record)
+SAMPLES_VERSION = 1  # samples.npz, which has no record: a 0-d "schema_version" array
 RESULT_JSON = "result.json"  # the verdict and its evidence
 SAMPLES_NPZ = "samples.npz"  # validation tiles with a few configurations' predictions
 REPORT_HTML = "report.html"  # the self-contained report
@@ -71,6 +79,14 @@ SIZE_BUCKET_BOUNDS_PX: tuple[tuple[str, float, float], ...] = (
     ("small", 64.0, 1024.0),
     ("medium", 1024.0, 9216.0),
     ("large", 9216.0, float("inf")),
+)
+# Volumes: the same four names, bounded by physical volume in mm³ (spheres of 4, 10 and 30 mm diameter: 34,
+# 524 and 14 137 mm³): lesions a few voxels across at 1 mm in the first, organs in the last.
+SIZE_BUCKET_BOUNDS_MM3: tuple[tuple[str, float, float], ...] = (
+    ("tiny", 0.0, 34.0),
+    ("small", 34.0, 524.0),
+    ("medium", 524.0, 14137.0),
+    ("large", 14137.0, float("inf")),
 )
 SIZE_BUCKETS = tuple(name for name, _, _ in SIZE_BUCKET_BOUNDS_PX)
 RECALL_COLUMNS = tuple(f"recall_{name}" for name in SIZE_BUCKETS)  # share of objects found, per bucket

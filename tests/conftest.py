@@ -9,6 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = REPO_ROOT / "examples" / "buildings"
+EXAMPLE_HIPPOCAMPUS = REPO_ROOT / "examples" / "hippocampus"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -17,6 +18,12 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 def example_data() -> Path:
     """The bundled 31-pair building-footprint subset (images/ and masks/)."""
     return EXAMPLE_DATA
+
+
+@pytest.fixture(scope="session")
+def example_hippocampus() -> Path:
+    """The bundled 20-case 3-D hippocampus subset (images/ and labels/, NIfTI)."""
+    return EXAMPLE_HIPPOCAMPUS
 
 
 @pytest.fixture(scope="session")

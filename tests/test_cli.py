@@ -86,7 +86,7 @@ def test_data_errors_exit_1_without_traceback(runner, tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [["profile"], ["profile", ".", "--connectivity", "6"], ["profile", ".", "--workers", "0"], ["nonsense"]],
+    [["profile"], ["profile", ".", "--connectivity", "5"], ["profile", ".", "--workers", "0"], ["nonsense"]],
 )
 def test_usage_errors_exit_2(runner, args):
     assert runner.invoke(cli, args).exit_code == 2

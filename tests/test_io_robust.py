@@ -304,3 +304,17 @@ def test_class_map_lookup_in_row_bands_equals_one_pass(tmp_path, monkeypatch):
     Image.fromarray(rgb).save(tmp_path / "m.png")
     with pytest.raises(Exception, match=r"values outside them: \(1, 2, 3\) \(1 px\)"):
         read_mask(tmp_path / "m.png", class_map=cmap)
+
+
+# --- issue 20, point 1: 1-bit PNG masks ----------------------------------------------------------------
+
+
+def test_a_one_bit_png_mask_reads_as_0_1(tmp_path):
+    mask = np.zeros((8, 8), bool)
+    mask[2:5, 1:4] = True  # 9 foreground pixels
+    path = tmp_path / "m.png"
+    Image.fromarray(mask).convert("1").save(path)
+    assert Image.open(path).mode == "1"
+    m = read_mask(path)
+    assert sorted(np.unique(m.labels).tolist()) == [0, 1]
+    assert m.pixel_counts == {0: 55, 1: 9}

@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from lossadvisor import runfolder
-from lossadvisor._text import display_path
+from lossadvisor._text import display_path, safe_lines
 from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
+from lossadvisor.cli._volume_options import patch_size_option
 
 RECOMMENDATION_FILE = runfolder.RECOMMENDATION_JSON
-_PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixels")
+_PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixels", "--patch-size")
 
 
 @click.command("advise")
@@ -44,6 +45,7 @@ _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixel
     help="JSON or CSV mapping colours or values to class names. With MASKS only.",
 )
 @click.option("--ignore-index", type=int, default=None, help="Mask value excluded from every statistic.")
+@patch_size_option(" With MASKS only.")
 @max_pixels_option
 @out_option(" With --profile: the profile's folder.")
 @click.option(
@@ -57,12 +59,17 @@ def advise_command(
     train_sizes: tuple[int, ...],
     class_map: str | None,
     ignore_index: int | None,
+    patch_size: tuple[int, int, int] | None,
     max_pixels: int,
     out: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Recommend losses for MASKS (a folder, glob or list file), or for a saved --profile.
+
+    MASKS may be a folder of 3-D label volumes (NIfTI, 3-D .npy): the rules then reason per volume and
+    relative to the training patch (tiny lesions, empty patches, anisotropy, thin structures) and say where
+    the advice departs from nnU-Net's and MONAI Auto3DSeg's defaults.
 
     Prints 3 to 5 ranked candidate losses, with parameters computed from the data (class weights, Dice/CE
     mix, Tversky beta), a learning-rate range for each, plain CE as the baseline, and the trace of every rule
@@ -74,6 +81,7 @@ def advise_command(
       lossadvisor advise masks/ --train-size 128 --train-size 256
       lossadvisor advise --profile reports/buildings/profile.json
       lossadvisor advise masks/ --rules-config rules.toml --json > recommendation.json
+      lossadvisor advise examples/hippocampus/labels --patch-size 32,48,32
 
     \b
     rules.toml overrides any threshold by name, e.g.:
@@ -92,6 +100,7 @@ def advise_command(
         class_map,
         ignore_index,
         max_pixels if given_max_pixels == ParameterSource.COMMANDLINE else None,
+        patch_size,
     )
     from lossadvisor.profile import DatasetProfile
     from lossadvisor.rules import format_recommendation, recommend
@@ -111,6 +120,7 @@ def advise_command(
             train_sizes=train_sizes,
             progress=not quiet,
             max_pixels=max_pixels,
+            patch_size=patch_size,
         )
     rec = recommend(profile, config=rules_config)  # a bad --rules-config fails here, before any write
     if frame is not None:
@@ -121,7 +131,7 @@ def advise_command(
     if as_json:
         click.echo(rec.to_json())
         return
-    click.echo(format_recommendation(rec))
+    click.echo(safe_lines(format_recommendation(rec)))
     click.echo(f"\nSaved {display_path(saved)}")
 
 
@@ -132,6 +142,7 @@ def _check_usage(
     class_map: str | None,
     ignore_index: int | None,
     max_pixels: int | None = None,
+    patch_size: tuple[int, int, int] | None = None,
 ) -> None:
     """Exactly one of MASKS and --profile; profiling options only with MASKS (click usage errors, exit 2)."""
     if (masks is None) == (profile_path is None):
@@ -141,7 +152,7 @@ def _check_usage(
         given = [
             name
             for name, value in zip(
-                _PROFILING_ONLY, (train_sizes, class_map, ignore_index, max_pixels), strict=True
+                _PROFILING_ONLY, (train_sizes, class_map, ignore_index, max_pixels, patch_size), strict=True
             )
             if value not in ((), None)
         ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from lossadvisor._text import display_path
+from lossadvisor._text import display_path, safe_lines
 from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
+from lossadvisor.cli._volume_options import connectivity_option, patch_size_option
 
 
 @click.command("profile")
@@ -22,13 +23,7 @@ from lossadvisor.cli._common import configure_logging, max_pixels_option, out_op
     default=None,
     help="Pixel value excluded from every statistic, e.g. 255 for boundary pixels.",
 )
-@click.option(
-    "--connectivity",
-    type=click.Choice(["4", "8"]),
-    default="8",
-    show_default=True,
-    help="Pixel neighbourhood that joins pixels into one object.",
-)
+@connectivity_option
 @click.option(
     "--train-size",
     "train_sizes",
@@ -40,6 +35,7 @@ from lossadvisor.cli._common import configure_logging, max_pixels_option, out_op
 @click.option(
     "--workers", type=click.IntRange(min=1), default=None, help="Processes to use [default: all cores]."
 )
+@patch_size_option()
 @max_pixels_option
 @out_option()
 @click.option(
@@ -50,9 +46,10 @@ def profile_command(
     source: str,
     class_map: str | None,
     ignore_index: int | None,
-    connectivity: str,
+    connectivity: str | None,
     train_sizes: tuple[int, ...],
     workers: int | None,
+    patch_size: tuple[int, int, int] | None,
     max_pixels: int,
     out: str | None,
     as_json: bool,
@@ -64,6 +61,10 @@ def profile_command(
     paths. Masks may be PNG (grey, 16-bit, palette, RGB with R=G=B), TIFF/GeoTIFF or NPY; binary masks stored
     as 0/1, 0/255 or booleans are recognised. Bad files are listed as skipped with the reason.
 
+    A folder of 3-D label volumes (NIfTI .nii/.nii.gz or 3-D .npy) is recognised without a flag and profiled
+    in 3-D: voxels and mm³ per class, 3-D objects (26-connectivity by default), spacing and anisotropy,
+    slices with foreground, and empty patches at the training patch (--patch-size).
+
     Writes profile.json and per_image.csv to --out (default reports/<dataset-name>/).
 
     \b
@@ -72,6 +73,7 @@ def profile_command(
       lossadvisor profile masks/ --train-size 128 --train-size 256
       lossadvisor profile 'data/**/*_mask.png' --ignore-index 255 --json
       lossadvisor profile labels/ --class-map classes.json --out reports/landcover
+      lossadvisor profile examples/hippocampus/labels --patch-size 32,48,32
     """
     from lossadvisor.profile import default_run_dir, format_summary, profile_masks_detailed, write_outputs
 
@@ -80,8 +82,9 @@ def profile_command(
         source,
         class_map=class_map,
         ignore_index=ignore_index,
-        connectivity=int(connectivity),
+        connectivity=int(connectivity) if connectivity is not None else None,
         train_sizes=train_sizes,
+        patch_size=patch_size,
         workers=workers,
         progress=not quiet and not as_json,
         max_pixels=max_pixels,
@@ -91,6 +94,6 @@ def profile_command(
     if as_json:
         click.echo(profile.to_json())
         return
-    click.echo(format_summary(profile))
+    click.echo(safe_lines(format_summary(profile)))
     if not quiet:
         click.echo(f"\nWrote {display_path(profile_path)} and {display_path(csv_path)}", err=True)

@@ -60,8 +60,7 @@ def report_command(
             raise click.BadParameter(f"Directory {run_dir!r} does not exist.", param_hint="'RUN_DIR'")
         click.echo(display_path(build_report(run_dir, out=out, progress=not quiet)))
         return
-    from lossadvisor.tune.outputs import export_study
-    from lossadvisor.tune.study import DEFAULT_STUDY_NAME
+    from lossadvisor.tune import DEFAULT_STUDY_NAME, export_study
 
     name = study_name or DEFAULT_STUDY_NAME
     html = out if out is not None and Path(out).suffix.lower() in (".html", ".htm") else None

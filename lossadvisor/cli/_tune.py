@@ -188,10 +188,8 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
       lossadvisor tune --storage postgresql://me@db-host/optuna --study roads-v2   # on each machine
       lossadvisor tune --storage journal:runs/roads.journal --study roads --out reports/roads-w1
     """
-    from lossadvisor._text import display_path, safe_text
-    from lossadvisor.tune import tune
-    from lossadvisor.tune._signals import exit_code
-    from lossadvisor.tune.study import redact_url
+    from lossadvisor._text import display_path, safe_lines, safe_text
+    from lossadvisor.tune import exit_code, redact_url, tune
 
     configure_logging(quiet)
     options = options_from_params(params)
@@ -209,7 +207,7 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
     if as_json:
         click.echo(result.result_path.read_text(encoding="utf-8"), nl=False)
     elif not quiet:
-        click.echo(_format_table(result))
+        click.echo(safe_lines(_format_table(result)))
     if not quiet:
         click.echo(
             f"\nWrote {display_path(result.result_path)}"

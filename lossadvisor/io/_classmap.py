@@ -219,6 +219,9 @@ def _pairs_from_csv(text: str, source: str) -> list[tuple[str, Key]]:
 
 
 def _build(pairs: list[tuple[str, Key]], source: str) -> ClassMap:
+    # Class names are shown everywhere (terminal, CSV headers, the report, rule rationales): made printable
+    # once, here, by the one escaping rule, so no layout downstream can be broken by a newline or an ESC.
+    pairs = [(safe_text(name), key) for name, key in pairs]
     if not pairs:
         raise ConfigError(f"--class-map {source}: no classes found. Map at least two colours or values.")
     lengths = {len(k) for _, k in pairs}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lossadvisor.io._discover import LOSSY_SUFFIXES
+from lossadvisor.io._discover import LOSSY_SUFFIXES, VOLUME_NAME_SUFFIXES
 from lossadvisor.io._errors import MaskFileError, display_path
 
 _TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
@@ -63,6 +63,13 @@ def decode_mask_file(path: Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     """
     _check_file(path)
     suffix = path.suffix.lower()
+    if path.name.lower().endswith(VOLUME_NAME_SUFFIXES):
+        raise MaskFileError(
+            path,
+            expected="a 2-D mask (the other files here are 2-D masks)",
+            found="a 3-D NIfTI volume",
+            hint="Profile label volumes in a folder of their own; they are recognised without a flag.",
+        )
     if suffix in LOSSY_SUFFIXES:
         raise MaskFileError(
             path,

@@ -7,6 +7,7 @@ profile run can list them as skipped instead of stopping.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import itertools
 import os
@@ -21,7 +22,11 @@ MASK_SUFFIXES: frozenset[str] = frozenset({".png", ".tif", ".tiff", ".npy", ".bm
 # Lossy formats: collected so that each is reported with a reason (JPEG changes mask values), not ignored.
 LOSSY_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg"})
 CANDIDATE_SUFFIXES: frozenset[str] = MASK_SUFFIXES | LOSSY_SUFFIXES
+# 3-D label volumes (read by :func:`lossadvisor.io.read_volume`); ".nii.gz" is matched on the name's end.
+VOLUME_NAME_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii")
 _GLOB_CHARS = frozenset("*?[")
+# .npy headers read to tell a folder of 3-D volumes from one of 2-D masks (datasets do not mix the two).
+_NPY_HEADERS_READ = 16
 # A list file larger than this is almost certainly not a list of paths.
 _MAX_LIST_FILE_BYTES = 64 * 1024 * 1024
 
@@ -38,6 +43,9 @@ class SourceScan:
         files: candidate mask files, sorted.
         problems: (path, reason) for entries that cannot even be tried (symlink loops, missing listed files).
         other_files: files seen but not candidates (other extensions, hidden files).
+        dimensionality: 3 when label volumes (NIfTI files, or ``.npy`` files whose header is a 3-D volume)
+            make up at least half of the files, else 2. Decided from names and ``.npy`` headers only, so no
+            flag is needed.
     """
 
     source: str
@@ -46,6 +54,13 @@ class SourceScan:
     files: tuple[Path, ...]
     problems: tuple[tuple[Path, str], ...]
     other_files: int
+    dimensionality: int = 2
+
+
+def is_candidate(name: str) -> bool:
+    """A file name lossadvisor tries to read: a 2-D mask extension or a NIfTI volume."""
+    lower = name.lower()
+    return Path(lower).suffix in CANDIDATE_SUFFIXES or lower.endswith(VOLUME_NAME_SUFFIXES)
 
 
 def discover_files(source: str | os.PathLike[str]) -> list[Path]:
@@ -58,7 +73,8 @@ def discover_files(source: str | os.PathLike[str]) -> list[Path]:
 
     Returns:
         The paths of files with a mask extension (.png, .tif, .tiff, .npy, .bmp, .gif, and .jpg/.jpeg so that
-        they are reported rather than silently ignored).
+        they are reported rather than silently ignored) or a volume one (.nii, .nii.gz; see
+        :attr:`SourceScan.dimensionality`).
 
     Raises:
         DataError: the source does not exist or is not a folder, pattern or list.
@@ -80,7 +96,7 @@ def scan_source(source: str | os.PathLike[str]) -> SourceScan:
     if path.is_dir():
         scan = _scan_folder(text, path)
     elif path.is_file():
-        if path.suffix.lower() in CANDIDATE_SUFFIXES:
+        if is_candidate(path.name):
             scan = SourceScan(text, "file", path.parent, (path,), (), 0)
         else:
             scan = _scan_list(text, path)
@@ -93,11 +109,31 @@ def scan_source(source: str | os.PathLike[str]) -> SourceScan:
         )
     if not scan.files:
         raise NoUsableDataError(_nothing_found_message(scan))
-    return scan
+    return dataclasses.replace(scan, dimensionality=dimensionality_of(scan.files))
+
+
+def dimensionality_of(files: tuple[Path, ...] | list[Path]) -> int:
+    """3 when label volumes (NIfTI, or ``.npy`` files whose header holds a 3-D volume) make up at least half
+    of ``files``, else 2.
+
+    In a folder that mixes both, the more numerous kind is profiled and the other files are skipped with a
+    reason, so one stray file does not turn a dataset into the other kind. Only the first
+    :data:`_NPY_HEADERS_READ` ``.npy`` headers are read (their share of volumes stands for all ``.npy``
+    files), so a large 2-D ``.npy`` dataset does not pay one extra open per file.
+    """
+    from lossadvisor.io._volume import is_volume_file
+
+    if not files:
+        return 2
+    nifti = sum(1 for p in files if p.name.lower().endswith(VOLUME_NAME_SUFFIXES))
+    npys = [p for p in files if p.suffix.lower() == ".npy"]
+    sample = npys[:_NPY_HEADERS_READ]
+    volume_share = sum(1 for p in sample if is_volume_file(p)) / len(sample) if sample else 0.0
+    return 3 if 2 * (nifti + volume_share * len(npys)) >= len(files) else 2
 
 
 def _nothing_found_message(scan: SourceScan) -> str:
-    wanted = ", ".join(sorted(MASK_SUFFIXES))
+    wanted = ", ".join([*sorted(MASK_SUFFIXES), *VOLUME_NAME_SUFFIXES])
     where = {"folder": "searched recursively", "glob": "pattern", "list": "list file"}.get(
         scan.kind, scan.kind
     )
@@ -154,7 +190,7 @@ def _scan_folder(source: str, root: Path) -> SourceScan:
             keep.append(name)
         dirnames[:] = keep
         for name in filenames:
-            if not _is_hidden(name) and Path(name).suffix.lower() in CANDIDATE_SUFFIXES:
+            if not _is_hidden(name) and is_candidate(name):
                 files.append(here / name)
             else:
                 other += 1
@@ -173,7 +209,7 @@ def _scan_glob(pattern: str) -> SourceScan:
         path = Path(match)
         if path.is_dir():
             continue
-        if Path(match).suffix.lower() in CANDIDATE_SUFFIXES and not _is_hidden(path.name):
+        if is_candidate(path.name) and not _is_hidden(path.name):
             files.append(path)
         else:
             other += 1

@@ -86,7 +86,8 @@ def interpret(
         raise _rgb_without_map(path, raw.array)
     array = raw.array
     if raw.layout == "bool":
-        labels = array.view(np.uint8)
+        # astype, not view: Pillow's 1-bit images ("1") store True as the byte 255, which a view keeps.
+        labels = array.astype(np.uint8)
         fg = int(cv2.countNonZero(labels))
         encoding = ENCODING_BOOLEAN if fg else ENCODING_EMPTY
         return labels, encoding, _binary_counts(labels.size, fg), 0

@@ -1,7 +1,8 @@
 """Segmentation losses behind one contract, their registry, class-weight helpers and a gradient diagnostic.
 
-Every loss takes logits ``(N, C, H, W)`` and int64 targets ``(N, H, W)``; binary is ``C == 1`` (sigmoid) or
-``C == 2`` (softmax). ``ignore_index`` pixels take no part in any term. See ``docs/ARCHITECTURE.md``.
+Every loss takes logits ``(N, C, *spatial)`` and int64 targets ``(N, *spatial)`` (images or volumes); binary
+is ``C == 1`` (sigmoid) or ``C == 2`` (softmax). ``ignore_index`` pixels take no part in any term. See
+``docs/ARCHITECTURE.md``.
 
 The registry (:data:`LOSSES`, :func:`get_spec`, :func:`build_loss`) and the class-weight helpers import no
 torch, so ``lossadvisor advise`` starts fast; the loss classes and :func:`gradient_norm` are loaded on first
@@ -15,9 +16,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lossadvisor._lazy import lazy_names
 from lossadvisor.losses._registry import LOSSES, build_loss, get_spec, list_losses
 from lossadvisor.losses._spec import BOUNDED_LR_TEST_NOTE, LossSpec, ParamSpec
 from lossadvisor.losses._weights import (
@@ -43,17 +42,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = [
     "BOUNDED_LR_TEST_NOTE",

@@ -13,7 +13,7 @@ from lossadvisor.losses._registry import validate_options
 
 
 class SegmentationLoss(nn.Module):
-    """Base of every lossadvisor loss: ``forward(logits (N, C, H, W), targets (N, H, W) int64) -> Tensor``.
+    """Base of every lossadvisor loss: ``forward(logits (N, C, *spatial), targets (N, *spatial) int64)``.
 
     Subclasses set :attr:`loss_name` (their registry name), check their options with :meth:`_options` and
     implement :meth:`forward_prepared`, which compound losses call to share one input check.
@@ -37,7 +37,7 @@ class SegmentationLoss(nn.Module):
         return dict(self._config)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Loss of ``logits`` ``(N, C, H, W)`` against class indices ``targets`` ``(N, H, W)``."""
+        """Loss of ``logits`` ``(N, C, *spatial)`` against class indices ``targets`` ``(N, *spatial)``."""
         return self.forward_prepared(self.prepare(logits, targets))
 
     def prepare(self, logits: torch.Tensor, targets: torch.Tensor) -> Prepared:

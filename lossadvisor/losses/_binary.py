@@ -99,7 +99,8 @@ class _BinaryRegionSums(torch.autograd.Function):
         per_image, squared, background = ctx.options
         if not ctx.needs_input_grad[0]:
             return (None,) * 6
-        shape = (-1, 1, 1) if per_image else (1, 1, 1)
+        spatial_ones = (1,) * (prob.ndim - 1)  # broadcast one value per row over every spatial axis
+        shape = (-1, *spatial_ones) if per_image else (1, *spatial_ones)
         a1, b1 = grads[0].reshape(shape), grads[1].reshape(shape)
         a0, b0 = (grads[2].reshape(shape), grads[3].reshape(shape)) if background else (0.0, 0.0)
         coef_g = a1 + a0

@@ -1,7 +1,9 @@
 """The one input contract every loss shares: checks before any work, then the tensors the maths needs.
 
-Contract: logits ``(N, C, H, W)`` of any float dtype, targets ``(N, H, W)`` of an integer dtype holding class
-indices. ``C == 1`` is binary with a sigmoid; ``C >= 2`` uses a softmax (``C == 2`` is binary too).
+Contract: logits ``(N, C, *spatial)`` of any float dtype, targets ``(N, *spatial)`` of an integer dtype
+holding class indices, with any number of spatial axes: ``(N, C, H, W)`` images and ``(N, C, D, H, W)``
+volumes alike (below, ``H, W`` stands for all the spatial axes; a "pixel" is a voxel in 3-D).
+``C == 1`` is binary with a sigmoid; ``C >= 2`` uses a softmax (``C == 2`` is binary too).
 In the general form a single sigmoid channel ``x`` becomes the two log-probabilities
 ``(log sigmoid(-x), log sigmoid(x))``, so every loss sees ``K >= 2`` class channels, and ``C == 1`` and
 ``C == 2`` with logits ``(0, x)`` give the same values. In the common case (:attr:`Prepared.fast`) a binary
@@ -208,7 +210,7 @@ class Prepared:
         """``(B,)`` 1.0 per row (image, or the batch) with a counted pixel; ``None`` if every row has one."""
         if self.keep is None and self.raw_targets.numel() > 0:
             return None
-        counted = self.valid.sum(dim=(1, 2))
+        counted = self.valid.sum(dim=tuple(range(1, self.valid.ndim)))
         if not per_image:
             counted = counted.sum(0, keepdim=True)
         return (counted > 0).to(self.logits.dtype)
@@ -224,22 +226,24 @@ def check_inputs(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: i
             f"{loss} expects torch tensors (logits, targets). Got {type(logits).__name__} and "
             f"{type(targets).__name__}."
         )
-    if logits.ndim != 4 or not logits.is_floating_point():
+    if logits.ndim < 3 or not logits.is_floating_point():
         raise LossInputError(
-            f"{loss} expects float logits of shape (N, C, H, W). Got shape {tuple(logits.shape)} with dtype "
-            f"{logits.dtype}."
+            f"{loss} expects float logits of shape (N, C, *spatial), e.g. (N, C, H, W) or (N, C, D, H, W). "
+            f"Got shape {tuple(logits.shape)} with dtype {logits.dtype}."
         )
     if targets.is_floating_point() or targets.is_complex() or targets.dtype == torch.bool:
         raise LossInputError(
-            f"{loss} expects integer class-index targets (int64) of shape (N, H, W). "
+            f"{loss} expects integer class-index targets (int64) of shape (N, *spatial). "
             f"Got dtype {targets.dtype}; "
             "convert one-hot or float masks with `targets.argmax(1)` or `targets.long()`."
         )
-    n, c, h, w = logits.shape
-    if tuple(targets.shape) != (n, h, w):
-        hint = " Squeeze the channel axis: `targets[:, 0]`." if tuple(targets.shape) == (n, 1, h, w) else ""
+    n, _c, *spatial = logits.shape
+    expected = (n, *spatial)
+    if tuple(targets.shape) != expected:
+        squeezable = tuple(targets.shape) == (n, 1, *spatial)
+        hint = " Squeeze the channel axis: `targets[:, 0]`." if squeezable else ""
         raise LossInputError(
-            f"{loss} expects targets of shape (N, H, W) = {(n, h, w)} for logits of shape "
+            f"{loss} expects targets of shape (N, *spatial) = {expected} for logits of shape "
             f"{tuple(logits.shape)}. "
             f"Got targets of shape {tuple(targets.shape)}.{hint}"
         )
@@ -259,8 +263,24 @@ def check_target_range(
         mode = "a single sigmoid channel takes targets 0 and 1" if c == 1 else f"C = {c} classes"
         raise LossInputError(
             f"{loss}: target class index {bad} is out of range [0, {num_classes - 1}] for logits of shape "
-            f"{shape} ({mode}){extra}. Set ignore_index for a 'don't care' value such as 255."
+            f"{shape} ({mode}){extra}. {_range_hint(bad, c)}"
         )
+
+
+def _range_hint(bad: int, channels: int) -> str:
+    """The fix that fits the value: a binary mask stored as 0/255 is not a 'don't care' value."""
+    if channels == 1 and bad == 255:
+        return (
+            "If 255 is the foreground of a 0/255 (or 1-bit) mask, map it to 1 (lossadvisor.io.read_mask "
+            "does); if it marks 'don't care' pixels, set ignore_index=255."
+        )
+    if bad >= 0 and bad != 255:
+        return (
+            "Class values must be 0..C-1: renumber them (a class map, --class-map, does) or give the model "
+            "as many outputs as classes; set ignore_index only for a 'don't care' value."
+        )
+    return "Set ignore_index for a 'don't care' value such as 255."
+
 
 
 def prepare(

@@ -1,7 +1,8 @@
 """The maths of every loss as pure functions of tensors; no validation, no reduction choices, no state.
 
 Shapes: ``log_probs`` ``(N, K, H, W)``; ``targets`` ``(N, H, W)`` int64 (ignored pixels already replaced by a
-valid index and masked out through ``valid``); ``valid`` ``(N, H, W)`` in {0, 1}. Region statistics
+valid index and masked out through ``valid``); ``valid`` ``(N, H, W)`` in {0, 1}. ``H, W`` stands for any
+number of spatial axes (``D, H, W`` for volumes). Region statistics
 (``intersection``, ``pred_sum``, ``target_sum``) have shape ``(B, K)``: one row per image, or a single row for
 batch-level scores.
 
@@ -69,9 +70,10 @@ def region_sums(
         per_image: one row per image (``(N, K)``) rather than one row for the batch (``(1, K)``).
         squared: sum ``p ** 2`` and ``g ** 2`` in the masses (the V-Net denominator).
     """
-    intersection = (probs * onehot).sum(dim=(2, 3))
-    pred_sum = (probs * probs if squared else probs).sum(dim=(2, 3))
-    target_sum = onehot.sum(dim=(2, 3))  # g ** 2 == g for one-hot targets
+    spatial = tuple(range(2, probs.ndim))
+    intersection = (probs * onehot).sum(dim=spatial)
+    pred_sum = (probs * probs if squared else probs).sum(dim=spatial)
+    target_sum = onehot.sum(dim=spatial)  # g ** 2 == g for one-hot targets
     if not per_image:
         intersection, pred_sum, target_sum = (
             t.sum(0, keepdim=True) for t in (intersection, pred_sum, target_sum)

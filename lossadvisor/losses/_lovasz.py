@@ -2,6 +2,8 @@
 
 One sigmoid channel uses the Lovász hinge on the logits; two or more channels use the Lovász-softmax on the
 probabilities. Both sort the pixel errors, so they cost more than the other losses (O(P log P) per row).
+Volumes ``(N, C, D, H, W)`` are flattened like images: a row's voxels form one list of errors, sorted as a
+whole, so the 3-D loss is the Lovász extension of the volume's Jaccard loss (not an average over slices).
 """
 
 from __future__ import annotations
@@ -53,8 +55,9 @@ class LovaszLoss(SegmentationLoss):
             keep = (valid.sum(dim=1) > 0).to(losses.dtype)
         else:
             k = inputs.num_classes
-            probs = inputs.probs().permute(1, 0, 2, 3).reshape(k, rows, -1).transpose(0, 1)
-            onehot = inputs.one_hot().permute(1, 0, 2, 3).reshape(k, rows, -1).transpose(0, 1)
+            order = (1, 0, *range(2, inputs.logits.ndim))  # classes first, then rows of flattened voxels
+            probs = inputs.probs().permute(order).reshape(k, rows, -1).transpose(0, 1)
+            onehot = inputs.one_hot().permute(order).reshape(k, rows, -1).transpose(0, 1)
             per_class = LF.lovasz_softmax(probs, onehot, valid)  # (rows, K)
             counted = (valid.sum(dim=1, keepdim=True) > 0).to(per_class.dtype)
             if self.classes == "present":

@@ -364,7 +364,7 @@ def build_loss(name: str, /, **params: Any) -> nn.Module:
         **params: constructor parameters; unknown names and out-of-domain values fail before torch is used.
 
     Returns:
-        A ``torch.nn.Module`` taking ``(logits (N, C, H, W), targets (N, H, W) int64)``.
+        A ``torch.nn.Module`` taking ``(logits (N, C, *spatial), targets (N, *spatial) int64)``, 2-D or 3-D.
 
     Raises:
         ConfigError: unknown loss or parameter (with a did-you-mean), or a value outside its domain.

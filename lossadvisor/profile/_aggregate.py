@@ -17,6 +17,7 @@ from lossadvisor.profile._encoding import FAMILY_BINARY, reconcile
 from lossadvisor.profile._image import ImageStats
 from lossadvisor.profile._objects import object_stats, scale_effect
 from lossadvisor.profile._schema import ClassStats, DatasetProfile, SkippedFile
+from lossadvisor.profile._volume_stats import class_volumes_mm3, volume_stats
 
 logger = logging.getLogger("lossadvisor.profile")
 
@@ -33,6 +34,9 @@ class ProfileOptions:
     ignore_index: int | None
     connectivity: int
     train_sizes: tuple[int, ...]
+    dimensionality: int = 2
+    patch_size: tuple[int, int, int] | None = None  # volumes: the training patch the profile refers to
+    patch_source: str = "default"  # "given" or "default"
 
 
 def build_profile(
@@ -57,7 +61,10 @@ def build_profile(
     total = sum(s.counted_pixels for s in read)
     pixel_counts = {i: sum(s.pixel_counts.get(i, 0) for s in read) for i in classes}
     foreground = [i for i in classes if i != 0]
-    class_stats = tuple(_class_stats(i, name, pixel_counts[i], total, read) for i, name in classes.items())
+    volumes = options.dimensionality == 3
+    class_stats = tuple(
+        _class_stats(i, name, pixel_counts[i], total, read, volumes=volumes) for i, name in classes.items()
+    )
     # Imbalance is measured over the classes that occur: a class with no pixel at all (declared in a class
     # map, or index 0 of masks whose values start at 1) is reported as never occurring instead.
     present = [c for c in class_stats if c.pixel_count > 0]
@@ -80,6 +87,13 @@ def build_profile(
         warnings.append(
             f"--ignore-index {options.ignore_index} removed every foreground pixel; for 0/255 "
             f"binary masks, drop --ignore-index."
+        )
+    unknown = sum(1 for s in read if not s.spacing_known) if volumes else 0
+    if unknown:
+        warnings.append(
+            f"{unknown} of {len(read)} volumes carry no voxel spacing (.npy, or a NIfTI header without "
+            "pixdims): 1 mm per axis was assumed, so their mm³ equal voxel counts. Save them as NIfTI with "
+            "their spacing for physical sizes."
         )
     for message in warnings:
         logger.warning(message)
@@ -111,6 +125,12 @@ def build_profile(
         created_with=__version__,
         extra=_extra(scan, read),
         warnings=tuple(warnings),
+        dimensionality=options.dimensionality,
+        volume=(
+            volume_stats(read, foreground, options.patch_size or (1, 1, 1), options.patch_source)
+            if volumes
+            else None
+        ),
     )
 
 
@@ -124,7 +144,9 @@ def class_names(read: list[ImageStats], class_map: ClassMap | None, family: str)
     return {v: BACKGROUND_NAME if v == 0 else f"class_{v}" for v in values}
 
 
-def _class_stats(index: int, name: str, count: int, total: int, read: list[ImageStats]) -> ClassStats:
+def _class_stats(
+    index: int, name: str, count: int, total: int, read: list[ImageStats], *, volumes: bool = False
+) -> ClassStats:
     boundary = sum(s.boundary_pixels.get(index, 0) for s in read)
     return ClassStats(
         index=index,
@@ -133,9 +155,10 @@ def _class_stats(index: int, name: str, count: int, total: int, read: list[Image
         pixel_frequency=_share(count, total),
         absent_share=_share(sum(1 for s in read if s.pixel_counts.get(index, 0) == 0), len(read)),
         is_background=index == 0,
-        objects=None if index == 0 else object_stats(index, read),
+        objects=None if index == 0 else object_stats(index, read, volumes=volumes),
         boundary_pixels=boundary,
         boundary_share=_share(boundary, count),
+        volume_mm3=describe(class_volumes_mm3(index, read)) if volumes else None,
     )
 
 

@@ -54,6 +54,21 @@ class ImageStats:
     skipped_reason: str | None = None
     palette_colours: dict[int, tuple[int, int, int]] | None = None  # palette masks read by index
     uncoded_colours: tuple[tuple[int, int, int], ...] = ()  # colour-coded RGB mask without a class map
+    # Volumes only (``_volume.py``): D of (D, H, W), voxel size (mm) per axis, and what is measured in 3-D.
+    depth: int = 0
+    spacing: tuple[float, float, float] | None = None
+    spacing_known: bool = True
+    orientation: str = ""
+    slice_axis: int = 0  # the through-plane axis (largest spacing)
+    foreground_slices: int = 0  # slices along ``slice_axis`` holding foreground
+    empty_patch_share: float = 0.0  # share of patch positions without foreground
+    # class -> each object's extent (voxels) along ``slice_axis``, in the order of ``object_areas``
+    object_extents: dict[int, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        """Pixels of the mask, or voxels of the volume."""
+        return self.height * self.width * max(1, self.depth)
 
     @property
     def counted_pixels(self) -> int:
@@ -72,6 +87,8 @@ class MeasureSettings:
     ignore_index: int | None
     connectivity: int
     max_pixels: int | None = DEFAULT_MAX_PIXELS
+    dimensionality: int = 2  # 3: the files are label volumes (``_volume.measure_volume``)
+    patch_size: tuple[int, int, int] | None = None  # volumes: the training patch (empty-patch share)
 
 
 def measure_image(path: Path, settings: MeasureSettings) -> ImageStats:

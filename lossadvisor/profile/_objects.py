@@ -16,6 +16,7 @@ from lossadvisor.profile._distribution import describe
 from lossadvisor.profile._image import ImageStats
 from lossadvisor.profile._schema import (
     SCALE_DIAMETER_THRESHOLDS_PX,
+    SIZE_BUCKET_BOUNDS_MM3,
     SIZE_BUCKET_BOUNDS_PX,
     ObjectStats,
     ScaleEffect,
@@ -27,12 +28,15 @@ def equivalent_diameter(areas: np.ndarray) -> np.ndarray:
     return np.sqrt(4.0 * np.asarray(areas, dtype=np.float64) / math.pi)
 
 
-def size_buckets(areas: np.ndarray) -> dict[str, int]:
-    """Number of objects per bucket of :data:`SIZE_BUCKET_BOUNDS_PX` (low <= area < high)."""
-    return {
-        name: int(np.count_nonzero((areas >= low) & (areas < high)))
-        for name, low, high in SIZE_BUCKET_BOUNDS_PX
-    }
+def sphere_diameter(volumes: np.ndarray) -> np.ndarray:
+    """Diameter of the sphere with the same volume: (6 V / pi)^(1/3), in the unit of V's cube root."""
+    return np.cbrt(6.0 * np.asarray(volumes, dtype=np.float64) / math.pi)
+
+
+def size_buckets(areas: np.ndarray, bounds=SIZE_BUCKET_BOUNDS_PX) -> dict[str, int]:
+    """Number of objects per bucket of ``bounds`` (low <= size < high): areas in px by default, or
+    physical volumes in mm³ with :data:`SIZE_BUCKET_BOUNDS_MM3`."""
+    return {name: int(np.count_nonzero((areas >= low) & (areas < high))) for name, low, high in bounds}
 
 
 def log2_histogram(areas: np.ndarray) -> tuple[int, ...]:
@@ -43,16 +47,33 @@ def log2_histogram(areas: np.ndarray) -> tuple[int, ...]:
     return tuple(int(v) for v in np.bincount(bins))
 
 
-def object_stats(index: int, images: list[ImageStats]) -> ObjectStats:
-    """Objects of class ``index`` over every read image (images without the class count 0 objects)."""
+def object_stats(index: int, images: list[ImageStats], *, volumes: bool = False) -> ObjectStats:
+    """Objects of class ``index`` over every read image (images without the class count 0 objects).
+
+    With ``volumes`` the images are label volumes: sizes are voxels, diameters those of spheres, buckets by
+    physical volume (mm³, each volume's own spacing), and each object's extent in slices is kept.
+    """
     empty = np.zeros(0, dtype=np.int64)
     per_image_areas = [s.object_areas.get(index, empty) for s in images]
     areas = np.concatenate(per_image_areas) if per_image_areas else empty
     shares = (
-        np.concatenate([a / float(s.height * s.width) for a, s in zip(per_image_areas, images, strict=True)])
+        np.concatenate([a / float(s.size) for a, s in zip(per_image_areas, images, strict=True)])
         if per_image_areas
         else np.zeros(0)
     )
+    if volumes:
+        mm3 = physical_volumes(index, images)
+        return ObjectStats(
+            count=int(areas.size),
+            per_image=describe([a.size for a in per_image_areas]),
+            area_px=describe(areas),
+            area_share=describe(shares),
+            equivalent_diameter=describe(sphere_diameter(areas)),
+            size_buckets=size_buckets(mm3, SIZE_BUCKET_BOUNDS_MM3),
+            area_log2_histogram=log2_histogram(areas),
+            volume_mm3=describe(mm3),
+            slices=describe(slice_extents(index, images)),
+        )
     return ObjectStats(
         count=int(areas.size),
         per_image=describe([a.size for a in per_image_areas]),
@@ -62,6 +83,22 @@ def object_stats(index: int, images: list[ImageStats]) -> ObjectStats:
         size_buckets=size_buckets(areas),
         area_log2_histogram=log2_histogram(areas),
     )
+
+
+def physical_volumes(index: int, images: list[ImageStats]) -> np.ndarray:
+    """Object volumes (mm³) of class ``index``, each from its own volume's voxel size."""
+    parts = [
+        s.object_areas[index] * float(np.prod(s.spacing or (1.0, 1.0, 1.0)))
+        for s in images
+        if index in s.object_areas
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def slice_extents(index: int, images: list[ImageStats]) -> np.ndarray:
+    """Each object's extent (voxels) along its volume's through-plane axis."""
+    parts = [s.object_extents[index] for s in images if index in s.object_extents]
+    return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
 
 def threshold_key(threshold: float) -> str:

@@ -31,6 +31,7 @@ import cv2
 from tqdm.auto import tqdm
 
 from lossadvisor.profile._image import ImageStats, MeasureSettings, measure_image
+from lossadvisor.profile._volume import measure_volume
 
 _WORKER_SETTINGS: MeasureSettings | None = None
 _LOG = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ def measure_all(
     if workers > 1 and _fork_is_unsafe():
         _LOG.info("torch is loaded: profiling in this process instead of forking %d workers", workers)
         workers = 1
-    bar = tqdm(total=len(paths), unit="mask", desc="profiling", disable=not progress, leave=False)
+    unit = "volume" if settings.dimensionality == 3 else "mask"
+    bar = tqdm(total=len(paths), unit=unit, desc="profiling", disable=not progress, leave=False)
     results: list[ImageStats | None] = [None] * len(paths)
     with bar:
         for index, stats in _iterate(paths, settings, workers):
@@ -70,7 +72,7 @@ def _iterate(
         cv2.setNumThreads(1)
         try:
             for index, path in enumerate(paths):
-                yield index, measure_image(path, settings)
+                yield index, measure_file(path, settings)
         finally:
             cv2.setNumThreads(previous)
         return
@@ -134,4 +136,11 @@ def _measure_indexed(task: tuple[int, Path]) -> tuple[int, ImageStats]:
     if _WORKER_SETTINGS is None:  # pragma: no cover - the pool always runs _init_worker first
         raise RuntimeError("profile worker used before _init_worker ran")
     index, path = task
-    return index, measure_image(path, _WORKER_SETTINGS)
+    return index, measure_file(path, _WORKER_SETTINGS)
+
+
+def measure_file(path: Path, settings: MeasureSettings) -> ImageStats:
+    """A 2-D mask or a 3-D label volume, as ``settings.dimensionality`` says."""
+    if settings.dimensionality == 3:
+        return measure_volume(path, settings)
+    return measure_image(path, settings)

@@ -11,12 +11,22 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lossadvisor._records import from_jsonable, load_record, save_record, to_jsonable
+from lossadvisor._records import (
+    check_schema_version,
+    from_jsonable,
+    load_record,
+    save_record,
+    supported_version,
+    to_jsonable,
+)
 
-# Object size buckets (area at native resolution): the run-folder contract owns them, their names are columns.
+# Object size buckets (area at native resolution; physical volume for 3-D): the run-folder contract owns them,
+# their names are columns.
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_MM3 as SIZE_BUCKET_BOUNDS_MM3
 from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_PX as SIZE_BUCKET_BOUNDS_PX
 
-PROFILE_SCHEMA_VERSION = 1
+# 2: ``dimensionality`` and the 3-D parts (``volume``, physical volumes). Version-1 files still load (2-D).
+PROFILE_SCHEMA_VERSION = 2
 
 # Equivalent diameters (px) under which an object is considered lost after resizing to the training size.
 SCALE_DIAMETER_THRESHOLDS_PX: tuple[float, ...] = (2.0, 4.0)
@@ -52,8 +62,15 @@ class ObjectStats:
     area_px: Distribution  # object area in pixels
     area_share: Distribution  # object area / pixels of its image
     equivalent_diameter: Distribution  # sqrt(4 * area / pi), in pixels
-    size_buckets: dict[str, int]  # bucket name (SIZE_BUCKET_BOUNDS_PX) -> number of objects
+    # bucket name -> number of objects: by area in px (SIZE_BUCKET_BOUNDS_PX), for volumes by physical volume
+    # in mm³ (SIZE_BUCKET_BOUNDS_MM3)
+    size_buckets: dict[str, int]
     area_log2_histogram: tuple[int, ...]  # objects with area in [2^k, 2^(k+1)) px, k = 0, 1, ...
+    # Volumes: ``area_px`` counts voxels, ``area_share`` is a share of the volume's voxels,
+    # ``equivalent_diameter`` is the sphere's, (6 V / pi)^(1/3) in voxels, and this is the volume in mm³.
+    volume_mm3: Distribution | None = None
+    # Volumes: each object's extent (voxels) along its volume's through-plane axis (VolumeStats.slice_axis).
+    slices: Distribution | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,8 @@ class ClassStats:
     objects: ObjectStats | None  # None for the background class
     boundary_pixels: int  # class pixels with a 4-neighbour of another class or ignored (image edge: not)
     boundary_share: float  # boundary_pixels / pixel_count (0.0 when the class is absent)
+    # Volumes: the class's physical volume per label volume in mm³ (volumes without the class count 0).
+    volume_mm3: Distribution | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +99,34 @@ class ScaleEffect:
     objects: int
     share_objects_below: dict[str, float]  # "2px" / "4px" -> share of objects whose diameter falls below it
     share_foreground_pixels_below: dict[str, float]  # same keys -> share of foreground pixels in such objects
+
+
+@dataclass(frozen=True)
+class VolumeStats:
+    """What only a dataset of 3-D label volumes has: spacing, anisotropy, slices and patches.
+
+    Axes are the arrays' ``(D, H, W)`` (:func:`lossadvisor.io.read_volume`). Training is assumed at native
+    spacing (a patch voxel is a file voxel), which is what ``lossadvisor tune`` does on volumes.
+    """
+
+    depth: Distribution  # D (voxels) per volume; H and W are DatasetProfile.image_height / image_width
+    spacing_mm: tuple[Distribution, Distribution, Distribution]  # voxel size per axis (D, H, W)
+    median_spacing_mm: tuple[float, float, float]
+    anisotropy: float  # largest / smallest median spacing; nnU-Net calls a ratio above 3 anisotropic
+    anisotropy_per_volume: Distribution  # the same ratio per volume
+    slice_axis: int  # the axis with the largest median spacing (0, i.e. D, on ties): the through-plane axis
+    spacing_known: bool  # False when some files carry no spacing (.npy): 1 mm was assumed for them
+    orientations: dict[str, int]  # axis codes of the array axes (e.g. "SAR") -> number of volumes
+    voxel_volume_mm3: Distribution
+    foreground_slice_share: Distribution  # per volume: slices along its through-plane axis holding foreground
+    patch_size: tuple[int, int, int]  # the training patch (voxels, D x H x W) the patch measures refer to
+    patch_source: str  # "given" (--patch-size) or "default" (median shape, see profile.default_patch_size)
+    empty_patch_share: Distribution  # per volume: share of uniformly placed patches without foreground
+    # share of objects whose volume is under SMALL_IN_PATCH_FRACTION of the patch's (tiny lesion, large patch)
+    small_in_patch_share: float
+    # "2vox" / "4vox" -> share of objects whose sphere-equivalent diameter spans fewer voxels than that along
+    # their volume's coarsest axis (the through-plane one): objects the network sees only a few voxels of
+    share_objects_below_voxels: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -105,7 +152,7 @@ class DatasetProfile:
     classes: tuple[ClassStats, ...]
     ignore_index: int | None
     ignored_pixels: int
-    connectivity: int  # 8 or 4
+    connectivity: int  # 8 or 4 (2-D); 26, 18 or 6 (3-D)
     files_found: int
     files_read: int
     skipped: tuple[SkippedFile, ...]
@@ -124,6 +171,10 @@ class DatasetProfile:
     created_with: str = ""  # lossadvisor version
     extra: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # dataset-level doubts, e.g. "value 255 beside class indices: ignore it?"
+    # 2 for masks (images), 3 for label volumes; profiles written before volumes existed load as 2. For 3,
+    # read "image" as "volume" and "pixel" as "voxel" in the fields above, and see ``volume``.
+    dimensionality: int = 2
+    volume: VolumeStats | None = None
 
     @property
     def foreground_classes(self) -> tuple[ClassStats, ...]:
@@ -144,6 +195,7 @@ class DatasetProfile:
 
     @classmethod
     def from_dict(cls, data: dict) -> DatasetProfile:
+        check_schema_version(data, supported=supported_version(cls), what="this profile")
         return from_jsonable(cls, data)
 
     def save(self, path: str | Path) -> Path:
@@ -159,6 +211,8 @@ class DatasetProfile:
             raise DataError(f"Profile file {path} does not exist. Run `lossadvisor profile MASKS` first.")
         try:
             return load_record(cls, path)
+        except DataError:  # a newer schema version: its own one-line message
+            raise
         except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             raise DataError(
                 f"{path} is not a lossadvisor profile ({exc}). Re-create it with `lossadvisor profile MASKS`."

@@ -13,7 +13,11 @@ from lossadvisor.profile._schema import DatasetProfile
 def per_image_frame(scan: SourceScan, stats: list[ImageStats], profile: DatasetProfile) -> pd.DataFrame:
     """Columns: ``file, height, width, pixels_<class>..., ignored_pixels, foreground_fraction,
     objects_<class>..., object_area_min, object_area_median, object_area_max, boundary_pixels, encoding,
-    skipped_reason`` (integer columns are nullable: empty for skipped files)."""
+    skipped_reason`` (integer columns are nullable: empty for skipped files).
+
+    Volumes add ``depth, spacing_d, spacing_h, spacing_w`` (mm), ``foreground_slices`` and
+    ``empty_patch_share`` after ``boundary_pixels``; their "pixels" and "areas" are voxels."""
+    volumes = profile.dimensionality == 3
     classes = [(c.index, c.name) for c in profile.classes]
     foreground = [(i, n) for i, n in classes if i != 0]
     rows = []
@@ -37,6 +41,12 @@ def per_image_frame(scan: SourceScan, stats: list[ImageStats], profile: DatasetP
         row["object_area_median"] = float(np.median(areas)) if ok and areas.size else None
         row["object_area_max"] = int(areas.max()) if ok and areas.size else None
         row["boundary_pixels"] = sum(s.boundary_pixels.get(i, 0) for i, _ in foreground) if ok else None
+        if volumes:
+            row["depth"] = s.depth if ok else None
+            for axis, value in zip("dhw", s.spacing or (None, None, None), strict=True):
+                row[f"spacing_{axis}"] = value if ok else None
+            row["foreground_slices"] = s.foreground_slices if ok else None
+            row["empty_patch_share"] = s.empty_patch_share if ok else None
         row["encoding"] = s.encoding if ok else ""
         row["skipped_reason"] = s.skipped_reason or ""
         rows.append(row)
@@ -52,6 +62,8 @@ def per_image_frame(scan: SourceScan, stats: list[ImageStats], profile: DatasetP
         "object_area_max",
         "boundary_pixels",
     ]
+    if volumes:
+        integer_columns += ["depth", "foreground_slices"]
     for column in integer_columns:
         frame[column] = frame[column].astype("Int64")
     return frame

@@ -17,6 +17,7 @@ from typing import Any
 from lossadvisor import runfolder
 from lossadvisor._atomic import write_text
 from lossadvisor._redact import redact
+from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError
 from lossadvisor.report._context import SECTIONS, build_context
 from lossadvisor.report._load import load_run
@@ -110,7 +111,7 @@ def keep_values_whole(value: Any) -> Any:
 
     if isinstance(value, Markup) or not isinstance(value, str):
         return value
-    text = redact(value)
+    text = safe_text(redact(value))
     parts, last = [], 0
     for match in _FRAGILE.finditer(text):
         parts.append(escape(text[last : match.start()]))
@@ -121,11 +122,13 @@ def keep_values_whole(value: Any) -> Any:
 
 
 def _finalize(value: Any) -> Any:
-    """Redact credentials in every plain string the template prints (markup from the code is left alone)."""
+    """Redact credentials in every plain string the template prints and escape its control characters
+    (``safe_text``, the one rule for names; autoescaping then makes it HTML). Markup from the code is left
+    alone."""
     from markupsafe import Markup
 
     if isinstance(value, str) and not isinstance(value, Markup):
-        return redact(value)
+        return safe_text(redact(value))
     return value
 
 

@@ -195,6 +195,11 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
                 "short training trials."
             ),
         )
+        if RESULT in run.problems:
+            section["missing"] = (
+                "This run folder's result.json could not be read (see above), so the tuned verdict cannot be "
+                "shown; below is only the rules' first choice from the dataset profile, not what was tuned."
+            )
         if run.status == "running":
             section["missing"] = (
                 "The study is still running: the verdict below is the rules' first choice; "
@@ -222,7 +227,7 @@ def _paired_plot(result: TuneOutcome) -> Plot | None:
     configs = {r.config_id: r for r in result.ranking}
     winner = configs.get(verdict.winner or "")
     return verdict_plots.paired_differences(
-        [c.to_dict() for c in verdict.comparisons],
+        verdict.comparisons,
         winner=winner.loss if winner else str(verdict.winner),
         labels={cid: r.label or cid for cid, r in configs.items()},
         losses={cid: r.loss for cid, r in configs.items()},

@@ -13,23 +13,6 @@ from lossadvisor.report import _format as fmt
 from lossadvisor.report._load import RUN, RunFolder
 from lossadvisor.report._table import Table, facts
 
-# run.json keys shown in their own rows or tables.
-_SHOWN = frozenset(
-    {
-        "status",
-        "command",
-        "started",
-        "finished",
-        "duration_s",
-        "settings",
-        "environment",
-        "storage",
-        "study_name",
-        "fingerprint",
-        "left_out",
-    }
-)
-
 
 def environment_section(run: RunFolder) -> dict[str, Any]:
     """Command, timing, settings, versions and device from ``run.json`` (credentials redacted)."""
@@ -49,22 +32,30 @@ def environment_section(run: RunFolder) -> dict[str, Any]:
             "command, timing or training environment to show."
         )
         return section
-    info = run.run.to_dict()  # every key, the declared ones and any a newer tuner added
-    section["command"] = run.run.command
+    summary = run.run
+    section["command"] = summary.command
     documented = [
-        ("status", str(info.get("status", fmt.MISSING))),
-        ("started", str(info.get("started") or fmt.MISSING)),
-        ("finished", str(info.get("finished") or fmt.MISSING)),
-        ("time taken", fmt.duration(info.get("duration_s"))),
-        ("study", str(info.get("study_name") or fmt.MISSING)),
-        ("storage", str(info.get("storage") or fmt.MISSING)),
-        ("data fingerprint", str(info.get("fingerprint") or fmt.MISSING)),
+        ("status", summary.status or fmt.MISSING),
+        ("started", summary.started or fmt.MISSING),
+        ("finished", summary.finished or fmt.MISSING),
+        ("time taken", fmt.duration(summary.duration_s)),
+        ("study", summary.study_name or fmt.MISSING),
+        ("storage", summary.storage or fmt.MISSING),
+        ("data fingerprint", summary.fingerprint or fmt.MISSING),
     ]
-    extra = [(key.replace("_", " "), _plain(value)) for key, value in info.items() if key not in _SHOWN]
-    section["run"] = facts(documented + extra)
-    section["environment"] = _mapping_table(info.get("environment"))
-    section["settings"] = _mapping_table(info.get("settings"))
-    left_out = info.get("left_out") or []
+    # the end-state facts a run has, and any key a newer tuner added (nothing recorded is hidden)
+    known = [
+        ("model", summary.model.to_dict() if summary.model is not None else None),
+        ("trials", summary.trials),
+        ("timings", summary.timings.to_dict() if summary.timings is not None else None),
+        ("reason", summary.reason),
+        ("error", summary.error),
+    ]
+    more = [(k, v) for k, v in known if v is not None] + list(summary.extra.items())
+    section["run"] = facts(documented + [(key.replace("_", " "), _plain(value)) for key, value in more])
+    section["environment"] = _mapping_table(summary.environment)
+    section["settings"] = _mapping_table(summary.settings)
+    left_out = summary.left_out
     section["left_out"] = Table(
         columns=["file left out of training, and why"], rows=[[str(item)] for item in left_out], id="left-out"
     )

@@ -24,7 +24,7 @@ from lossadvisor.report._load import (
     RunFolder,
 )
 from lossadvisor.report._table import Cell, Table
-from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_PX, SIZE_BUCKETS, is_collapse
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_MM3, SIZE_BUCKET_BOUNDS_PX, SIZE_BUCKETS, is_collapse
 
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
 ENDED = {"interrupted": "was interrupted", "failed": "failed"}  # run.json status -> how a sentence says it
@@ -220,17 +220,17 @@ def lr_range_section(run: RunFolder) -> dict[str, Any]:
         columns=["loss", "suggested LR", "method", "trust", "note"],
         rows=[
             [
-                Cell(str(t.get("loss", "")), "code"),
-                fmt.lr(t.get("suggested_lr")),
-                str(t.get("method", "")),
-                Cell("suspect", "bad") if t.get("suspect") else Cell("usable", "good"),
-                str(t.get("note", "")),
+                Cell(t.loss, "code"),
+                fmt.lr(t.suggested_lr),
+                t.method,
+                Cell("suspect", "bad") if t.suspect else Cell("usable", "good"),
+                t.note,
             ]
             for t in tests
         ],
         numeric=frozenset({1}),
     )
-    if any(t.get("lrs") and t.get("losses") for t in tests):
+    if any(t.lrs and t.losses for t in tests):
         section["plot"] = plots.lr_range_tests(tests)
     return section
 
@@ -262,8 +262,36 @@ def stability_section(run: RunFolder) -> dict[str, Any]:
             "from result.json, written when the run ends; the plot shows the runs finished so far."
         ]
     elif recall:
-        section["recall"] = _recall_table(recall, ranking, validation.objects if validation else {})
+        section["recall"] = _recall_table(
+            recall, ranking, validation.objects if validation else {},
+            unit=validation.size_unit if validation else "px",
+        )  # fmt: skip
+    if validation is not None and validation.spacing:
+        section["spacing"] = spacing_table(validation.spacing)
     return section
+
+
+def spacing_table(spacing: dict[str, Any]) -> Table:
+    """Voxel spacing per axis of the validated volumes, and how anisotropic they are (result.json)."""
+    axes = spacing.get("axes") or ["D", "H", "W"]
+    rows = [
+        [axis, *[fmt.num((spacing.get(key) or [None] * 3)[i]) for key in ("median_mm", "min_mm", "max_mm")]]
+        for i, axis in enumerate(axes)
+    ]
+    threshold = spacing.get("anisotropy_threshold", 3.0)
+    return Table(
+        columns=["axis", "median spacing (mm)", "min (mm)", "max (mm)"],
+        rows=rows,
+        numeric=frozenset({1, 2, 3}),
+        id="spacing-table",
+        caption=(
+            f"Voxel spacing of the {fmt.num(spacing.get('volumes'))} validated volumes (trained at native "
+            f"spacing). Anisotropy (largest over smallest spacing of a volume): median "
+            f"{fmt.num(spacing.get('median_anisotropy'))}, largest {fmt.num(spacing.get('max_anisotropy'))}; "
+            f"{fmt.num(spacing.get('anisotropic_volumes'))} volume(s) above {fmt.num(threshold)}, the ratio "
+            "beyond which nnU-Net treats a volume as anisotropic."
+        ),
+    )
 
 
 def _validation_sentence(validation: ValidationSet | None) -> str:
@@ -272,26 +300,35 @@ def _validation_sentence(validation: ValidationSet | None) -> str:
         return ""
     tiles, objects = validation.tiles, validation.objects
     per_bucket = ", ".join(f"{fmt.num(objects.get(b, 0))} {b}" for b in SIZE_BUCKETS)
+    volumes = validation.size_unit == "mm³"
+    what = "volumes" if volumes else "tiles"
+    sizes = "physical volumes in mm³" if volumes else "sizes at native resolution"
     return (
-        f"Validation set: {fmt.num(tiles)} tiles holding {per_bucket} objects (sizes at native resolution). "
-        "Every IoU in this report is measured on these tiles; a bucket with few objects moves in large steps "
-        "(with one object, recall can only be 0 or 1)."
+        f"Validation set: {fmt.num(tiles)} {what} holding {per_bucket} objects ({sizes}). "
+        f"Every IoU in this report is measured on these {what}; a bucket with few objects moves in large "
+        "steps (with one object, recall can only be 0 or 1)."
     )
 
 
 def _recall_table(
-    recall: dict[str, Any], ranking: tuple[RankedConfig, ...], objects: dict[str, Any]
+    recall: dict[str, Any], ranking: tuple[RankedConfig, ...], objects: dict[str, Any], *, unit: str = "px"
 ) -> Table:
-    """result.json's ``object_recall`` per configuration in ranking order; empty buckets left out."""
+    """result.json's ``object_recall`` per configuration in ranking order; empty buckets left out.
+
+    Buckets are areas in px for tiles, physical volumes in mm³ for volumes (``unit``).
+    """
     buckets = [b for b in SIZE_BUCKETS if any(not fmt.is_missing((v or {}).get(b)) for v in recall.values())]
-    bounds = {name: (lo, hi) for name, lo, hi in SIZE_BUCKET_BOUNDS_PX}
+    physical = unit == "mm³"
+    table = SIZE_BUCKET_BOUNDS_MM3 if physical else SIZE_BUCKET_BOUNDS_PX
+    bounds = {name: (lo, hi) for name, lo, hi in table}
+    unit = "mm³" if physical else "px"
     ids = [r.config_id for r in ranking if r.config_id in recall]
     ids += [c for c in recall if c not in ids]
     labels = {r.config_id: r.label or r.config_id for r in ranking}
     header = []
     for b in buckets:
         lo, hi = bounds[b]
-        size = f"{fmt.num(lo)}–{fmt.num(hi)} px" if hi != float("inf") else f"≥ {fmt.num(lo)} px"
+        size = f"{fmt.num(lo)}–{fmt.num(hi)} {unit}" if hi != float("inf") else f"≥ {fmt.num(lo)} {unit}"
         count = f", {fmt.num(objects[b])} objects" if b in objects else ""
         header.append(f"{b} ({size}{count})")
     return Table(
@@ -299,10 +336,15 @@ def _recall_table(
         rows=[[labels.get(c, c), *[fmt.num((recall.get(c) or {}).get(b)) for b in buckets]] for c in ids],
         numeric=frozenset(range(1, len(buckets) + 1)),
         id="recall-table",
-        caption="Object recall per size bucket (area in px at native resolution), final epoch, mean over "
-        "seeds: the share "
-        "of true objects (connected regions of one class in the validation masks) with at least half of "
-        "their pixels predicted as their class.",
+        caption=(
+            "Object recall per size bucket (physical volume in mm³, 26-connected regions of one class in the "
+            "validation volumes), final epoch, mean over seeds: the share of true objects with at least half "
+            "of their voxels predicted as their class."
+            if physical
+            else "Object recall per size bucket (area in px at native resolution), final epoch, mean over "
+            "seeds: the share of true objects (connected regions of one class in the validation masks) with "
+            "at least half of their pixels predicted as their class."
+        ),
     )
 
 

@@ -113,6 +113,7 @@ def render(
             fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
             try:
                 draw(fig)
+                _escape_texts(fig)
                 buffer = io.BytesIO()
                 fig.savefig(buffer, format="png", dpi=DPI * SCALE, metadata={"Software": None})
             finally:
@@ -137,3 +138,49 @@ def image_uri(rgb: Any) -> str:
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _escape_texts(fig) -> None:
+    """Every text of the figure (titles, legends, tick labels: class and tile names among them) through
+    ``safe_text``, the one escaping rule, so a control character is drawn as its escape, not as a missing
+    glyph. Tick labels are made at draw time, so each axis's formatters are wrapped."""
+    from matplotlib.text import Text
+
+    from lossadvisor._text import safe_text
+
+    for text in fig.findobj(Text):
+        raw = text.get_text()
+        if raw:
+            escaped = "\n".join(safe_text(line) for line in raw.split("\n"))  # the code's line breaks kept
+            if escaped != raw:
+                text.set_text(escaped)
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            axis.set_major_formatter(_safe_formatter(axis.get_major_formatter()))
+            axis.set_minor_formatter(_safe_formatter(axis.get_minor_formatter()))
+
+
+def _safe_formatter(inner):
+    """``inner`` with its tick labels passed through ``safe_text``."""
+    from matplotlib.ticker import Formatter
+
+    from lossadvisor._text import safe_text
+
+    class SafeFormatter(Formatter):
+        def set_axis(self, axis) -> None:
+            super().set_axis(axis)
+            inner.set_axis(axis)
+
+        def __call__(self, x, pos=None):
+            return safe_text(inner(x, pos))
+
+        def format_ticks(self, values):
+            return [safe_text(t) for t in inner.format_ticks(values)]
+
+        def set_locs(self, locs) -> None:
+            inner.set_locs(locs)
+
+        def get_offset(self):
+            return inner.get_offset()
+
+    return SafeFormatter()

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from lossadvisor import runfolder
 from lossadvisor._redact import redact_deep
-from lossadvisor._run_records import RunSummary, TuneOutcome
+from lossadvisor._run_records import LRRangeTest, RunSummary, TuneOutcome
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.report._readers import (
@@ -69,7 +69,7 @@ class RunFolder:
     trials: pd.DataFrame | None = None
     epochs: pd.DataFrame | None = None
     stability: pd.DataFrame | None = None
-    lr_range_tests: list[dict[str, Any]] | None = None
+    lr_range_tests: tuple[LRRangeTest, ...] | None = None
     result: TuneOutcome | None = None
     samples: Samples | None = None
     study_states: dict[str, int] | None = None  # trials per state in study.db (a running study's progress)

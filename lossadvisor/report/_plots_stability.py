@@ -26,6 +26,7 @@ TRUE_POSITIVE = (240, 228, 66)  # Okabe-Ito yellow (kept out of the loss colours
 FALSE_POSITIVE = (255, 0, 255)  # magenta
 FALSE_NEGATIVE = (0, 255, 255)  # cyan
 MAX_SAMPLES = 4
+MAX_CAPTIONED_SAMPLES = 6  # volumes: three cases, each through its largest and its smallest lesion
 
 
 def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
@@ -122,6 +123,7 @@ class SampleRow:
     image: str  # data URIs
     truth: str
     predictions: list[tuple[str, str]]  # (data URI, "IoU 0.81")
+    caption: str = ""  # what the row shows (volumes: "case · slice 17 · largest lesion, 1 234 mm³")
 
 
 def sample_rows(samples: Samples, config_ids: list[str]) -> list[SampleRow]:
@@ -129,7 +131,8 @@ def sample_rows(samples: Samples, config_ids: list[str]) -> list[SampleRow]:
     import numpy as np
 
     rows = []
-    for i in range(min(MAX_SAMPLES, len(samples.images))):
+    shown = MAX_CAPTIONED_SAMPLES if samples.captions else MAX_SAMPLES
+    for i in range(min(shown, len(samples.images))):
         image = np.ascontiguousarray(samples.images[i].astype(np.uint8))
         truth = samples.masks[i]
         predictions = []
@@ -141,6 +144,7 @@ def sample_rows(samples: Samples, config_ids: list[str]) -> list[SampleRow]:
                 image=image_uri(image),
                 truth=image_uri(_overlay(image, truth, truth)),
                 predictions=predictions,
+                caption=samples.captions[i] if samples.captions else "",
             )
         )
     return rows

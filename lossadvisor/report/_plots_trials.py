@@ -9,8 +9,10 @@ data.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from lossadvisor._run_records import LRRangeTest
 from lossadvisor.report._figure import MARKERS, MUTED, OKABE_ITO, ROW_HEIGHT_IN, Plot, palette_for, render
 from lossadvisor.runfolder import COLLAPSE, is_collapse
 
@@ -239,18 +241,18 @@ def param_importances(importances: dict[str, float]) -> Plot:
     return render(draw, alt="Bar chart of parameter importances.", height=max(1.6, 0.4 * len(items) + 1.0))
 
 
-def lr_range_tests(tests: list[dict[str, Any]]) -> Plot:
+def lr_range_tests(tests: Sequence[LRRangeTest]) -> Plot:
     """Smoothed loss against learning rate per loss, the suggested LR marked, suspect tests titled so."""
-    tests = [t for t in tests if t.get("lrs") and t.get("losses")]
-    colours = palette_for(str(t.get("loss", "")) for t in tests)
+    tests = [t for t in tests if t.lrs and t.losses]
+    colours = palette_for(t.loss for t in tests)
 
     def draw(fig: Figure) -> None:
         axes = _panels(fig, len(tests), share_y=False)
         for ax, test in zip(axes, tests, strict=True):
-            name = str(test.get("loss", ""))
-            ax.plot(test["lrs"], test["losses"], color=colours[name], linewidth=1.6)
+            name = test.loss
+            ax.plot(test.lrs, test.losses, color=colours[name], linewidth=1.6)
             ax.set_xscale("log")
-            suggested = test.get("suggested_lr")
+            suggested = test.suggested_lr
             if suggested is not None and float(suggested) > 0:
                 ax.axvline(float(suggested), color="black", linestyle="--", linewidth=1)
                 ax.annotate(
@@ -262,8 +264,8 @@ def lr_range_tests(tests: list[dict[str, Any]]) -> Plot:
                     fontsize=8,
                     va="top",
                 )
-            title = f"{name} — suspect" if test.get("suspect") else name
-            ax.set_title(title, color="#A33A00" if test.get("suspect") else "black")
+            title = f"{name} — suspect" if test.suspect else name
+            ax.set_title(title, color="#A33A00" if test.suspect else "black")
             ax.set_ylabel("smoothed training loss")
         fig.supxlabel("learning rate (log scale); dashed: suggested learning rate", fontsize=10)
 

@@ -9,8 +9,10 @@ computed from the runs: every number is result.json's.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from lossadvisor._run_records import Comparison
 from lossadvisor.report._figure import MUTED, Plot, palette_for, render
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,7 +22,7 @@ MARGIN_SHADE = "#E8ECF1"
 
 
 def paired_differences(
-    comparisons: list[dict[str, Any]],
+    comparisons: Sequence[Comparison],
     *,
     winner: str,
     labels: dict[str, str],
@@ -30,16 +32,16 @@ def paired_differences(
     """Winner minus each finalist: per-run differences, their mean and its interval, one row per finalist.
 
     Args:
-        comparisons: result.json's ``verdict.comparisons`` (``against``, ``mean_diff``, ``ci_low``,
-            ``ci_high``, ``ci_level``, ``runs_won``, ``runs``, ``per_run``: ``[{"diff"}]``).
+        comparisons: result.json's ``verdict.comparisons`` (records: ``against``, ``mean_diff``, the
+            interval, ``runs_won`` of ``runs``, and ``per_run`` with each run's ``diff``).
         winner: the winner's label.
         labels: configuration id -> label.
         losses: configuration id -> loss name (for its colour, the same as in every other plot).
         margin: the practical margin in IoU (shaded around zero), or ``None``.
     """
-    rows = [c for c in comparisons if c.get("mean_diff") is not None]
+    rows = [c for c in comparisons if c.mean_diff is not None]
     colours = palette_for(losses.values())
-    level = next((c.get("ci_level") for c in rows if c.get("ci_level")), 0.95)
+    level = next((c.ci_level for c in rows if c.ci_level), 0.95)
 
     def draw(fig: Figure) -> None:
         ax = fig.subplots()
@@ -48,20 +50,20 @@ def paired_differences(
         ax.axvline(0.0, color="black", linewidth=0.8, zorder=1)
         for i, c in enumerate(rows):
             y = len(rows) - 1 - i
-            colour = colours.get(losses.get(str(c.get("against")), ""), MUTED)
-            per_run = [r["diff"] for r in c.get("per_run") or [] if r.get("diff") is not None]
+            colour = colours.get(losses.get(c.against, ""), MUTED)
+            per_run = [r.diff for r in c.per_run if r.diff is not None]
             ax.scatter(per_run, [y] * len(per_run), s=14, color="#333333", alpha=0.7, zorder=5, linewidth=0)
-            low, high = c.get("ci_low"), c.get("ci_high")
+            low, high = c.ci_low, c.ci_high
             if low is not None and high is not None:
                 ax.plot([low, high], [y, y], color=colour, linewidth=3, solid_capstyle="butt", zorder=3)
-            ax.scatter([c["mean_diff"]], [y], s=70, marker="o", color=colour, edgecolor="black", zorder=4)
-            won = f"won {c.get('runs_won', 0)} of {c.get('runs', 0)} runs"
+            ax.scatter([c.mean_diff], [y], s=70, marker="o", color=colour, edgecolor="black", zorder=4)
+            won = f"won {c.runs_won} of {c.runs} runs"
             ax.annotate(
                 won, (1.0, y), xycoords=("axes fraction", "data"), xytext=(6, 0), textcoords="offset points",
                 va="center", fontsize=8, color="#333333",
             )  # fmt: skip
         ax.set_yticks(range(len(rows)))
-        ax.set_yticklabels([labels.get(str(c.get("against")), str(c.get("against"))) for c in reversed(rows)])
+        ax.set_yticklabels([labels.get(c.against, c.against) for c in reversed(rows)])
         ax.set_ylim(-0.6, len(rows) - 0.4)
         ax.set_xlabel(
             f"winner's IoU minus the finalist's, per fold and seed (winner: {winner})\n"

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lossadvisor import runfolder
+from lossadvisor._records import check_schema_version
+from lossadvisor._run_records import LRRangeTest
+from lossadvisor._text import display_path
 from lossadvisor.errors import DataError
 from lossadvisor.runfolder import (
     COLLAPSE,
@@ -54,6 +58,7 @@ class Samples:
     masks: np.ndarray  # (n, H, W) class indices
     predictions: dict[str, np.ndarray]  # config_id -> (n, H, W) class indices
     labels: dict[str, str]  # config_id -> readable label
+    captions: tuple[str, ...] = ()  # one per tile when written (volumes: case, slice and the lesion it shows)
 
 
 def read_json(file: Path, expected: type) -> Any:
@@ -126,9 +131,10 @@ def as_bool(value: Any) -> bool:
         return str(value).strip().lower() in _TRUE_WORDS
 
 
-def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
+def read_lr_range_tests(file: Path) -> tuple[LRRangeTest, ...]:
     """Accept a list of tests, ``{"tests": [...]}``, or ``{loss: test}`` (one entry per loss tested)."""
     data = json.loads(file.read_text(encoding="utf-8"))
+    check_schema_version(data, supported=runfolder.LR_RANGE_TEST_VERSION, what=display_path(file))
     if isinstance(data, dict):
         if isinstance(data.get("tests"), list):
             data = data["tests"]
@@ -138,7 +144,10 @@ def read_lr_range_tests(file: Path) -> list[dict[str, Any]]:
             data = [{"loss": name, **entry} for name, entry in data.items() if isinstance(entry, dict)]
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
         raise DataError("expected a list of LR range tests, each an object with loss, lrs and losses")
-    return data
+    try:
+        return tuple(LRRangeTest.from_dict(entry) for entry in data)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"an LR range test does not have the expected fields: {exc}") from None
 
 
 def count_trial_states(file: Path) -> dict[str, int]:
@@ -161,6 +170,13 @@ def read_samples(file: Path) -> Samples:
     import numpy as np
 
     with np.load(file, allow_pickle=False) as npz:
+        if "schema_version" in npz.files:
+            version = npz["schema_version"]
+            check_schema_version(
+                int(version) if version.dtype.kind in "iu" else str(version),
+                supported=runfolder.SAMPLES_VERSION,
+                what=display_path(file),
+            )
         images = np.asarray(npz["images"])
         masks = np.asarray(npz["masks"])
         predictions = {
@@ -169,6 +185,9 @@ def read_samples(file: Path) -> Samples:
         labels: dict[str, str] = {}
         if "labels" in npz.files:
             labels = {str(k): str(v) for k, v in json.loads(str(npz["labels"])).items()}
+        captions: tuple[str, ...] = ()
+        if "captions" in npz.files:
+            captions = tuple(str(c) for c in json.loads(str(npz["captions"])))
     if images.ndim == 3:  # grey tiles: repeat into RGB
         images = np.repeat(images[..., None], 3, axis=-1)
     if images.dtype != np.uint8:  # floats in [0, 1] or [0, 255], or 16-bit: rescale for display
@@ -180,4 +199,6 @@ def read_samples(file: Path) -> Samples:
     for key, pred in predictions.items():
         if pred.shape != masks.shape:
             raise DataError(f"pred__{key} has shape {pred.shape}, the masks {masks.shape}")
-    return Samples(images=images, masks=masks, predictions=predictions, labels=labels)
+    if captions and len(captions) != len(masks):
+        raise DataError(f"{len(captions)} captions for {len(masks)} tiles")
+    return Samples(images=images, masks=masks, predictions=predictions, labels=labels, captions=captions)

@@ -4,7 +4,7 @@ It runs after the ranking because it is about the candidates rather than the dat
 loss (region or compound, in the registry's words) a candidate, Dice + CE stays beside it as the stable mix.
 Its learning-rate range is the same as every other loss's unless a rules config sets another one from
 evidence on the user's own data: with Adam/AdamW the step size does not follow the gradient's magnitude, so
-the family alone is no reason for a lower range (DESIGN.md, calibration).
+the family alone is no reason for a lower range (see the calibration note in ``_thresholds.py``).
 """
 
 from __future__ import annotations

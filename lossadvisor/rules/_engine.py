@@ -33,6 +33,13 @@ from lossadvisor.rules._structure import (
     rule_tiny_objects,
 )
 from lossadvisor.rules._thresholds import resolve_thresholds
+from lossadvisor.rules._volume import (
+    framework_defaults_trace,
+    rule_anisotropy,
+    rule_empty_patches,
+    rule_objects_few_voxels_across,
+    rule_small_lesions_in_patch,
+)
 
 # The rules over the profile, in the order they are traced. rule_dice_family runs after the ranking.
 PROFILE_RULES = (
@@ -41,6 +48,19 @@ PROFILE_RULES = (
     rule_empty_masks,
     rule_tiny_objects,
     rule_objects_lost_at_train_size,
+    rule_thin_structures,
+)
+# The rules over a profile of 3-D label volumes: the same questions asked per volume and per training patch
+# (objects few voxels across replaces the 2-D resize check; volumes are trained at native spacing).
+PROFILE_RULES_3D = (
+    rule_imbalance_level,
+    rule_rare_classes,
+    rule_empty_masks,
+    rule_tiny_objects,
+    rule_objects_few_voxels_across,
+    rule_small_lesions_in_patch,
+    rule_empty_patches,
+    rule_anisotropy,
     rule_thin_structures,
 )
 BASELINE = "ce"  # always a candidate: the baseline every other loss must beat in tuning
@@ -86,7 +106,8 @@ def recommend(
     merged = resolve_thresholds(file_overrides, thresholds)
     measure = measure_imbalance(profile)
     level = imbalance_level(measure, merged)
-    outcomes = [rule(profile, merged) for rule in PROFILE_RULES]
+    rules = PROFILE_RULES_3D if profile.dimensionality == 3 else PROFILE_RULES
+    outcomes = [rule(profile, merged) for rule in rules]
     supported = _supported_losses(profile.task)
     ranked = _rank(outcomes, level, supported)
     names = _select(ranked, required=(BASELINE,))
@@ -104,6 +125,10 @@ def recommend(
         _candidate(i + 1, loss, profile, ctx, outcomes, merged) for i, loss in enumerate(names)
     )
     search_space = tuple(_search_entry(c, ctx) for c in candidates)
+    trace = tuple(o.trace for o in outcomes)
+    if profile.dimensionality == 3:
+        fired = [t.rule for t in trace if t.fired and t.rule != "rule_dice_family"]
+        trace += (framework_defaults_trace(profile, candidates[0].loss, fired),)
     return Recommendation(
         dataset_name=profile.dataset_name,
         profile_fingerprint=profile.fingerprint,
@@ -112,7 +137,7 @@ def recommend(
         imbalance_level=level,
         candidates=candidates,
         search_space=search_space,
-        trace=tuple(o.trace for o in outcomes),
+        trace=trace,
         warnings=_warnings(profile, outcomes),
         thresholds=merged,
         created_with=__version__,

@@ -22,7 +22,7 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "none": (
         (
             "ce",
-            "Classes are balanced (rarest class '{minority}' has {share:.1%} of the pixels): plain "
+            "Classes are balanced (rarest class '{minority}' has {share:.1%} of the {px}): plain "
             "cross-entropy is well calibrated and the easiest loss to train.",
         ),
         (
@@ -35,7 +35,7 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "moderate": (
         (
             "weighted_ce",
-            "'{minority}' has {share:.1%} of the pixels ({ratio:.1f}:1): weighting its pixels by "
+            "'{minority}' has {share:.1%} of the {px} ({ratio:.1f}:1): weighting its {px} by "
             "the inverse frequency (clipped) keeps CE's steady training and recovers its recall.",
         ),
         (
@@ -47,16 +47,16 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
             "dice",
             "Plain Dice ignores the class ratio; try it only next to Dice + CE, it is the least stable.",
         ),
-        ("focal", "Focal loss down-weights the many easy background pixels (Lin et al. 2017)."),
+        ("focal", "Focal loss down-weights the many easy background {px} (Lin et al. 2017)."),
     ),
     "severe": (
         (
             "dice_ce",
-            "'{minority}' has only {share:.1%} of the pixels ({ratio:.0f}:1): Dice scores overlap "
+            "'{minority}' has only {share:.1%} of the {px} ({ratio:.0f}:1): Dice scores overlap "
             "whatever the class ratio, and mixing it with CE keeps training stable.",
         ),
         ("dice", "Plain Dice copes with the imbalance but is the least stable; keep it next to Dice + CE."),
-        ("focal", "Focal loss down-weights the many easy background pixels (Lin et al. 2017)."),
+        ("focal", "Focal loss down-weights the many easy background {px} (Lin et al. 2017)."),
         (
             "tversky",
             "Tversky weighs false negatives above false positives, trading precision for recall of "
@@ -67,7 +67,7 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "extreme": (
         (
             "focal_tversky",
-            "'{minority}' has {share:.2%} of the pixels ({ratio:.0f}:1): focal Tversky was "
+            "'{minority}' has {share:.2%} of the {px} ({ratio:.0f}:1): focal Tversky was "
             "built for tiny lesions at this imbalance (Abraham & Khan 2019).",
         ),
         (
@@ -171,7 +171,12 @@ def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float
     else:
         comparison = f"< {share_bound:g} and ratio {measure.ratio:.3g} >= {ratio_bound:g}: level {level}"
     choices = LEVEL_CHOICES[level]
-    fill = {"minority": measure.minority_class, "share": measure.minority_share, "ratio": measure.ratio}
+    fill = {
+        "minority": measure.minority_class,
+        "share": measure.minority_share,
+        "ratio": measure.ratio,
+        "px": "voxels" if profile.dimensionality == 3 else "pixels",
+    }
     scores = {loss: LEVEL_STEP * (len(choices) - i) for i, (loss, _) in enumerate(choices)}
     reasons = {loss: text.format(**fill) for loss, text in choices}
     first = choices[0][0]

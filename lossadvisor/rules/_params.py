@@ -17,7 +17,7 @@ from lossadvisor.rules._schema import ParamRange, ParamValue
 
 # Weight of Dice in a Dice/CE (or Dice/focal) compound. 0.5 is nnU-Net's equal sum (Isensee et al. 2021).
 DICE_MIX = 0.5
-# With tiny objects, Dice's gradient is hundreds of times CE's (measured here, DESIGN.md calibration), so CE
+# With tiny objects, Dice's gradient is hundreds of times CE's (measured during calibration), so CE
 # takes the larger share; 0.3 still leaves Dice a third of the say.
 DICE_MIX_CE_HEAVY = 0.3
 # When CE is favoured, the tuner searches the mix only on CE's side of nnU-Net's 0.5.

@@ -10,7 +10,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lossadvisor._records import from_jsonable, load_record, save_record, to_jsonable
+from lossadvisor._records import (
+    check_schema_version,
+    from_jsonable,
+    load_record,
+    save_record,
+    supported_version,
+    to_jsonable,
+)
 
 RECOMMENDATION_SCHEMA_VERSION = 1
 
@@ -95,6 +102,7 @@ class Recommendation:
 
     @classmethod
     def from_dict(cls, data: dict) -> Recommendation:
+        check_schema_version(data, supported=supported_version(cls), what="this recommendation")
         return from_jsonable(cls, data)
 
     def save(self, path: str | Path) -> Path:
@@ -109,5 +117,7 @@ class Recommendation:
             raise DataError(f"Recommendation file {path} does not exist. Run `lossadvisor advise` first.")
         try:
             return load_record(cls, path)
+        except DataError:  # a newer schema version: its own one-line message
+            raise
         except (json.JSONDecodeError, TypeError, KeyError, ValueError) as exc:
             raise DataError(f"{path} is not a lossadvisor recommendation ({exc}).") from exc

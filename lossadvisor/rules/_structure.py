@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lossadvisor.losses import LOSSES
-from lossadvisor.profile._schema import PERCENTILES, SCALE_DIAMETER_THRESHOLDS_PX, DatasetProfile, ScaleEffect
+from lossadvisor.profile._schema import (
+    PERCENTILES,
+    SCALE_DIAMETER_THRESHOLDS_PX,
+    SIZE_BUCKET_BOUNDS_MM3,
+    DatasetProfile,
+    ScaleEffect,
+)
 from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable
 from lossadvisor.rules._schema import RuleTrace
 
@@ -44,25 +50,26 @@ def rule_empty_masks(profile: DatasetProfile, thresholds: Mapping[str, float]) -
     )
     bound = thresholds["empty_mask_share"]
     fired = share >= bound
+    unit = _unit(profile)
     trace = RuleTrace(
         rule="rule_empty_masks",
-        question="Do many images have no foreground (per class in multi-class tasks)?",
+        question=f"Do many {unit} have no foreground (per class in multi-class tasks)?",
         measured_name=name,
         measured=share,
         threshold=bound,
         comparison=">=",
         fired=fired,
         conclusion=(
-            f"{share:.0%} of images are empty: no per-image Dice; Dice summed over the batch, mixed with CE."
+            f"{share:.0%} of {unit} are empty: no per-image Dice; Dice summed over the batch, mixed with CE."
             if fired
-            else "Few empty images: per-image or batch Dice both work."
+            else f"Few empty {unit}: per-image or batch Dice both work."
         ),
         reference="Milletari et al. 2016 (V-Net Dice gradient); Isensee et al. 2021 (nnU-Net batch Dice).",
     )
     if not fired:
         return RuleOutcome(trace=trace)
     why = (
-        f"{share:.0%} of images have no foreground, where per-image Dice is undefined (0/0) or all-or-nothing"
+        f"{share:.0%} of {unit} have no foreground, where per-image Dice is undefined (0/0) or all-or-nothing"
     )
     return RuleOutcome(
         trace=trace,
@@ -88,7 +95,9 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
     reference = (
         "Milletari et al. 2016 (V-Net); Taghanaki et al. 2019 (Combo loss, CMIG); Lin et al. 2014 (COCO)."
     )
-    question = "Are many objects tiny (area under 64 px, the profile's 'tiny' bucket)?"
+    volumes = profile.dimensionality == 3
+    tiny = f"under {_TINY_MM3:g} mm³, a {_TINY_DIAMETER_MM:g} mm sphere" if volumes else "area under 64 px"
+    question = f"Are many objects tiny ({tiny}, the profile's 'tiny' bucket)?"
     if total == 0:
         return not_applicable("rule_tiny_objects", question, "tiny_object_share", "No objects.", reference)
     share = sum(o.size_buckets.get("tiny", 0) for o in objects) / total
@@ -117,6 +126,12 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
         "Dice by several percent. Do not downscale the tiles (train on native-resolution crops), and prefer "
         "Dice + CE over plain Dice."
     )
+    if volumes:
+        warning = (
+            f"{share:.0%} of objects are under {_TINY_MM3:g} mm³ (a {_TINY_DIAMETER_MM:g} mm sphere): a few "
+            "wrong voxels change their Dice by tens of percent. Train at native spacing (never coarser), and "
+            "prefer Dice + CE over plain Dice."
+        )
     return _favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
 
 
@@ -176,19 +191,27 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
     clDice (Shit et al. 2021) and boundary loss (Kervadec et al. 2019) target topology and contours.
     """
     share = profile.boundary_share
-    bound = thresholds["thin_boundary_share"]
+    volumes = profile.dimensionality == 3
+    bound = thresholds["thin_surface_share" if volumes else "thin_boundary_share"]
     fired = share >= bound
-    width = 2.0 / share if share > 0 else math.inf
+    # a line w px wide has a boundary share of 2/w; a discretised tube d voxels across about 3/d (measured:
+    # 2.7/d to 3.2/d for d = 4..8, _thresholds.THIN_SURFACE_SHARE)
+    width = (3.0 if volumes else 2.0) / share if share > 0 else math.inf
+    px = "voxels" if volumes else "px"
     trace = RuleTrace(
         rule="rule_thin_structures",
-        question="Are the structures thin (share of foreground pixels on a boundary)?",
-        measured_name="boundary_share",
+        question=(
+            "Are the structures thin (share of foreground voxels on the surface)?"
+            if volumes
+            else "Are the structures thin (share of foreground pixels on a boundary)?"
+        ),
+        measured_name="surface share (boundary_share)" if volumes else "boundary_share",
         measured=share,
         threshold=bound,
         comparison=">=",
         fired=fired,
         conclusion=(
-            f"Thin structures (typical width about {width:.0f} px): consider Lovász, Tversky, and "
+            f"Thin structures (typical width about {width:.0f} {px}): consider Lovász, Tversky, and "
             "topology-aware losses (clDice, boundary loss)."
             if fired
             else "Structures are not thin; no boundary-specific loss needed."
@@ -207,11 +230,22 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
             "tversky": "The structures are thin: weighting false negatives keeps thin parts from vanishing.",
         },
         warnings=(
-            f"The foreground is thin ({share:.0%} of its pixels on a boundary). If connectivity matters, "
+            f"The foreground is thin ({share:.0%} of its {'voxels' if volumes else 'pixels'} on a boundary). "
+            "If connectivity matters, "
             "also compare a topology-aware loss such as clDice (Shit et al. 2021) or a boundary loss "
             "(Kervadec et al. 2019); lossadvisor does not train them.",
         ),
     )
+
+
+# The 3-D 'tiny' bucket's upper bound (runfolder.SIZE_BUCKET_BOUNDS_MM3) and the sphere it stands for.
+_TINY_MM3 = next(high for name, _, high in SIZE_BUCKET_BOUNDS_MM3 if name == "tiny")
+_TINY_DIAMETER_MM = round((6 * _TINY_MM3 / math.pi) ** (1 / 3))
+
+
+def _unit(profile: DatasetProfile) -> str:
+    """What one sample is called in the messages: "images" or "volumes"."""
+    return "volumes" if profile.dimensionality == 3 else "images"
 
 
 def _favour_compounds(trace: RuleTrace, warning: str, why: str) -> RuleOutcome:

@@ -53,13 +53,28 @@ LOST_OBJECT_SHARE = 0.10
 # 4/d, so 0.5 means structures about 4 px across: vessels, roads, cracks, membranes.
 THIN_BOUNDARY_SHARE = 0.50
 
+# --- 3-D label volumes (relative to the training patch) ---------------------------------------------------
+# One lesion in five under 1/1000 of the patch: the same "one object in five" judgement as TINY_OBJECT_SHARE.
+SMALL_IN_PATCH_SHARE = 0.20
+# A quarter of uniformly placed patches empty: with nnU-Net's 3-D batch of two, 1 - 0.75**2 = 44 % of batches
+# then hold an empty patch, where per-patch Dice is 0/0.
+EMPTY_PATCH_SHARE = 0.25
+# nnU-Net's ANISO_THRESHOLD: largest / smallest spacing above 3 is anisotropic.
+ANISOTROPY = 3.0
+# Surface voxels (a face neighbour outside) / foreground voxels. Measured on discretised shapes
+# (profile._volume.surface_voxels): tubes 3, 4, 5, 6 and 8 voxels across give 0.89, 0.68, 0.59, 0.52 and 0.41;
+# spheres 6, 8 and 10 across 0.59, 0.51 and 0.44; the MSD hippocampus 0.43. So 0.65 means tubes about 4
+# voxels across or thinner (vessels, airways) and no compact blob over about 5 voxels across, where the
+# small-object rules already speak. (The 2-D bound 0.5 would call a 6-voxel tube and an 8-voxel sphere thin.)
+THIN_SURFACE_SHARE = 0.65
+
 # --- learning-rate ranges (AdamW) ---------------------------------------------------------------------------
 # One range for every loss: wide enough for AdamW on a fresh U-Net (2.5 decades around Adam's default 1e-3,
 # Kingma & Ba 2015, up to the 1e-2..3e-2 where short runs of plain Dice did best on thin cracks). Under Adam
 # the size of a step does not follow the size of the gradient, so Dice's larger gradients (Milletari et al.
 # 2016) do not call for a lower range: measured here, Dice + BCE trained best at about 3.6e-3 on building
 # tiles and plain Dice at 1.5e-2 on cracks, both above the 1e-3 cap an earlier version gave Dice-family losses
-# (DESIGN.md, calibration). The two pairs below stay separate so a rules config can still give Dice-family
+# during calibration. The two pairs below stay separate so a rules config can still give Dice-family
 # losses another range from evidence on its own data; by default they are equal.
 LR_DISTRIBUTION_LOW = 1e-4
 LR_DISTRIBUTION_HIGH = 3e-2
@@ -118,6 +133,10 @@ THRESHOLD_SPECS: tuple[ThresholdSpec, ...] = tuple(
         ("tiny_object_share", TINY_OBJECT_SHARE, _SHARE, "share of objects under 8x8 px"),
         ("lost_object_share", LOST_OBJECT_SHARE, _SHARE, "share of objects under 4 px across at train size"),
         ("thin_boundary_share", THIN_BOUNDARY_SHARE, _SHARE, "boundary pixels / foreground pixels"),
+        ("small_in_patch_share", SMALL_IN_PATCH_SHARE, _SHARE, "3-D: lesions under 1/1000 of the patch"),
+        ("empty_patch_share", EMPTY_PATCH_SHARE, _SHARE, "3-D: uniformly placed patches without foreground"),
+        ("anisotropy", ANISOTROPY, _RATIO, "3-D: largest / smallest voxel spacing"),
+        ("thin_surface_share", THIN_SURFACE_SHARE, _SHARE, "3-D: surface voxels / foreground voxels"),
         ("lr_distribution_low", LR_DISTRIBUTION_LOW, _LR, "lowest LR for CE, weighted CE, focal"),
         ("lr_distribution_high", LR_DISTRIBUTION_HIGH, _LR, "highest LR for CE, weighted CE, focal"),
         ("lr_region_low", LR_REGION_LOW, _LR, "lowest LR for Dice-family losses"),

@@ -14,8 +14,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from lossadvisor._lazy import lazy_names
 
 # Every public name, and the module that serves it: loaded on first use, so `import lossadvisor.tune` (and
 # the CLI, which reads TuneOptions to build its --help) stays light.
@@ -23,6 +22,10 @@ _LAZY = {
     "TuneResult": "lossadvisor.tune._api",
     "tune": "lossadvisor.tune._api",
     "TuneOptions": "lossadvisor.tune._options",
+    "Terminated": "lossadvisor.tune._signals",
+    "exit_code": "lossadvisor.tune._signals",
+    "export_study": "lossadvisor.tune.outputs",
+    "DEFAULT_STUDY_NAME": "lossadvisor.tune.study",
     "Pairing": "lossadvisor.tune.data",
     "TrainData": "lossadvisor.tune.data",
     "build_train_data": "lossadvisor.tune.data",
@@ -31,6 +34,7 @@ _LAZY = {
     "stratified_split": "lossadvisor.tune.data",
     "redact_url": "lossadvisor.tune.study",
     "CompactUNet": "lossadvisor.tune.training",
+    "CompactUNet3d": "lossadvisor.tune.training",
     "DeviceChoice": "lossadvisor.tune.training",
     "EpochRecord": "lossadvisor.tune.training",
     "LRRangeResult": "lossadvisor.tune.training",
@@ -46,16 +50,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = sorted(_LAZY)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from lossadvisor._run_records import (
     Verdict,
 )
 from lossadvisor._text import safe_text
-from lossadvisor.errors import ConfigError
+from lossadvisor.errors import ConfigError, OutputWriteError
 from lossadvisor.tune._options import SIDE_MULTIPLE, TuneOptions
 from lossadvisor.tune._phases import (
     confirmation,
@@ -78,6 +79,15 @@ class TuneResult:
     diagnostics: tuple[RankedConfig, ...] = ()  # finder-picked configurations, never ranked
     size_switch: dict | None = None  # set when tune followed the lost-objects rule to another training size
     outcome: TuneOutcome | None = None  # all of result.json, typed
+
+
+def _finish_failed(record, error: str) -> None:
+    """Mark run.json failed with ``error``; on a disk too full for that as well, say so and go on (the error
+    being raised is the one to show)."""
+    try:
+        record.finish("failed", error=error)
+    except OutputWriteError as exc:
+        logging.getLogger(__name__).warning("run.json could not be updated either: %s", exc)
 
 
 def _resolve_model(opts: TuneOptions, model_factory):
@@ -202,14 +212,17 @@ def tune(
                 raise
             except Exception as exc:  # a bug or a lost database: say so in run.json, then let it surface
                 bars.close()
-                record.finish(
-                    "failed",
-                    error=safe_text(scrub(f"{type(exc).__name__}: {exc}", tc.storage_url, tc.storage_label)),
+                _finish_failed(
+                    record, safe_text(scrub(f"{type(exc).__name__}: {exc}", tc.storage_url, tc.storage_label))
                 )
                 raise
     finally:
         optuna.logging.set_verbosity(verbosity)
-    report_path = report_phase.build(tc)
+    try:
+        report_path = report_phase.build(tc)
+    except Exception as exc:  # run.json said "complete": a run without its report is not, so it says why
+        _finish_failed(record, safe_text(f"report.html could not be built: {type(exc).__name__}: {exc}"))
+        raise
     outcome = TuneOutcome.load(result_path)  # the record just written: TuneResult carries what the file says
     return TuneResult(
         run_dir=tc.run_dir,

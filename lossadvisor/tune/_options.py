@@ -147,7 +147,8 @@ class TuneOptions:
         accepts=_SIDE,
         objective=True,
         help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
-        "whose small objects vanish when resized).",
+        "whose small objects vanish when resized). Volumes: an NxNxN training patch [default: the median "
+        "case shape rounded down to a multiple of 16, within 32-64].",
     )
     # CPU defaults, so `make example` (31 tiles, 128 px) stays within about 10 minutes on 2 cores, with most
     # of the time where the verdict is decided: a search of 10 trials of 6 epochs x >= 20 steps (120 AdamW
@@ -169,7 +170,13 @@ class TuneOptions:
         objective=True,
         help="Optimiser steps between validations [default: one pass over the tiles, at least 20].",
     )
-    batch_size: int = option(8, flag="--batch-size", accepts=_INT1, objective=True, help="Batch size.")
+    batch_size: int | None = option(
+        None,
+        flag="--batch-size",
+        accepts=Accepts(int, low=1, optional=True),
+        objective=True,
+        help="Batch size [default: 8 tiles, or 2 patches for volumes].",
+    )
     warmup_steps: int = option(
         0,
         flag="--warmup-steps",
@@ -237,7 +244,9 @@ class TuneOptions:
         help="Network the trials train: compact (default; the package's compact U-Net), monai-unet, "
         "monai-segresnet (pip install 'lossadvisor[monai]'), or your own as MODULE:CALLABLE (mynet:build, "
         "./mynet.py:build), called as CALLABLE(in_channels, num_classes) and returning an nn.Module whose "
-        "output is logits (N, C, H, W). Checked on one batch before the study starts.",
+        "output is logits (N, C, H, W). On volumes the presets are 3-D and a CALLABLE that takes a "
+        "spatial_dims keyword is called with spatial_dims=3 (logits (N, C, D, H, W)). Checked on one batch "
+        "before the study starts.",
     )
     device: str = option(
         "auto",
@@ -307,6 +316,9 @@ class TuneOptions:
                 raise ConfigError(
                     f"The {f.name!r} option of tune must be {accepts.expected()}; got {value!r}."
                 )
+        from lossadvisor.tune.study import check_study_name  # here: the CLI's --help stays light
+
+        check_study_name(self.study_name)  # a companion study's name (:confirm, :tasks, :files) is refused
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> TuneOptions:

@@ -45,3 +45,34 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """While inside, SIGTERM and Ctrl-C wait: they are raised when the block ends, not in its middle.
+
+    For the few storage writes that must happen together (claim a confirmation unit and tag it; store its
+    record and mark it complete; mark it failed on the way out), so an interrupt never leaves a unit
+    RUNNING with nobody running it. Outside the main thread this does nothing (no handler can be set).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame) -> None:
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if received:
+        signum = received[0]
+        handler = previous[signum]
+        if callable(handler):
+            handler(signum, None)  # raises Terminated / KeyboardInterrupt, as without the deferral
+        elif handler == signal.SIG_DFL:
+            signal.raise_signal(signum)

@@ -126,16 +126,24 @@ def test_bfloat16_autocast_on_cpu_gives_finite_float32(name):
 LONG = torch.long
 CONTRACT_ERRORS = [
     (
-        torch.zeros(2, 3, 4),
-        torch.zeros(2, 4, dtype=LONG),
-        r"float logits of shape \(N, C, H, W\)\. Got shape \(2, 3, 4\)",
+        torch.zeros(2, 3),
+        torch.zeros(2, dtype=LONG),
+        r"float logits of shape \(N, C, \*spatial\), e\.g\. \(N, C, H, W\) or \(N, C, D, H, W\)\. "
+        r"Got shape \(2, 3\)",
     ),
     (
         torch.zeros(2, 3, 4, 4),
         torch.zeros(2, 5, 4, dtype=LONG),
-        r"targets of shape \(N, H, W\) = \(2, 4, 4\) for logits of shape \(2, 3, 4, 4\)\. "
+        r"targets of shape \(N, \*spatial\) = \(2, 4, 4\) for logits of shape \(2, 3, 4, 4\)\. "
         r"Got targets of shape \(2, 5, 4\)",
     ),
+    (
+        torch.zeros(2, 3, 5, 4, 4),
+        torch.zeros(2, 4, 4, dtype=LONG),
+        r"targets of shape \(N, \*spatial\) = \(2, 5, 4, 4\) for logits of shape \(2, 3, 5, 4, 4\)\. "
+        r"Got targets of shape \(2, 4, 4\)",
+    ),
+    (torch.zeros(2, 3, 5, 4, 4), torch.zeros(2, 1, 5, 4, 4, dtype=LONG), r"Squeeze the channel axis"),
     (torch.zeros(2, 3, 4, 4), torch.zeros(2, 1, 4, 4, dtype=LONG), r"Squeeze the channel axis"),
     (
         torch.zeros(2, 3, 4, 4),
@@ -145,12 +153,13 @@ CONTRACT_ERRORS = [
     (
         torch.zeros(2, 3, 4, 4),
         torch.full((2, 4, 4), 3),
-        r"target class index 3 is out of range \[0, 2\] for logits of shape \(2, 3, 4, 4\)",
+        r"target class index 3 is out of range \[0, 2\] for logits of shape \(2, 3, 4, 4\)"
+        r".*renumber.*--class-map",
     ),
     (
         torch.zeros(2, 1, 4, 4),
         torch.full((2, 4, 4), 255),
-        r"target class index 255 is out of range \[0, 1\].*single sigmoid channel.*Set ignore_index",
+        r"index 255 is out of range \[0, 1\].*single sigmoid channel.*0/255 \(or 1-bit\) mask, map it to 1",
     ),
     (torch.zeros(2, 3, 4, 4), torch.full((2, 4, 4), -1), r"target class index -1 is out of range"),
     (

@@ -189,3 +189,65 @@ def _keep(shot: Path) -> None:
     if keep_dir:
         Path(keep_dir).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep_dir) / shot.name)
+
+
+def _as_volume_run(folder: Path) -> Path:
+    """The fixture run folder turned into a 3-D one: validation over volumes with spacing, mm³ buckets, and
+    sample rows that are slices through the largest and smallest lesion of two volumes, captioned."""
+    import json
+
+    import numpy as np
+
+    result = json.loads((folder / "result.json").read_text())
+    result["validation"] = {
+        "tiles": 20, "objects": {"tiny": 1, "small": 3, "medium": 36, "large": 0}, "size_unit": "mm³",
+        "spacing": {"axes": ["D", "H", "W"], "volumes": 20, "median_mm": [5.0, 0.8, 0.8],
+                    "min_mm": [4.5, 0.75, 0.75], "max_mm": [6.0, 0.9, 0.9], "median_anisotropy": 6.25,
+                    "max_anisotropy": 8.0, "anisotropic_volumes": 20, "anisotropy_threshold": 3.0},
+    }  # fmt: skip
+    (folder / "result.json").write_text(json.dumps(result))
+    with np.load(folder / "samples.npz") as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    take = [0, 1, 0, 2]  # four slices of two volumes
+    for key in [k for k in arrays if k in ("images", "masks") or k.startswith("pred__")]:
+        arrays[key] = arrays[key][take]
+    captions = [
+        "hippocampus_004 · slice 17 · largest lesion, 2,104 mm³",
+        "hippocampus_004 · slice 9 · smallest lesion, 3 mm³",
+        "hippocampus_011 · slice 20 · largest lesion, 1,877 mm³",
+        "hippocampus_011 · slice 12 · smallest lesion, 25 mm³",
+    ]
+    arrays["captions"] = np.array(json.dumps(captions))
+    np.savez(folder / "samples.npz", **arrays)
+    return folder
+
+
+def test_volume_sections_in_chromium(browser: Any, tmp_path: Path) -> None:
+    """The 3-D parts a reader of a volume run sees: the spacing and anisotropy table, recall buckets in mm³,
+    and each sample row's caption naming the case, the slice and the lesion it passes through."""
+    folder = _as_volume_run(write_run_folder(tmp_path / "hippocampus"))
+    watched = Watched(browser)
+    page = watched.open(build_report(folder))
+    assert watched.errors == []
+    spacing = page.locator("#spacing-table")
+    assert spacing.is_visible()
+    rows = spacing.locator("tbody tr").all_inner_texts()
+    assert [r.split("\t")[:2] for r in rows] == [["D", "5"], ["H", "0.8"], ["W", "0.8"]]
+    caption = spacing.locator("xpath=../following-sibling::p[@class='caption'][1]").inner_text()
+    assert "20 volume(s) above 3" in caption and "native spacing" in caption
+    header = page.locator("#recall-table thead").inner_text()
+    assert "mm³" in header and " px" not in header
+    assert "20 volumes holding" in page.locator("#validation-set").inner_text()
+    captions = page.locator("#samples tr.sample-caption").all_inner_texts()
+    assert [c.strip() for c in captions] == [
+        "hippocampus_004 · slice 17 · largest lesion, 2,104 mm³",
+        "hippocampus_004 · slice 9 · smallest lesion, 3 mm³",
+        "hippocampus_011 · slice 20 · largest lesion, 1,877 mm³",
+        "hippocampus_011 · slice 12 · smallest lesion, 25 mm³",
+    ]
+    images = page.eval_on_selector_all("#samples img", "els => els.map(e => [e.complete, e.naturalWidth])")
+    assert len(images) == 4 * 5 and all(complete and width > 0 for complete, width in images)
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    page.screenshot(path=str(tmp_path / "report-volumes.png"), full_page=True)
+    _keep(tmp_path / "report-volumes.png")
+    page.close()

@@ -80,7 +80,9 @@ def test_damaged_file_is_reported_not_fatal(tmp_path: Path) -> None:
     (folder / "result.json").write_text("{ not json")
     text = _sections(build_report(folder))
     assert "Could not read result.json: JSONDecodeError" in text["verdict"]
-    assert "Not confirmed by training yet" in text["verdict"]  # falls back to the rules' advice
+    # falls back to the rules' advice, saying it is not what was tuned (issue 20.12)
+    assert "result.json could not be read" in text["verdict"] and "not what was tuned" in text["verdict"]
+    assert "holds no result.json" not in text["verdict"]
     assert "dice_ce" in text["trials"]
 
 

@@ -33,7 +33,7 @@ def make_dataset(root: Path, *, n: int = 12, n_empty: int = 3, side: int = 32, s
 
 @pytest.fixture(autouse=True)
 def _one_thread():
-    """Tests run with one torch thread: steady timings on a shared 2-core machine (DESIGN.md)."""
+    """Tests run with one torch thread: steady timings on a shared 2-core machine."""
     import torch
 
     before = torch.get_num_threads()

@@ -18,7 +18,7 @@ def test_cache_is_built_once_then_reused(tiny_dataset, tmp_path, monkeypatch):
     pairs = pair_files(tiny_dataset / "images", tiny_dataset / "masks").pairs
     calls = []
     real_decode = _cache._decode
-    monkeypatch.setattr(_cache, "_decode", lambda *a: calls.append(1) or real_decode(*a))
+    monkeypatch.setattr(_cache, "_decode", lambda *a, **k: calls.append(1) or real_decode(*a, **k))
     first = build_train_data(pairs, read_mask=_labels, cache_dir=tmp_path / "cache", fingerprint="f", size=16)
     mtime = first.cache_path.stat().st_mtime_ns
     second = build_train_data(

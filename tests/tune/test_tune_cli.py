@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import inspect
-import json
 
 import pytest
 from click.testing import CliRunner
 
 import lossadvisor.tune as tune_pkg
+from lossadvisor._run_records import TuneOutcome
 from lossadvisor.cli import cli
 from lossadvisor.cli._tune import EXIT_INTERRUPTED, tune_command
 
@@ -76,7 +76,6 @@ def test_a_tiny_study_from_the_command_line(runner, tiny_dataset, tmp_path):
     assert result.exit_code == 0, result.output
     assert "finalist" in result.output and "confirm" in result.output and "Recommended:" in result.output
     assert "Diagnostics, not ranked" in result.output
-    recommended = json.loads((out / "result.json").read_text())["recommended"]
-    assert recommended["loss"] in result.output
-    model = json.loads((out / "result.json").read_text())["model"]
-    assert f"Confirmed on compact, {model['parameters']:,} parameters." in result.output
+    outcome = TuneOutcome.load(out / "result.json")
+    assert outcome.recommended.loss in result.output
+    assert f"Confirmed on compact, {outcome.model.parameters:,} parameters." in result.output

@@ -23,8 +23,11 @@ def test_every_cli_default_equals_the_library_default() -> None:
             )
             compared.append(param.name)
     # the budget a user relies on is among the compared defaults
-    budget = {"epochs", "batch_size", "n_trials", "seeds", "folds", "finalists", "margin", "seed"}
+    budget = {"epochs", "n_trials", "seeds", "folds", "finalists", "margin", "seed"}
     assert budget <= set(compared)
     # no --size means "128, or what the lost-objects rule asks for", in both
     size = next(p for p in tune_command.params if p.name == "size")
     assert size.default is None and library["size"] is None
+    # no --batch-size means "8 tiles, or 2 patches for volumes" (decided once the data are read), in both
+    batch = next(p for p in tune_command.params if p.name == "batch_size")
+    assert batch.default is None and library["batch_size"] is None

@@ -214,3 +214,14 @@ def test_sub_packages_form_layers_even_counting_imports_inside_functions():
             layers[sub] |= {t for t in map(_sub_package, targets) if t is not None and t != sub}
     assert "data" in layers["training"]  # the layers are read
     assert find_cycle(layers) is None, layers
+
+
+def test_the_cli_imports_only_public_names_of_tune():
+    import lossadvisor.tune as tune_package
+
+    public = set(tune_package.__all__)
+    for path in sorted((PACKAGE / "cli").glob("*.py")):
+        for module, names in _imports(ast.parse(path.read_text()), path, module_level=False):
+            if module.startswith("lossadvisor.tune"):
+                assert module == "lossadvisor.tune", f"{path.name} imports {module}"
+                assert set(names) <= public, f"{path.name} imports {set(names) - public} from tune"

@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from lossadvisor._run_records import RunSummary
 from lossadvisor.cli import cli
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
@@ -128,9 +129,9 @@ def test_a_run_that_fails_after_starting_records_failed_with_its_reason(tiny_dat
             model_factory=broken_model,
             **tiny,
         )
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "failed" and run["finished"]
-    assert run["error"] == "RuntimeError: the model cannot be trained on this machine"
+    run = RunSummary.load(out / "run.json")
+    assert run.status == "failed" and run.finished
+    assert run.error == "RuntimeError: the model cannot be trained on this machine"
 
 
 # --- points 2, 3 and 8: odd names through the whole tuner -----------------------------------------------
@@ -235,8 +236,8 @@ def test_sigterm_mid_trial_marks_it_interrupted_exits_143_and_resumes(tiny_datas
             child.kill()
     assert child.returncode == 143, err
     assert "Run the same command again" in err and "Traceback" not in err
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "interrupted" and "SIGTERM" in run["reason"]
+    run = RunSummary.load(out / "run.json")
+    assert run.status == "interrupted" and "SIGTERM" in run.reason
     with sqlite3.connect(out / "study.db") as db:
         states = db.execute(
             "SELECT t.state, a.value_json FROM trials t JOIN studies s ON s.study_id = t.study_id "

@@ -13,6 +13,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+from lossadvisor._run_records import LRRangeTests, RunSummary, TuneOutcome
 from lossadvisor.errors import ConfigError, StudyMismatchError
 from lossadvisor.tune import _api, tune
 from lossadvisor.tune.outputs._outputs import EPOCH_COLUMNS, RUN_COLUMNS, TILE_COLUMNS, TRIAL_COLUMNS
@@ -76,33 +77,30 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
         assert sorted(r["tile"] for r in tiles if r["config_id"] == cid) == [
             f"tile_{i:02d}" for i in range(12)
         ]
-    run = json.loads((out / "run.json").read_text())
-    assert run["status"] == "complete" and run["fingerprint"] and run["storage"].startswith("sqlite:///")
-    assert set(run["timings"]["phases"]) >= {"search_s", "confirmation_s", "total_s"}
-    res = json.loads((out / "result.json").read_text())
-    assert res["recommended"]["loss"] == result.recommended.loss
-    assert (
-        res["confidence"]["level"] in ("clear", "tie")
-        and res["verdict"]["kind"] == res["confidence"]["level"]
-    )
-    assert "build_loss(" in res["snippets"]["pytorch"] and "Learner" not in res["snippets"]["pytorch"]
-    means = [r["mean_iou"] for r in res["ranking"]]
+    run = RunSummary.load(out / "run.json")
+    assert run.status == "complete" and run.fingerprint and run.storage.startswith("sqlite:///")
+    assert set(run.timings.phases) >= {"search_s", "confirmation_s", "total_s"}
+    res = TuneOutcome.load(out / "result.json")
+    assert res.recommended.loss == result.recommended.loss
+    assert res.confidence.level in ("clear", "tie") and res.verdict.kind == res.confidence.level
+    assert "build_loss(" in res.snippets["pytorch"] and "Learner" not in res.snippets["pytorch"]
+    means = [r.mean_iou for r in res.ranking]
     assert means == sorted(means, reverse=True)
     # diagnostics are never ranked, never compared, never in the sample overlays
-    diag_ids = {d["config_id"] for d in res["diagnostics"]}
-    assert len(diag_ids) == 2 and not diag_ids & {r["config_id"] for r in res["ranking"]}
-    assert not diag_ids & {c["against"] for c in res["verdict"]["comparisons"]}
-    assert {r["source"] for r in res["ranking"]} == {"finalist"}
-    assert res["training"]["steps_per_confirmation_run"] == 2 * res["training"]["steps_per_search_trial"]
+    diag_ids = {d.config_id for d in res.diagnostics}
+    assert len(diag_ids) == 2 and not diag_ids & {r.config_id for r in res.ranking}
+    assert not diag_ids & {c.against for c in res.verdict.comparisons}
+    assert {r.source for r in res.ranking} == {"finalist"}
+    steps = res.training.extra  # the phase's step counts, kept beside the declared setup
+    assert steps["steps_per_confirmation_run"] == 2 * steps["steps_per_search_trial"]
     # the same learning-rate range for every loss, containing the LR range test's suggestions
-    ranges = {tuple(r) for r in res["search"]["lr_ranges"].values()}
+    ranges = {tuple(r) for r in res.search["lr_ranges"].values()}
     assert len(ranges) == 1
     low, high = ranges.pop()
-    lr_tests = json.loads((out / "lr_range_test.json").read_text())["tests"]
-    assert all(low <= t["suggested_lr"] <= high for t in lr_tests if t["suggested_lr"])
+    lr = LRRangeTests.load(out / "lr_range_test.json").tests
+    assert all(low <= t.suggested_lr <= high for t in lr if t.suggested_lr)
     assert all(low <= float(t["lr"]) <= high for t in _rows(out / "trials.csv"))
-    lr = json.loads((out / "lr_range_test.json").read_text())["tests"]
-    assert [t["loss"] for t in lr] == ["ce", "dice"] and lr[1]["suspect"] is True
+    assert [t.loss for t in lr] == ["ce", "dice"] and lr[1].suspect is True
     samples = np.load(out / "samples.npz")
     assert samples["images"].dtype == np.uint8 and samples["images"].shape[-1] == 3
     assert any(k.startswith("pred__") for k in samples.files)

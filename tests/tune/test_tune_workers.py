@@ -22,6 +22,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from lossadvisor._run_records import RunSummary, TuneOutcome
 from lossadvisor.errors import StudyMismatchError
 from lossadvisor.tune import tune
 from lossadvisor.tune.study._lock import RunFolderBusyError, RunFolderLock
@@ -98,11 +99,11 @@ def _check_shared_study(url: str, name: str, outs: list[Path], n_trials: int) ->
     # no training ran twice: the workers' runs add up to the search trials, the diagnostic runs and the
     # confirmation runs (LR range tests are not counted as runs)
     expected = len(finished) + len(diagnostics) + len(expected_units)
-    runs = [json.loads((out / "run.json").read_text())["timings"]["runs"] for out in outs]
+    runs = [RunSummary.load(out / "run.json").timings.runs for out in outs]
     assert sum(runs) == expected, (runs, expected)
     # every worker reached the same verdict and has the same overlays (predictions are shared)
-    results = [json.loads((out / "result.json").read_text()) for out in outs]
-    assert len({json.dumps(r["verdict"], sort_keys=True) for r in results}) == 1
+    verdicts = [TuneOutcome.load(out / "result.json").verdict for out in outs]
+    assert all(v == verdicts[0] for v in verdicts)
     keys = [sorted(np.load(out / "samples.npz").files) for out in outs]
     assert all(k == keys[0] for k in keys) and any(k.startswith("pred__") for k in keys[0])
 

@@ -16,6 +16,11 @@ logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before 
 
 DEFAULT_SIZE = 128
 RULE_LOST = "rule_objects_lost_at_train_size"
+# On a CPU the size the lost-objects rule switches to is capped here, so the default budget stays a budget: a
+# CompactUNet step at batch 8 (2 threads) took 1.05 s at 128 px, 1.68 s at 256 px and 10.3 s at 608 px
+# (measured 2026-12-03 on this project's 2-core CPU), so an uncapped 608 px run takes ~10x the
+# default time. The user can still ask for the full size with --size.
+CPU_MAX_SWITCH_SIZE = 256
 
 
 def advise(profile, rules_config):
@@ -29,10 +34,13 @@ def advise(profile, rules_config):
     return rec, SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
 
 
-def follow_size_advice(profile, rec, *, multiple: int = SIDE_MULTIPLE) -> dict | None:
+def follow_size_advice(
+    profile, rec, *, multiple: int = SIDE_MULTIPLE, max_size: int | None = None
+) -> dict | None:
     """When the lost-objects rule fires, the training size it asks for: native-resolution crops of
     :data:`DEFAULT_SIZE` (smaller when a tile is smaller), or the larger resize size it names, both rounded to
-    a ``multiple`` the model accepts.
+    a ``multiple`` the model accepts, and at most ``max_size`` (the CPU cap, :data:`CPU_MAX_SWITCH_SIZE`) so
+    that the switch never turns the default budget into hours; the message says when it was capped.
 
     Returns None when the rule does not fire (or the tiles are too small to crop).
     """
@@ -48,6 +56,15 @@ def follow_size_advice(profile, rec, *, multiple: int = SIDE_MULTIPLE) -> dict |
     keep = "Pass --size or --crop to choose."
     if advice.size is not None:
         size = int(math.ceil(advice.size / multiple) * multiple)
+        if max_size is not None and size > max_size:
+            capped = max(DEFAULT_SIZE, max_size // multiple * multiple)
+            message = (
+                f"Training at {capped} px instead of {DEFAULT_SIZE}: {why}; the rule asks for {size} px, "
+                f"capped at {capped} px on a CPU (a training step there costs "
+                f"~{(size / DEFAULT_SIZE) ** 2:.0f}x one at {DEFAULT_SIZE} px, hours at the default budget). "
+                f"Pass --size {size} to train at the full size."
+            )
+            return {"size": capped, "crop": None, "rule": RULE_LOST, "message": message, "asked_size": size}
         message = f"Training at {size} px instead of {DEFAULT_SIZE}: {why}. {keep}"
         return {"size": size, "crop": None, "rule": RULE_LOST, "message": message}
     smallest = int(min(profile.image_height.min, profile.image_width.min))

@@ -18,7 +18,7 @@ from lossadvisor.tune.confirm import (
     run_units,
     select_finalists,
 )
-from lossadvisor.tune.data import build_fold_data, fold_data_from_memory
+from lossadvisor.tune.data import build_fold_data, build_volume_fold_data, fold_data_from_memory
 from lossadvisor.tune.study import PLAN_ATTR
 
 
@@ -40,7 +40,14 @@ def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
             ),
         )
     )
-    if tc.source.in_memory is not None:
+    if tc.source.volumes is not None:
+        fold_data = build_volume_fold_data(
+            list(tc.source.volumes.pairs), read_label=tc.read_mask,
+            cache_dir=tc.run_dir / runfolder.CACHE_DIR,
+            fingerprint=tc.profile.fingerprint, crop=tc.crop, patch=tc.data.patch, folds=tc.options.folds,
+            seed=tc.options.seed, ignore_index=tc.train_ignore, key_settings=tc.data_settings,
+        )  # fmt: skip
+    elif tc.source.in_memory is not None:
         fold_data = fold_data_from_memory(
             *tc.source.in_memory, size=tc.size, crop=tc.crop, folds=tc.options.folds, seed=tc.options.seed,
             ignore_index=tc.train_ignore,

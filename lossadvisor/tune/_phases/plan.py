@@ -21,7 +21,15 @@ from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
-from lossadvisor.tune.data import build_train_data, train_data_from_memory
+from lossadvisor.tune.data import (
+    build_train_data,
+    build_volume_train_data,
+    check_class_values,
+    check_crop,
+    check_fold_count,
+    tile_count,
+    train_data_from_memory,
+)
 from lossadvisor.tune.study import (
     DEFAULT_STUDY_NAME,
     STUDY_DB,
@@ -37,6 +45,8 @@ from lossadvisor.tune.training import (
     LEGACY_RECIPE,
     TrainingRecipe,
     check_model,
+    check_step_memory,
+    for_volumes,
     resolve_device,
 )
 
@@ -44,6 +54,8 @@ logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before 
 
 MIN_STEPS_PER_EPOCH = 20
 RECIPE_KEY = "training_recipe"
+BATCH_SIZE_TILES = 8
+BATCH_SIZE_VOLUMES = 2  # patches per batch, nnU-Net's 3-D default
 
 
 def loss_factory(ignore_index: int | None) -> Callable:
@@ -93,34 +105,59 @@ def plan(
     if run_dir.is_dir():
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
     rec, base_space = advise_phase.advise(profile, opts.rules_config)
+    volumes = source.volumes is not None
+    if opts.batch_size is None:
+        opts = dataclasses.replace(opts, batch_size=BATCH_SIZE_VOLUMES if volumes else BATCH_SIZE_TILES)
     size_switch = None
-    if size is None and crop is None:
+    choice = resolve_device(opts.device, threads=opts.threads)
+    if size is None and crop is None and not volumes:
         multiple = spec.side_multiple or advise_phase.SIDE_MULTIPLE
-        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple)
+        cap = advise_phase.CPU_MAX_SWITCH_SIZE if choice.name == "cpu" else None
+        size_switch = advise_phase.follow_size_advice(profile, rec, multiple=multiple, max_size=cap)
         if size_switch is not None:
             size, crop = size_switch["size"], size_switch["crop"]
             side = crop or size
             logger.warning("%s", size_switch["message"])
     size = size or advise_phase.DEFAULT_SIZE
-    choice = resolve_device(opts.device, threads=opts.threads)
+    # Checked against the data before the model's first forward pass: nothing here has trained or written.
+    if not volumes:  # a volume patch is padded up to, never refused by, a small case
+        check_crop(profile, crop)
+    if cmap is None:
+        check_class_values(profile)
+    readable = profile.files_read
+    if source.pairing is not None:
+        readable = min(readable, len(source.pairing.pairs))
+    check_fold_count(readable, opts.folds)  # an upper bound on the usable pairs; the decoded count: below
     num_classes = max(2, profile.num_classes)
+    out_channels = 1 if num_classes == 2 else num_classes
+    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
+    if volumes:  # decoded before the model check, which needs their patch
+        data, read, spec = _volume_data(source, spec, crop=crop, run_dir=run_dir, seed=opts.seed,
+                                        ignore_index=ignore_index, train_ignore=train_ignore,
+                                        max_pixels=opts.max_pixels, data_settings=data_settings)  # fmt: skip
+    else:
+
+        def read(p):
+            return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
+
+        option = f"--crop {crop}" if crop else f"--size {size}"
+        check_step_memory(
+            spec.factory, in_channels=source.channels, out_channels=out_channels, side=side,
+            batch=opts.batch_size, device=choice.name, option=option,
+        )  # fmt: skip
     model_info = check_model(
         spec,
         in_channels=source.channels,
-        out_channels=1 if num_classes == 2 else num_classes,
+        out_channels=out_channels,
         side=side,
         device=choice.name,
+        patch=data.patch if volumes else None,
     )
-
-    def read(p):
-        return read_mask(p, class_map=cmap, ignore_index=ignore_index, max_pixels=opts.max_pixels).labels
-
-    data_settings = {"class_map": cmap.digest() if cmap is not None else None}
     if source.in_memory is not None:
         data = train_data_from_memory(
             *source.in_memory, size=size, crop=crop, seed=opts.seed, ignore_index=train_ignore
         )
-    else:
+    elif not volumes:
         data = build_train_data(
             source.pairing.pairs,
             read_mask=read,
@@ -133,6 +170,7 @@ def plan(
             key_settings=data_settings,
             save=False,
         )
+    check_fold_count(tile_count(data), opts.folds)
     per_pass = math.ceil(len(data.train_images) / opts.batch_size)
     steps = opts.steps_per_epoch or max(MIN_STEPS_PER_EPOCH, per_pass)
     storage = opts.storage
@@ -160,6 +198,8 @@ def plan(
         "size_switch": size_switch,
         RECIPE_KEY: recipe.to_dict(),
     }
+    if volumes:
+        settings |= {"patch": list(data.patch), "spacing": "native"}
     objective_settings = {k: settings[k] for k in TuneOptions.objective_names()} | {
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         RECIPE_KEY: recipe.to_dict(),
@@ -195,6 +235,25 @@ def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, n
         storage_label,
     )
     return LEGACY_RECIPE
+def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignore, max_pixels, data_settings):
+    """The search split of 3-D cases, the label reader and the model spec that builds the 3-D network."""
+    from lossadvisor.io import read_volume
+
+    def read(p):
+        return read_volume(p, ignore_index=ignore_index, max_voxels=max_pixels).labels
+
+    data = build_volume_train_data(
+        list(source.volumes.pairs), read_label=read, cache_dir=run_dir / runfolder.CACHE_DIR,
+        fingerprint=source.profile.fingerprint, crop=crop, patch=profiled_patch(source.profile), seed=seed,
+        ignore_index=train_ignore, key_settings=data_settings, save=False,
+    )  # fmt: skip
+    return data, read, for_volumes(spec)
+
+
+def profiled_patch(profile) -> tuple[int, ...] | None:
+    """The training patch the profile measured its empty-patch shares at (volumes), so both agree."""
+    volume = getattr(profile, "volume", None)
+    return tuple(volume.patch_size) if volume is not None else None
 
 
 def refuse_mismatch(tc: TuneContext) -> None:

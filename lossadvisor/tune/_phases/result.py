@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from lossadvisor import runfolder
+from lossadvisor._run_records import ModelUsed, Timings
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune._phases.confirmation import Confirmed
 from lossadvisor.tune._phases.search import Searched
@@ -54,7 +55,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
         tc.run_dir, study, ranking=ranking, verdict=verdict, diagnostics=diagnostics,
         records=confirm_records, rec=live.rec, training=training, search=search_info, ctx=live.run,
         contexts=confirmed.contexts, finalist_trials={f.entry: f.search_trial for f in picks},
-        model=tc.model_info.to_dict(),
+        model=ModelUsed(name=tc.model_info.name, parameters=tc.model_info.parameters),
     )  # fmt: skip
     live.clock["end"] = time.monotonic()
     live.record.finish("complete", trials=counted_trials(study), timings=timings(live.run, live.clock))
@@ -62,7 +63,7 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     return result_path
 
 
-def timings(ctx: RunContext, clock: dict) -> dict:
+def timings(ctx: RunContext, clock: dict) -> Timings:
     """Training throughput, and the wall time of each phase (search, confirmation, the rest; the report is
     built after run.json is written, so its few seconds are not counted)."""
     t = ctx.timings
@@ -80,10 +81,10 @@ def timings(ctx: RunContext, clock: dict) -> dict:
         "write_s": span("confirmation", "end"),
         "total_s": total,
     }
-    return {
-        "train_s": round(t["train_s"], 2),
-        "data_share": t["data_s"] / t["train_s"] if t["train_s"] else None,
-        "images_per_s": t["images"] / t["train_s"] if t["train_s"] else None,
-        "runs": t["runs"],
-        "phases": phases,
-    }
+    return Timings(
+        train_s=round(t["train_s"], 2),
+        data_share=t["data_s"] / t["train_s"] if t["train_s"] else None,
+        images_per_s=t["images"] / t["train_s"] if t["train_s"] else None,
+        runs=t["runs"],
+        phases=phases,
+    )

@@ -6,13 +6,12 @@ Finished trials, tests and runs are read back from the study, so a re-run contin
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from lossadvisor import runfolder
-from lossadvisor._atomic import write_json
+from lossadvisor._run_records import LRRangeTest, LRRangeTests
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune.outputs import write_tables
 from lossadvisor.tune.search import (
@@ -40,7 +39,9 @@ class Searched:
     lr_note: str | None  # how the equal learning-rate range was chosen
 
 
-def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path) -> list[dict]:
+def lr_range_tests(
+    session: Session, space: SearchSpace, ctx: RunContext, run_dir: Path
+) -> tuple[LRRangeTest, ...]:
     """Plain CE and plain Dice LR range tests: units of the study's task queue, run once per study.
 
     Every worker needs them (they set the search's learning-rate range): it runs the tests no other worker
@@ -71,13 +72,14 @@ def lr_range_tests(session: Session, space: SearchSpace, ctx: RunContext, run_di
         session.tasks.ensure(units)
         stored = session.tasks.run(units, work)
         results = [stored[key] for key in units]
-    write_json(run_dir / runfolder.LR_RANGE_TEST_JSON, {"tests": results})
-    return results
+    tests = tuple(LRRangeTest.from_dict(r) for r in results)  # as the study stored them
+    LRRangeTests(tests=tests).save(run_dir / runfolder.LR_RANGE_TEST_JSON)
+    return tests
 
 
-def searched_space(base_space: SearchSpace, lr_results: list[dict]) -> Searched:
+def searched_space(base_space: SearchSpace, lr_results: tuple[LRRangeTest, ...]) -> Searched:
     """The search space with one learning-rate range for every loss, from the LR range tests' suggestions."""
-    suggestions = {r["loss"]: r["suggested_lr"] for r in lr_results if r.get("suggested_lr")}
+    suggestions = {r.loss: r.suggested_lr for r in lr_results if r.suggested_lr}
     entries, lr_note = equal_lr_ranges(list(base_space.entries.values()), suggestions.values())
     return Searched(SearchSpace(entries, starting_points=base_space.starting_points), suggestions, lr_note)
 
@@ -88,11 +90,11 @@ def restore(tc: TuneContext, live: Live) -> Searched:
     For re-running a later phase alone on a finished folder.
     """
     path = tc.run_dir / runfolder.LR_RANGE_TEST_JSON
-    tests = json.loads(path.read_text(encoding="utf-8"))["tests"] if path.is_file() else []
+    tests = LRRangeTests.load(path).tests if path.is_file() else ()
     return searched_space(live.base_space, tests)
 
 
-def search(tc: TuneContext, live: Live, lr_results: list[dict]) -> Searched:
+def search(tc: TuneContext, live: Live, lr_results: tuple[LRRangeTest, ...]) -> Searched:
     """Run this worker's share of the ``n_trials`` search trials, then wait for the other workers' ones."""
     import optuna
 

@@ -1,9 +1,4 @@
-"""The confirmation of the finalists on paired k-fold runs (``<name>:confirm`` study) and the verdict
-maths over them.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""The finalists' paired k-fold confirmation (``<name>:confirm``) and the verdict over it."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
+from lossadvisor.tune._signals import deferred_interrupts
 from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
 from lossadvisor.tune.search import BASELINE_LOSS, SearchSpace
 from lossadvisor.tune.study import INTERRUPTED, NOT_COUNTED
@@ -179,7 +180,7 @@ def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[li
     """Counts of a failed run: nothing predicted (IoU 0 wherever there is foreground)."""
     from lossadvisor.tune.training import image_counts
 
-    empty = np.zeros(data.val_masks.shape, dtype=np.int64)
+    empty = [np.zeros(m.shape, dtype=np.int64) for m in data.val_masks]  # tiles, or volumes of any shape
     counts = image_counts(empty, data.val_masks, num_classes=max(num_classes, 2), ignore_index=ignore_index)
     counts[:, 0] = 0
     counts[:, 1] = 0
@@ -211,44 +212,70 @@ def run_units(
     by_entry = {f.entry: f for f in finalists}
     ran = 0
     while take is not None or cstudy.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        trial = cstudy.ask() if take is None else take()
-        if trial is None:
-            break
-        key = trial.user_attrs.get(UNIT_ATTR)
-        entry = trial.user_attrs.get("entry")
-        if key is None or entry not in by_entry:  # another worker took the last unit, or a stale finalist
+        trial = None
+        try:  # from the claim to the verdict on it, an interrupt anywhere marks the unit failed
+            with deferred_interrupts():  # claimed and tagged together, or not at all
+                trial = cstudy.ask() if take is None else take()
+            if trial is None:
+                break
+            if _run_unit(cstudy, trial, by_entry, contexts, base_seed=base_seed, beat=beat):
+                ran += 1
+                if on_run is not None:
+                    on_run()
+        except BaseException as exc:
+            if trial is not None:
+                with deferred_interrupts():
+                    _fail_if_running(cstudy, trial, exc)
+            raise
+    return ran
+
+
+def _run_unit(cstudy, trial, by_entry, contexts, *, base_seed: int, beat) -> bool:
+    """Train one claimed unit and store its record; False when the trial is no unit of these finalists."""
+    from optuna.trial import TrialState
+
+    key = trial.user_attrs.get(UNIT_ATTR)
+    entry = trial.user_attrs.get("entry")
+    if key is None or entry not in by_entry:  # another worker took the last unit, or a stale finalist
+        with deferred_interrupts():
             trial.set_user_attr("fail_reason", "no confirmation unit for this run")
             cstudy.tell(trial, state=TrialState.FAIL)
-            continue
-        fold, seed = int(trial.user_attrs["fold"]), int(trial.user_attrs["seed"])
-        ctx = contexts[fold]
-        finalist = by_entry[entry]
-        try:
-            with beat(trial._trial_id) if beat is not None else contextlib.nullcontext():
-                outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
-        except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", INTERRUPTED)
-            cstudy.tell(trial, state=TrialState.FAIL)
-            raise
-        summary = outcome_summary(outcome)
-        if outcome.failed or outcome.image_counts is None:
-            names, counts = _failed_counts(ctx.data, ctx.num_classes, ctx.ignore_index)
-        else:
-            names, counts = _tile_counts(outcome.image_counts, ctx.data.val_names)
-        record = {
-            "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "fold": fold,
-            "seed": seed, "loss": finalist.config.loss, "lr": finalist.config.lr,
-            "params": jsonable_params(finalist.config.params), **summary,
-            "epochs": [asdict(r) for r in outcome.epochs],
-        }  # fmt: skip
+        return False
+    fold, seed = int(trial.user_attrs["fold"]), int(trial.user_attrs["seed"])
+    ctx = contexts[fold]
+    finalist = by_entry[entry]
+    with beat(trial._trial_id) if beat is not None else contextlib.nullcontext():
+        outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
+    summary = outcome_summary(outcome)
+    if outcome.failed or outcome.image_counts is None:
+        names, counts = _failed_counts(ctx.data, ctx.num_classes, ctx.ignore_index)
+    else:
+        names, counts = _tile_counts(outcome.image_counts, ctx.data.val_names)
+    record = {
+        "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "fold": fold,
+        "seed": seed, "loss": finalist.config.loss, "lr": finalist.config.lr,
+        "params": jsonable_params(finalist.config.params), **summary,
+        "epochs": [asdict(r) for r in outcome.epochs],
+    }  # fmt: skip
+    value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
+    with deferred_interrupts():  # the record and COMPLETE together: never a complete unit without its record
         trial.set_user_attr(RECORD_ATTR, record)
         trial.set_user_attr(COUNTS_ATTR, {"tiles": names, "counts": counts.tolist()})
-        value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
         cstudy.tell(trial, value)
-        ran += 1
-        if on_run is not None:
-            on_run()
-    return ran
+    return True
+
+
+def _fail_if_running(cstudy, trial, exc: BaseException) -> None:
+    """Mark a unit this worker claimed failed ("interrupted", so a resume redoes it) unless it finished."""
+    from optuna.trial import TrialState
+
+    storage = cstudy._storage
+    if storage.get_trial(trial._trial_id).state != TrialState.RUNNING:
+        return
+    storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
+    if not isinstance(exc, KeyboardInterrupt):
+        storage.set_trial_user_attr(trial._trial_id, "error", f"{type(exc).__name__}: {exc}"[:500])
+    storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
 
 
 def collect(cstudy, finalists: Sequence[Finalist]) -> tuple[list[dict], list[FinalistRuns], list[dict]]:

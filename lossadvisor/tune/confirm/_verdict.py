@@ -157,6 +157,22 @@ def simplicity_rank(loss: str) -> int:
     return SIMPLICITY_ORDER.index(loss) if loss in SIMPLICITY_ORDER else len(SIMPLICITY_ORDER)
 
 
+def _single_explanation(winner, finalists) -> str:
+    """Why only one loss has confirmation runs, saying only what is known: other finalists whose runs did
+    not finish, or no other finalist at all (the search brought no other loss: none tried, or none of its
+    trials finished)."""
+    others = [f.loss for f in finalists if f.entry != winner.entry]
+    if others:
+        return (
+            f"Only {winner.loss} has finished confirmation runs ({', '.join(others)} has none), so nothing "
+            "was compared."
+        )
+    return (
+        f"Only {winner.loss} reached the confirmation: the search brought no other loss to it (none was "
+        "tried, or none of its trials finished; see trials.csv), so nothing was compared."
+    )
+
+
 def decide(
     finalists: Sequence[FinalistRuns], *, margin: float = DEFAULT_MARGIN, seed: int = 0,
     replicates: int = BOOTSTRAP_REPLICATES,
@@ -183,8 +199,7 @@ def decide(
         return Verdict(
             kind="single", winner=winner.entry, recommended=winner.entry, tied=(winner.entry,),
             comparisons=(), margin=margin, order=_order(finalists),
-            explanation=f"Only {winner.loss} has confirmation runs (the other losses' search trials all "
-            "failed or were pruned), so nothing was compared.",
+            explanation=_single_explanation(winner, finalists),
         )  # fmt: skip
     comparisons = tuple(
         paired_comparison(winner, other, seed=seed + i, replicates=replicates, margin=margin)

@@ -1,9 +1,4 @@
-"""The training data of a study: images paired with masks (folders paired by stem, or an in-memory
-``Dataset`` / array pair), the stratified split and folds, and the decoded cache the trials read.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""The training data of a study: image/mask pairs (folders by stem, or in memory), split, folds, cache."""
 
 from __future__ import annotations
 
@@ -17,7 +12,9 @@ from lossadvisor.tune.data._cache import (
 )
 from lossadvisor.tune.data._data import load_source
 from lossadvisor.tune.data._pairing import Pairing, pair_files, read_image
-from lossadvisor.tune.data._split import DEFAULT_FOLDS, stratified_split
+from lossadvisor.tune.data._preflight import check_class_values, check_crop, tile_count
+from lossadvisor.tune.data._split import DEFAULT_FOLDS, check_fold_count, stratified_split
+from lossadvisor.tune.data._volumes import build_volume_fold_data, build_volume_train_data
 
 __all__ = [
     "DEFAULT_FOLDS",
@@ -25,11 +22,17 @@ __all__ = [
     "TrainData",
     "build_fold_data",
     "build_train_data",
+    "build_volume_fold_data",
+    "build_volume_train_data",
+    "check_class_values",
+    "check_crop",
+    "check_fold_count",
     "fold_data_from_memory",
     "load_source",
     "pair_files",
     "read_image",
     "save_cache",
     "stratified_split",
+    "tile_count",
     "train_data_from_memory",
 ]

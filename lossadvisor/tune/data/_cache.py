@@ -63,11 +63,21 @@ class TrainData:
     skipped: list[str] = field(default_factory=list)  # "path: reason" of every pair that could not be read
     cache_path: Path | None = None
     loaded_from_cache: bool = False
+    # volumes (mode "volume", lossadvisor.tune.data._volumes): the (D, H, W) training patch, and the voxel
+    # size in mm of each validation volume; images and masks are then lists of whole volumes
+    patch: tuple[int, ...] | None = None
+    val_spacing: list[tuple[float, ...]] | None = None
 
     @property
     def channels(self) -> int:
-        """Image channels the model gets (3 for image files; any number for in-memory data)."""
-        return int(self.val_images.shape[-1])
+        """Image channels the model gets (3 for image files; any number for in-memory data and volumes)."""
+        first = self.val_images[0] if isinstance(self.val_images, list) else self.val_images
+        return int(first.shape[-1])
+
+    @property
+    def spatial_dims(self) -> int:
+        """2 for images, 3 for volumes."""
+        return 3 if self.patch is not None else 2
 
 
 def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
@@ -83,6 +93,8 @@ def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
 def _resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     import cv2
 
+    if image.shape[:2] == (size, size) and mask.shape == (size, size):  # already at the training size
+        return (image if image.ndim == 3 else image[:, :, None]), mask.astype(np.int16)
     img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
     if img.ndim == 2:  # OpenCV drops a single channel
         img = img[:, :, None]
@@ -101,8 +113,23 @@ def _grid_windows(height: int, width: int, crop: int) -> list[tuple[int, int]]:
     return [(y, x) for y in ys for x in xs]
 
 
-def _decode(pairs: list[Pair], read_mask: MaskReader) -> tuple[list, list, list, list[str]]:
-    images, masks, kept, skipped = [], [], [], []
+@dataclass
+class _Decoded:
+    """The readable pairs, each tile already at the training size in resize mode (so at most one raw tile is
+    held at a time), with what the split and the scale need from the raw masks."""
+
+    images: list[np.ndarray]
+    masks: list[np.ndarray]
+    names: list[str]
+    skipped: list[str]
+    fractions: np.ndarray  # foreground fraction of each raw mask (the stratification)
+    native_side: float  # median longest side of the raw masks (the resize scale)
+
+
+def _decode(
+    pairs: list[Pair], read_mask: MaskReader, *, mode: str, side: int, ignore_index: int | None
+) -> _Decoded:
+    images, masks, names, skipped, fractions, sides = [], [], [], [], [], []
     for pair in pairs:
         try:
             image = read_image(pair.image)
@@ -116,12 +143,17 @@ def _decode(pairs: list[Pair], read_mask: MaskReader) -> tuple[list, list, list,
                 f"{mask.shape[0]}x{mask.shape[1]}; they must match pixel for pixel"
             )
             continue
+        fractions.append(_foreground_fraction(mask, ignore_index))
+        sides.append(max(mask.shape))
+        if mode == "resize":  # keep what training needs, not the raw tile (memory grows with the tiles)
+            image, mask = _resize(image, mask, side)
         images.append(image)
         masks.append(mask.astype(np.int16))
-        kept.append(pair)
+        names.append(pair.stem)
     for line in skipped:
         logger.warning("Skipped %s", line)
-    return images, masks, kept, skipped
+    native = float(np.median(sides)) if sides else 0.0
+    return _Decoded(images, masks, names, skipped, np.array(fractions), native)
 
 
 def _foreground_fraction(mask: np.ndarray, ignore_index: int | None) -> float:
@@ -183,20 +215,22 @@ def build_train_data(
     if path.is_file():
         return _load(path)
 
-    images, masks, kept, skipped = _decode(pairs, read_mask)
-    if not images:
-        raise NoUsableDataError(f"None of the {len(pairs)} image/mask pairs could be read: {skipped[:3]}.")
-    frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
-    train_idx, val_idx = stratified_split(frac, val_fraction=val_fraction, seed=seed)
+    dec = _decode(pairs, read_mask, mode=mode, side=side, ignore_index=ignore_index)
+    if not dec.images:
+        raise NoUsableDataError(
+            f"None of the {len(pairs)} image/mask pairs could be read: {dec.skipped[:3]}."
+        )
+    train_idx, val_idx = stratified_split(dec.fractions, val_fraction=val_fraction, seed=seed)
     data = assemble(
-        images,
-        masks,
-        [p.stem for p in kept],
+        dec.images,
+        dec.masks,
+        dec.names,
         train_idx=list(train_idx),
         val_idx=list(val_idx),
         mode=mode,
         side=side,
-        skipped=skipped,
+        skipped=dec.skipped,
+        native_side=dec.native_side,
     )
     data.cache_path = path
     if save:
@@ -229,13 +263,17 @@ def build_fold_data(
     paths = [Path(cache_dir) / f"data_{key}_fold{i}.npz" for i in range(folds)]
     if all(p.is_file() for p in paths):
         return [_load(p) for p in paths]
-    images, masks, kept, skipped = _decode(pairs, read_mask)
-    if not images:
-        raise NoUsableDataError(f"None of the {len(pairs)} image/mask pairs could be read: {skipped[:3]}.")
+    dec = _decode(pairs, read_mask, mode=mode, side=side, ignore_index=ignore_index)
+    if not dec.images:
+        raise NoUsableDataError(
+            f"None of the {len(pairs)} image/mask pairs could be read: {dec.skipped[:3]}."
+        )
     out = []
-    names = [p.stem for p in kept]
-    for path, data in zip(paths, _folds(images, masks, names, skipped, folds, seed, mode, side, ignore_index),
-                          strict=True):  # fmt: skip
+    built = _folds(
+        dec.images, dec.masks, dec.names, dec.skipped, folds, seed, mode, side, ignore_index,
+        fractions=dec.fractions, native_side=dec.native_side,
+    )  # fmt: skip
+    for path, data in zip(paths, built, strict=True):
         data.cache_path = path
         save_cache(data)
         out.append(data)
@@ -269,13 +307,17 @@ def fold_data_from_memory(
     return _folds(images, masks, names, skipped, folds, seed, mode, int(crop or size), ignore_index)
 
 
-def _folds(images, masks, names, skipped, folds, seed, mode, side, ignore_index) -> list[TrainData]:
-    frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
+def _folds(
+    images, masks, names, skipped, folds, seed, mode, side, ignore_index, *, fractions=None, native_side=None
+) -> list[TrainData]:
+    if fractions is None:
+        fractions = np.array([_foreground_fraction(m, ignore_index) for m in masks])
     return [
         assemble(
-            images, masks, names, train_idx=list(t), val_idx=list(v), mode=mode, side=side, skipped=skipped
-        )
-        for t, v in stratified_folds(frac, folds=folds, seed=seed)
+            images, masks, names, train_idx=list(t), val_idx=list(v), mode=mode, side=side, skipped=skipped,
+            native_side=native_side,
+        )  # fmt: skip
+        for t, v in stratified_folds(fractions, folds=folds, seed=seed)
     ]
 
 
@@ -332,9 +374,14 @@ def assemble(
     mode: str,
     side: int,
     skipped: list[str],
+    native_side: float | None = None,
 ) -> TrainData:
-    """Resize (or window, in crop mode) decoded tiles into the training and validation arrays."""
-    native_side = float(np.median([max(m.shape) for m in masks]))
+    """Resize (or window, in crop mode) decoded tiles into the training and validation arrays.
+
+    ``native_side``: the median longest side of the raw tiles, when ``masks`` were already resized.
+    """
+    if native_side is None:
+        native_side = float(np.median([max(m.shape) for m in masks]))
     if mode == "crop":
         too_small = [names[i] for i, m in enumerate(masks) if min(m.shape) < side]
         if too_small:
@@ -359,8 +406,7 @@ def assemble(
         val_masks = [resized[i][1] for i in val_idx]
         val_names = [names[i] for i in val_idx]
         scale = side / native_side
-    channels = train_images[0].shape[-1]
-    pixels = np.concatenate([img.reshape(-1, channels) for img in train_images]).astype(np.float64)
+    mean, std = _channel_stats(train_images)
     return TrainData(
         train_images=train_images,
         train_masks=train_masks,
@@ -368,8 +414,8 @@ def assemble(
         val_masks=np.stack(val_masks),
         train_names=[names[i] for i in train_idx],
         val_names=val_names,
-        mean=pixels.mean(axis=0),
-        std=np.maximum(pixels.std(axis=0), _MIN_STD.get(train_images[0].dtype.kind, 1.0)),
+        mean=mean,
+        std=np.maximum(std, _MIN_STD.get(train_images[0].dtype.kind, 1.0)),
         scale=float(scale),
         mode=mode,
         side=side,
@@ -377,8 +423,31 @@ def assemble(
     )
 
 
+def _channel_stats(images: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation over all pixels, tile by tile (float64 sums), never one
+    float64 copy of the whole set (8x the uint8 images: native-resolution crop mode held gigabytes)."""
+    channels = images[0].shape[-1]
+    total = np.zeros(channels)
+    count = 0
+    for img in images:
+        flat = img.reshape(-1, channels)
+        total += flat.sum(axis=0, dtype=np.float64)
+        count += flat.shape[0]
+    mean = total / count
+    squares = np.zeros(channels)
+    for img in images:
+        centred = img.reshape(-1, channels).astype(np.float64) - mean
+        squares += np.einsum("ij,ij->j", centred, centred)
+    return mean, np.sqrt(squares / count)
+
+
 def save_cache(data: TrainData) -> None:
     """Write ``data`` to its ``cache_path`` unless it was read from there."""
+    if data.patch is not None:
+        from lossadvisor.tune.data._volumes import save_volume_cache
+
+        save_volume_cache(data)
+        return
     if data.cache_path is not None and not data.loaded_from_cache and not data.cache_path.is_file():
         _save(data, data.cache_path)
 

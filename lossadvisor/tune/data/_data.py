@@ -35,6 +35,7 @@ class DataSource:
     left_out: list[str] = field(default_factory=list)
     pairing: Pairing | None = None
     in_memory: tuple[InMemoryData, InMemoryData | None] | None = None
+    volumes: object | None = None  # lossadvisor.io.VolumePairs: 3-D cases (images and labels are volumes)
 
 
 def load_source(
@@ -84,9 +85,54 @@ def load_source(
     return _from_memory(train, val, out=out, side=side, class_map=class_map, ignore_index=ignore_index)
 
 
+def holds_volumes(masks) -> bool:
+    """The masks folder holds label volumes (NIfTI, 3-D .npy), recognised without a flag."""
+    from lossadvisor.io import is_volume_file, list_volumes
+
+    folder = Path(masks)
+    if not folder.is_dir():
+        return False
+    files = list_volumes(folder)
+    return bool(files) and is_volume_file(files[0])
+
+
+def _from_volume_folders(images, masks, *, class_map, ignore_index, progress, max_pixels) -> DataSource:
+    """3-D cases: image and label volumes paired by case name (nnU-Net and per-channel layouts included)."""
+    from lossadvisor._text import display_path
+    from lossadvisor.io import pair_volumes, read_volume_image
+    from lossadvisor.profile import profile_masks_detailed
+
+    pairs = pair_volumes(images, masks)
+    if not pairs.pairs:
+        raise ConfigError(
+            f"No image volume in {display_path(images)} pairs with a label volume in {display_path(masks)}: "
+            + "; ".join(f"{display_path(p)}: {why}" for p, why in pairs.problems[:3])
+        )
+    channels = read_volume_image(pairs.pairs[0].images).channels
+    profile, frame = profile_masks_detailed(
+        masks, class_map=class_map, ignore_index=ignore_index, workers=1, progress=progress,
+        max_pixels=max_pixels,
+    )  # fmt: skip
+    return DataSource(
+        profile=profile,
+        per_image=frame,
+        channels=channels,
+        images=images,
+        masks=masks,
+        description="volumes",
+        left_out=[f"{display_path(p)}: {why}" for p, why in pairs.problems],
+        volumes=pairs,
+    )
+
+
 def _from_folders(images, masks, *, side, class_map, ignore_index, progress, max_pixels) -> DataSource:
     from lossadvisor.profile import profile_masks_detailed
 
+    if holds_volumes(masks):
+        return _from_volume_folders(
+            images, masks, class_map=class_map, ignore_index=ignore_index, progress=progress,
+            max_pixels=max_pixels,
+        )  # fmt: skip
     pairing = pair_files(images, masks)
     # One profiling process: the profiler forks workers on Linux, and forking a process that holds torch's
     # thread pools can deadlock the child (seen here on a second tune() in one process). Profiling is a few

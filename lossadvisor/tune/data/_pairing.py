@@ -42,17 +42,22 @@ class Pairing:
     unpaired_images: list[str] = field(default_factory=list)
     unpaired_masks: list[str] = field(default_factory=list)
     ambiguous: list[str] = field(default_factory=list)  # "a.png, a.jpg" per stem with two files in one folder
+    unreadable: list[str] = field(default_factory=list)  # links that lead nowhere (a loop, a missing target)
 
     def problems(self) -> list[str]:
         """One line per file left out, for logs and ``run.json`` (names made printable)."""
         lines = [f"{p}: image without a mask of the same stem" for p in self.unpaired_images]
         lines += [f"{p}: mask without an image of the same stem" for p in self.unpaired_masks]
         lines += list(self.ambiguous)
+        lines += list(self.unreadable)
         return lines
 
 
-def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[str, Path], dict[str, list]]:
-    """Files by stem, and the stems held by several files (e.g. ``a.png`` and ``a.jpg``)."""
+def _by_stem(
+    folder: Path, suffixes: frozenset[str], what: str, unreadable: list[str] | None = None
+) -> tuple[dict[str, Path], dict[str, list]]:
+    """Files by stem, and the stems held by several files (e.g. ``a.png`` and ``a.jpg``); a link that leads
+    nowhere (a loop, a missing target) is listed in ``unreadable``, never dropped in silence."""
     if not folder.is_dir():
         raise DataError(
             f"The {what} folder {display_path(folder)} does not exist or is not a folder. Pass --{what} DIR "
@@ -60,11 +65,28 @@ def _by_stem(folder: Path, suffixes: frozenset[str], what: str) -> tuple[dict[st
         )
     groups: dict[str, list[Path]] = defaultdict(list)
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix.lower() in suffixes:
+        if path.suffix.lower() not in suffixes:
+            continue
+        if path.is_file():
             groups[path.stem].append(path)
+        elif path.is_symlink() and unreadable is not None:
+            unreadable.append(f"{display_path(path)}: {_dead_link(path)}; fix or remove the link")
     unique = {stem: paths[0] for stem, paths in groups.items() if len(paths) == 1}
     duplicates = {stem: paths for stem, paths in groups.items() if len(paths) > 1}
     return unique, duplicates
+
+
+def _dead_link(path: Path) -> str:
+    import errno
+    import os
+
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic-link loop (the link points back to itself)"
+        return f"a broken symbolic link to {display_path(os.readlink(path))}"
+    return "a link to something that is not a file"
 
 
 def _duplicate_line(stem: str, paths: list[Path], what: str, partner: Path | None) -> str:
@@ -94,8 +116,9 @@ def pair_files(images: str | Path, masks: str | Path) -> Pairing:
         DataError: A folder is missing.
         NoUsableDataError: No image has a mask.
     """
-    image_by_stem, dup_i = _by_stem(Path(images), IMAGE_SUFFIXES, "images")
-    mask_by_stem, dup_m = _by_stem(Path(masks), MASK_SUFFIXES, "masks")
+    unreadable: list[str] = []
+    image_by_stem, dup_i = _by_stem(Path(images), IMAGE_SUFFIXES, "images", unreadable)
+    mask_by_stem, dup_m = _by_stem(Path(masks), MASK_SUFFIXES, "masks", unreadable)
     common = sorted(set(image_by_stem) & set(mask_by_stem))
     # A file whose partner's stem is duplicated is reported with the duplicates, not as "without a partner".
     ambiguous = [_duplicate_line(s, p, "images", mask_by_stem.get(s)) for s, p in sorted(dup_i.items())]
@@ -106,6 +129,7 @@ def pair_files(images: str | Path, masks: str | Path) -> Pairing:
         pairs=[Pair(s, image_by_stem[s], mask_by_stem[s]) for s in common],
         unpaired_images=[display_path(image_by_stem[s]) for s in sorted(lonely_images)],
         unpaired_masks=[display_path(mask_by_stem[s]) for s in sorted(lonely_masks)],
+        unreadable=unreadable,
         ambiguous=ambiguous,
     )
     if not pairing.pairs:
@@ -179,4 +203,22 @@ def read_image(path: str | Path) -> np.ndarray:
         array = array[..., :3]
     if 0 in array.shape:
         raise DataError(f"Image {display_path(path)} is empty (shape {array.shape}).")
+    _refuse_non_finite(path, array)
     return np.ascontiguousarray(_to_uint8(array))
+
+
+def _refuse_non_finite(path: Path, array: np.ndarray) -> None:
+    """A float image with NaN or infinite pixels cannot be stretched to 0-255 (its min/max are NaN, and the
+    cast makes the whole tile black): the tile is skipped and listed, never trained on in silence."""
+    if array.dtype.kind != "f":
+        return
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    nan = int(np.isnan(array).sum())
+    inf = int(array.size - finite.sum()) - nan
+    found = " and ".join(f"{n} {what}" for n, what in ((nan, "NaN"), (inf, "infinite")) if n)
+    raise DataError(
+        f"Image {display_path(path)} holds {found} value(s) ({array.dtype}), which have no brightness; "
+        f"replace them (e.g. with np.nan_to_num) or leave the file out. The tile was skipped."
+    )

@@ -90,6 +90,20 @@ def stratified_split(
 DEFAULT_FOLDS = 3
 
 
+def check_fold_count(pairs: int, folds: int) -> None:
+    """Refuse ``folds`` that ``pairs`` image/mask pairs cannot fill (tune checks it in its plan phase, before
+    anything trains or the study stores the setting; :func:`stratified_folds` by the same rule)."""
+    if not isinstance(folds, int) or folds < 2:
+        raise ConfigError(f"The 'folds' option must be an integer >= 2; got {folds!r}.")
+    if pairs < folds * MIN_VAL_IMAGES:
+        most = pairs // MIN_VAL_IMAGES
+        fewer = f"--folds {most} or fewer" if most >= 2 else "more images"
+        raise ConfigError(
+            f"{folds}-fold confirmation needs at least {folds * MIN_VAL_IMAGES} image/mask pairs "
+            f"({MIN_VAL_IMAGES} per fold); got {pairs}. Use {fewer} or add images. Nothing was written."
+        )
+
+
 def stratified_folds(
     foreground_fraction: np.ndarray, *, folds: int = DEFAULT_FOLDS, seed: int = 0
 ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -103,13 +117,7 @@ def stratified_folds(
     from sklearn.model_selection import KFold, StratifiedKFold
 
     n = len(foreground_fraction)
-    if not isinstance(folds, int) or folds < 2:
-        raise ConfigError(f"The 'folds' option must be an integer >= 2; got {folds!r}.")
-    if n < folds * MIN_VAL_IMAGES:
-        raise ConfigError(
-            f"{folds}-fold confirmation needs at least {folds * MIN_VAL_IMAGES} image/mask pairs "
-            f"({MIN_VAL_IMAGES} per fold); got {n}. Use fewer --folds or add images."
-        )
+    check_fold_count(n, folds)
     frac = np.asarray(foreground_fraction, dtype=float)
     indices = np.arange(n)
     candidates = [stratum_labels(frac, bins=b) for b in range(FOREGROUND_BINS, 0, -1)]

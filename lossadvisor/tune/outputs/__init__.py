@@ -1,9 +1,4 @@
-"""What a run writes: the CSV tables, result.json, run.json, and the export of a study into a run
-folder.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""What a run writes: the CSV tables, result.json, run.json, and a shared study's export."""
 
 from __future__ import annotations
 

@@ -11,23 +11,31 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from lossadvisor import runfolder
 from lossadvisor._atomic import write_bytes
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune.confirm import collect, finalists_from_json
 from lossadvisor.tune.outputs._outputs import write_tables
 from lossadvisor.tune.search import ATTR_PREFIX as DIAGNOSTIC_PREFIX
-from lossadvisor.tune.study import PLAN_ATTR, SharedFiles, companion_name, open_storage, redact_url
+from lossadvisor.tune.study import (
+    PLAN_ATTR,
+    SharedFiles,
+    check_study_name,
+    companion_name,
+    open_storage,
+    redact_url,
+)
 
 logger = logging.getLogger(__name__)
 
 STORED_FILES = (
-    "profile.json",
-    "per_image.csv",
-    "recommendation.json",
-    "lr_range_test.json",
-    "result.json",
-    "samples.npz",
-    "run.json",
+    runfolder.PROFILE_JSON,
+    runfolder.PER_IMAGE_CSV,
+    runfolder.RECOMMENDATION_JSON,
+    runfolder.LR_RANGE_TEST_JSON,
+    runfolder.RESULT_JSON,
+    runfolder.SAMPLES_NPZ,
+    runfolder.RUN_JSON,
 )
 
 
@@ -50,7 +58,8 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     """
     import optuna
 
-    rdb = open_storage(storage)
+    check_study_name(study_name)
+    rdb = open_storage(storage, create=False)
     names = {s.study_name for s in optuna.get_all_study_summaries(rdb, include_best_trial=False)}
     if study_name not in names:
         studies = ", ".join(sorted(n for n in names if ":" not in n)) or "none"

@@ -276,7 +276,16 @@ def write_samples(
     masks: np.ndarray,
     predictions: dict[str, np.ndarray],
     labels: dict[str, str],
+    captions: list[str] | None = None,
 ) -> Path:
-    """samples.npz: validation tiles, their masks and the predictions of a few configurations."""
+    """samples.npz: validation tiles, their masks and the predictions of a few configurations.
+
+    ``captions`` name each row (volumes: the case, the slice and the lesion it passes through).
+    """
     arrays = {f"pred__{cid}": pred for cid, pred in predictions.items()}
-    return write_npz(path, images=images, masks=masks, labels=np.array(json.dumps(labels)), **arrays)
+    if captions is not None:
+        arrays["captions"] = np.array(json.dumps(captions))
+    return write_npz(
+        path, images=images, masks=masks, labels=np.array(json.dumps(labels)),
+        schema_version=np.array(runfolder.SAMPLES_VERSION), **arrays,
+    )  # fmt: skip

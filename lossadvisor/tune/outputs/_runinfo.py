@@ -5,6 +5,7 @@ The storage URL is always written redacted, so a PostgreSQL password never reach
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import platform
 import shlex
@@ -114,17 +115,15 @@ class RunRecord:
         )
         self.summary.save(self.path)
 
-    def finish(self, status: str, **extra) -> None:
-        """Record the end state ("complete", "interrupted" or "failed") and any extra facts."""
+    def finish(self, status: str, **facts) -> None:
+        """Record the end state ("complete", "interrupted" or "failed") and its facts: fields of
+        :class:`RunSummary` (``trials``, ``timings``, ``reason``, ``error``)."""
         end = datetime.now(timezone.utc)
-        # Extra facts (trials, timings, error) that RunSummary does not declare land in its ``extra``.
-        self.summary = RunSummary.from_dict(
-            {
-                **self.summary.to_dict(),
-                "status": status,
-                "finished": now_iso(),
-                "duration_s": round((end - self.started).total_seconds(), 2),
-                **extra,
-            }
+        self.summary = dataclasses.replace(
+            self.summary,
+            status=status,
+            finished=now_iso(),
+            duration_s=round((end - self.started).total_seconds(), 2),
+            **facts,
         )
         self.summary.save(self.path)

@@ -1,9 +1,4 @@
-"""The Optuna search: the search space built from a recommendation, the search trials and the diagnostic
-runs (each candidate with the learning rate of the LR range test).
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""The Optuna search: the space from the advice, the search trials and the diagnostic runs."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from lossadvisor._run_records import RankedConfig
 from lossadvisor.runfolder import COLLAPSE, is_collapse
 from lossadvisor.tune.search._space import SearchSpace
 from lossadvisor.tune.training import (
@@ -113,7 +114,7 @@ def _diagnostic_run(dc: DiagnosticConfig, seed: int, ctx: RunContext) -> dict:
     }
 
 
-def summarise(records: list[dict]) -> list[dict]:
+def summarise(records: list[dict]) -> tuple[RankedConfig, ...]:
     """One row per configuration: mean and spread of the final IoU, collapse rate, failures (failed = 0)."""
     rows = []
     for cid in dict.fromkeys(r["config_id"] for r in records):
@@ -121,17 +122,17 @@ def summarise(records: list[dict]) -> list[dict]:
         ious = np.array([0.0 if r["failed"] or r["val_iou"] is None else r["val_iou"] for r in runs])
         first = runs[0]
         rows.append(
-            {
-                "config_id": cid,
-                "label": first["label"],
-                "loss": first["loss"],
-                "lr": first["lr"],
-                "params": first["params"],
-                "runs": len(runs),
-                "mean_iou": float(ious.mean()),
-                "std_iou": float(ious.std(ddof=1)) if len(ious) > 1 else 0.0,
-                "collapse_rate": float(np.mean([r["failed"] or is_collapse(r.get(COLLAPSE)) for r in runs])),
-                "failures": int(sum(bool(r["failed"]) for r in runs)),
-            }
+            RankedConfig(
+                config_id=cid,
+                label=first["label"],
+                loss=first["loss"],
+                lr=first["lr"],
+                params=first["params"],
+                runs=len(runs),
+                mean_iou=float(ious.mean()),
+                std_iou=float(ious.std(ddof=1)) if len(ious) > 1 else 0.0,
+                collapse_rate=float(np.mean([r["failed"] or is_collapse(r.get(COLLAPSE)) for r in runs])),
+                failures=int(sum(bool(r["failed"]) for r in runs)),
+            )
         )
-    return rows
+    return tuple(rows)

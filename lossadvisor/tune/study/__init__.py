@@ -1,9 +1,4 @@
-"""Coordination of workers: Optuna storages and their locks, the study and its checks, the run folder's
-lock, the work queues workers claim units from, and the shared files between them.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""Coordination of workers: storages, locks, the study's checks and budget, work queues, shared files."""
 
 from __future__ import annotations
 
@@ -17,6 +12,7 @@ from lossadvisor.tune.study._study import (
     NOT_COUNTED,
     STUDY_DB,
     check_study,
+    check_study_name,
     companion_name,
     counted_trials,
     redone,
@@ -34,6 +30,7 @@ __all__ = [
     "Session",
     "SharedFiles",
     "check_study",
+    "check_study_name",
     "companion_name",
     "counted_trials",
     "stored_settings",

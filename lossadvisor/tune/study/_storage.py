@@ -26,6 +26,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from lossadvisor._text import display_path
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune.study._urls import driver_hint, driver_url, redact_url, scrub
 
@@ -131,6 +132,7 @@ def open_storage(
     label: str | None = None,
     heartbeat_s: int | None = None,
     on_stale: Callable | None = None,
+    create: bool = True,
 ):
     """An Optuna storage for ``url``; errors become a ConfigError without the password.
 
@@ -140,20 +142,31 @@ def open_storage(
         heartbeat_s: Seconds between heartbeats of a running trial (RDB storages); a trial silent for
             ``GRACE_HEARTBEATS`` heartbeats is failed by the next worker that looks, and ``on_stale`` runs.
         on_stale: ``(study, failed_trial)`` callback for such a trial (re-enqueue it).
+        create: False to read an existing storage only (``lossadvisor report --storage``): a SQLite or
+            journal file that does not exist is refused instead of being created empty.
     """
     import optuna
 
     kind = storage_kind(url)
     shown = label or redact_url(url)
+    file = _file_of(url)
+    if file is not None and not create and not file.is_file():
+        raise ConfigError(
+            f"The storage {shown} does not exist (no file {display_path(file)}); nothing was created. Pass "
+            f"the --storage the workers used."
+        )
+    if kind == "journal" and not journal_path(url).parent.is_dir():
+        raise ConfigError(
+            f"The folder of the journal storage {shown} does not exist; create it first (as SQLite needs "
+            f"its folder too), or name a journal file in an existing folder."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if kind == "journal":
                 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-                path = journal_path(url)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                return JournalStorage(JournalFileBackend(str(path)))
+                return JournalStorage(JournalFileBackend(str(journal_path(url))))
             kwargs = _rdb_kwargs(heartbeat_s, on_stale)
             if kind != "postgresql":
                 return with_retries(
@@ -166,6 +179,11 @@ def open_storage(
     except ConfigError:
         raise
     except Exception as exc:  # SQLAlchemy / driver errors have many types
+        if _disk_full(exc):
+            raise ConfigError(
+                f"Cannot write the Optuna storage {shown}: its disk is full. Free space on that disk (or "
+                f"pass --storage / --out on another one) and run the same command again."
+            ) from None
         detail = scrub(str(exc), url, shown).splitlines()[0] if str(exc) else type(exc).__name__
         hint = (
             "that the folder exists and is writable"
@@ -176,6 +194,20 @@ def open_storage(
             f"Cannot open the Optuna storage {shown}: {detail}. Check the URL, that the server is reachable "
             f"and {hint}."
         ) from None
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """A storage error that is a full disk (the OS's ENOSPC, or SQLite's and PostgreSQL's words for it)."""
+    import errno
+
+    while exc is not None:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        text = str(exc).lower()
+        if "disk is full" in text or "no space left" in text or "could not extend file" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _lock_key(name: str) -> int:

@@ -30,6 +30,33 @@ NOT_COUNTED = (INTERRUPTED, STALE_REASON)  # failures that do not use up the tri
 COMPANIONS = ("confirm", "tasks", "files")
 
 
+_COMPANION_ROLE = {"confirm": "confirmation runs", "tasks": "work queue", "files": "shared run files"}
+
+
+def check_study_name(name: str | None) -> None:
+    """Refuse a study name that is empty or names a companion study, before anything is read or written.
+
+    Raises:
+        ConfigError: The name is empty, or a ``:``-separated part after the first is one of
+            :data:`COMPANIONS`.
+    """
+    from lossadvisor._text import safe_text
+    from lossadvisor.errors import ConfigError
+
+    if name is None:
+        return
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(f"The study name (--study) must be a non-empty text; got {name!r}.")
+    reserved = [part for part in name.split(":")[1:] if part in COMPANIONS]
+    if reserved:
+        raise ConfigError(
+            f"The study name {safe_text(name)!r} (--study) has the part ':{reserved[0]}', which names the "
+            f"companion study where lossadvisor keeps a study's {_COMPANION_ROLE[reserved[0]]}; choose a "
+            f"name without ':confirm', ':tasks' or ':files' parts, e.g. {safe_text(name.split(':')[0])!r}. "
+            f"Nothing was written."
+        )
+
+
 def companion_name(study_name: str, kind: str) -> str:
     """The name of the companion study ``kind`` (one of :data:`COMPANIONS`) of ``study_name``.
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from lossadvisor.tune._signals import deferred_interrupts
 from lossadvisor.tune.study._storage import with_retries
 from lossadvisor.tune.study._study import INTERRUPTED, companion_name
 from lossadvisor.tune.study._workers import (
@@ -103,25 +104,38 @@ class TaskQueue:
             return None
         return t._trial_id, t.user_attrs[TASK_ATTR], t.user_attrs.get(SPEC_ATTR, {})
 
-    def _run_one(self, trial_id: int, key: str, spec: dict, work: Callable[[str, dict], dict]) -> None:
+    def _claim_and_run(self, keys, work: Callable[[str, dict], dict]) -> bool:
+        """Claim a waiting unit and do it; False when none waits. Interrupts are deferred while the unit is
+        claimed, stored or given back, and any interrupt in between gives it back: never a unit left RUNNING
+        by a live process that stopped working on it."""
         from optuna.trial import TrialState
 
         storage = self.study._storage
+        claimed = None
         try:
+            with deferred_interrupts():
+                claimed = self._claim(keys)
+            if claimed is None:
+                return False
+            trial_id, key, spec = claimed
             with heartbeat(storage, trial_id):
                 record = work(key, spec)
         except BaseException as exc:  # interrupted or broken: give the unit back so another worker does it
-            reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
-            storage.set_trial_user_attr(trial_id, "fail_reason", reason)
-            storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
-            requeue(self.study, storage.get_trial(trial_id))
+            if claimed is not None:
+                reason = INTERRUPTED if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+                with deferred_interrupts():
+                    storage.set_trial_user_attr(claimed[0], "fail_reason", reason)
+                    storage.set_trial_state_values(claimed[0], state=TrialState.FAIL)
+                    requeue(self.study, storage.get_trial(claimed[0]))
             raise
-        storage.set_trial_user_attr(trial_id, RECORD_ATTR, record)
         value = record.get("val_iou") if isinstance(record, dict) else None
-        storage.set_trial_state_values(
-            trial_id, state=TrialState.COMPLETE, values=[float(value) if value is not None else 0.0]
-        )
+        with deferred_interrupts():
+            storage.set_trial_user_attr(trial_id, RECORD_ATTR, record)
+            storage.set_trial_state_values(
+                trial_id, state=TrialState.COMPLETE, values=[float(value) if value is not None else 0.0]
+            )
         self.ran += 1
+        return True
 
     def run(
         self,
@@ -138,9 +152,7 @@ class TaskQueue:
         """
         keys = set(keys)
         while True:
-            claimed = self._claim(keys)
-            if claimed is not None:
-                self._run_one(*claimed, work)
+            if self._claim_and_run(keys, work):
                 if on_done is not None:
                     on_done()
                 continue

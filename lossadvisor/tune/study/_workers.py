@@ -74,10 +74,15 @@ def join(study, lock: Callable[[], contextlib.AbstractContextManager]) -> Worker
 def requeue(study, trial) -> None:
     """Put a failed trial back in the queue with the same parameters (and the same task, for tasks).
 
+    The parameters are the trial's fixed ones (an enqueued trial's, e.g. the default CE trial with its
+    learning rate) completed by what it had drawn before it died: ``trial.params`` alone holds only what was
+    suggested before the kill, so a trial killed early would come back with other parameters under the same
+    tag.
     Used as RDBStorage's stale-trial callback, so it runs once, in the worker that failed the trial.
     """
     keep = {k: v for k, v in trial.user_attrs.items() if k in REQUEUED_ATTRS}
-    study.enqueue_trial(dict(trial.params), user_attrs={**keep, RETRY_ATTR: trial.number})
+    fixed = trial.system_attrs.get("fixed_params") or {}
+    study.enqueue_trial({**trial.params, **fixed}, user_attrs={**keep, RETRY_ATTR: trial.number})
     logger.warning(
         "Trial %d of %s was left running by a worker that stopped; it is queued again.",
         trial.number,

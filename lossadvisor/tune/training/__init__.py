@@ -1,24 +1,23 @@
-"""One training run: the model (presets, ``MODULE:CALLABLE``, the compact U-Net), the device, batches,
-the training loop with its metrics, and the LR range test. torch is imported on first use only.
-
-The names below are what the rest of :mod:`lossadvisor.tune` may use; its private modules are
-imported from inside this package only (``tests/tune/test_tune_layers.py``).
-"""
+"""One training run: device, model (presets, the compact U-Net), batches, loop, metrics, LR range test."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from lossadvisor._lazy import lazy_names
 from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
 from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
+from lossadvisor.tune.training._memory import (
+    MemoryEstimate,
+    available_memory,
+    check_step_memory,
+    estimate_step_memory,
+)
 from lossadvisor.tune.training._metrics import (
     OBJECT_FOUND_OVERLAP,
     ObjectRecallTally,
     SegmentationTally,
     collapse_kind,
 )
-from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, resolve_model
+from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, for_volumes, resolve_model
 from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, LEGACY_RECIPE, TrainingRecipe
 from lossadvisor.tune.training._run import (
     Configuration,
@@ -36,25 +35,17 @@ from lossadvisor.tune.training._train import (
     image_counts,
     train_trial,
 )
+from lossadvisor.tune.training._volume_batches import sample_views, stack_slices
 
 # Public names that need torch, and the private module that defines each.
 _LAZY = {
     "CompactUNet": "_unet",
+    "CompactUNet3d": "_unet",
     "count_parameters": "_unet",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
-
+__getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = [
     "Configuration",
@@ -64,6 +55,7 @@ __all__ = [
     "EpochRecord",
     "LEGACY_RECIPE",
     "LRRangeResult",
+    "MemoryEstimate",
     "OBJECT_FOUND_OVERLAP",
     "ObjectRecallTally",
     "RunContext",
@@ -72,17 +64,23 @@ __all__ = [
     "TrainingRecipe",
     "TrialOutcome",
     "WEIGHT_DECAY",
+    "available_memory",
+    "check_step_memory",
+    "estimate_step_memory",
     "check_model",
     "choose_threads",
     "collapse_kind",
     "config_id",
     "describe",
+    "for_volumes",
     "image_counts",
     "jsonable_params",
     "lr_range_test",
     "outcome_summary",
     "resolve_device",
     "resolve_model",
+    "sample_views",
+    "stack_slices",
     "train_trial",
     *_LAZY,
 ]

@@ -112,8 +112,54 @@ class BatchSource:
         y = torch.from_numpy(np.ascontiguousarray(masks).astype(np.int64)).to(self.device)
         return self.normalise(images), y
 
+    def predictions(self, model, autocast) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        """Per validation batch: ``(predicted classes, masks, spacings)`` (no spacing for tiles: ``None``)."""
+        import torch
+
+        from lossadvisor.tune.training._train import predict_classes
+
+        with torch.no_grad():
+            for x, masks in self.val_batches():
+                with autocast():
+                    logits = model(x)
+                yield predict_classes(logits.float()), masks, [None] * len(masks)
+
+    def predict_samples(self, model, indices: list[int], autocast) -> np.ndarray:
+        """Predicted classes ``(n, S, S)`` int16 of the validation tiles ``indices``."""
+        import torch
+
+        from lossadvisor.tune.training._train import predict_classes
+
+        with torch.no_grad(), autocast():
+            logits = model(self.normalise(self.data.val_images[indices]))
+        return predict_classes(logits.float()).astype(np.int16)
+
     def val_batches(self, batch_size: int = 16) -> Iterator[tuple[object, np.ndarray]]:
         """Validation batches in order: ``(x tensor, masks ndarray)``."""
         for start in range(0, len(self.data.val_images), batch_size):
             stop = start + batch_size
             yield self.normalise(self.data.val_images[start:stop]), self.data.val_masks[start:stop]
+
+
+def make_batch_source(
+    data: TrainData,
+    *,
+    batch_size: int,
+    device: str,
+    rng: np.random.Generator,
+    augment: bool = True,
+    ignore_index: int | None = None,
+    foreground_share: float = 0.0,
+):
+    """The batch source of ``data``: :class:`BatchSource` for tiles (``foreground_share`` of the crops centred
+    on foreground in crop mode), the patch source for volumes."""
+    if data.patch is not None:
+        from lossadvisor.tune.training._volume_batches import VolumeBatchSource
+
+        return VolumeBatchSource(
+            data, batch_size=batch_size, device=device, rng=rng, augment=augment, ignore_index=ignore_index
+        )
+    return BatchSource(
+        data, batch_size=batch_size, device=device, rng=rng, augment=augment,
+        foreground_share=foreground_share, ignore_index=ignore_index,
+    )  # fmt: skip

@@ -1,6 +1,6 @@
 """Where a trial runs: the device, its autocast precision, CPU threads, and seeding.
 
-Threads are chosen deliberately (DESIGN.md, measured on 2 cores): torch with 2 threads slowed 25-40x when
+Threads are chosen deliberately (measured on 2 cores): torch with 2 threads slowed 25-40x when
 another process kept one core busy, while one thread per process stayed steady. So a single tuning process
 takes every core only when the machine is otherwise idle; as soon as the 1-minute load average shows other
 work, it takes only the cores left free (at least one). Tests and parallel workers pass ``threads=1``.

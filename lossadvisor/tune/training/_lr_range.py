@@ -6,7 +6,7 @@ debiased exponential moving average (beta 0.98), stops once the smoothed loss ex
 suggests the 'valley' (its default since fastai 2.5: two thirds down the longest descending stretch) or the
 'steep' point (the steepest descent).
 
-Bounded losses break the test (DESIGN.md): Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
+Bounded losses break the test: Dice lives in [0, 1], so its smoothed loss barely moves, the 4x
 stop never fires and the suggestion says more about the sweep than about the data. The record marks such
 results ``suspect`` with a note; the tuner searches the learning rate instead of trusting them.
 """
@@ -14,13 +14,13 @@ results ``suspect`` with a note; the tuner searches the learning rate instead of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
+from lossadvisor._run_records import LRRangeTest
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE
 from lossadvisor.tune.data import TrainData
-from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._batches import make_batch_source
 from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 
 START_LR = 1e-7  # fastai's defaults
@@ -35,32 +35,7 @@ NO_STOP_NOTE = (
 )
 
 
-@dataclass
-class LRRangeResult:
-    """One loss's sweep (an entry of ``lr_range_test.json``)."""
-
-    loss: str
-    suggested_lr: float
-    method: str  # "valley"
-    steep_lr: float
-    lrs: list[float] = field(default_factory=list)
-    losses: list[float] = field(default_factory=list)  # smoothed, debiased
-    stopped_early: bool = False
-    suspect: bool = False
-    note: str = ""
-
-    def to_dict(self) -> dict:
-        return {
-            "loss": self.loss,
-            "suggested_lr": self.suggested_lr,
-            "method": self.method,
-            "steep_lr": self.steep_lr,
-            "lrs": self.lrs,
-            "losses": self.losses,
-            "stopped_early": self.stopped_early,
-            "suspect": self.suspect,
-            "note": self.note,
-        }
+LRRangeResult = LRRangeTest  # one loss's sweep: the record of an lr_range_test.json entry
 
 
 def valley(lrs: list[float], losses: list[float]) -> float:
@@ -127,16 +102,15 @@ def lr_range_test(
     """
     import torch
 
-    from lossadvisor.tune.training._train import WEIGHT_DECAY, _autocast_factory
-    from lossadvisor.tune.training._unet import CompactUNet
+    from lossadvisor.tune.training._train import WEIGHT_DECAY, _autocast_factory, default_model
 
     rng = seed_everything(seed)
     out_channels = 1 if num_classes == 2 else num_classes
-    model = (model_factory or (lambda c, k: CompactUNet(c, k)))(data.channels, out_channels)
+    model = (model_factory or default_model(data))(data.channels, out_channels)
     model = model.to(device.name).train()
     loss_fn = loss_factory(loss_name, dict(params or {}))
     optimiser = torch.optim.AdamW(model.parameters(), lr=START_LR, weight_decay=WEIGHT_DECAY)
-    source = BatchSource(data, batch_size=batch_size, device=device.name, rng=rng)
+    source = make_batch_source(data, batch_size=batch_size, device=device.name, rng=rng)
     autocast = _autocast_factory(device)
     ratio = (END_LR / START_LR) ** (1 / max(1, num_iterations - 1))
     lrs, smoothed = [], []
@@ -180,8 +154,8 @@ def lr_range_test(
         suggested_lr=valley(lrs_k, losses_k) if lrs_k else START_LR,
         method="valley",
         steep_lr=steep(lrs_k, losses_k) if lrs_k else START_LR,
-        lrs=lrs,
-        losses=smoothed,
+        lrs=tuple(lrs),
+        losses=tuple(smoothed),
         stopped_early=stopped,
         suspect=bool(notes),
         note=" ".join(notes),

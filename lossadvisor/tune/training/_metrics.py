@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossadvisor.profile._schema import SIZE_BUCKET_BOUNDS_PX
+from lossadvisor.runfolder import SIZE_BUCKET_BOUNDS_MM3
 
-# Collapse (DESIGN.md: "in the first epochs the model predicts all background, or all foreground").
+# Collapse: in the first epochs the model predicts all background, or all foreground.
 # Background collapse: the model predicts under 1% of the foreground pixels the labels hold.
 COLLAPSE_BACKGROUND_RATIO = 0.01
 # Foreground collapse: at least 95% of the validation pixels predicted foreground while the labels hold fewer.
@@ -101,17 +102,38 @@ def scaled_size_buckets(scale: float) -> tuple[tuple[str, float, float], ...]:
 
 @dataclass
 class ObjectRecallTally:
-    """Found / total ground-truth objects per size bucket, over the validation set."""
+    """Found / total ground-truth objects per size bucket, over the validation set.
+
+    Tiles are bucketed by area in pixels (scaled to the training resolution); volumes (``physical``) by
+    volume in mm³ (:data:`SIZE_BUCKET_BOUNDS_MM3`, objects labelled with 26-connectivity).
+    """
 
     scale: float = 1.0  # training resolution / native resolution
+    physical: bool = False  # volumes: buckets in mm³
 
     def __post_init__(self) -> None:
-        self.buckets = scaled_size_buckets(self.scale)
+        self.buckets = SIZE_BUCKET_BOUNDS_MM3 if self.physical else scaled_size_buckets(self.scale)
         self.found = {name: 0 for name, _, _ in self.buckets}
         self.total = {name: 0 for name, _, _ in self.buckets}
 
-    def add(self, pred: np.ndarray, target: np.ndarray, *, num_classes: int, connectivity: int = 8) -> None:
-        """Count the objects of one tile (2-D class-index arrays), for every foreground class."""
+    @classmethod
+    def for_data(cls, data) -> ObjectRecallTally:
+        """The tally of a :class:`~lossadvisor.tune.data.TrainData`: pixel buckets, or mm³ for volumes."""
+        return cls(scale=data.scale, physical=data.patch is not None)
+
+    def add(
+        self,
+        pred: np.ndarray,
+        target: np.ndarray,
+        *,
+        num_classes: int,
+        connectivity: int = 8,
+        spacing: tuple[float, ...] | None = None,
+    ) -> None:
+        """Count the objects of one tile (2-D) or volume (3-D, ``spacing`` in mm), for every class."""
+        if target.ndim == 3:
+            self._add_volume(pred, target, num_classes=num_classes, spacing=spacing or (1.0, 1.0, 1.0))
+            return
         import cv2
 
         for cls in range(1, num_classes):
@@ -131,6 +153,26 @@ class ObjectRecallTally:
                         self.total[name] += 1
                         self.found[name] += int(hits[label] >= OBJECT_FOUND_OVERLAP * area)
                         break
+
+    def _add_volume(
+        self, pred: np.ndarray, target: np.ndarray, *, num_classes: int, spacing: tuple[float, ...]
+    ) -> None:
+        from scipy import ndimage
+
+        voxel_mm3 = float(np.prod(spacing))
+        structure = np.ones((3, 3, 3), dtype=bool)  # 26-connectivity, the profile's default in 3-D
+        for cls in range(1, num_classes):
+            truth = target == cls
+            if not truth.any():
+                continue
+            labels, n = ndimage.label(truth, structure=structure)
+            voxels = np.bincount(labels.ravel(), minlength=n + 1)
+            hits = np.bincount(labels[(pred == cls) & truth], minlength=n + 1)
+            for label in range(1, n + 1):
+                volume = voxels[label] * voxel_mm3
+                name = next(name for name, lo, hi in self.buckets if lo <= volume < hi)
+                self.total[name] += 1
+                self.found[name] += int(hits[label] >= OBJECT_FOUND_OVERLAP * voxels[label])
 
     def recall(self) -> dict[str, float | None]:
         """Recall per bucket; None where the validation set has no object of that size."""

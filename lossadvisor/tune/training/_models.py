@@ -7,6 +7,10 @@ whose output is logits ``(N, C, H, W)``. Presets name models that install beside
 package's :class:`~lossadvisor.tune.CompactUNet`, the default), ``monai-unet`` and ``monai-segresnet``
 (``pip install 'lossadvisor[monai]'``).
 
+On volumes the presets are their 3-D versions, and a factory that takes a ``spatial_dims`` keyword (as MONAI's
+networks do) is called as ``build(in_channels, num_classes, spatial_dims=3)``; one without it is called as
+before and must return a 3-D network itself (:func:`for_volumes`).
+
 Every model is built and run once on a small batch by :func:`check_model` before the study starts, so an
 import error, a forward that raises or a wrong output shape is refused before anything is written, with the
 model's name, the input tried and what came out.
@@ -33,10 +37,10 @@ class ModelError(ConfigError):
     """A ``--model`` cannot be imported, built or run, or its output is not logits ``(N, C, H, W)``."""
 
 
-def _compact(in_channels: int, num_classes: int):
+def _compact(in_channels: int, num_classes: int, spatial_dims: int = 2):
     from lossadvisor.tune.training._unet import CompactUNet
 
-    return CompactUNet(in_channels, num_classes)
+    return CompactUNet(in_channels, num_classes, spatial_dims=spatial_dims)
 
 
 def _monai():
@@ -50,22 +54,24 @@ def _monai():
     return nets
 
 
-def _monai_unet(in_channels: int, num_classes: int):
-    """MONAI's residual ``UNet`` as its tutorials configure it in 2-D (widths 16-256, two residual units)."""
+def _monai_unet(in_channels: int, num_classes: int, spatial_dims: int = 2):
+    """MONAI's residual ``UNet`` as its tutorials configure it (widths 16-256, two residual units), 2-D or 3-D
+    (the 3-D spleen tutorial's network, with instance norm there as in MONAI's 3-D examples)."""
     return _monai().UNet(
-        spatial_dims=2,
+        spatial_dims=spatial_dims,
         in_channels=in_channels,
         out_channels=num_classes,
         channels=(16, 32, 64, 128, 256),
         strides=(2, 2, 2, 2),
         num_res_units=2,
+        norm="batch" if spatial_dims == 2 else "instance",
     )
 
 
-def _monai_segresnet(in_channels: int, num_classes: int):
-    """MONAI's ``SegResNet`` (Myronenko 2018) in 2-D with its default blocks and 16 initial filters."""
+def _monai_segresnet(in_channels: int, num_classes: int, spatial_dims: int = 2):
+    """MONAI's ``SegResNet`` (Myronenko 2018) with its default blocks and 16 initial filters, 2-D or 3-D."""
     return _monai().SegResNet(
-        spatial_dims=2, in_channels=in_channels, out_channels=num_classes, init_filters=16
+        spatial_dims=spatial_dims, in_channels=in_channels, out_channels=num_classes, init_filters=16
     )
 
 
@@ -199,7 +205,35 @@ def _import_module(spec: str, module_part: str):
         ) from None
 
 
-def check_model(spec: ModelSpec, *, in_channels: int, out_channels: int, side: int, device: str) -> ModelInfo:
+def for_volumes(spec: ModelSpec) -> ModelSpec:
+    """The spec whose factory builds the 3-D network: ``factory(c, k, spatial_dims=3)`` when it takes the
+    keyword (the presets, MONAI-style builders, ``**kwargs``), the factory itself otherwise."""
+    import functools
+    import inspect
+
+    try:
+        parameters = inspect.signature(spec.factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: no signature to read
+        return spec
+    takes = any(p.name == "spatial_dims" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+    if not takes:
+        return spec
+    return ModelSpec(
+        name=spec.name,
+        factory=functools.partial(spec.factory, spatial_dims=3),
+        side_multiple=spec.side_multiple,
+    )
+
+
+def check_model(
+    spec: ModelSpec,
+    *,
+    in_channels: int,
+    out_channels: int,
+    side: int,
+    device: str,
+    patch: tuple[int, ...] | None = None,
+) -> ModelInfo:
     """Build the model and run one small batch through it; refuse it unless it gives ``(N, C, H, W)`` logits.
 
     Run before the study starts, so a bad model costs a second, not a run folder full of failed trials.
@@ -210,14 +244,18 @@ def check_model(spec: ModelSpec, *, in_channels: int, out_channels: int, side: i
         out_channels: 1 for binary (sigmoid), the number of classes otherwise.
         side: Tile side the trials train on.
         device: Torch device name.
+        patch: Volumes: the ``(D, H, W)`` training patch, tried instead of ``side x side`` tiles (the output
+            must then be ``(N, C, D, H, W)``).
 
     Raises:
         ModelError: Building fails, the forward raises, or the output is not a tensor of the expected shape.
     """
     import torch
 
-    shape = (CHECK_BATCH, in_channels, side, side)
-    expected = (CHECK_BATCH, out_channels, side, side)
+    spatial = tuple(patch) if patch is not None else (side, side)
+    shape = (CHECK_BATCH, in_channels, *spatial)
+    expected = (CHECK_BATCH, out_channels, *spatial)
+    axes = "(N, C, D, H, W)" if patch is not None else "(N, C, H, W)"
     tried = f"input {tuple(shape)}"
     try:
         model = spec.factory(in_channels, out_channels)
@@ -240,7 +278,7 @@ def check_model(spec: ModelSpec, *, in_channels: int, out_channels: int, side: i
     except Exception as exc:
         hint = (
             f" This preset needs sides divisible by {spec.side_multiple}."
-            if spec.side_multiple and side % spec.side_multiple
+            if spec.side_multiple and any(s % spec.side_multiple for s in spatial)
             else ""
         )
         raise ModelError(
@@ -250,15 +288,17 @@ def check_model(spec: ModelSpec, *, in_channels: int, out_channels: int, side: i
     if not isinstance(out, torch.Tensor):
         raise ModelError(
             f"Model {spec.name!r}: on {tried} it returned a {type(out).__name__}; expected one tensor of "
-            f"logits {expected} (N, C, H, W). Wrap a model that returns a dict or tuple so forward returns "
+            f"logits {expected} {axes}. Wrap a model that returns a dict or tuple so forward returns "
             f"the logits only."
         )
     if tuple(out.shape) != expected:
         raise ModelError(
             f"Model {spec.name!r}: on {tried} it returned shape {tuple(out.shape)}; expected logits "
-            f"{expected} (N, C, H, W) with C = {out_channels} "
+            f"{expected} {axes} with C = {out_channels} "
             f"({'one sigmoid channel for binary masks' if out_channels == 1 else 'one channel per class'}) "
-            f"and the input's height and width."
+            f"and the input's {'depth, height and width' if patch is not None else 'height and width'}."
+            + (" For volumes, accept a spatial_dims keyword (called with 3) or build a 3-D network."
+               if patch is not None else "")
         )
     if not torch.is_floating_point(out):
         raise ModelError(

@@ -6,8 +6,8 @@ in :mod:`lossadvisor.tune.training._recipe`, chosen by :class:`TrialConfig`'s ``
 
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
-"epoch" here is ``steps_per_epoch`` steps between two validations (DESIGN.md measured 50 steps leaving every
-loss undertrained and 200 doing much better, whatever the dataset size).
+"epoch" here is ``steps_per_epoch`` steps between two validations (measured during development: 50 steps
+left every loss undertrained and 200 did much better, whatever the dataset size).
 
 A run that produces a non-finite loss or gradient, or runs out of memory, ends as failed with its reason
 instead of raising, so a study goes on.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lossadvisor.tune.data import TrainData
-from lossadvisor.tune.training._batches import BatchSource
+from lossadvisor.tune.training._batches import BatchSource, make_batch_source
 from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 from lossadvisor.tune.training._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
 from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, TrainingRecipe, WeightAverage, lr_factor
@@ -133,16 +133,13 @@ def evaluate(
     k = max(num_classes, 2)
     tally = SegmentationTally(k)
     with torch.no_grad():
-        for x, masks in source.val_batches():
-            with autocast():
-                logits = model(x)
-            pred = predict_classes(logits.float())
+        for pred, masks, spacings in source.predictions(model, autocast):
             tally.add(pred, masks, ignore_index=ignore_index)
             if per_image is not None:
                 per_image.extend(image_counts(pred, masks, num_classes=k, ignore_index=ignore_index))
             if recall is not None:
-                for p, m in zip(pred, masks, strict=True):
-                    recall.add(p, m, num_classes=k)
+                for p, m, spacing in zip(pred, masks, spacings, strict=True):
+                    recall.add(p, m, num_classes=k, spacing=spacing)
     model.train()
     return tally
 
@@ -167,12 +164,16 @@ def image_counts(
 
 
 def _predict_tiles(model, source: BatchSource, indices: list[int], autocast) -> np.ndarray:
-    import torch
-
     model.eval()
-    with torch.no_grad(), autocast():
-        logits = model(source.normalise(source.data.val_images[indices]))
-    return predict_classes(logits.float()).astype(np.int16)
+    return source.predict_samples(model, indices, autocast)
+
+
+def default_model(data: TrainData) -> ModelFactory:
+    """The compact U-Net of the data's dimensionality: :class:`CompactUNet` or :class:`CompactUNet3d`."""
+    from lossadvisor.tune.training._unet import CompactUNet
+
+    dims = data.spatial_dims
+    return lambda c, k: CompactUNet(c, k, spatial_dims=dims)
 
 
 def _autocast_factory(device: DeviceChoice):
@@ -219,23 +220,21 @@ def train_trial(
     """
     import torch
 
-    from lossadvisor.tune.training._unet import CompactUNet
-
     start = time.perf_counter()
     rng = seed_everything(config.seed)
     out_channels = 1 if num_classes == 2 else num_classes
     outcome = TrialOutcome()
     autocast = _autocast_factory(device)
     try:
-        model = (model_factory or (lambda c, k: CompactUNet(c, k)))(data.channels, out_channels)
+        model = (model_factory or default_model(data))(data.channels, out_channels)
         model = model.to(device.name)
         loss_fn = loss_factory(config.loss, dict(config.params))
         if hasattr(loss_fn, "to"):
             loss_fn = loss_fn.to(device.name)
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
-        source = BatchSource(
-            data, batch_size=config.batch_size, device=device.name, rng=rng,
-            foreground_share=config.recipe.foreground_share, ignore_index=ignore_index,
+        source = make_batch_source(
+            data, batch_size=config.batch_size, device=device.name, rng=rng, ignore_index=ignore_index,
+            foreground_share=config.recipe.foreground_share,
         )  # fmt: skip
         recipe = config.recipe
         average = (
@@ -285,7 +284,7 @@ def train_trial(
                 step += 1
                 outcome.images_seen += len(x)
             is_last = epoch == config.epochs
-            recall = ObjectRecallTally(scale=data.scale) if is_last else None
+            recall = ObjectRecallTally.for_data(data) if is_last else None
             per_image: list | None = [] if is_last else None
             tally = evaluate(
                 scored,
