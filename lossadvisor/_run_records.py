@@ -269,6 +269,29 @@ class ModelUsed(_Record):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def describe_recipe(recipe: dict, *, crop: bool) -> str:
+    """A training recipe (``result.json``'s ``training.recipe``) in words, for the "validated on" sentences of
+    the snippets and the report; empty for the plain recipe (and for older files, which have none).
+
+    Example:
+        >>> describe_recipe({"ema_decay": 0.99, "foreground_share": 1 / 3}, crop=True)[:56]
+        "a third of each batch's crops centred on foreground, the"
+        >>> describe_recipe({"ema_decay": None, "foreground_share": 1 / 3}, crop=False)
+        ''
+    """
+    parts = []
+    share = recipe.get("foreground_share") or 0.0
+    if crop and share:
+        parts.append(f"{'a third' if abs(share - 1 / 3) < 1e-9 else f'{share:.0%}'} of each batch's crops "
+                     "centred on foreground")  # fmt: skip
+    if recipe.get("schedule", "constant") != "constant":
+        parts.append(f"the learning rate decayed to 0 ({recipe['schedule']})")
+    if recipe.get("ema_decay") is not None:
+        decay = recipe["ema_decay"]
+        parts.append(f"the model scored is the exponential moving average of its weights (decay {decay:g})")
+    return ", ".join(parts)
+
+
 @dataclass(frozen=True)
 class TrainingSetup(_Record):
     """What every run trained: the model and its size, the optimiser, schedule, steps and tiles."""
@@ -284,6 +307,8 @@ class TrainingSetup(_Record):
     steps_per_run: int | None = None
     objective: str = ""  # in words: what the search and the confirmation scored
     scored_metric: str = "iou"  # --objective: "iou", "dice" or "recall" (files before it: IoU)
+    objective: str = ""
+    recipe: dict[str, Any] = field(default_factory=dict)  # TrainingRecipe (older files: none, the plain one)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from lossadvisor._run_records import RankedConfig, TrainingSetup, TuneOutcome
+from lossadvisor._run_records import RankedConfig, TrainingSetup, TuneOutcome, describe_recipe
 from lossadvisor._version import __version__
 from lossadvisor.report import _format as fmt
 from lossadvisor.report import _plots_verdict as verdict_plots
@@ -444,10 +444,12 @@ def _validated_sentence(training: TrainingSetup) -> str:
         if training.tile_mode == "crop"
         else f"{training.tile_px}-px tiles (resized)"
     )
+    recipe = describe_recipe(training.recipe, crop=training.tile_mode == "crop")
+    recipe = f"; {recipe}" if recipe else ""
     return (
         f"What was validated: {size}{training.model or 'model'} trained from scratch with "
         f"{training.optimizer} (weight decay {training.weight_decay or 0:g}) at {schedule}, for "
         f"{fmt.num(training.steps_per_run)} steps of batch {fmt.num(training.batch_size)} on "
-        f"{tiles}. The learning rate transfers to another model, schedule or resolution only approximately: "
-        "use it as the starting point of a short check there."
+        f"{tiles}{recipe}. The learning rate transfers to another model, schedule or resolution only "
+        "approximately: use it as the starting point of a short check there."
     )

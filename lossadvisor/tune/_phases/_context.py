@@ -38,6 +38,7 @@ class TuneContext:
     objective_settings: dict  # what a joined or resumed study must have been made with
     command: str | None
     progress: bool
+    recipe: Any = None  # TrainingRecipe: the study's (see plan.study_recipe)
 
     @property
     def profile(self):

@@ -38,12 +38,22 @@ from lossadvisor.tune.study import (
     hold_folder,
     open_storage,
     redact_url,
+    stored_settings,
 )
-from lossadvisor.tune.training import check_model, check_step_memory, for_volumes, resolve_device
+from lossadvisor.tune.training import (
+    DEFAULT_RECIPE,
+    LEGACY_RECIPE,
+    TrainingRecipe,
+    check_model,
+    check_step_memory,
+    for_volumes,
+    resolve_device,
+)
 
 logger = logging.getLogger("lossadvisor.tune._api")  # tune's logger, as before the phases were split out
 
 MIN_STEPS_PER_EPOCH = 20
+RECIPE_KEY = "training_recipe"
 BATCH_SIZE_TILES = 8
 BATCH_SIZE_VOLUMES = 2  # patches per batch, nnU-Net's 3-D default
 
@@ -167,6 +177,7 @@ def plan(
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
     name = opts.study_name or DEFAULT_STUDY_NAME
+    recipe = study_recipe(storage, run_dir, storage_url, storage_label, name)
     # run.json's settings: every option as this run resolved it, and what the run derived besides
     resolved = dataclasses.replace(
         opts,
@@ -185,11 +196,13 @@ def plan(
         "data": source.description,
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "size_switch": size_switch,
+        RECIPE_KEY: recipe.to_dict(),
     }
     if volumes:
         settings |= {"patch": list(data.patch), "spacing": "native"}
     objective_settings = {k: settings[k] for k in TuneOptions.objective_names()} | {
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
+        RECIPE_KEY: recipe.to_dict(),
         "model": model_info.name,
         "model_parameters": model_info.parameters,
     }
@@ -201,10 +214,29 @@ def plan(
         data_settings=data_settings, size=size, crop=crop, size_switch=size_switch, num_classes=num_classes,
         steps=steps, train_ignore=train_ignore, storage_url=storage_url, storage_label=storage_label,
         name=name, settings=settings, objective_settings=objective_settings, command=command,
-        progress=progress,
+        progress=progress, recipe=recipe,
     )  # fmt: skip
 
 
+def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, name: str) -> TrainingRecipe:
+    """The training recipe this run trains with: the one its study was made with, so a resumed or joined study
+    never mixes runs of two recipes; :data:`DEFAULT_RECIPE` for a new study; :data:`LEGACY_RECIPE` (the last
+    step's weights validated, uniform crops) for a study made before the recipe was stored. Reads only."""
+    if storage is None and not (run_dir / STUDY_DB).is_file():
+        return DEFAULT_RECIPE
+    stored = stored_settings(open_storage(storage_url, label=storage_label), study_name=name)
+    if stored is None:
+        return DEFAULT_RECIPE
+    if RECIPE_KEY in stored:
+        return TrainingRecipe.from_dict(stored[RECIPE_KEY])
+    logger.warning(
+        "Study %r in %s was made before the training recipe was recorded; it goes on with the recipe its "
+        "runs were trained with (the last step's weights validated, uniform crops), so old and new runs stay "
+        "comparable. Use another --out folder or --study name for the steadier default recipe.",
+        name,
+        storage_label,
+    )
+    return LEGACY_RECIPE
 def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignore, max_pixels, data_settings):
     """The search split of 3-D cases, the label reader and the model spec that builds the 3-D network."""
     from lossadvisor.io import read_volume

@@ -71,6 +71,7 @@ def join(tc: TuneContext, session: Session, record: RunRecord, bars, clock: dict
         ignore_index=tc.train_ignore,
         files=session.files,
         objective=tc.options.objective,
+        recipe=tc.recipe,
     )
     session.share_run_files(tc.run_dir, SHARED_AT_START, replace=False)
     return Live(

@@ -165,6 +165,7 @@ def validated_setup(
     crop: bool,
     warmup_steps: int,
     weight_decay: float,
+    recipe: str = "",
 ) -> str:
     """One sentence saying exactly what the trials trained, so a snippet never claims more than was tested.
 
@@ -187,7 +188,7 @@ def validated_setup(
     tiles = f"random {side}-px crops at native resolution" if crop else f"{side}-px tiles (resized)"
     return (
         f"a {size}{model} trained from scratch with AdamW (weight decay {weight_decay:g}) at {schedule} "
-        f"for {steps} steps of batch {batch_size} on {tiles}"
+        f"for {steps} steps of batch {batch_size} on {tiles}" + (f"; {recipe}" if recipe else "")
     )
 
 
@@ -209,19 +210,39 @@ def _comment(text: str, width: int = 96) -> str:
 
 
 def snippets(
-    loss: str, params: dict, lr: float, *, num_classes: int, epochs_hint: int, validated: str
+    loss: str,
+    params: dict,
+    lr: float,
+    *,
+    num_classes: int,
+    epochs_hint: int,
+    validated: str,
+    ema_decay: float | None = None,
 ) -> dict[str, str]:
     """Copy-paste code for plain PyTorch and for fastai with the recommended loss and learning rate.
 
     ``validated`` (from :func:`validated_setup`) heads both snippets: the loss and learning rate were tested
-    on that setup only, and the fastai recipe (pretrained encoder, one-cycle) was not tested at all.
+    on that setup only, and the fastai recipe (pretrained encoder, one-cycle) was not tested at all. With
+    ``ema_decay`` (the trials scored a moving average of the weights) the PyTorch loop keeps the same average
+    with ``torch.optim.swa_utils.AveragedModel``.
     """
     n_out = 1 if num_classes <= 2 else num_classes  # binary: one sigmoid channel
     call = f'build_loss("{loss}"' + (f", {_kwargs(params)}" if _kwargs(params) else "") + ")"
     header = _comment(f"Validated on this data: {validated}. {TRANSFER_NOTE}")
+    average = ""
+    if ema_decay is not None:
+        average = (
+            "from torch.optim.swa_utils import AveragedModel\n\n"
+            "def ema(avg, weights, n):  # the trials' moving average, n = step - 1\n"
+            f"    decay = min({ema_decay:g}, (2 + n) / (11 + n))\n"
+            "    return decay * avg + (1 - decay) * weights\n\n"
+            "average = AveragedModel(model, avg_fn=ema, use_buffers=True)  # validate and keep `average`\n"
+        )
     pytorch = (
         header + "import torch\n"
-        "from lossadvisor.losses import build_loss\n\n"
+        "from lossadvisor.losses import build_loss\n"
+        + average
+        + "\n"
         f"loss_fn = {call}\n"
         f"optimizer = torch.optim.AdamW(model.parameters(), lr={lr:.3g}, weight_decay=1e-4)\n\n"
         "for images, masks in train_loader:  # masks: int64 class indices (N, H, W)\n"
@@ -229,6 +250,7 @@ def snippets(
         "    loss = loss_fn(model(images), masks)  # logits (N, C, H, W); C == 1 for binary (sigmoid)\n"
         "    loss.backward()\n"
         "    optimizer.step()\n"
+        + ("    average.update_parameters(model)\n" if ema_decay is not None else "")
     )
     fastai = (
         header

@@ -18,6 +18,7 @@ from lossadvisor._run_records import (
     TuneOutcome,
     ValidationSet,
     Verdict,
+    describe_recipe,
 )
 from lossadvisor.tune.outputs._outputs import (
     object_recall_by_config,
@@ -25,7 +26,12 @@ from lossadvisor.tune.outputs._outputs import (
     validated_setup,
     write_samples,
 )
-from lossadvisor.tune.training import OBJECT_FOUND_OVERLAP, ObjectRecallTally, RunContext, jsonable_params
+from lossadvisor.tune.training import (
+    OBJECT_FOUND_OVERLAP,
+    ObjectRecallTally,
+    RunContext,
+    jsonable_params,
+)
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
@@ -158,6 +164,7 @@ def write_result(
             num_classes=ctx.num_classes,
             epochs_hint=10,
             validated=_validated(setup, best.lr),
+            ema_decay=setup.recipe.get("ema_decay"),
         )
         if best
         else {},
@@ -177,11 +184,12 @@ def _training_setup(
     from lossadvisor.tune.training import WEIGHT_DECAY
 
     name = model.name if model is not None else ""
+    scored = "of the weights' moving average " if ctx.recipe.ema_decay is not None else ""
     return TrainingSetup(
         steps_per_run=total_steps,
-        objective=f"search: validation {METRIC_LABELS[ctx.objective]} (best epoch) on one stratified split; "
-        f"confirmation: final-epoch {METRIC_LABELS[ctx.objective]} pooled over each fold's validation tiles, "
-        "paired across finalists",
+        objective=f"search: validation {METRIC_LABELS[ctx.objective]} {scored}(best epoch) on one stratified "
+        f"split; confirmation: final-epoch {METRIC_LABELS[ctx.objective]} {scored}pooled over each fold's "
+        "validation tiles, paired across finalists",
         scored_metric=ctx.objective,
         model=MODEL_LABELS.get(name, name or "model"),
         parameters=model.parameters if model is not None else None,
@@ -191,6 +199,7 @@ def _training_setup(
         batch_size=ctx.batch_size,
         tile_px=ctx.data.side,
         tile_mode=ctx.data.mode,
+        recipe=ctx.recipe.to_dict(),
         extra=runfolder.json_clean(extra),
     )
 
@@ -206,6 +215,7 @@ def _validated(training: TrainingSetup, lr: float) -> str:
         crop=training.tile_mode == "crop",
         warmup_steps=training.warmup_steps,
         weight_decay=training.weight_decay,
+        recipe=describe_recipe(training.recipe, crop=training.tile_mode == "crop"),
     )
 
 

@@ -16,6 +16,7 @@ from lossadvisor.tune.study._study import (
     companion_name,
     counted_trials,
     redone,
+    stored_settings,
 )
 from lossadvisor.tune.study._urls import DEFAULT_STORAGE_LABEL, default_storage_url, redact_url, scrub
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_study_name",
     "companion_name",
     "counted_trials",
+    "stored_settings",
     "default_storage_url",
     "hold_folder",
     "open_storage",

@@ -157,6 +157,17 @@ def check_study(
         _compare(attrs, study_name, fingerprint, objective_settings, storage_label)
 
 
+def stored_settings(storage, *, study_name: str) -> dict | None:
+    """The objective settings a study was made with (``None`` when there is no such study yet, or it holds
+    none); reads only."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        return None
+    attrs = storage.get_study_user_attrs(study_id)
+    return attrs.get(SETTINGS_ATTR) if attrs.get(FINGERPRINT_ATTR) is not None else None
+
+
 def _compare(attrs: dict, study_name: str, fingerprint: str, objective_settings: dict, label: str) -> None:
     stored = attrs.get(FINGERPRINT_ATTR)
     if stored != fingerprint:

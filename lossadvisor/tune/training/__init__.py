@@ -21,6 +21,7 @@ from lossadvisor.tune.training._metrics import (
     foreground_score,
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, for_volumes, resolve_model
+from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, LEGACY_RECIPE, TrainingRecipe
 from lossadvisor.tune.training._run import (
     Configuration,
     RunContext,
@@ -53,8 +54,10 @@ __all__ = [
     "Configuration",
     "DEFAULT_METRIC",
     "DEFAULT_MODEL",
+    "DEFAULT_RECIPE",
     "DeviceChoice",
     "EpochRecord",
+    "LEGACY_RECIPE",
     "LRRangeResult",
     "MemoryEstimate",
     "OBJECT_FOUND_OVERLAP",
@@ -63,6 +66,7 @@ __all__ = [
     "RunContext",
     "SegmentationTally",
     "TrialConfig",
+    "TrainingRecipe",
     "TrialOutcome",
     "WEIGHT_DECAY",
     "available_memory",

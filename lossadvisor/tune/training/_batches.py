@@ -1,4 +1,5 @@
-"""Training batches from the in-memory cache: shuffled order, random crops, flips and 90-degree turns.
+"""Training batches from the in-memory cache: shuffled order, random crops (a share of them around
+foreground), flips and 90-degree turns.
 
 Augmentation is the dihedral group of the square (8 flips/turns): aerial and microscopy tiles have no
 preferred orientation, so it multiplies a small training set without changing what a pixel means.
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.training._recipe import forced_foreground, foreground_window
 
 
 class BatchSource:
@@ -22,10 +24,22 @@ class BatchSource:
         device: Torch device for the tensors.
         rng: NumPy generator for order, crops and augmentation (seeded per run for repeatability).
         augment: Random flips and 90-degree turns.
+        foreground_share: In crop mode, the share of each batch's crops centred on a random foreground pixel
+            of their tile (:func:`~._recipe.forced_foreground` of the batch; tiles without foreground get a
+            uniform crop); the rest are uniform. 0 (uniform crops only) reproduces the older recipe.
+        ignore_index: Label value that is not foreground (never a crop's centre).
     """
 
     def __init__(
-        self, data: TrainData, *, batch_size: int, device: str, rng: np.random.Generator, augment: bool = True
+        self,
+        data: TrainData,
+        *,
+        batch_size: int,
+        device: str,
+        rng: np.random.Generator,
+        augment: bool = True,
+        foreground_share: float = 0.0,
+        ignore_index: int | None = None,
     ) -> None:
         import torch
 
@@ -37,6 +51,12 @@ class BatchSource:
         self._mean = torch.tensor(data.mean, dtype=torch.float32).view(1, -1, 1, 1)
         self._std = torch.tensor(data.std, dtype=torch.float32).view(1, -1, 1, 1)
         self._order: list[int] = []
+        self._forced = forced_foreground(batch_size, foreground_share) if data.mode == "crop" else 0
+        self._fg: list[np.ndarray] = []
+        if self._forced:
+            for m in data.train_masks:
+                fg = (m > 0) if ignore_index is None else (m > 0) & (m != ignore_index)
+                self._fg.append(np.flatnonzero(fg))
         if data.mode == "resize":
             self._images = np.stack(data.train_images)
             self._masks = np.stack(data.train_masks)
@@ -53,11 +73,14 @@ class BatchSource:
             picked.append(self._order.pop())
         return picked
 
-    def _crop(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+    def _crop(self, i: int, *, foreground: bool = False) -> tuple[np.ndarray, np.ndarray]:
         img, msk = self.data.train_images[i], self.data.train_masks[i]
         side = self.data.side
-        y = int(self.rng.integers(0, img.shape[0] - side + 1))
-        x = int(self.rng.integers(0, img.shape[1] - side + 1))
+        if foreground and len(self._fg[i]):
+            y, x = foreground_window(self._fg[i], msk.shape, side, self.rng)
+        else:
+            y = int(self.rng.integers(0, img.shape[0] - side + 1))
+            x = int(self.rng.integers(0, img.shape[1] - side + 1))
         return img[y : y + side, x : x + side], msk[y : y + side, x : x + side]
 
     def normalise(self, images: np.ndarray):
@@ -75,7 +98,8 @@ class BatchSource:
         if self.data.mode == "resize":
             images, masks = self._images[idx], self._masks[idx]
         else:
-            crops = [self._crop(i) for i in idx]
+            first_forced = len(idx) - self._forced  # the batch's last samples, as in nnU-Net
+            crops = [self._crop(i, foreground=k >= first_forced) for k, i in enumerate(idx)]
             images = np.stack([c[0] for c in crops])
             masks = np.stack([c[1] for c in crops])
         if self.augment:
@@ -125,12 +149,17 @@ def make_batch_source(
     rng: np.random.Generator,
     augment: bool = True,
     ignore_index: int | None = None,
+    foreground_share: float = 0.0,
 ):
-    """The batch source of ``data``: :class:`BatchSource` for tiles, the patch source for volumes."""
+    """The batch source of ``data``: :class:`BatchSource` for tiles (``foreground_share`` of the crops centred
+    on foreground in crop mode), the patch source for volumes."""
     if data.patch is not None:
         from lossadvisor.tune.training._volume_batches import VolumeBatchSource
 
         return VolumeBatchSource(
             data, batch_size=batch_size, device=device, rng=rng, augment=augment, ignore_index=ignore_index
         )
-    return BatchSource(data, batch_size=batch_size, device=device, rng=rng, augment=augment)
+    return BatchSource(
+        data, batch_size=batch_size, device=device, rng=rng, augment=augment,
+        foreground_share=foreground_share, ignore_index=ignore_index,
+    )  # fmt: skip

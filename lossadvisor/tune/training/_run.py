@@ -18,6 +18,7 @@ import numpy as np
 from lossadvisor._atomic import write_npy
 from lossadvisor.tune.data import TrainData
 from lossadvisor.tune.training._device import DeviceChoice
+from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, TrainingRecipe
 from lossadvisor.tune.training._train import TrialConfig, TrialOutcome, train_trial
 
 PREDS_PREFIX = "preds/"  # shared file names of sample predictions
@@ -75,6 +76,7 @@ class RunContext:
     ignore_index: int | None = None
     files: object | None = None  # SharedFiles: predictions every worker (and the report) can read
     objective: str = "iou"  # the metric runs are scored by (SCORED_METRICS; --objective)
+    recipe: TrainingRecipe = DEFAULT_RECIPE  # the study's (LEGACY_RECIPE for a study older than the recipe)
     timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
 
     def train(
@@ -90,6 +92,7 @@ class RunContext:
             warmup_steps=self.warmup_steps,
             seed=seed,
             objective=self.objective,
+            recipe=self.recipe,
         )
         outcome = train_trial(
             trial_config,

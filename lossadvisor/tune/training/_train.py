@@ -1,5 +1,9 @@
 """One short training run: AdamW on the compact U-Net, validated after every epoch.
 
+What a run's score should say is how good the loss is, not how lucky the seed was: the recipe's steadying
+parts (foreground-centred crops, the learning-rate schedule, evaluating a moving average of the weights) are
+in :mod:`lossadvisor.tune.training._recipe`, chosen by :class:`TrialConfig`'s ``recipe``.
+
 The loop knows nothing of Optuna. After each epoch it calls ``on_epoch(record)``; a callback that returns True
 stops the run (the tuner uses this for pruning). Training is budgeted in optimiser steps, not epochs: an
 "epoch" here is ``steps_per_epoch`` steps between two validations (measured during development: 50 steps
@@ -22,6 +26,7 @@ from lossadvisor.tune.data import TrainData
 from lossadvisor.tune.training._batches import BatchSource, make_batch_source
 from lossadvisor.tune.training._device import DeviceChoice, seed_everything
 from lossadvisor.tune.training._metrics import ObjectRecallTally, SegmentationTally, collapse_kind
+from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, TrainingRecipe, WeightAverage, lr_factor
 
 # A step whose gradient norm exceeds this multiple of the running median is a spike (the Dice gradient blows
 # up on small or absent objects, Milletari et al. 2016).
@@ -46,6 +51,7 @@ class TrialConfig:
     warmup_steps: int = 0  # linear warm-up from lr/100 (0 = none)
     seed: int = 0
     objective: str = "iou"  # the metric a run is scored by (_metrics.SCORED_METRICS): val_score, best
+    recipe: TrainingRecipe = DEFAULT_RECIPE  # weight average validated, foreground crops, schedule (_recipe)
 
 
 @dataclass
@@ -230,8 +236,17 @@ def train_trial(
             loss_fn = loss_fn.to(device.name)
         optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
         source = make_batch_source(
-            data, batch_size=config.batch_size, device=device.name, rng=rng, ignore_index=ignore_index
+            data, batch_size=config.batch_size, device=device.name, rng=rng, ignore_index=ignore_index,
+            foreground_share=config.recipe.foreground_share,
+        )  # fmt: skip
+        recipe = config.recipe
+        average = (
+            WeightAverage(model, decay=recipe.ema_decay, warmup=recipe.ema_warmup)
+            if recipe.ema_decay is not None
+            else None
         )
+        scored = average.model if average is not None else model  # the model every validation measures
+        total_steps = config.epochs * config.steps_per_epoch
         params = [p for p in model.parameters() if p.requires_grad]
         norms: list[float] = []
         step = 0
@@ -240,12 +255,9 @@ def train_trial(
             t_epoch = time.perf_counter()
             losses, epoch_norms, spikes = [], [], 0
             for _ in range(config.steps_per_epoch):
-                if config.warmup_steps and step < config.warmup_steps:
-                    for group in optimiser.param_groups:
-                        group["lr"] = config.lr * (0.01 + 0.99 * step / config.warmup_steps)
-                elif config.warmup_steps and step == config.warmup_steps:
-                    for group in optimiser.param_groups:
-                        group["lr"] = config.lr
+                rate = config.lr * lr_factor(recipe.schedule, step, total_steps, config.warmup_steps)
+                for group in optimiser.param_groups:
+                    group["lr"] = rate
                 t_data = time.perf_counter()
                 x, y = source.train_batch()
                 outcome.data_s += time.perf_counter() - t_data
@@ -269,6 +281,8 @@ def train_trial(
                 norms.append(norm)
                 epoch_norms.append(norm)
                 optimiser.step()
+                if average is not None:
+                    average.update(model)
                 losses.append(loss_value)
                 step += 1
                 outcome.images_seen += len(x)
@@ -276,7 +290,7 @@ def train_trial(
             recall = ObjectRecallTally.for_data(data) if is_last else None
             per_image: list | None = [] if is_last else None
             tally = evaluate(
-                model,
+                scored,
                 source,
                 num_classes=num_classes,
                 ignore_index=ignore_index,
@@ -313,9 +327,9 @@ def train_trial(
                 outcome.stopped_early = True
                 break
         if sample_indices:
-            outcome.sample_predictions = _predict_tiles(model, source, sample_indices, autocast)
+            outcome.sample_predictions = _predict_tiles(scored, source, sample_indices, autocast)
         if keep_model:
-            outcome.model = model
+            outcome.model = scored
     except _TrialFailed as exc:
         outcome.failed, outcome.fail_reason, outcome.nonfinite = True, str(exc), 1
     except RuntimeError as exc:
