@@ -64,8 +64,10 @@ def test_report_and_tuner_share_the_contract() -> None:
     for name in ("TRIAL_COLUMNS", "EPOCH_COLUMNS", "RUN_COLUMNS", "TILE_COLUMNS"):
         assert getattr(_outputs, name) is getattr(runfolder, name)
     assert _load.RUN_FILES is runfolder.RUN_FILES
-    # confirmation.csv is what stability.csv was, plus the fold: the report reads either with one schema
-    assert [c for c in runfolder.RUN_COLUMNS if c != "fold"] == list(runfolder.STABILITY_COLUMNS)
+    # confirmation.csv is what stability.csv was, plus where a race run sits (level, steps, repetition, fold):
+    # the report reads either with one schema
+    race = ("level", "steps", "rep", "fold")
+    assert [c for c in runfolder.RUN_COLUMNS if c not in race] == list(runfolder.STABILITY_COLUMNS)
     # one name for one concept: collapse, never collapse_kind or collapsed
     for columns in (runfolder.TRIAL_COLUMNS, runfolder.EPOCH_COLUMNS, runfolder.RUN_COLUMNS):
         assert runfolder.COLLAPSE in columns and not {"collapse_kind", "collapsed"} & set(columns)

@@ -43,7 +43,7 @@ def test_a_raised_n_trials_extends_the_finished_run(tiny_dataset, tmp_path, tiny
     before_finalists = study.user_attrs[PLAN_ATTR]
     assert counted_trials(study) == 2 and study.user_attrs[PLAN_TRIALS_ATTR] == 2
 
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.WARNING, logger="lossadvisor"):  # a CLI test may have quietened it
         tune(tiny_dataset / "images", tiny_dataset / "masks", n_trials=3, **settings)
     study, cstudy = _studies(out)
     assert counted_trials(study) == 3  # the new trials ran
