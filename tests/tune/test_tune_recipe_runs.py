@@ -3,10 +3,9 @@ the recipe it was made with, and the outputs say which recipe was validated."""
 
 from __future__ import annotations
 
-import logging
-
 import contextlib
 import copy
+import logging
 
 import numpy as np
 import pytest
