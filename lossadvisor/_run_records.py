@@ -169,22 +169,33 @@ class Confidence(_Record):
 
 @dataclass(frozen=True)
 class PairedRun(_Record):
-    """The winner's IoU minus a finalist's on one (fold, seed) run."""
+    """The leader's IoU minus a finalist's on one paired run (level, repetition, fold; older files: seed)."""
 
     diff: float | None = None
     fold: int | None = None
     seed: int | None = None
+    level: int | None = None
+    rep: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Comparison(_Record):
-    """The winner against one other finalist, paired over the same folds, seeds and tiles."""
+    """The leader against one other finalist, paired over the same partitions, folds and tiles: the correlated
+    t-test's three probabilities (older files: a bootstrap interval, ``ci_*``)."""
 
     against: str = ""
     against_loss: str = ""
     runs: int = 0
     mean_diff: float | None = None
+    sd_diff: float | None = None
+    p_better: float | None = None
+    p_equivalent: float | None = None
+    p_worse: float | None = None
+    state: str | None = None  # "better" / "equivalent" / "worse" / "open"
+    level: int | None = None
+    steps: int | None = None
+    runs_to_decide: int | None = None
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float | None = None
@@ -198,7 +209,8 @@ class Comparison(_Record):
 
 @dataclass(frozen=True)
 class Verdict(_Record):
-    """The paired decision: "clear", "tie", "single" or "none", with the comparisons behind it."""
+    """The paired decision: "clear", "equivalent", "undecided", "single" or "none" (older files: "tie"), with
+    the comparisons behind it and what the confirmation race measured."""
 
     kind: str = ""
     winner: str | None = None
@@ -208,6 +220,11 @@ class Verdict(_Record):
     margin: float | None = None
     order: OrderCheck | None = None
     explanation: str = ""
+    next_steps: str | None = None  # what "undecided" means and what would decide it
+    final_steps: int | None = None  # the run length the decision was made at
+    order_held_between_budgets: bool | None = None
+    still_improving: tuple[str, ...] = ()
+    race: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -288,7 +305,8 @@ class TrainingSetup(_Record):
     tile_px: int | None = None
     tile_mode: str = ""
     steps_per_run: int | None = None
-    objective: str = ""
+    objective: str = ""  # in words: what the search and the confirmation scored
+    scored_metric: str = "iou"  # --objective: "iou", "dice" or "recall" (files before it: IoU)
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainingRecipe (older files: none, the plain one)
     extra: dict[str, Any] = field(default_factory=dict)
 

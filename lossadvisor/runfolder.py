@@ -130,11 +130,12 @@ STABILITY_COLUMNS = (
     "val_iou", "val_dice",      # final epoch of the run
     COLLAPSE, "failed", "fail_reason", *RECALL_COLUMNS, "duration_s",
 )
-# confirmation.csv and diagnostics.csv: the stability columns plus the fold (empty for diagnostics)
+# confirmation.csv and diagnostics.csv: the stability columns plus the race's level (run length), its steps,
+# the repetition (partition) and the fold (all empty for diagnostics; the seed empty for confirmation runs)
 _SEED_AT = STABILITY_COLUMNS.index("seed")
-RUN_COLUMNS = (*STABILITY_COLUMNS[:_SEED_AT], "fold", *STABILITY_COLUMNS[_SEED_AT:])
+RUN_COLUMNS = (*STABILITY_COLUMNS[:_SEED_AT], "level", "steps", "rep", "fold", *STABILITY_COLUMNS[_SEED_AT:])
 # confirmation_tiles.csv: foreground pixels of one validation tile in one run (crop windows summed per tile)
-TILE_COLUMNS = ("config_id", "loss", "fold", "seed", "tile", "intersection", "union", "iou")
+TILE_COLUMNS = ("config_id", "loss", "level", "rep", "fold", "tile", "intersection", "union", "iou")
 # per_image.csv: these columns, plus one ``pixels_<class>`` and one ``objects_<class>`` column per class.
 PER_IMAGE_COLUMNS = (
     "file", "height", "width", "ignored_pixels", "foreground_fraction", "object_area_min",

@@ -8,7 +8,13 @@ import click
 
 from lossadvisor import runfolder
 from lossadvisor._text import display_path, safe_lines
-from lossadvisor.cli._common import configure_logging, max_pixels_option, out_option, quiet_option
+from lossadvisor.cli._common import (
+    configure_logging,
+    max_pixels_option,
+    objective_option,
+    out_option,
+    quiet_option,
+)
 from lossadvisor.cli._volume_options import patch_size_option
 
 RECOMMENDATION_FILE = runfolder.RECOMMENDATION_JSON
@@ -30,6 +36,7 @@ _PROFILING_ONLY = ("--train-size", "--class-map", "--ignore-index", "--max-pixel
     default=None,
     help="TOML file with a [thresholds] table overriding the rules' thresholds.",
 )
+@objective_option
 @click.option(
     "--train-size",
     "train_sizes",
@@ -56,6 +63,7 @@ def advise_command(
     masks: str | None,
     profile_path: str | None,
     rules_config: str | None,
+    objective: str,
     train_sizes: tuple[int, ...],
     class_map: str | None,
     ignore_index: int | None,
@@ -81,6 +89,7 @@ def advise_command(
       lossadvisor advise masks/ --train-size 128 --train-size 256
       lossadvisor advise --profile reports/buildings/profile.json
       lossadvisor advise masks/ --rules-config rules.toml --json > recommendation.json
+      lossadvisor advise masks/ --objective recall
       lossadvisor advise examples/hippocampus/labels --patch-size 32,48,32
 
     \b
@@ -122,7 +131,8 @@ def advise_command(
             max_pixels=max_pixels,
             patch_size=patch_size,
         )
-    rec = recommend(profile, config=rules_config)  # a bad --rules-config fails here, before any write
+    # A bad --rules-config fails here, before any write.
+    rec = recommend(profile, config=rules_config, objective=objective)
     if frame is not None:
         from lossadvisor.profile import write_outputs
 

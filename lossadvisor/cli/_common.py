@@ -93,3 +93,16 @@ def given_command(ctx: click.Context) -> str:
             continue
         parts += [flag, str(value)]
     return safe_text(redact(shlex.join(parts + positional)))
+
+
+# The metrics a user can score (lossadvisor.rules.OBJECTIVES; spelled out so `--help` imports nothing heavy).
+OBJECTIVE_CHOICES = ("iou", "dice", "recall")
+
+objective_option = click.option(
+    "--objective",
+    type=click.Choice(OBJECTIVE_CHOICES),
+    default="iou",
+    show_default=True,
+    help="The metric you score: foreground IoU, Dice, or pixel recall. The ranking follows it (and tune's "
+    "search and verdict score it); recall puts losses that trade precision for recall first.",
+)

@@ -14,7 +14,8 @@ EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (
 
 
 def _format_table(result) -> str:
-    """The final summary: finalists with their confirmation IoU, the verdict with intervals, diagnostics."""
+    """The final summary: finalists with their confirmation IoU, the verdict with its probabilities, what
+    the budget bought, what to do next when undecided, and the diagnostics."""
     header = f"{'finalist':<48} {'search':>7} {'confirm':>8} {'std':>6} {'collapse':>8} {'runs':>5}"
     lines = [header, "-" * len(header)]
     verdict = result.verdict
@@ -30,14 +31,10 @@ def _format_table(result) -> str:
         lines.append(f"{mark}{label:<47} {search:>7} {mean:>8} {std:>6} {collapse:>8} {runs:>5}")
     labels = {r.config_id: r.loss for r in result.ranking}
     if verdict is not None and verdict.comparisons:
-        lines += ["", f"Paired against the winner ({labels.get(verdict.winner, verdict.winner)}):"]
-        for c in verdict.comparisons:
-            if c.mean_diff is None:
-                continue
-            lines.append(
-                f"  vs {c.against_loss:<14} {c.mean_diff:+.3f} IoU, 95% CI [{c.ci_low:+.3f}, "
-                f"{c.ci_high:+.3f}], won {c.runs_won}/{c.runs} runs: " + ("clear" if c.clear else "tie")
-            )
+        lines += ["", f"Paired against the leader ({labels.get(verdict.winner, verdict.winner)}):"]
+        lines += [_comparison_line(c) for c in verdict.comparisons if c.mean_diff is not None]
+        if verdict.race.get("bought"):
+            lines.append(verdict.race["bought"])
     order = verdict.order if verdict else None
     if order is not None and order.search:
         if order.held:
@@ -64,11 +61,27 @@ def _format_table(result) -> str:
             f"Recommended: {rec.loss} {rec.params} at lr={rec.lr:.3g} (verdict: {conf.level})",
             f"  {conf.explanation}",
         ]
+        if verdict is not None and verdict.next_steps:
+            lines.append(f"  {verdict.next_steps}")
     if result.model is not None and result.model.name:
         count = result.model.parameters
         size = f", {count:,} parameters" if count is not None else ""
         lines.append(f"Confirmed on {result.model.name}{size}.")
     return "\n".join(lines)
+
+
+def _comparison_line(c) -> str:
+    """One comparison: the mean difference and the correlated t-test's three probabilities (older result.json
+    files: the bootstrap interval)."""
+    head = f"  vs {c.against_loss:<14} {c.mean_diff:+.3f} IoU over {c.runs} paired runs"
+    if c.p_better is None:
+        return head + f", 95% CI [{c.ci_low:+.3f}, {c.ci_high:+.3f}]: " + ("clear" if c.clear else "tie")
+    steps = f" at {c.steps} steps" if c.steps else ""
+    more = f", ~{c.runs_to_decide} more runs would likely decide" if c.runs_to_decide else ""
+    return (
+        f"{head}{steps}: P(better) {c.p_better:.0%}, P(equivalent) {c.p_equivalent:.0%}, "
+        f"P(worse) {c.p_worse:.0%} -> {c.state}{more}"
+    )
 
 
 # The presets of lossadvisor.tune.training._models, repeated so completion and --help need no torch (a test
@@ -88,7 +101,9 @@ def tune_option(name: str, **extra) -> Callable:
     flag, accepts = f.metadata["flag"], f.metadata["accepts"]
     if accepts.kind is bool:  # an off-switch: the flag given means the opposite of the default
         return click.option(flag, is_flag=True, help=f.metadata["help"], **extra)
-    if accepts.path is not None:
+    if accepts.choices is not None:
+        kind = click.Choice(accepts.choices)
+    elif accepts.path is not None:
         kind = click.Path(
             exists=accepts.path == "file",
             dir_okay=accepts.path != "file",
@@ -144,6 +159,7 @@ def _param_name(flag: str) -> str:
 @tune_option("folds")
 @tune_option("finalists")
 @tune_option("margin")
+@tune_option("confirm_budget")
 @tune_option("storage")
 @tune_option("study_name")
 @tune_option("model", shell_complete=_complete_model)
@@ -152,6 +168,7 @@ def _param_name(flag: str) -> str:
 @tune_option("class_map")
 @tune_option("ignore_index")
 @tune_option("rules_config")
+@tune_option("objective")
 @tune_option("seed")
 @tune_option("max_pixels")
 @tune_option("heartbeat")
@@ -168,16 +185,19 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
     Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over
-    the same learning-rate range, with their parameters and pruning; then re-trains the finalists (the best
-    configuration of each top loss, CE always among them) on the same folds and seeds at twice a trial's
-    steps, and compares them pairwise: the winner's mean gain in IoU with a 95% bootstrap interval. A gain
-    whose interval includes 0, or under --margin, is a tie, and the simplest tied loss is recommended. Plain
-    CE and plain Dice at an LR range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
+    the same learning-rate range, with their parameters and pruning; then races the finalists (the best
+    configuration of each top loss, CE always among them): repetitions of k-fold on fresh partitions, paired,
+    with the clearly worse dropped and the rest promoted to runs twice as long, within --confirm-budget. The
+    Bayesian correlated t-test gives P(better), P(equivalent within --margin) and P(worse) for the leader
+    against each finalist: "clear" (better than all at 95%), "equivalent" (the simplest is recommended) or
+    "undecided" (the leader is recommended, with what would decide it). Plain CE and plain Dice at an LR
+    range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
     trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,
     result.json, samples.npz and report.html to --out.
 
-    Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. Everything is
-    checked before anything is written, so a refused run never touches a finished run folder.
+    Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. On a finished
+    run folder, a larger --n-trials or --confirm-budget extends the run (only new work is trained).
+    Everything is checked before anything is written, so a refused run never touches a finished run folder.
 
     \b
     Examples:

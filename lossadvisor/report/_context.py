@@ -29,11 +29,11 @@ from lossadvisor.report._figure import Plot
 from lossadvisor.report._load import RESULT, RunFolder
 from lossadvisor.report._table import Cell, Table
 
-# "clear" / "tie" / "single" / "none" are the verdict kinds of the paired confirmation; the others are those
-# of older run folders.
+# "clear" / "equivalent" / "undecided" / "single" / "none" are the verdict kinds of the confirmation race;
+# the others ("tie", "high", ...) are those of older run folders.
 CONFIDENCE_CSS = {
-    "high": "good", "medium": "warn", "low": "bad", "clear": "good", "tie": "warn", "single": "warn",
-    "none": "bad",
+    "high": "good", "medium": "warn", "low": "bad", "clear": "good", "equivalent": "good",
+    "undecided": "warn", "tie": "warn", "single": "warn", "none": "bad",
 }  # fmt: skip
 
 SECTIONS = (
@@ -148,6 +148,15 @@ CONFIDENCE_ADVICE = {
         "The finalists named below are tied: their differences are within the noise or under the margin, so "
         "the simplest of them is recommended. More folds, seeds or steps may separate them."
     ),
+    "equivalent": (
+        "Use it: the finalists named below are practically equivalent (their difference is probably within "
+        "the margin), so the simplest is recommended."
+    ),
+    "undecided": (
+        "Undecided means the runs cannot yet tell the leader from the finalists named below, not that they "
+        "are equal: the leader is recommended (the highest expected IoU at the longest run length "
+        "measured). The next-step line says what would decide it."
+    ),
     "single": "Only one loss reached the confirmation, so nothing was compared; treat it as untested.",
     "none": "No confirmation run finished; re-run the same command to resume.",
 }
@@ -171,6 +180,9 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             confidence_advice=CONFIDENCE_ADVICE.get(level, ""),
             explanation=result.confidence.explanation,
             paired_plot=_paired_plot(result),
+            probability_plot=_probability_plot(result),
+            next_steps=result.verdict.next_steps if result.verdict else None,
+            bought=(result.verdict.race.get("bought") if result.verdict else None),
             comparisons=_comparisons_table(result),
             diagnostics=_diagnostics_table(result.diagnostics),
             order=_order_text(result),
@@ -235,11 +247,46 @@ def _paired_plot(result: TuneOutcome) -> Plot | None:
     )
 
 
+def _probability_plot(result: TuneOutcome) -> Plot | None:
+    """The three probabilities of each comparison as stacked bars (``None`` for older result.json files)."""
+    verdict = result.verdict
+    if verdict is None or not any(c.p_better is not None for c in verdict.comparisons):
+        return None
+    configs = {r.config_id: r for r in result.ranking}
+    leader = configs.get(verdict.winner or "")
+    return verdict_plots.probability_bars(
+        verdict.comparisons,
+        leader=leader.loss if leader else str(verdict.winner),
+        level=float(verdict.extra.get("decision_level", 0.95)),
+    )
+
+
 def _comparisons_table(result: TuneOutcome) -> Table | None:
-    """The winner against each other finalist: mean paired difference, 95% interval, runs won, verdict."""
+    """The leader against each other finalist: mean paired difference, the three probabilities, the state
+    (older result.json files: the bootstrap interval, runs won, clear or tie)."""
     verdict = result.verdict
     if verdict is None or not verdict.comparisons:
         return None
+    if any(c.p_better is not None for c in verdict.comparisons):
+        css = {"better": "good", "equivalent": "good", "worse": "bad", "open": "warn"}
+        return Table(
+            columns=["leader against", "mean IoU difference", "P(better)", "P(equivalent)", "P(worse)",
+                     "paired runs", "run length", "state"],
+            rows=[
+                [
+                    Cell(c.against_loss, "code"), fmt.num(c.mean_diff), fmt.pct(c.p_better),
+                    fmt.pct(c.p_equivalent), fmt.pct(c.p_worse), str(c.runs), f"{c.steps} steps",
+                    Cell(c.state or "", css.get(c.state or "", "")),
+                ]
+                for c in verdict.comparisons
+            ],
+            numeric=frozenset({1, 2, 3, 4, 5}),
+            optional=frozenset({5, 6}),
+            id="comparisons",
+            caption="Bayesian correlated t-test (Benavoli et al. 2017) on the paired runs at the longest run "
+            f"length both finalists reached; equivalent = within ±{fmt.num(verdict.margin)} IoU. A side is "
+            "taken at 95%; open = not yet told apart.",
+        )  # fmt: skip
     rows = [
         [
             Cell(c.against_loss, "code"),

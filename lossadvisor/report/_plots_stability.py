@@ -90,9 +90,9 @@ def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
         if len(bad) or len(failed):
             fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
         ax.set_xlim(*_fitted(data["val_iou"].fillna(0.0) if len(failed) else scored["val_iou"]))
-        ax.set_xlabel("validation foreground IoU (final epoch), one point per run (fold x seed)")
+        ax.set_xlabel("validation foreground IoU (final epoch), one point per run (fold, repetition, length)")
         ax.set_ylabel("")
-        ax.set_title("Spread across folds and seeds")
+        ax.set_title("Spread across folds, repetitions and run lengths")
 
     return render(
         draw,

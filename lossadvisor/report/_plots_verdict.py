@@ -1,10 +1,10 @@
-"""The one plot a reviewer needs beside the verdict: each finalist's paired IoU difference against the winner.
+"""The plots beside the verdict: each comparison's three probabilities, and the paired IoU differences.
 
-Every finalist is trained on the same folds, seeds and tiles, so the comparison is paired: per (fold, seed)
-run, the winner's IoU minus the finalist's. The plot shows those differences as small points, their mean as a
-larger mark, and the bootstrap interval result.json gives as a bar, against zero and the practical margin. An
-interval that crosses the margin band is a tie, which is read off the plot at a glance. Nothing here is
-computed from the runs: every number is result.json's.
+Every finalist is trained on the same partitions, folds and tiles, so the comparison is paired: per run, the
+leader's IoU minus the finalist's. One plot stacks the correlated t-test's P(better), P(equivalent) and
+P(worse) per comparison (the verdict at a glance); the other shows the per-run differences as small points,
+their mean as a larger mark (and, for older run folders, the bootstrap interval as a bar) against zero and the
+practical margin. Nothing here is computed from the runs: every number is result.json's.
 """
 
 from __future__ import annotations
@@ -76,5 +76,48 @@ def paired_differences(
         draw,
         alt="Paired IoU differences between the winner and each other finalist, with intervals.",
         height=max(1.7, 0.45 * len(rows) + 1.3),
+        width=7.6,
+    )
+
+
+# Okabe-Ito colours for the three outcomes of a comparison: better (bluish green), equivalent (grey), worse
+# (vermillion); colour-blind safe and the same in every report.
+OUTCOME_COLOURS = {"better": "#009E73", "equivalent": "#BBBBBB", "worse": "#D55E00"}
+
+
+def probability_bars(comparisons: Sequence[Comparison], *, leader: str, level: float) -> Plot:
+    """One stacked bar per comparison: P(leader better), P(practically equivalent), P(leader worse).
+
+    Args:
+        comparisons: result.json's ``verdict.comparisons`` (records with ``p_better``, ``p_equivalent``,
+            ``p_worse``, ``against_loss``, ``runs`` and ``steps``).
+        leader: the leader's loss name.
+        level: the probability a side must reach to decide (marked on the axis).
+    """
+    rows = [c for c in comparisons if c.p_better is not None]
+
+    def draw(fig: Figure) -> None:
+        ax = fig.subplots()
+        names = [f"vs {c.against_loss}\n{c.runs} runs, {c.steps} steps" for c in rows]
+        left = [0.0] * len(rows)
+        for key, what in (("p_better", "better"), ("p_equivalent", "equivalent"), ("p_worse", "worse")):
+            widths = [float(getattr(c, key)) for c in rows]
+            ax.barh(names, widths, left=left, color=OUTCOME_COLOURS[what], label=f"{leader} {what}"
+                    if what != "equivalent" else "practically equivalent", height=0.55)  # fmt: skip
+            for y, (x0, w) in enumerate(zip(left, widths, strict=True)):
+                if w >= 0.08:
+                    ax.text(x0 + w / 2, y, f"{w:.0%}", ha="center", va="center", fontsize=8)
+            left = [a + b for a, b in zip(left, widths, strict=True)]
+        for x in (level, 1 - level):
+            ax.axvline(x, color="black", linewidth=0.8, linestyle=":")
+        ax.set_xlim(0, 1)
+        ax.invert_yaxis()
+        ax.set_xlabel(f"posterior probability (dotted: the {level:.0%} a side needs to decide)")
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
+
+    return render(
+        draw,
+        alt="Per comparison: the probabilities that the leader is better, practically equivalent or worse.",
+        height=max(2.0, 0.55 * len(rows) + 1.6),
         width=7.6,
     )

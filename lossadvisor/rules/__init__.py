@@ -19,6 +19,7 @@ from lossadvisor.rules._config import load_rules_config
 from lossadvisor.rules._dice import rule_dice_family
 from lossadvisor.rules._engine import PROFILE_RULES, recommend
 from lossadvisor.rules._imbalance import rule_imbalance_level, rule_rare_classes
+from lossadvisor.rules._objective import DEFAULT_OBJECTIVE, OBJECTIVES, check_objective, rule_objective
 from lossadvisor.rules._render import format_recommendation
 from lossadvisor.rules._schema import Candidate, ParamRange, Recommendation, RuleTrace, SearchSpaceEntry
 from lossadvisor.rules._structure import (
@@ -31,7 +32,9 @@ from lossadvisor.rules._structure import (
 from lossadvisor.rules._thresholds import DEFAULT_THRESHOLDS, THRESHOLD_SPECS, resolve_thresholds
 
 __all__ = [
+    "DEFAULT_OBJECTIVE",
     "DEFAULT_THRESHOLDS",
+    "OBJECTIVES",
     "PROFILE_RULES",
     "THRESHOLD_SPECS",
     "Candidate",
@@ -39,6 +42,7 @@ __all__ = [
     "Recommendation",
     "RuleTrace",
     "SearchSpaceEntry",
+    "check_objective",
     "format_recommendation",
     "load_rules_config",
     "recommend",
@@ -46,6 +50,7 @@ __all__ = [
     "rule_dice_family",
     "rule_empty_masks",
     "rule_imbalance_level",
+    "rule_objective",
     "rule_objects_lost_at_train_size",
     "rule_rare_classes",
     "rule_thin_structures",

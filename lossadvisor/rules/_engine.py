@@ -23,6 +23,7 @@ from lossadvisor.rules._imbalance import (
     rule_imbalance_level,
     rule_rare_classes,
 )
+from lossadvisor.rules._objective import CAPPED_WEIGHTS, DEFAULT_OBJECTIVE, check_objective, rule_objective
 from lossadvisor.rules._outcome import RuleOutcome
 from lossadvisor.rules._params import ParamContext, candidate_params, tunable_ranges
 from lossadvisor.rules._schema import Candidate, Recommendation, SearchSpaceEntry
@@ -75,6 +76,7 @@ def recommend(
     *,
     thresholds: Mapping[str, Any] | None = None,
     config: str | Path | None = None,
+    objective: str = DEFAULT_OBJECTIVE,
 ) -> Recommendation:
     """Rank candidate losses for a dataset profile, with parameters, LR ranges, a search space and a trace.
 
@@ -82,6 +84,8 @@ def recommend(
         profile: the dataset fingerprint from :func:`lossadvisor.profile_masks` (or ``DatasetProfile.load``).
         thresholds: overrides of :data:`DEFAULT_THRESHOLDS` (applied after ``config``).
         config: a rules-config TOML file with a ``[thresholds]`` table (see :func:`load_rules_config`).
+        objective: the metric the user scores, ``"iou"`` (default), ``"dice"`` or ``"recall"``; the ranking
+            and the class weights follow it (:func:`rule_objective`).
 
     Returns:
         A :class:`Recommendation`: 3 to 5 ranked candidates (plain ``ce`` always among them, as the baseline),
@@ -89,7 +93,8 @@ def recommend(
 
     Raises:
         TypeError: ``profile`` is not a :class:`DatasetProfile`.
-        ConfigError: a bad threshold or rules-config file (the message names the key and the expected value).
+        ConfigError: a bad threshold or rules-config file (the message names the key and the expected value),
+            or an unknown objective.
         DataError: fewer than two classes occur in the profile, so there is nothing to segment.
 
     Example:
@@ -102,12 +107,14 @@ def recommend(
             "The 'profile' argument of recommend must be a DatasetProfile (from lossadvisor.profile_masks "
             f"or DatasetProfile.load). Got {type(profile).__name__} instead."
         )
+    objective = check_objective(objective)
     file_overrides = load_rules_config(config) if config is not None else None
     merged = resolve_thresholds(file_overrides, thresholds)
     measure = measure_imbalance(profile)
     level = imbalance_level(measure, merged)
     rules = PROFILE_RULES_3D if profile.dimensionality == 3 else PROFILE_RULES
     outcomes = [rule(profile, merged) for rule in rules]
+    outcomes.append(rule_objective(profile, merged, objective))
     supported = _supported_losses(profile.task)
     ranked = _rank(outcomes, level, supported)
     names = _select(ranked, required=(BASELINE,))
@@ -120,6 +127,7 @@ def recommend(
         batch_dice=any(o.batch_dice for o in outcomes),
         favour_ce_in_mix=any(o.favour_ce_in_mix for o in outcomes),
         max_class_weight=merged["max_class_weight"],
+        overlap_cap=merged["max_class_weight_overlap"] if CAPPED_WEIGHTS[objective] else None,
     )
     candidates = tuple(
         _candidate(i + 1, loss, profile, ctx, outcomes, merged) for i, loss in enumerate(names)
@@ -140,6 +148,7 @@ def recommend(
         trace=trace,
         warnings=_warnings(profile, outcomes),
         thresholds=merged,
+        objective=objective,
         created_with=__version__,
     )
 

@@ -18,8 +18,10 @@ IMBALANCE_LEVELS = ("none", "moderate", "severe", "extreme")
 # Scores a rule adds when it fires. The imbalance level hands out its ranked list in steps of LEVEL_STEP; the
 # other rules add a NUDGE (half a step: it reorders neighbours only where they were close) or a PROMOTE (one
 # and a half steps: it can lift a loss over the one above it, or bring in a loss the level did not list). No
-# other rule adds more than PROMOTE to any loss, which is less than the level's own margin between its first
-# and third choices, so the level decides the family of the first choice and the other rules shape the rest.
+# other rule about the masks adds more than PROMOTE to any loss, which is less than the level's own margin
+# between its first and third choices, so the level decides the family of the first choice and the other
+# rules shape the rest. The one exception is the user's own choice of metric (rule_objective, --objective
+# recall), which may put the recall-trading loss first.
 LEVEL_STEP = 1.0
 NUDGE = 0.5
 PROMOTE = 1.5

@@ -33,7 +33,9 @@ TVERSKY_BETA_BALANCED = 0.5
 TVERSKY_BETA_PER_DECADE = 0.1
 TVERSKY_BETA_MAX = 0.8
 # Binary class weights come from inverse frequency; multi-class ones from median frequency balancing, the
-# usual choice for semantic segmentation (Eigen & Fergus 2015).
+# usual choice for semantic segmentation (Eigen & Fergus 2015). Where IoU or Dice is scored no foreground
+# class weighs more than the `max_class_weight_overlap` threshold times the background (rules/_thresholds.py,
+# set from docs/EVIDENCE.md); where recall is scored only the general `max_class_weight` clip applies.
 BINARY_WEIGHT_METHOD = "inverse"
 MULTICLASS_WEIGHT_METHOD = "median"
 
@@ -46,6 +48,7 @@ class ParamContext:
     batch_dice: bool
     favour_ce_in_mix: bool
     max_class_weight: float
+    overlap_cap: float | None = None  # IoU/Dice: largest foreground weight / background weight (None: recall)
 
 
 def tversky_beta(ratio: float) -> float:
@@ -111,6 +114,8 @@ def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, Pa
     if profile.task == "binary":
         foreground = profile.foreground_classes[0]
         weight = pos_weight_from_frequency(foreground.pixel_frequency, method=BINARY_WEIGHT_METHOD, clip=clip)
+        if ctx.overlap_cap is not None:
+            weight = min(weight, ctx.overlap_cap)
         return {"pos_weight": round(weight, 4)}
     weights = class_weights_from_profile(profile, method=MULTICLASS_WEIGHT_METHOD, clip=clip)
     # A class with no pixel at all (declared in a class map, or index 0 of masks whose values start at 1)
@@ -122,4 +127,19 @@ def _class_weighting(profile: DatasetProfile, ctx: ParamContext) -> dict[str, Pa
         1.0 if c.pixel_count == 0 else min(float(w), 1.0) if c.is_background else float(w)
         for c, w in zip(order, weights, strict=True)
     ]
+    if ctx.overlap_cap is not None:
+        weights = _capped(order, weights, ctx.overlap_cap)
     return {"class_weights": tuple(round(w, 4) for w in weights)}
+
+
+def _capped(order: list, weights: list[float], cap: float) -> list[float]:
+    """No class above ``cap`` times the weight of the most common class, then rescaled so the present
+    classes still average 1 over their pixels (``sum(f * w) == 1``; only ratios change CE's minimum), the
+    background again never above 1."""
+    present = [i for i, c in enumerate(order) if c.pixel_count > 0]
+    majority = max(present, key=lambda i: order[i].pixel_count)
+    limit = cap * weights[majority]
+    out = [min(w, limit) if i in present else w for i, w in enumerate(weights)]
+    scale = 1.0 / sum(order[i].pixel_frequency * out[i] for i in present)
+    out = [w * scale if i in present else w for i, w in enumerate(out)]
+    return [min(w, 1.0) if c.is_background else w for c, w in zip(order, out, strict=True)]

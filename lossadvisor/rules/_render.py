@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import textwrap
 
+from lossadvisor.rules._objective import OBJECTIVE_LABELS
 from lossadvisor.rules._schema import ParamValue, Recommendation, RuleTrace
 
 WIDTH = 100
@@ -27,7 +28,7 @@ def format_recommendation(rec: Recommendation, *, show_unfired: bool = True) -> 
     """
     lines = [
         f"Loss recommendation for {rec.dataset_name} ({rec.task}, {rec.num_classes} classes, "
-        f"imbalance: {rec.imbalance_level})",
+        f"imbalance: {rec.imbalance_level}; ranked for {OBJECTIVE_LABELS.get(rec.objective, rec.objective)})",
         "",
     ]
     for c in rec.candidates:

@@ -89,6 +89,7 @@ class Recommendation:
     thresholds: dict[str, float]  # the thresholds in force (defaults merged with --rules-config)
     schema_version: int = RECOMMENDATION_SCHEMA_VERSION
     created_with: str = ""
+    objective: str = "iou"  # the metric the ranking is for ("iou", "dice", "recall"); older files: IoU
 
     @property
     def top(self) -> Candidate:

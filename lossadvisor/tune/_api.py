@@ -67,7 +67,7 @@ class TuneResult:
 
     run_dir: Path
     recommended: Recommended | None  # loss, params, lr, label, config_id
-    confidence: Confidence  # level ("clear" / "tie" / "single" / "none"), margin, interval, explanation
+    confidence: Confidence  # level (the verdict kind: clear / equivalent / undecided / ...), explanation
     ranking: tuple[RankedConfig, ...]  # one entry per finalist, best confirmation IoU first
     study_name: str
     model: ModelUsed | None  # name, parameters

@@ -42,6 +42,7 @@ class Accepts:
     optional: bool = False
     path: str | None = None
     writable: bool = False  # a folder the run writes into (the CLI refuses one it cannot write)
+    choices: tuple[str, ...] | None = None  # a string option that takes one of these names only
 
     def ok(self, value: Any) -> bool:
         if value is None:
@@ -57,7 +58,7 @@ class Accepts:
         elif self.kind is Path:
             return isinstance(value, (str, os.PathLike))
         else:
-            return isinstance(value, str)
+            return isinstance(value, str) and (self.choices is None or value in self.choices)
         if not number:
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
@@ -66,6 +67,8 @@ class Accepts:
 
     def expected(self) -> str:
         """What the option must be, for the message of a refused value."""
+        if self.choices is not None:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {int: "an integer", float: "a number", bool: "True or False", str: "a string"}.get(
             self.kind, "a path"
         )
@@ -152,8 +155,8 @@ class TuneOptions:
     )
     # CPU defaults, so `make example` (31 tiles, 128 px) stays within about 10 minutes on 2 cores, with most
     # of the time where the verdict is decided: a search of 10 trials of 6 epochs x >= 20 steps (120 AdamW
-    # steps, pruned by the median rule), then 3 finalists x 3 folds x 2 seeds = 18 confirmation runs of
-    # twice those steps (240), and 2 x 2 diagnostic runs at the search budget. See README ("Time
+    # steps, pruned by the median rule), 2 x 2 diagnostic runs at the search budget, then the confirmation
+    # race within --confirm-budget (5 minutes of training, measured as it goes). See README ("Time
     # allocation").
     epochs: int = option(
         6,
@@ -200,14 +203,16 @@ class TuneOptions:
         2,
         flag="--seeds",
         accepts=_INT1,
-        help="Seeds per fold in the confirmation (each finalist gets folds x seeds paired runs).",
+        help="Repetitions of k-fold (each on a fresh stratified partition) per level of the confirmation "
+        "race before it decides or promotes the better half to runs twice as long.",
     )
     folds: int = option(
         3,
         flag="--folds",
         accepts=Accepts(int, low=2),
         objective=True,
-        help="Folds of the confirmation's stratified cross-validation; every tile is validated once.",
+        help="Folds of the confirmation's stratified cross-validation; every tile is validated once per "
+        "repetition.",
     )
     finalists: int = option(
         3,
@@ -219,7 +224,17 @@ class TuneOptions:
         0.01,
         flag="--margin",
         accepts=Accepts(float, low=0, high=1, high_open=True),
-        help="Practical margin in IoU: a smaller mean paired gain is a tie, whatever its interval.",
+        help="Region of practical equivalence in IoU: losses whose mean paired difference is probably within "
+        "it are 'equivalent', and the simplest is recommended.",
+    )
+    confirm_budget: str | int = option(
+        "5m",
+        flag="--confirm-budget",
+        accepts=Accepts(object),  # checked in __post_init__ (runs or a time)
+        metavar="RUNS|TIME",
+        help="Budget of the confirmation race: a number of runs (30; a run twice as long counts 2) or a "
+        "training time (8m, 90s; converted with the time per run measured on the first runs). Raising it on "
+        "a finished run folder extends the race.",
     )
     storage: str | None = option(
         None,
@@ -278,6 +293,14 @@ class TuneOptions:
         accepts=Accepts(Path, optional=True, path="file"),
         help="TOML file overriding rule thresholds (as for `lossadvisor advise`).",
     )
+    objective: str = option(
+        "iou",
+        flag="--objective",
+        accepts=Accepts(str, choices=("iou", "dice", "recall")),  # = lossadvisor.rules.OBJECTIVES (a test)
+        objective=True,
+        help="The metric you score: foreground IoU, Dice, or pixel recall. The rules rank for it, the search "
+        "maximises it, the verdict compares finalists on it (--margin is then in that metric).",
+    )
     seed: int = option(
         0,
         flag="--seed",
@@ -319,6 +342,9 @@ class TuneOptions:
         from lossadvisor.tune.study import check_study_name  # here: the CLI's --help stays light
 
         check_study_name(self.study_name)  # a companion study's name (:confirm, :tasks, :files) is refused
+        from lossadvisor.tune.confirm import parse_budget  # here too, not for --help
+
+        parse_budget(self.confirm_budget)  # refused with the forms it accepts
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> TuneOptions:

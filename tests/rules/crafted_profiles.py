@@ -109,7 +109,7 @@ LADDER = {
 }  # fmt: skip
 DICE_TERM = ("dice", "dice_ce", "dice_focal", "tversky", "focal_tversky", "generalized_dice")
 
-# (id, profile keyword arguments, acceptable first choices)
+# (id, profile keyword arguments, acceptable first choices) for the default objective (IoU).
 TOP_CHOICE_TABLE = [
     ("balanced", {"fg_shares": (0.4,)}, {"ce"}),
     ("moderate", {"fg_shares": (0.15,)}, {"weighted_ce"}),

@@ -33,9 +33,11 @@ def test_advise_from_a_profile_prints_the_table_and_saves_next_to_it(profile_fil
     rec = Recommendation.load(saved)
     assert rec == recommend(DatasetProfile.load(profile_file))
     lines = result.output.splitlines()
-    assert lines[0].startswith("Loss recommendation for crafted (binary, 2 classes, imbalance: moderate)")
+    assert lines[0] == (
+        "Loss recommendation for crafted (binary, 2 classes, imbalance: moderate; ranked for foreground IoU)"
+    )
     assert lines[2].split()[:2] == ["1.", "weighted_ce"]
-    assert "Rules that fired (3 of 7):" in result.output
+    assert "Rules that fired (3 of 8):" in result.output
     assert "* rule_empty_masks: empty_mask_share = 0.3 >= 0.1" in result.output
     assert "- rule_tiny_objects: tiny_object_share = 0 (fires at >= 0.2)" in result.output
     assert "ce (baseline)" in result.output
@@ -127,8 +129,11 @@ def test_advise_profiles_masks_on_the_fly(example_data: Path, tmp_path: Path) ->
     rec = Recommendation.load(out / "recommendation.json")
     assert rec.profile_fingerprint == profile.fingerprint
     assert rec == recommend(profile)
-    # The bundled tiles: foreground between 5 % and 20 %: weighted CE first, plain CE as the baseline.
+    # The bundled tiles: foreground between 5 % and 20 %: weighted CE first (its weight 4.7, under the IoU
+    # cap of 5, so the same for IoU and recall), plain CE as the baseline.
     assert rec.imbalance_level == "moderate" and rec.top.loss == "weighted_ce"
+    recall = recommend(profile, objective="recall").top
+    assert recall.loss == "weighted_ce" and recall.params == rec.top.params
     assert any(c.is_baseline for c in rec.candidates)
 
 

@@ -8,7 +8,7 @@ import math
 import pytest
 from crafted_profiles import DICE_TERM, TOP_CHOICE_TABLE, build_profile
 
-from lossadvisor.errors import DataError
+from lossadvisor.errors import ConfigError, DataError
 from lossadvisor.losses import get_spec
 from lossadvisor.rules import DEFAULT_THRESHOLDS, PROFILE_RULES, Recommendation, recommend
 
@@ -52,15 +52,44 @@ def test_few_empty_masks_leave_batch_dice_to_the_default() -> None:
     assert all("batch_dice" not in c.params for c in rec.candidates)
 
 
-def test_weighted_ce_pos_weight_is_the_inverse_frequency_ratio() -> None:
-    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground = 0.85 / 0.15.
-    rec = recommend(build_profile((0.15,)))
-    assert rec.top.params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+def _weighted(rec: Recommendation):
+    return next(c for c in rec.candidates if c.loss == "weighted_ce")
+
+
+def test_pos_weight_is_the_inverse_frequency_ratio_capped_for_iou_and_dice() -> None:
+    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground.
+    under, over = build_profile((0.18,)), build_profile((0.15,))  # 0.82 / 0.18 = 4.56; 0.85 / 0.15 = 5.67
+    for objective in ("iou", "dice", "recall"):
+        weighted = _weighted(recommend(under, objective=objective))
+        assert weighted.params["pos_weight"] == pytest.approx(0.82 / 0.18, rel=1e-3)
+    assert _weighted(recommend(over, objective="recall")).params["pos_weight"] == pytest.approx(
+        0.85 / 0.15, rel=1e-3
+    )
+    for objective in ("iou", "dice"):  # over the max_class_weight_overlap cap of 5
+        assert _weighted(recommend(over, objective=objective)).params["pos_weight"] == 5.0
+    lifted = recommend(over, thresholds={"max_class_weight_overlap": 6.0})
+    assert _weighted(lifted).params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+
+
+def test_multiclass_weights_are_capped_at_five_times_the_background_for_iou() -> None:
+    # Median frequency balancing of (0.60, 0.35, 0.05), presence 1: w_c = median(f) / f_c = 0.35 / f_c,
+    # i.e. (0.5833, 1, 7), normalised so that sum(f * w) = 1: sum = 0.35 + 0.35 + 0.35 = 1.05 -> / 1.05.
+    profile = build_profile((0.35, 0.05), names=("road", "car"))
+    bg, road, car = 0.35 / 0.60 / 1.05, 1.0 / 1.05, 7.0 / 1.05
+    recall = _weighted(recommend(profile, objective="recall")).params["class_weights"]
+    assert recall == pytest.approx((bg, road, car), rel=1e-3)
+    iou = _weighted(recommend(profile)).params["class_weights"]
+    # car was 11.4x the background: capped at 5x; road keeps its ratio; the mean over pixels stays 1
+    assert iou[2] / iou[0] == pytest.approx(5.0, rel=1e-3)
+    assert iou[1] / iou[0] == pytest.approx(road / bg, rel=1e-3)
+    assert 0.60 * iou[0] + 0.35 * iou[1] + 0.05 * iou[2] == pytest.approx(1.0, abs=1e-3)
 
 
 def test_pos_weight_is_clipped_at_max_class_weight() -> None:
     profile = build_profile((0.05,))  # 19:1, just under the default clip of 20
-    rec = recommend(profile, thresholds={"max_class_weight": 10.0, "minority_share_severe": 0.04})
+    rec = recommend(
+        profile, thresholds={"max_class_weight": 10.0, "minority_share_severe": 0.04}, objective="recall"
+    )
     weighted = next(c for c in rec.candidates if c.loss == "weighted_ce")
     assert weighted.params["pos_weight"] == pytest.approx(10.0)
 
@@ -183,7 +212,8 @@ def test_recommendation_records_the_profile_and_thresholds() -> None:
     rec = recommend(profile, thresholds={"empty_mask_share": 0.2})
     assert rec.profile_fingerprint == profile.fingerprint and rec.dataset_name == "crafted"
     assert rec.thresholds == {**DEFAULT_THRESHOLDS, "empty_mask_share": 0.2}
-    assert len(rec.trace) == len(PROFILE_RULES) + 1
+    assert len(rec.trace) == len(PROFILE_RULES) + 2  # and the objective rule, and the Dice-family rule
+    assert rec.objective == "iou"
 
 
 def test_multiclass_empty_masks_use_the_most_often_absent_class() -> None:
@@ -212,3 +242,72 @@ def test_an_unscored_rare_background_does_not_set_the_imbalance_level() -> None:
     weights = next(c for c in rec.candidates if c.loss == "weighted_ce").params["class_weights"]
     assert weights[0] <= 1.0  # the unscored background is never up-weighted
     assert weights[5] == max(weights)  # the rarest scored class gets the largest weight
+
+
+# (minority share just above, just below) each imbalance bound, and the first choice on each side per
+# objective: recall keeps weighted CE from the moderate bound down to the extreme one.
+BOUND_SIDES = [
+    ("minority_share_moderate", 0.21, 0.19, {"iou": ("ce", "weighted_ce"), "recall": ("ce", "weighted_ce")}),
+    (
+        "minority_share_severe",
+        0.051,
+        0.049,
+        {"iou": ("weighted_ce", "dice_ce"), "recall": ("weighted_ce",) * 2},
+    ),
+    (
+        "minority_share_extreme",
+        0.011,
+        0.009,
+        {"iou": ("dice_ce", "focal_tversky"), "recall": ("weighted_ce", "focal_tversky")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("bound", "above", "below", "firsts"), BOUND_SIDES, ids=[b[0] for b in BOUND_SIDES])
+def test_the_first_choice_on_each_side_of_every_imbalance_bound(bound, above, below, firsts) -> None:
+    assert above > DEFAULT_THRESHOLDS[bound] > below
+    for objective, (first_above, first_below) in {**firsts, "dice": firsts["iou"]}.items():
+        assert recommend(build_profile((above,)), objective=objective).top.loss == first_above, objective
+        assert recommend(build_profile((below,)), objective=objective).top.loss == first_below, objective
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "threshold", "value_above", "value_below"),
+    [
+        ({"fg_shares": (0.03,), "tiny_share": 0.0}, "tiny_object_share", 0.21, 0.19),
+        ({"fg_shares": (0.03,), "absent_shares": (0.0,)}, "empty_mask_share", 0.11, 0.09),
+        ({"fg_shares": (0.4,), "boundary_share": 0.1}, "thin_boundary_share", 0.51, 0.49),
+    ],
+)
+def test_each_structure_threshold_changes_the_ranking_only_past_its_bound(
+    kwargs, threshold, value_above, value_below
+) -> None:
+    key = {"tiny_object_share": "tiny_share", "empty_mask_share": "absent_shares",
+           "thin_boundary_share": "boundary_share"}[threshold]  # fmt: skip
+
+    def advice(value):
+        args = dict(kwargs, **{key: (value,) if key == "absent_shares" else value})
+        return [(c.loss, c.params) for c in recommend(build_profile(**args)).candidates]
+
+    assert value_above > DEFAULT_THRESHOLDS[threshold] > value_below
+    assert advice(value_below) == advice(0.0)
+    assert advice(value_above) != advice(value_below)
+
+
+def test_recall_puts_weighted_ce_first_only_where_the_evidence_measured_it() -> None:
+    # balanced: no rare class to weigh; extreme: the level's recall-leaning losses stand (not measured here)
+    assert recommend(build_profile((0.4,)), objective="recall").top.loss == "ce"
+    assert recommend(build_profile((0.004,)), objective="recall").top.loss in {
+        "focal_tversky",
+        "unified_focal",
+    }
+    rec = recommend(build_profile((0.03,)), objective="recall")  # severe: Dice + CE first for IoU
+    assert rec.top.loss == "weighted_ce" and rec.objective == "recall"
+    assert "tversky" in [c.loss for c in rec.candidates]
+    assert {t.rule: t for t in rec.trace}["rule_objective"].fired
+    assert not {t.rule: t for t in recommend(build_profile((0.03,))).trace}["rule_objective"].fired
+
+
+def test_an_unknown_objective_names_the_valid_ones() -> None:
+    with pytest.raises(ConfigError, match="Unknown objective 'recal'. Did you mean 'recall'"):
+        recommend(build_profile((0.15,)), objective="recal")

@@ -21,7 +21,7 @@ CONTEXTS = {
     "lost": {"scale": [(128, 0.5, 0.25)], "diameter": 6.0},
     "all": {"absent_shares": (0.4,), "tiny_share": 0.6, "boundary_share": 0.9, "scale": [(128, 0.5, 0.25)]},
 }
-ALL_RULES = [f.__name__ for f in PROFILE_RULES] + ["rule_dice_family"]
+ALL_RULES = [f.__name__ for f in PROFILE_RULES] + ["rule_objective", "rule_dice_family"]
 
 # Crafted profiles that should make each rule fire (a rule that never fires on anything is dead code).
 FIRING = {
@@ -31,8 +31,10 @@ FIRING = {
     "rule_tiny_objects": {"tiny_share": 0.5},
     "rule_objects_lost_at_train_size": {"scale": [(128, 0.4, 0.25)]},
     "rule_thin_structures": {"boundary_share": 0.7},
+    "rule_objective": {"fg_shares": (0.1,)},  # fires on --objective recall with imbalance (OBJECTIVE_FOR)
     "rule_dice_family": {},
 }
+OBJECTIVE_FOR = {"rule_objective": "recall"}
 
 
 def _profiles() -> list:
@@ -77,7 +79,7 @@ def test_every_recommendation_has_the_ce_baseline_and_a_full_trace() -> None:
 
 @pytest.mark.parametrize("rule", ALL_RULES)
 def test_every_rule_fires_on_some_crafted_profile(rule: str) -> None:
-    rec = recommend(build_profile(**FIRING[rule]))
+    rec = recommend(build_profile(**FIRING[rule]), objective=OBJECTIVE_FOR.get(rule, "iou"))
     assert {t.rule: t for t in rec.trace}[rule].fired
 
 

@@ -62,6 +62,7 @@ def tiny():
         "steps_per_epoch": 2,
         "batch_size": 4,
         "seeds": 1,
+        "confirm_budget": "18",  # the race's minimum: 3 finalists x 3 folds x 2 repetitions
         "threads": 1,
         "progress": False,
     }

@@ -25,7 +25,8 @@ def test_help_has_an_example(runner):
 def test_cli_defaults_match_the_python_api():
     api = inspect.signature(tune_pkg.tune).parameters
     options = {p.name: p.default for p in tune_command.params}
-    for name in ("size", "epochs", "batch_size", "warmup_steps", "n_trials", "seeds", "seed", "device"):
+    names = ("size", "epochs", "batch_size", "warmup_steps", "n_trials", "seeds", "seed", "device")
+    for name in (*names, "objective"):
         assert options[name] == api[name].default, name
 
 
@@ -68,6 +69,8 @@ def test_a_tiny_study_from_the_command_line(runner, tiny_dataset, tmp_path):
         "1",
         "--seeds",
         "1",
+        "--confirm-budget",
+        "18",
         "--threads",
         "1",
         "--no-report",

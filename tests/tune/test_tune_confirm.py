@@ -1,5 +1,6 @@
-"""The confirmation phase on tiny data: paired units, resumable, an A/A tie, a crippled loss loses clearly,
-and the tuner following the lost-objects rule to native-resolution crops."""
+"""The confirmation race on tiny data: paired units on fresh partitions, resumable, identical configurations
+equivalent, a crippled loss dropped and the race stopped early, and the tuner following the lost-objects rule
+to native-resolution crops."""
 
 from __future__ import annotations
 
@@ -12,85 +13,100 @@ from PIL import Image
 from lossadvisor.io import read_mask
 from lossadvisor.losses import build_loss
 from lossadvisor.tune import _api, pair_files, resolve_device, tune
-from lossadvisor.tune.confirm._confirm import Finalist, collect, enqueue_units, run_units, unit_key
-from lossadvisor.tune.confirm._verdict import decide
+from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units, race_alone, run_units
+from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision
 from lossadvisor.tune.data._cache import build_fold_data
-from lossadvisor.tune.training._run import Configuration, RunContext
+from lossadvisor.tune.training import Configuration, RunContext
 
 
-def _contexts(root, tmp_path, *, epochs=2, steps=3, folds=3):
+def _context_for(root, tmp_path, *, epochs=2, steps=3, folds=3):
+    """``unit -> RunContext``: repetition r folds with seed r, level L trains 2**L x steps per epoch."""
     pairs = pair_files(root / "images", root / "masks").pairs
-    datas = build_fold_data(
-        pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path / "cache", fingerprint="x",
-        size=32, folds=folds, seed=0,
-    )  # fmt: skip
     device = resolve_device("cpu", threads=1)
-    return [
-        RunContext(
-            data=d,
-            num_classes=2,
-            loss_factory=lambda name, params: build_loss(name, **params),
-            device=device,
-            epochs=epochs,
-            steps_per_epoch=steps,
-            batch_size=4,
-            warmup_steps=0,
-            seed=0,
-            preds_dir=tmp_path / "preds",
-            sample_indices=[],
+    built = {}
+
+    def context_for(unit: Unit) -> RunContext:
+        if unit.rep not in built:
+            built[unit.rep] = build_fold_data(
+                pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=tmp_path / "cache", fingerprint="x",
+                size=32, folds=folds, seed=unit.rep,
+            )  # fmt: skip
+        return RunContext(
+            data=built[unit.rep][unit.fold], num_classes=2,
+            loss_factory=lambda name, params: build_loss(name, **params), device=device, epochs=epochs,
+            steps_per_epoch=steps * 2**unit.level, batch_size=4, warmup_steps=0, seed=0,
+            preds_dir=tmp_path / "preds", sample_indices=[],
         )  # fmt: skip
-        for d in datas
-    ]
+
+    return context_for
 
 
-def _finalist(entry, lr, search_value=None):
-    config = Configuration("ce", {}, lr)
-    return Finalist(entry, f"{entry}: ce lr={lr:g}", config, search_value, None)
+def _finalist(entry, lr, search_value=None, loss="ce"):
+    config = Configuration(loss, {}, lr)
+    return Finalist(entry, f"{entry}: {loss} lr={lr:g}", config, search_value, None)
 
 
-def _confirm(finalists, contexts, *, seeds=2):
-    study = optuna.create_study(direction="maximize")
-    enqueue_units(study, finalists, folds=len(contexts), seeds=seeds)
-    run_units(study, finalists, contexts, base_seed=0)
-    return study, collect(study, finalists)
+def _race(finalists, context_for, cfg, study=None):
+    """What the confirmation phase does for one worker; returns the study, state, runs and final decision."""
+    study = study or optuna.create_study(direction="maximize")
+    state, got = race_alone(study, finalists, context_for, cfg, base_seed=0)
+    entries = {f.entry: f.config.loss for f in finalists}
+    return study, state, got, final_decision(entries, got.iou, state, cfg)[0]
 
 
-def test_every_finalist_runs_the_same_folds_and_tiles_and_a_resume_reruns_nothing(tiny_dataset, tmp_path):
-    contexts = _contexts(tiny_dataset, tmp_path, epochs=1, steps=1)
+def test_every_finalist_runs_the_same_partitions_and_tiles_and_a_resume_reruns_nothing(
+    tiny_dataset, tmp_path
+):
+    context_for = _context_for(tiny_dataset, tmp_path, epochs=1, steps=1)
     finalists = [_finalist("ce-a", 3e-3), _finalist("ce-b", 1e-3)]
-    study, (records, runs, tiles) = _confirm(finalists, contexts, seeds=1)
-    assert sorted(r["unit"] for r in records) == sorted(
-        unit_key(e, f, 0) for e in ("ce-a", "ce-b") for f in range(3)
+    cfg = RaceConfig(folds=3, margin=0.01, budget=Budget(runs=12))  # exactly the 2 repetitions before a look
+    study, state, got, _ = _race(finalists, context_for, cfg)
+    assert state.stop_reason in ("budget", "clear", "equivalent")
+    assert sorted(r["unit"] for r in got.records) == sorted(
+        Unit(0, r, f, e).key() for e in ("ce-a", "ce-b") for r in range(2) for f in range(3)
     )
-    assert set(runs[0].runs) == set(runs[1].runs) == {(0, 0), (1, 0), (2, 0)}
-    for fold in range(3):  # same tiles, same order, for both finalists
-        assert runs[0].runs[(fold, 0)][:, 2].tolist() == runs[1].runs[(fold, 0)][:, 2].tolist()
-    assert sorted(t["tile"] for t in tiles if t["config_id"] == "ce-a") == [
-        f"tile_{i:02d}" for i in range(12)
-    ]
+    for unit in got.counts:  # same tiles, same order, for both finalists
+        twin = Unit(unit.level, unit.rep, unit.fold, "ce-b" if unit.entry == "ce-a" else "ce-a")
+        assert got.counts[unit][:, 2].tolist() == got.counts[twin][:, 2].tolist()
+    tiles = {
+        r: sorted(t["tile"] for t in got.tiles if t["config_id"] == "ce-a" and t["rep"] == r) for r in (0, 1)
+    }
+    assert (
+        tiles[0] == tiles[1] == [f"tile_{i:02d}" for i in range(12)]
+    )  # every tile validated once per repetition
+    folds = {r: {t["tile"]: t["fold"] for t in got.tiles if t["rep"] == r} for r in (0, 1)}
+    assert folds[0] != folds[1]  # a fresh partition per repetition, not more seeds on the same folds
     # resume: nothing is enqueued again and nothing re-trained
-    assert enqueue_units(study, finalists, folds=3, seeds=1) == 0
-    assert run_units(study, finalists, contexts, base_seed=0) == 0
+    assert enqueue_units(study, finalists, [u for u in got.counts]) == 0
+    assert run_units(study, finalists, context_for, base_seed=0) == 0
 
 
-def test_a_a_check_the_same_loss_twice_with_independent_streams_is_a_tie(tiny_dataset, tmp_path):
-    contexts = _contexts(tiny_dataset, tmp_path)
-    twins = [_finalist("ce-twin-a", 3e-3), _finalist("ce-twin-b", 3e-3)]
-    _, (_, runs, _) = _confirm(twins, contexts)
-    verdict = decide(runs, seed=0)
-    diffs = [r.diff for r in verdict.comparisons[0].per_run]
-    assert len(diffs) == 6 and any(d != 0 for d in diffs)  # independent streams: not bit-identical
-    assert verdict.kind == "tie"
+def test_identical_configurations_are_equivalent_and_not_bit_identical(tiny_dataset, tmp_path):
+    context_for = _context_for(tiny_dataset, tmp_path, epochs=4, steps=10)
+    twins = [_finalist("ce-twin-a", 1e-2), _finalist("ce-twin-b", 1e-2)]
+    # 40 steps a run: the twins' paired differences spread by about 0.03 IoU, so within a margin of 0.1 they
+    # must come out practically equivalent
+    cfg = RaceConfig(folds=3, margin=0.1, budget=Budget(runs=30))
+    _, state, got, decision = _race(twins, context_for, cfg)
+    diffs = [
+        got.iou[Unit(0, r, f, "ce-twin-a")] - got.iou[Unit(0, r, f, "ce-twin-b")]
+        for r in (0, 1)
+        for f in range(3)
+    ]
+    assert any(d != 0 for d in diffs)  # independent streams
+    assert state.stop_reason == "equivalent" and decision.outcome == "equivalent"
+    assert len(got.counts) == 12  # decided at the first look: stopped early
 
 
-def test_a_crippled_learning_rate_loses_clearly(tiny_dataset, tmp_path):
-    contexts = _contexts(tiny_dataset, tmp_path, epochs=3, steps=5)
+def test_a_crippled_learning_rate_is_dropped_and_the_race_stops_early(tiny_dataset, tmp_path):
+    context_for = _context_for(tiny_dataset, tmp_path, epochs=3, steps=5)
     finalists = [_finalist("ce-crippled", 1e-7), _finalist("ce-good", 1e-2)]
-    _, (_, runs, _) = _confirm(finalists, contexts)
-    verdict = decide(runs, seed=0)
-    assert verdict.kind == "clear" and verdict.recommended == "ce-good"
-    c = verdict.comparisons[0]
-    assert c.against == "ce-crippled" and c.ci_low > 0 and c.runs_won == 6
+    cfg = RaceConfig(folds=3, margin=0.01, budget=Budget(runs=100))
+    _, state, got, decision = _race(finalists, context_for, cfg)
+    assert state.stop_reason == "clear" and "ce-crippled" in state.dropped
+    assert decision.outcome == "clear" and decision.recommended == "ce-good"
+    assert decision.posteriors["ce-crippled"].p_better >= 0.95
+    assert len(got.counts) == 12  # 2 repetitions x 3 folds x 2 finalists: nothing after the decision
 
 
 def _large_tiles_with_tiny_objects(root, n=6, side=160):
@@ -114,7 +130,7 @@ def test_tune_follows_the_lost_objects_rule_to_native_crops_unless_a_size_is_giv
     # the LR range tests (100 steps at 128 px) are not what is tested here: skip them to keep the test short
     monkeypatch.setattr(_api, "_lr_range_tests", lambda *args: [])
     tiny = {"epochs": 1, "steps_per_epoch": 1, "batch_size": 2, "n_trials": 1, "seeds": 1, "folds": 2,
-            "threads": 1, "progress": False, "report": False}  # fmt: skip
+            "confirm_budget": "18", "threads": 1, "progress": False, "report": False}  # fmt: skip
     result = tune(data / "images", data / "masks", out=tmp_path / "run", **tiny)
     assert result.size_switch is not None and result.size_switch["crop"] == 128
     assert "native-resolution 128x128 crops" in result.size_switch["message"]

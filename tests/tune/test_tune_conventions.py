@@ -39,7 +39,8 @@ def json_run(tmp_path_factory):
     args = [
         str(BIN / "lossadvisor"), "tune", "--images", str(data / "images"), "--masks", str(data / "masks"),
         "--out", str(out), "--size", "32", "--epochs", "2", "--steps-per-epoch", "2", "--batch-size", "4",
-        "--seeds", "1", "--threads", "1", "--n-trials", "3", "--no-report", "--json",
+        "--seeds", "1", "--confirm-budget", "18", "--threads", "1", "--n-trials", "3", "--no-report",
+        "--json",
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, env=_env(), timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -139,16 +140,18 @@ def test_optuna_dashboard_shows_every_trial_with_loss_and_real_lr(json_run, tmp_
         }
     settings = {a["key"]: a["value"] for a in detail["user_attrs"]}
     assert json.loads(settings["objective_settings"])["model"] == "compact"
-    # the confirmation runs: one trial per (finalist, fold, seed) of the companion study, same loss and lr
+    # the confirmation runs: one trial per (finalist, level, repetition, fold) of the companion study, same
+    # loss and lr
     confirmation = pd.read_csv(out / "confirmation.csv")
     runs = {}
     for trial in confirm["trials"]:
         attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
         if trial["state"] == "Complete":
-            runs[(attrs["entry"], int(attrs["fold"]), int(attrs["seed"]))] = (attrs, trial["values"][0])
+            key = (attrs["entry"], int(attrs["level"]), int(attrs["rep"]), int(attrs["fold"]))
+            runs[key] = (attrs, trial["values"][0])
     assert len(runs) == len(confirmation) > 0
     for row in confirmation.itertuples():
-        attrs, value = runs[(row.config_id, row.fold, row.seed)]
+        attrs, value = runs[(row.config_id, row.level, row.rep, row.fold)]
         assert attrs["loss"] == row.loss and math.isclose(float(attrs["lr"]), row.lr, rel_tol=1e-9)
         assert math.isclose(value, row.val_iou if row.val_iou == row.val_iou else 0.0, abs_tol=1e-9)
 

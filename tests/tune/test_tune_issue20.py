@@ -450,15 +450,17 @@ def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
     def summary(out):
         if where == "after_train":
             kill()
-        return {"val_iou": 0.5}
+        return {"val_iou": 0.5, "val_score": 0.5}  # outcome_summary's keys (val_score: the scored metric)
 
     monkeypatch.setattr(confirm, "outcome_summary", summary)
     data = SimpleNamespace(val_names=["t"])
-    ctx = SimpleNamespace(train=train, data=data, num_classes=2, ignore_index=None)
+    ctx = SimpleNamespace(
+        train=train, data=data, num_classes=2, ignore_index=None, epochs=1, steps_per_epoch=1
+    )
     worker = SimpleNamespace(worker=SimpleNamespace(tag={"pid": os.getpid()}))
     for _ in range(5):
         study = optuna.create_study()
-        confirm.enqueue_units(study, [finalist], folds=1, seeds=1)
+        confirm.enqueue_units(study, [finalist], [confirm.Unit(0, 0, 0, "ce-1")])
         storage = study._storage
         real_attr, real_state = storage.set_trial_user_attr, storage.set_trial_state_values
 
@@ -476,7 +478,7 @@ def test_sigterm_anywhere_in_a_unit_never_leaves_it_running(monkeypatch, where):
         monkeypatch.setattr(storage, "set_trial_state_values", set_state)
         with pytest.raises(Terminated), sigterm_as_interrupt():
             take = lambda s=study: Session.take(worker, s)  # noqa: E731
-            confirm.run_units(study, [finalist], [ctx], base_seed=0, take=take)
+            confirm.run_units(study, [finalist], lambda unit: ctx, base_seed=0, take=take)
         states = [t.state for t in study.get_trials(deepcopy=False)]
         assert TrialState.RUNNING not in states, where
         if where == "store":  # the signal came while storing: the unit finished, whole
@@ -558,13 +560,19 @@ def _runs(entry: str, loss: str, with_runs: bool):
     return FinalistRuns(entry, loss, loss, {(0, 0): counts} if with_runs else {})
 
 
-def test_the_single_verdict_says_only_what_is_known():
-    from lossadvisor.tune.confirm import decide
+def _single_verdict(finalists):
+    """The race's verdict when one finalist alone has runs (nothing to compare)."""
+    from lossadvisor.tune.confirm import RaceOutcome, RaceState, race_verdict
 
-    alone = decide([_runs("ce-1", "ce", True)])
+    state = RaceState(pending=[], finished=True, stop_reason="single", level=0, alive=[finalists[0].entry])
+    return race_verdict(finalists, RaceOutcome(None, 0, {}, state, [], {0: 10}, "5m", 3), [], margin=0.01)
+
+
+def test_the_single_verdict_says_only_what_is_known():
+    alone = _single_verdict([_runs("ce-1", "ce", True)])
     assert alone.kind == "single" and "failed or were pruned" not in alone.explanation
     assert "brought no other loss" in alone.explanation
-    unfinished = decide([_runs("ce-1", "ce", True), _runs("dice-1", "dice", False)])
+    unfinished = _single_verdict([_runs("ce-1", "ce", True), _runs("dice-1", "dice", False)])
     assert unfinished.kind == "single" and "dice has none" in unfinished.explanation
 
 

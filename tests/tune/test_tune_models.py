@@ -212,6 +212,8 @@ def test_cli_model_from_a_temporary_folder_reaches_every_record(net_folder, tiny
         "4",
         "--seeds",
         "1",
+        "--confirm-budget",
+        "18",
         "--threads",
         "1",
         "--n-trials",

@@ -35,6 +35,10 @@ def _other_value(f: dataclasses.Field, tmp_path):
         return max(low, f.default or 0) + 3
     if accepts.kind is float:
         return 0.25 if accepts.high is not None else 7.5
+    if f.name == "confirm_budget":  # runs or a time, checked by its own parser
+        return "12m"
+    if accepts.choices is not None:  # a named choice (objective): the last one that is not the default
+        return next(c for c in reversed(accepts.choices) if c != f.default)
     return f"{f.name}-value"  # storage, study name, model, device: strings
 
 
@@ -84,6 +88,12 @@ def test_a_bad_value_is_refused_by_name(field):
         TuneOptions(**{field.name: bad})
 
 
+def test_a_bad_confirm_budget_is_refused_with_the_forms_it_takes():
+    with pytest.raises(ConfigError, match=r"--confirm-budget.*number of runs .* or a time such as 8m"):
+        TuneOptions(confirm_budget="soon")
+    assert TuneOptions(confirm_budget=30).confirm_budget == 30
+
+
 def test_bounds_match_between_tune_and_the_cli():
     assert TuneOptions(margin=0).margin == 0
     with pytest.raises(ConfigError, match=r"'margin' option of tune must be a number in \[0, 1\); got 1"):
@@ -119,6 +129,7 @@ def test_the_defaults_are_the_library_defaults():
 def test_objective_options_are_those_a_resumed_study_must_share():
     assert set(TuneOptions.objective_names()) == {
         "size", "crop", "epochs", "steps_per_epoch", "batch_size", "warmup_steps", "seed", "folds",
+        "objective",  # a study scored by recall is not one scored by IoU (issue 21)
     }  # fmt: skip
 
 

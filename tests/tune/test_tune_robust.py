@@ -58,6 +58,8 @@ def _cli_args(data: Path, out: Path) -> list[str]:
         "1",
         "--seeds",
         "1",
+        "--confirm-budget",
+        "18",
         "--threads",
         "1",
     ]

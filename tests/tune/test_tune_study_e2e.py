@@ -65,24 +65,28 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     confirmation = _rows(out / "confirmation.csv")
     assert [c for c in confirmation[0] if not c.startswith("param_")] == list(RUN_COLUMNS)
     finalists = {r["config_id"] for r in confirmation}
-    # every finalist ran every (fold, seed): 3 folds x 1 seed (tiny), the same units for all
+    # every finalist ran the same units: the race's minimum at the tiny budget, 2 repetitions x 3 folds
     units = {
-        cid: {(r["fold"], r["seed"]) for r in confirmation if r["config_id"] == cid} for cid in finalists
+        cid: {(r["level"], r["rep"], r["fold"]) for r in confirmation if r["config_id"] == cid}
+        for cid in finalists
     }
-    assert all(u == {("0", "0"), ("1", "0"), ("2", "0")} for u in units.values())
+    assert all(u == {("0", str(r), str(f)) for r in range(2) for f in range(3)} for u in units.values())
     assert "ce" in {r["loss"] for r in confirmation}
     tiles = _rows(out / "confirmation_tiles.csv")
     assert list(tiles[0]) == list(TILE_COLUMNS)
-    for cid in finalists:  # every tile validated exactly once per seed: 12 tiles over 3 folds
-        assert sorted(r["tile"] for r in tiles if r["config_id"] == cid) == [
-            f"tile_{i:02d}" for i in range(12)
-        ]
+    for cid in finalists:  # every tile validated exactly once per repetition: 12 tiles over 3 folds
+        for rep in ("0", "1"):
+            assert sorted(r["tile"] for r in tiles if r["config_id"] == cid and r["rep"] == rep) == [
+                f"tile_{i:02d}" for i in range(12)
+            ]
     run = RunSummary.load(out / "run.json")
     assert run.status == "complete" and run.fingerprint and run.storage.startswith("sqlite:///")
     assert set(run.timings.phases) >= {"search_s", "confirmation_s", "total_s"}
     res = TuneOutcome.load(out / "result.json")
     assert res.recommended.loss == result.recommended.loss
-    assert res.confidence.level in ("clear", "tie") and res.verdict.kind == res.confidence.level
+    assert res.confidence.level in ("clear", "equivalent", "undecided")
+    assert res.verdict.kind == res.confidence.level
+    assert all(c.p_better + c.p_equivalent + c.p_worse == pytest.approx(1.0) for c in res.verdict.comparisons)
     assert "build_loss(" in res.snippets["pytorch"] and "Learner" not in res.snippets["pytorch"]
     means = [r.mean_iou for r in res.ranking]
     assert means == sorted(means, reverse=True)
@@ -92,7 +96,8 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     assert not diag_ids & {c.against for c in res.verdict.comparisons}
     assert {r.source for r in res.ranking} == {"finalist"}
     steps = res.training.extra  # the phase's step counts, kept beside the declared setup
-    assert steps["steps_per_confirmation_run"] == 2 * steps["steps_per_search_trial"]
+    # the tiny budget buys only the race's first level: runs as long as a search trial
+    assert steps["steps_per_confirmation_run"] == steps["steps_per_search_trial"]
     # the same learning-rate range for every loss, containing the LR range test's suggestions
     ranges = {tuple(r) for r in res.search["lr_ranges"].values()}
     assert len(ranges) == 1
@@ -105,8 +110,8 @@ def test_study_end_to_end_writes_every_file(tiny_dataset, tmp_path, tiny):
     assert samples["images"].dtype == np.uint8 and samples["images"].shape[-1] == 3
     assert any(k.startswith("pred__") for k in samples.files)
     assert not diag_ids & {k.removeprefix("pred__") for k in samples.files}
-    # the decoded cache was reused by every run: one file for the search split, one per fold
-    assert len(list((out / "cache").glob("data_*.npz"))) == 1 + 3
+    # the decoded cache was reused by every run: one file for the search split, one per fold and repetition
+    assert len(list((out / "cache").glob("data_*.npz"))) == 1 + 3 * 2
 
 
 def test_interrupted_run_resumes_and_keeps_completed_trials(tiny_dataset, tmp_path, monkeypatch, tiny):

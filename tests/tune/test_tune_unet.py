@@ -57,7 +57,7 @@ def test_3d_unet_learns_a_voxel_rule():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
     assert losses[-1] < 0.5 * losses[0]
 
 

@@ -1,19 +1,12 @@
-"""The verdict's maths against hand-computed cases: pooled IoU, paired differences, the bootstrap, ties."""
+"""The verdict's pieces against hand-computed cases: pooled IoU, the order check, still improving (the
+posterior maths: test_tune_posterior.py; the race: test_tune_race.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lossadvisor._run_records import Overtake
-from lossadvisor.tune.confirm._verdict import (
-    FinalistRuns,
-    decide,
-    expanded_alpha,
-    foreground_iou,
-    paired_comparison,
-    run_iou,
-)
+from lossadvisor.tune.confirm._verdict import FinalistRuns, _order, foreground_iou, run_iou, still_improving
 
 
 def counts(*tiles: tuple[int, int, int]) -> np.ndarray:
@@ -39,98 +32,65 @@ def test_foreground_iou_pools_counts_and_scores_empty_as_one() -> None:
     assert float(foreground_iou(multi)) == pytest.approx(1 / 5)
 
 
-def test_paired_difference_matches_a_hand_computation() -> None:
-    # two folds, one seed; the winner's runs pool to 3/8 and 1/2, the other's to 1/4 and 1/2
-    a = finalist("a", "dice_ce", {(0, 0): counts((2, 4, 3), (1, 1, 3)), (1, 0): counts((2, 2, 4))})
-    b = finalist("b", "ce", {(0, 0): counts((1, 3, 3), (1, 2, 3)), (1, 0): counts((1, 1, 2))})
-    c = paired_comparison(a, b, replicates=2000)
-    # fold 0: b pools 2 / (5 + 6 - 2) = 2/9; fold 1: 1/2 vs 1/2
-    assert [r.diff for r in c.per_run] == pytest.approx([3 / 8 - 2 / 9, 0.0])
-    assert c.mean_diff == pytest.approx((3 / 8 - 2 / 9) / 2)
-    assert (c.runs, c.runs_won, c.runs_lost) == (2, 1, 0)
-
-
-def test_bootstrap_of_one_run_with_two_tiles_matches_its_three_outcomes() -> None:
-    # One run, two tiles. Resampling two tiles gives {1,1}, {1,2}, {2,2} with probabilities 1/4, 1/2, 1/4.
-    # a: tiles (I,P,L) = (3,3,4), (1,2,4); b: (2,4,4), (2,2,4)
-    a = finalist("a", "dice", {(0, 0): counts((3, 3, 4), (1, 2, 4))})
-    b = finalist("b", "ce", {(0, 0): counts((2, 4, 4), (2, 2, 4))})
-    d11 = 3 / 4 - 2 / 6  # both copies of tile 1
-    d12 = 4 / 9 - 4 / 10  # the original pair: a pools I=4, P=5, L=8 -> 4/9; b I=4, P=6, L=8 -> 4/10
-    d22 = 1 / 5 - 2 / 4
-    c = paired_comparison(a, b, replicates=20000, seed=3)
-    assert c.mean_diff == pytest.approx(d12)
-    # one run: no expansion, so the 2.5% and 97.5% percentiles are the smallest and largest outcome
-    assert (c.ci_low, c.ci_high) == pytest.approx((d22, d11))
-    from lossadvisor.tune.confirm import _verdict
-
-    stats = _verdict._bootstrap(a, b, [(0, 0)], seed=3, replicates=20000)
-    assert stats.mean() == pytest.approx(0.25 * d11 + 0.5 * d12 + 0.25 * d22, abs=0.005)
-    assert np.mean(np.isclose(stats, d12)) == pytest.approx(0.5, abs=0.02)
-
-
-def test_expanded_percentile_level_for_six_runs() -> None:
-    # Hesterberg: alpha'/2 = Phi(-sqrt(6/5) * t_{0.975, 5}) = Phi(-1.0954 * 2.5706) = Phi(-2.816) = 0.00243
-    assert expanded_alpha(6) == pytest.approx(2 * 0.00243, abs=1e-4)
-    assert expanded_alpha(1) == pytest.approx(0.05)
-
-
-def test_identical_configurations_tie_and_the_simplest_is_recommended() -> None:
-    rng = np.random.default_rng(0)
-    runs = {
-        (f, s): counts(*[(int(i), 40, 50) for i in rng.integers(10, 40, 8)])
-        for f in range(3)
-        for s in range(2)
-    }
-    d = decide([finalist("x", "dice_ce", runs), finalist("y", "ce", dict(runs))])
-    c = d.comparisons[0]
-    assert (c.mean_diff, c.ci_low, c.ci_high, c.clear) == (0.0, 0.0, 0.0, False)
-    assert d.kind == "tie" and d.recommended == "y"  # ce is simpler than dice_ce
-    assert "ce is also the simplest" in d.explanation  # equal means: the simpler one leads
-
-
-def test_a_large_consistent_gain_is_clear_and_a_small_one_is_a_tie() -> None:
-    rng = np.random.default_rng(1)
-
-    def runs(shift):
-        return {
-            (f, s): counts(*[(int(i) + shift, 40 + shift, 50) for i in rng.integers(20, 30, 8)])
-            for f in range(3)
-            for s in range(2)
-        }
-
-    good, bad = finalist("g", "dice", runs(10)), finalist("b", "ce", runs(0))
-    d = decide([bad, good])
-    assert d.kind == "clear" and d.winner == d.recommended == "g"
-    c = d.comparisons[0]
-    assert c.ci_low > 0 and c.mean_diff >= 0.01 and c.runs_won == 6
-    # the same ordering with the gain below the practical margin is a tie
-    d = decide([bad, good], margin=0.9)
-    assert d.kind == "tie" and d.recommended == "b"
-
-
-def test_the_bootstrap_is_deterministic_for_a_seed() -> None:
-    rng = np.random.default_rng(2)
-    a = finalist(
-        "a", "dice", {(f, 0): counts(*[(int(i), 40, 50) for i in rng.integers(5, 40, 6)]) for f in range(3)}
-    )
-    b = finalist(
-        "b", "ce", {(f, 0): counts(*[(int(i), 40, 50) for i in rng.integers(5, 40, 6)]) for f in range(3)}
-    )
-    first, second = paired_comparison(a, b, seed=7), paired_comparison(a, b, seed=7)
-    assert (first.ci_low, first.ci_high) == (second.ci_low, second.ci_high)
-
-
 def test_order_reports_who_overtook_whom() -> None:
     def const(i):
         return {(0, 0): counts((i, 10, 10))}
 
-    d = decide(
+    order = _order(
         [
             finalist("a", "ce", const(5), search_value=0.9),
             finalist("b", "dice", const(8), search_value=0.8),
             finalist("c", "focal", const(1), search_value=0.7),
         ]
     )
-    assert d.order.search == ("a", "b", "c") and d.order.confirmation == ("b", "a", "c")
-    assert d.order.held is False and d.order.overtook == (Overtake(entry="b", overtook="a"),)
+    assert order.search == ("a", "b", "c") and order.confirmation == ("b", "a", "c")
+    assert order.held is False and [(o.entry, o.overtook) for o in order.overtook] == [("b", "a")]
+
+
+def test_still_improving_reads_the_last_epochs_of_the_level() -> None:
+    def rec(entry, level, ious):
+        return {"entry": entry, "level": level, "epochs": [{"val_iou": v} for v in ious]}
+
+    records = [
+        rec("a", 1, [0.1, 0.38, 0.40, 0.43]),  # +0.05 over the last two epochs (0.43 - 0.38)
+        rec("a", 1, [0.1, 0.40, 0.41, 0.43]),  # +0.03: mean +0.04
+        rec("b", 1, [0.1, 0.50, 0.50, 0.50]),  # +0.0
+        rec("b", 0, [0.1, 0.2, 0.30, 0.60]),  # another level: not read at level 1
+    ]
+    assert still_improving(records, "a", 1, margin=0.035) is True
+    assert still_improving(records, "a", 1, margin=0.045) is False
+    assert still_improving(records, "b", 1, margin=0.01) is False
+    assert still_improving(records, "c", 1, margin=0.01) is None
+
+
+def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next() -> None:
+    """result.json's verdict and the terminal summary from a race replayed over stored IoUs."""
+    from lossadvisor.cli._tune import _comparison_line
+    from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision, race_state
+    from lossadvisor.tune.confirm._verdict import RaceOutcome, race_verdict
+
+    entries = {"dice": "dice_ce", "ce": "ce"}
+    # dice leads ce by +0.02 on average with a spread of 0.1 (6 paired runs): far from decided
+    diffs = [0.12, -0.08, 0.10, -0.06, 0.11, -0.07]
+    iou = {}
+    for i, d in enumerate(diffs):
+        rep, fold = divmod(i, 3)
+        iou[Unit(0, rep, fold, "ce")] = 0.5
+        iou[Unit(0, rep, fold, "dice")] = 0.5 + d
+    cfg = RaceConfig(folds=3, margin=0.01, budget=Budget(runs=12))
+    state = race_state(entries, iou, {}, cfg)
+    assert state.finished and state.stop_reason == "budget"
+    decision, level, rivals = final_decision(entries, iou, state, cfg)
+    per_run = {"ce": [{"level": 0, "rep": r, "fold": f, "diff": d} for (r, f), d in
+                      zip([divmod(i, 3) for i in range(6)], diffs, strict=True)]}  # fmt: skip
+    race = RaceOutcome(decision, level, rivals, state, [], {0: 120}, "12", 3, per_run)
+    finalists = [FinalistRuns(e, loss, e, {}) for e, loss in entries.items()]
+    v = race_verdict(finalists, race, [], margin=0.01)
+    assert (v.kind, v.winner, v.recommended) == ("undecided", "dice", "dice")
+    (c,) = v.comparisons
+    assert c.p_better + c.p_equivalent + c.p_worse == pytest.approx(1.0)
+    assert (c.state, c.steps, c.runs, c.runs_won, c.runs_lost) == ("open", 120, 6, 3, 3)
+    assert "Undecided means" in v.next_steps and "--folds" in v.next_steps
+    assert "bought 12 runs (12 at 120 steps)" in v.race["bought"]
+    line = _comparison_line(c)
+    assert f"P(better) {c.p_better:.0%}" in line and line.endswith("-> open")

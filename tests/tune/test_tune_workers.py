@@ -34,6 +34,7 @@ from lossadvisor.tune.study._workers import RETRY_ATTR, WORKER_ATTR, reclaim, re
 TINY_ARGS = [
     "--size", "32", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
     "--seeds", "1", "--folds", "2", "--finalists", "2", "--threads", "1", "--no-report", "--quiet",
+    "--confirm-budget", "12",  # the race's minimum: 2 finalists x 2 folds x 3 repetitions (5 paired runs)
 ]  # fmt: skip
 
 
@@ -89,12 +90,13 @@ def _check_shared_study(url: str, name: str, outs: list[Path], n_trials: int) ->
     assert {"lr_range_test:ce", "lr_range_test:dice"} <= set(done)
     diagnostics = [k for k in done if k.startswith("diagnostic:")]
     assert len(diagnostics) == 4  # CE and Dice at the finder's rate, 2 seeds each
-    # every confirmation run (finalist, fold, seed) exactly once
+    # every confirmation run (finalist, level, repetition, fold) exactly once: the shared race's minimum,
+    # 3 repetitions x 2 folds (5 paired runs), then the budget of 12 runs is spent
     units = _load(url, f"{name}:confirm").get_trials(deepcopy=False)
     assert not [t for t in units if t.state in (TrialState.RUNNING, TrialState.WAITING)]
     confirmed = Counter(t.user_attrs["unit"] for t in units if t.state == TrialState.COMPLETE)
     finalists = [f["entry"] for f in study.user_attrs["finalists"]]
-    expected_units = {f"{entry}/fold{fold}/seed0" for entry in finalists for fold in range(2)}
+    expected_units = {f"{e}/L0/rep{r}/fold{f}" for e in finalists for r in range(3) for f in range(2)}
     assert set(confirmed) == expected_units and all(n == 1 for n in confirmed.values()), confirmed
     # no training ran twice: the workers' runs add up to the search trials, the diagnostic runs and the
     # confirmation runs (LR range tests are not counted as runs)
@@ -244,12 +246,14 @@ def test_journal_storage_with_two_local_processes(tiny_dataset, tmp_path):
 def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url):
     """A confirmation run whose worker stops beating goes back to the queue with its key, and only once."""
     from lossadvisor.tune.confirm._confirm import Finalist, enqueue_units
-    from lossadvisor.tune.training._run import Configuration
+    from lossadvisor.tune.confirm._race import Unit
+    from lossadvisor.tune.training import Configuration
 
     storage = open_storage(empty_schema_url, heartbeat_s=1, on_stale=requeue)
     cstudy = optuna.create_study(study_name=f"units-{uuid.uuid4().hex[:8]}:confirm", storage=storage)
     picks = [Finalist("ce-1", "ce", Configuration("ce", {}, 1e-3), 0.5, 0)]
-    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 2
+    units = [Unit(0, 0, fold, "ce-1") for fold in range(2)]
+    assert enqueue_units(cstudy, picks, units) == 2
     waiting = cstudy.get_trials(states=(TrialState.WAITING,))
     trial_id = waiting[0]._trial_id
     assert storage.set_trial_state_values(trial_id, state=TrialState.RUNNING)  # a worker took it...
@@ -262,5 +266,5 @@ def test_a_dead_workers_confirmation_unit_is_queued_again_once(empty_schema_url)
     trials = cstudy.get_trials()
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING, TrialState.WAITING]
     again = trials[2].user_attrs
-    assert again["unit"] == "ce-1/fold0/seed0" and again[RETRY_ATTR] == 0 and again["fold"] == 0
-    assert enqueue_units(cstudy, picks, folds=2, seeds=1) == 0  # both units are queued exactly once
+    assert again["unit"] == "ce-1/L0/rep0/fold0" and again[RETRY_ATTR] == 0 and again["fold"] == 0
+    assert enqueue_units(cstudy, picks, units) == 0  # both units are queued exactly once

@@ -23,14 +23,15 @@ RULE_LOST = "rule_objects_lost_at_train_size"
 CPU_MAX_SWITCH_SIZE = 256
 
 
-def advise(profile, rules_config):
-    """The recommendation for ``profile`` and its search space (starting at the rules' candidates).
+def advise(profile, rules_config, objective: str = "iou"):
+    """The recommendation for ``profile`` and its search space (starting at the rules' candidates), ranked
+    for the scored metric ``objective``.
 
     Reads only: the advice is written by :func:`write_advice` once the run is known to be valid.
     """
     from lossadvisor.rules import recommend
 
-    rec = recommend(profile, config=rules_config)
+    rec = recommend(profile, config=rules_config, objective=objective)
     return rec, SearchSpace(rec.search_space, starting_points={c.loss: c.params for c in rec.candidates})
 
 

@@ -104,7 +104,7 @@ def plan(
         raise ConfigError(f"The 'out' option of tune must be a folder; {display_path(run_dir)} is a file.")
     if run_dir.is_dir():
         hold_folder(run_dir)  # one process per run folder: a second one is refused before any write
-    rec, base_space = advise_phase.advise(profile, opts.rules_config)
+    rec, base_space = advise_phase.advise(profile, opts.rules_config, opts.objective)
     volumes = source.volumes is not None
     if opts.batch_size is None:
         opts = dataclasses.replace(opts, batch_size=BATCH_SIZE_VOLUMES if volumes else BATCH_SIZE_TILES)
@@ -206,6 +206,8 @@ def plan(
         "model": model_info.name,
         "model_parameters": model_info.parameters,
     }
+    if opts.objective == "iou":  # what every study was scored by before --objective: those stay resumable
+        objective_settings.pop("objective")
     return TuneContext(
         options=opts, run_dir=run_dir, source=source, rec=rec, base_space=base_space, spec=spec,
         model_info=model_info, device=choice, data=data, read_mask=read, loss_factory=make_loss(train_ignore),

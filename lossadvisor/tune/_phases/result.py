@@ -13,9 +13,19 @@ from pathlib import Path
 from lossadvisor import runfolder
 from lossadvisor._run_records import ModelUsed, Timings
 from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._phases.confirmation import Confirmed
+from lossadvisor.tune._phases.confirmation import Confirmed, context_for
 from lossadvisor.tune._phases.search import Searched
-from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR, collect, decide
+from lossadvisor.tune.confirm import (
+    CONFIRM_STEP_FACTOR,
+    RaceOutcome,
+    Unit,
+    collect,
+    final_decision,
+    level_runs,
+    order_between_levels,
+    race_state,
+    race_verdict,
+)
 from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
 from lossadvisor.tune.search import summarise
 from lossadvisor.tune.study import counted_trials
@@ -29,8 +39,14 @@ SHARED_AT_END = (
 def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Confirmed) -> Path:
     """Decide the verdict, write the tables and result.json, mark run.json complete; return result.json."""
     study, picks, space = live.study, confirmed.picks, searched.space
-    confirm_records, finalist_runs, tiles = collect(live.cstudy, picks)
-    verdict = decide(finalist_runs, margin=tc.options.margin, seed=tc.options.seed)
+    got = collect(live.cstudy, picks, metric=tc.options.objective)
+    confirm_records, tiles = got.records, got.tiles
+    race = race_outcome(tc, confirmed, got)
+    level_of = {f.entry: race.rival_level.get(f.entry, race.final_level) for f in picks}
+    finalist_runs = got.finalist_runs(picks, level_of)
+    verdict = race_verdict(
+        finalist_runs, race, confirm_records, margin=tc.options.margin, metric=tc.options.objective
+    )
     ranking = finalist_ranking(list(zip(picks, finalist_runs, strict=True)), verdict, confirm_records)
     diagnostics = summarise(live.diag_records)
     write_tables(tc.run_dir, study, diagnostics=live.diag_records, confirmation=confirm_records, tiles=tiles)
@@ -43,10 +59,11 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     }
     training = {
         "steps_per_search_trial": tc.options.epochs * tc.steps,
-        "steps_per_confirmation_run": tc.options.epochs * tc.steps * CONFIRM_STEP_FACTOR,
+        "steps_per_confirmation_run": race.steps_of_level.get(race.final_level or 0),
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "folds": tc.options.folds,
-        "seeds_per_fold": tc.options.seeds,
+        "repetitions_per_level": tc.options.seeds,
+        "confirm_budget": tc.options.confirm_budget,
         "finalists": [f.entry for f in picks],
         "confirmation_runs": len(confirm_records),
         "size_switch": tc.size_switch,
@@ -54,13 +71,44 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
     result_path = write_result(
         tc.run_dir, study, ranking=ranking, verdict=verdict, diagnostics=diagnostics,
         records=confirm_records, rec=live.rec, training=training, search=search_info, ctx=live.run,
-        contexts=confirmed.contexts, finalist_trials={f.entry: f.search_trial for f in picks},
+        contexts=first_partition(tc, live, confirmed),
+        finalist_trials={f.entry: f.search_trial for f in picks},
         model=ModelUsed(name=tc.model_info.name, parameters=tc.model_info.parameters),
     )  # fmt: skip
     live.clock["end"] = time.monotonic()
     live.record.finish("complete", trials=counted_trials(study), timings=timings(live.run, live.clock))
     live.session.share_run_files(tc.run_dir, SHARED_AT_END, replace=True)
     return result_path
+
+
+def first_partition(tc: TuneContext, live: Live, confirmed: Confirmed) -> list[RunContext]:
+    """The folds of the first repetition (every tile validated once): what the validation set is."""
+    entry = confirmed.picks[0].entry if confirmed.picks else ""
+    return [context_for(tc, live, confirmed, Unit(0, 0, fold, entry)) for fold in range(tc.options.folds)]
+
+
+def race_outcome(tc: TuneContext, confirmed: Confirmed, got) -> RaceOutcome:
+    """The race replayed from the stored runs, and the decision at the longest budget measured."""
+    entries, cfg = confirmed.entries(), confirmed.race
+    state = confirmed.state or race_state(entries, got.iou, got.seconds, cfg)
+    decision, final_level, rival_level = final_decision(entries, got.iou, state, cfg)
+    per_run = {}
+    if decision is not None:
+        for other, lv in rival_level.items():
+            reps = 1 + max(u.rep for u in got.iou if u.level == lv)
+            mine = level_runs(got.iou, decision.leader, lv, reps, cfg.folds)
+            theirs = level_runs(got.iou, other, lv, reps, cfg.folds)
+            per_run[other] = [
+                {"level": lv, "rep": r, "fold": f, "seed": None, "diff": mine[(r, f)] - theirs[(r, f)]}
+                for (r, f) in sorted(set(mine) & set(theirs))
+            ]
+    levels = {u.level for u in got.iou} | {0}
+    return RaceOutcome(
+        decision=decision, final_level=final_level, rival_level=rival_level, state=state,
+        between_levels=order_between_levels(got.iou, entries, cfg.folds),
+        steps_of_level={lv: tc.options.epochs * tc.steps * CONFIRM_STEP_FACTOR**lv for lv in sorted(levels)},
+        budget=tc.options.confirm_budget, folds=cfg.folds, per_run=per_run,
+    )  # fmt: skip
 
 
 def timings(ctx: RunContext, clock: dict) -> Timings:

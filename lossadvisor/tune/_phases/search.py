@@ -6,6 +6,7 @@ Finished trials, tests and runs are read back from the study, so a re-run contin
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,11 @@ from lossadvisor.tune.search import (
     run_diagnostics,
     run_search,
 )
-from lossadvisor.tune.study import Session, counted_trials
+from lossadvisor.tune.study import PLAN_ATTR, Session, counted_trials
 from lossadvisor.tune.training import RunContext, lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
+logger = logging.getLogger("lossadvisor.tune._api")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ def search(tc: TuneContext, live: Live, lr_results: tuple[LRRangeTest, ...]) -> 
         n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.options.epochs // 2)
     )
     live.clock["lr_tests"] = time.monotonic()
+    done = counted_trials(study)
+    if done and done < tc.options.n_trials and PLAN_ATTR in study.user_attrs:
+        logger.warning(
+            "Extending the finished search from %d to %d trials; the finalists are then chosen again.",
+            done, tc.options.n_trials,
+        )  # fmt: skip
     with session.lock():  # exactly once per study, whatever the number of workers
         enqueue_defaults(study, space, limit=tc.options.n_trials - counted_trials(study))
     bars.start_search(total=tc.options.n_trials, done=counted_trials(study))

@@ -70,6 +70,7 @@ def join(tc: TuneContext, session: Session, record: RunRecord, bars, clock: dict
         model_factory=tc.spec.factory,
         ignore_index=tc.train_ignore,
         files=session.files,
+        objective=tc.options.objective,
         recipe=tc.recipe,
     )
     session.share_run_files(tc.run_dir, SHARED_AT_START, replace=False)

@@ -1,14 +1,15 @@
-"""The confirmation phase: the finalists re-trained on k folds x seeds, longer than a search trial, paired.
+"""The confirmation phase: the finalists re-trained as a race of paired k-fold repetitions (:mod:`._race`).
 
 Finalists are the best configuration of each of the top losses of the search, plain CE always among them.
-Every finalist is trained on the same folds (stratified, every tile validated once) with the same seed
-indices, for ``CONFIRM_STEP_FACTOR`` times a search trial's steps, so the verdict compares them pairwise.
+Every finalist is trained on the same partitions and folds (stratified, every tile validated once per
+repetition, a fresh partition per repetition), so the verdict compares them pairwise.
 
-Each (finalist, fold, seed) run is one unit of work with a stable key (:func:`unit_key`), stored as one trial
-of a companion Optuna study (``<study>:confirm``) in the same storage: the units are enqueued as waiting
-trials, a worker takes one with ``ask()`` (the storage hands each waiting trial to one worker) and tells its
-result, with the run's record and its per-tile counts in the trial's user attributes. An interrupted run is
-marked failed ("interrupted") and enqueued again on resume; finished runs are read back, never re-trained.
+Each run is one unit of work (:class:`~._race.Unit`: finalist, level, repetition, fold) with a stable key,
+stored as one trial of a companion Optuna study (``<study>:confirm``) in the same storage: the units of
+the race's next repetition are enqueued as waiting trials, a worker takes one (the storage switches a
+waiting trial to running for one worker only) and stores its result, with the run's record and its per-tile
+counts in the trial's user attributes. An interrupted run is marked failed ("interrupted") and enqueued
+again on resume; finished runs are read back, never re-trained.
 """
 
 from __future__ import annotations
@@ -23,23 +24,26 @@ import numpy as np
 
 from lossadvisor.runfolder import COLLAPSE, is_collapse
 from lossadvisor.tune._signals import deferred_interrupts
+from lossadvisor.tune.confirm._race import DEFAULT_MIN_REPS, LEVEL_FACTOR, Unit
 from lossadvisor.tune.confirm._verdict import FinalistRuns, foreground_iou
 from lossadvisor.tune.search import BASELINE_LOSS, SearchSpace
 from lossadvisor.tune.study import INTERRUPTED, NOT_COUNTED
 from lossadvisor.tune.training import (
+    DEFAULT_METRIC,
     Configuration,
     RunContext,
     config_id,
     describe,
+    foreground_score,
     jsonable_params,
     outcome_summary,
 )
 
 logger = logging.getLogger(__name__)
 
-CONFIRM_STEP_FACTOR = 2  # a confirmation run trains twice a search trial's steps (same epochs, 2x steps each)
+CONFIRM_STEP_FACTOR = LEVEL_FACTOR  # each level of the race trains twice the steps of the one below
 DEFAULT_FINALISTS = 3  # losses re-trained in the confirmation (CE always among them)
-DEFAULT_CONFIRM_SEEDS = 2  # seeds per fold: 3 folds x 2 seeds = 6 paired runs per finalist
+DEFAULT_CONFIRM_SEEDS = DEFAULT_MIN_REPS  # repetitions per level: 2 x 3 folds = 6 paired runs per finalist
 UNIT_ATTR = "unit"
 RECORD_ATTR = "record"
 COUNTS_ATTR = "counts"
@@ -56,20 +60,10 @@ class Finalist:
     search_trial: int | None
 
 
-def unit_key(entry: str, fold: int, seed: int) -> str:
-    """The stable key of one confirmation run.
-
-    Example:
-        >>> unit_key("ce-641449", 2, 1)
-        'ce-641449/fold2/seed1'
-    """
-    return f"{entry}/fold{fold}/seed{seed}"
-
-
-def run_seed(base_seed: int, entry: str, fold: int, seed: int) -> int:
-    """The torch/NumPy seed of one run: independent streams per finalist, fold and seed index, stable across
-    machines and resumes (a hash, not Python's salted ``hash``)."""
-    digest = hashlib.sha256(f"{base_seed}|{entry}|{fold}|{seed}".encode()).hexdigest()
+def run_seed(base_seed: int, unit: Unit) -> int:
+    """The torch/NumPy seed of one run: independent streams per finalist, level, repetition and fold, stable
+    across machines and resumes (a hash, not Python's salted ``hash``)."""
+    digest = hashlib.sha256(f"{base_seed}|{unit.key()}".encode()).hexdigest()
     return int(digest[:8], 16) % (2**31 - 1)
 
 
@@ -129,11 +123,9 @@ def _finished(trial) -> bool:
     return trial.state == TrialState.COMPLETE and RECORD_ATTR in trial.user_attrs
 
 
-def enqueue_units(cstudy, finalists: Sequence[Finalist], *, folds: int, seeds: int) -> int:
-    """Enqueue every unit that is neither finished, waiting nor running (failed-interrupted ones again).
-
-    Order: fold by fold, seed by seed, every finalist, so a partial confirmation is already paired.
-    """
+def enqueue_units(cstudy, finalists: Sequence[Finalist], units: Sequence[Unit]) -> int:
+    """Enqueue every unit of ``units`` that is neither finished, waiting nor running (failed-interrupted ones
+    again); return how many were added."""
     from optuna.trial import TrialState
 
     present = set()
@@ -144,25 +136,20 @@ def enqueue_units(cstudy, finalists: Sequence[Finalist], *, folds: int, seeds: i
         redone = t.state == TrialState.FAIL and t.user_attrs.get("fail_reason") in NOT_COUNTED
         if not redone:
             present.add(key)
+    by_entry = {f.entry: f for f in finalists}
     added = 0
-    for fold in range(folds):
-        for seed in range(seeds):
-            for f in finalists:
-                key = unit_key(f.entry, fold, seed)
-                if key not in present:
-                    cstudy.enqueue_trial(
-                        {},
-                        user_attrs={
-                            UNIT_ATTR: key,
-                            "entry": f.entry,
-                            "fold": fold,
-                            "seed": seed,
-                            "loss": f.config.loss,
-                            "lr": f.config.lr,
-                            "params": jsonable_params(f.config.params),
-                        },
-                    )
-                    added += 1
+    for u in sorted(units):
+        if u.key() in present:
+            continue
+        f = by_entry[u.entry]
+        cstudy.enqueue_trial(
+            {},
+            user_attrs={
+                UNIT_ATTR: u.key(), "entry": u.entry, "level": u.level, "rep": u.rep, "fold": u.fold,
+                "loss": f.config.loss, "lr": f.config.lr, "params": jsonable_params(f.config.params),
+            },
+        )  # fmt: skip
+        added += 1
     return added
 
 
@@ -190,7 +177,7 @@ def _failed_counts(data, num_classes: int, ignore_index: int | None) -> tuple[li
 def run_units(
     cstudy,
     finalists: Sequence[Finalist],
-    contexts: Sequence[RunContext],
+    context_for: Callable[[Unit], RunContext],
     *,
     base_seed: int,
     on_run: Callable[[], None] | None = None,
@@ -199,7 +186,7 @@ def run_units(
 ) -> int:
     """Train waiting units until none is left; return how many this call ran.
 
-    ``contexts[fold]`` trains on that fold (its ``steps_per_epoch`` already the confirmation budget).
+    ``context_for(unit)`` trains on the unit's partition and fold, at its level's steps per epoch.
     ``take()`` hands this worker the next waiting unit as a trial (``None`` when none is left) and
     ``beat(trial_id)`` keeps its heartbeat while it trains: how workers sharing the study divide the units
     (:meth:`~._session.Session.take`); default ``ask()``.
@@ -218,7 +205,7 @@ def run_units(
                 trial = cstudy.ask() if take is None else take()
             if trial is None:
                 break
-            if _run_unit(cstudy, trial, by_entry, contexts, base_seed=base_seed, beat=beat):
+            if _run_unit(cstudy, trial, by_entry, context_for, base_seed=base_seed, beat=beat):
                 ran += 1
                 if on_run is not None:
                     on_run()
@@ -230,7 +217,7 @@ def run_units(
     return ran
 
 
-def _run_unit(cstudy, trial, by_entry, contexts, *, base_seed: int, beat) -> bool:
+def _run_unit(cstudy, trial, by_entry, context_for, *, base_seed: int, beat) -> bool:
     """Train one claimed unit and store its record; False when the trial is no unit of these finalists."""
     from optuna.trial import TrialState
 
@@ -241,23 +228,25 @@ def _run_unit(cstudy, trial, by_entry, contexts, *, base_seed: int, beat) -> boo
             trial.set_user_attr("fail_reason", "no confirmation unit for this run")
             cstudy.tell(trial, state=TrialState.FAIL)
         return False
-    fold, seed = int(trial.user_attrs["fold"]), int(trial.user_attrs["seed"])
-    ctx = contexts[fold]
+    a = trial.user_attrs
+    unit = Unit(int(a.get("level", 0)), int(a.get("rep", 0)), int(a["fold"]), entry)
+    ctx = context_for(unit)
     finalist = by_entry[entry]
     with beat(trial._trial_id) if beat is not None else contextlib.nullcontext():
-        outcome = ctx.train(finalist.config, seed=run_seed(base_seed, entry, fold, seed))
+        outcome = ctx.train(finalist.config, seed=run_seed(base_seed, unit))
     summary = outcome_summary(outcome)
     if outcome.failed or outcome.image_counts is None:
         names, counts = _failed_counts(ctx.data, ctx.num_classes, ctx.ignore_index)
     else:
         names, counts = _tile_counts(outcome.image_counts, ctx.data.val_names)
     record = {
-        "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "fold": fold,
-        "seed": seed, "loss": finalist.config.loss, "lr": finalist.config.lr,
+        "unit": key, "entry": entry, "config_id": entry, "label": finalist.label, "level": unit.level,
+        "rep": unit.rep, "fold": unit.fold, "steps": ctx.epochs * ctx.steps_per_epoch,
+        "loss": finalist.config.loss, "lr": finalist.config.lr,
         "params": jsonable_params(finalist.config.params), **summary,
         "epochs": [asdict(r) for r in outcome.epochs],
     }  # fmt: skip
-    value = 0.0 if outcome.failed or summary["val_iou"] is None else float(summary["val_iou"])
+    value = 0.0 if outcome.failed or summary["val_score"] is None else float(summary["val_score"])
     with deferred_interrupts():  # the record and COMPLETE together: never a complete unit without its record
         trial.set_user_attr(RECORD_ATTR, record)
         trial.set_user_attr(COUNTS_ATTR, {"tiles": names, "counts": counts.tolist()})
@@ -278,46 +267,85 @@ def _fail_if_running(cstudy, trial, exc: BaseException) -> None:
     storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
 
 
-def collect(cstudy, finalists: Sequence[Finalist]) -> tuple[list[dict], list[FinalistRuns], list[dict]]:
-    """Read the finished units back: run records, each finalist's runs for the verdict, per-tile rows."""
+@dataclass
+class Collected:
+    """The finished units read back: run records, each unit's IoU, seconds and per-tile counts, tile rows."""
+
+    records: list[dict]
+    iou: dict[Unit, float]
+    seconds: dict[Unit, float]
+    counts: dict[Unit, np.ndarray]
+    collapsed: dict[Unit, bool]
+    failed: dict[Unit, bool]
+    tiles: list[dict]
+
+    def finalist_runs(self, finalists: Sequence[Finalist], level_of: dict[str, int]) -> list[FinalistRuns]:
+        """Each finalist's runs at its level in ``level_of`` (keyed ``(rep, fold)``), for the ranking."""
+        out = []
+        for f in finalists:
+            lv = level_of.get(f.entry)
+            mine = [u for u in self.counts if u.entry == f.entry and u.level == lv]
+            out.append(
+                FinalistRuns(
+                    entry=f.entry, loss=f.config.loss, label=f.label,
+                    runs={(u.rep, u.fold): self.counts[u] for u in mine},
+                    collapsed={(u.rep, u.fold): self.collapsed[u] for u in mine},
+                    failed={(u.rep, u.fold): self.failed[u] for u in mine},
+                    search_value=f.search_value,
+                )
+            )  # fmt: skip
+        return out
+
+
+def collect(cstudy, finalists: Sequence[Finalist], *, metric: str = DEFAULT_METRIC) -> Collected:
+    """Read the finished units of the finalists back (a unit two workers both finished: the first); each
+    unit's score (``Collected.iou``) is the scored metric (``--objective``, IoU by default)."""
     wanted = {f.entry for f in finalists}
-    records, tiles = [], []
-    runs: dict[str, dict] = {f.entry: {} for f in finalists}
-    collapsed: dict[str, dict] = {f.entry: {} for f in finalists}
-    failed: dict[str, dict] = {f.entry: {} for f in finalists}
+    out = Collected([], {}, {}, {}, {}, {}, [])
     for t in cstudy.get_trials(deepcopy=False):
         if not _finished(t) or t.user_attrs[RECORD_ATTR]["entry"] not in wanted:
             continue
         rec = t.user_attrs[RECORD_ATTR]
-        key = (int(rec["fold"]), int(rec["seed"]))
-        if key in runs[rec["entry"]]:
-            continue  # a unit two workers both finished: keep the first
+        if "level" not in rec:
+            continue  # a run of the confirmation before the race (fold x seed units): not comparable
+        unit = Unit(int(rec["level"]), int(rec["rep"]), int(rec["fold"]), rec["entry"])
+        if unit in out.counts:
+            continue
         stored = t.user_attrs[COUNTS_ATTR]
         counts = np.asarray(stored["counts"], dtype=np.int64)
-        runs[rec["entry"]][key] = counts
-        collapsed[rec["entry"]][key] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
-        failed[rec["entry"]][key] = bool(rec["failed"])
-        records.append(rec)
+        out.counts[unit] = counts
+        out.iou[unit] = float(foreground_score(counts.sum(axis=0), metric))
+        out.seconds[unit] = float(rec.get("duration_s") or 0.0)
+        out.collapsed[unit] = bool(rec["failed"] or is_collapse(rec.get(COLLAPSE)))
+        out.failed[unit] = bool(rec["failed"])
+        out.records.append(rec)
         for name, c in zip(stored["tiles"], counts, strict=True):
             union = c[1, 1:] + c[2, 1:] - c[0, 1:]
-            tiles.append(
+            out.tiles.append(
                 {
-                    "config_id": rec["entry"], "loss": rec["loss"], "fold": key[0], "seed": key[1],
-                    "tile": name, "intersection": int(c[0, 1:].sum()), "union": int(union.sum()),
-                    "iou": float(foreground_iou(c)) if union.sum() > 0 else None,
+                    "config_id": rec["entry"], "loss": rec["loss"], "level": unit.level, "rep": unit.rep,
+                    "fold": unit.fold, "tile": name, "intersection": int(c[0, 1:].sum()),
+                    "union": int(union.sum()), "iou": float(foreground_iou(c)) if union.sum() > 0 else None,
                 }
             )  # fmt: skip
-    records.sort(key=lambda r: (r["fold"], r["seed"], r["entry"]))
-    finalist_runs = [
-        FinalistRuns(
-            entry=f.entry,
-            loss=f.config.loss,
-            label=f.label,
-            runs=runs[f.entry],
-            collapsed=collapsed[f.entry],
-            failed=failed[f.entry],
-            search_value=f.search_value,
-        )
-        for f in finalists
-    ]
-    return records, finalist_runs, tiles
+    out.records.sort(key=lambda r: (r["level"], r["rep"], r["fold"], r["entry"]))
+    return out
+
+
+def race_alone(
+    cstudy, finalists: Sequence[Finalist], context_for: Callable[[Unit], RunContext], cfg, *, base_seed: int
+):
+    """The race run by one process on its own study (benchmarks, tests): replay, enqueue the next repetition,
+    train it, until the race stops. Returns ``(race state, collected runs)``; the tuner's phase does the same
+    with workers sharing the study (:func:`lossadvisor.tune._phases.confirmation.confirm`)."""
+    from lossadvisor.tune.confirm._race import race_state
+
+    entries = {f.entry: f.config.loss for f in finalists}
+    while True:
+        got = collect(cstudy, finalists)
+        state = race_state(entries, got.iou, got.seconds, cfg)
+        if state.finished:
+            return state, got
+        enqueue_units(cstudy, finalists, state.pending)
+        if not run_units(cstudy, finalists, context_for, base_seed=base_seed):
+            raise RuntimeError(f"The race cannot finish: {state.pending[0].key()} failed and is not redone.")

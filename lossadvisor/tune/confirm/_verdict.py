@@ -1,35 +1,33 @@
-"""The verdict: paired differences in IoU between finalists, a bootstrap interval, and "clear" or "tie".
+"""The verdict: the race's paired runs, the correlated t-test's three probabilities, and what to do next.
 
-Every finalist is trained on the same folds with the same seed indices, so each (fold, seed) gives one
-*paired* run: the difference in IoU between two finalists on exactly the same validation tiles. The IoU of a
-run is pooled over its validation tiles (intersections and unions summed, as in the search), so the counts of
-every tile are kept and the bootstrap can resample tiles.
+Every finalist is trained on the same partitions and folds with the same seed indices, so each (repetition,
+fold) at a level gives one *paired* run: the difference in IoU between two finalists on exactly the same
+validation tiles. The IoU of a run is pooled over its validation tiles (intersections and unions summed, as in
+the search).
 
-Interval: a two-stage bootstrap (Davison & Hinkley 1997, section 3.8, resampling clustered data): each
-replicate resamples the validation tiles within every fold (the same draw for both finalists, keeping the
-pairing) and then the paired runs, and averages the runs' differences. With a handful of runs the plain
-percentile interval is too narrow (its spread is that of a sample of n, not of n - 1 degrees of freedom), so
-the *expanded* percentile interval is used (Hesterberg 2015, "What teachers should know about the bootstrap",
-section 6.1): the percentile level alpha' / 2 = Phi(-sqrt(n / (n - 1)) * t_{alpha/2, n-1}) for n runs, which
-gives the coverage of a t interval. The resampling is seeded, so the interval is deterministic.
-
-A difference is "clear" when the interval excludes 0 *and* the mean gain is at least a practical margin
-(default 0.01 IoU); otherwise the two are tied, and among tied losses the simplest is recommended.
+The decision (:mod:`._posterior`) is made at the longest budget measured (:mod:`._race`): the leader there
+against every other finalist on their paired runs at the longest level both reached, under the Bayesian
+correlated t-test with a region of practical equivalence of ± ``margin`` IoU. No tile-level resampling: the
+runs' spread already holds the tiles' (a bootstrap over tiles inside runs counted it twice, issue 17).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from lossadvisor._run_records import Comparison, OrderCheck, Overtake, PairedRun, Verdict
+from lossadvisor._run_records import OrderCheck, Overtake, Verdict
+from lossadvisor.tune.confirm._posterior import (
+    DECISION_LEVEL,
+    SIMPLER_IF_AS_GOOD,
+    comparison_state,
+    runs_to_decide,
+)
+from lossadvisor.tune.training import DEFAULT_METRIC, foreground_score
 
-DEFAULT_MARGIN = 0.01  # IoU: smaller gains are not worth a more complex loss, whatever the interval says
-CONFIDENCE_LEVEL = 0.95
-BOOTSTRAP_REPLICATES = 10_000
+DEFAULT_MARGIN = 0.01  # IoU: smaller differences are not worth a more complex loss
 # Simplest first: fewer parameters, fewer ways to fail, what every framework ships. A tie goes to the first.
 SIMPLICITY_ORDER = ("ce", "weighted_ce", "dice_ce")
 SIMPLICITY_WHY = (
@@ -40,12 +38,13 @@ SIMPLICITY_WHY = (
 
 @dataclass(frozen=True)
 class FinalistRuns:
-    """One finalist's confirmation runs: per (fold, seed) the per-tile counts ``(n_tiles, 3, C)``."""
+    """One finalist's confirmation runs at one level: per (repetition, fold) the per-tile counts
+    ``(n_tiles, 3, C)``."""
 
     entry: str  # the finalist's id (its config_id; distinct for two entries of one loss in an A/A check)
     loss: str
     label: str
-    runs: dict[tuple[int, int], np.ndarray]  # (fold, seed) -> intersection / predicted / labelled counts
+    runs: dict[tuple[int, int], np.ndarray]  # (rep, fold) -> intersection / predicted / labelled counts
     collapsed: dict[tuple[int, int], bool] = field(default_factory=dict)
     failed: dict[tuple[int, int], bool] = field(default_factory=dict)
     search_value: float | None = None  # its best search trial's IoU (for "does the order hold")
@@ -74,82 +73,9 @@ def run_iou(counts: np.ndarray) -> float:
     return float(foreground_iou(np.asarray(counts).sum(axis=0)))
 
 
-def expanded_alpha(n: int, alpha: float = 1 - CONFIDENCE_LEVEL) -> float:
-    """Hesterberg's expanded-percentile level for ``n`` resampled units (``alpha`` itself when n < 2).
-
-    Example:
-        >>> round(expanded_alpha(6), 4)  # the 0.24% and 99.76% percentiles instead of 2.5% and 97.5%
-        0.0049
-    """
-    if n < 2:
-        return alpha
-    from scipy.stats import norm, t
-
-    return float(2 * norm.cdf(-math.sqrt(n / (n - 1)) * t.ppf(1 - alpha / 2, n - 1)))
-
-
-def paired_comparison(
-    a: FinalistRuns,
-    b: FinalistRuns,
-    *,
-    seed: int = 0,
-    replicates: int = BOOTSTRAP_REPLICATES,
-    margin: float = DEFAULT_MARGIN,
-) -> Comparison:
-    """``a`` against ``b`` over the runs both finished: mean difference in IoU, interval, runs won, clear?
-
-    Returns:
-        The :class:`Comparison`; its interval is ``None`` when no run is shared.
-    """
-    keys = sorted(set(a.runs) & set(b.runs))
-    if not keys:
-        return Comparison(against=b.entry, against_loss=b.loss, runs=0, margin=margin)
-    diffs = np.array([run_iou(a.runs[k]) - run_iou(b.runs[k]) for k in keys])
-    stats = _bootstrap(a, b, keys, seed=seed, replicates=replicates)
-    level = expanded_alpha(len(keys))
-    low, high = (float(v) for v in np.quantile(stats, [level / 2, 1 - level / 2]))
-    mean = float(diffs.mean())
-    return Comparison(
-        against=b.entry,
-        against_loss=b.loss,
-        runs=len(keys),
-        margin=margin,
-        mean_diff=mean,
-        ci_low=low,
-        ci_high=high,
-        ci_level=CONFIDENCE_LEVEL,
-        runs_won=int((diffs > 0).sum()),
-        runs_lost=int((diffs < 0).sum()),
-        clear=bool(low > 0 and mean >= margin),
-        per_run=tuple(
-            PairedRun(fold=f, seed=s, diff=float(d)) for (f, s), d in zip(keys, diffs, strict=True)
-        ),
-    )
-
-
-def _bootstrap(
-    a: FinalistRuns, b: FinalistRuns, keys: list[tuple[int, int]], *, seed: int, replicates: int
-) -> np.ndarray:
-    """Replicates of the mean paired difference: tiles resampled within each fold (one draw per fold and
-    replicate, shared by both finalists and every run of the fold), then runs resampled."""
-    rng = np.random.default_rng(seed)
-    folds = sorted({f for f, _ in keys})
-    weights = {}
-    for f in folds:
-        n = len(a.runs[next(k for k in keys if k[0] == f)])
-        weights[f] = rng.multinomial(n, np.full(n, 1.0 / n), size=replicates).astype(float)  # (B, n)
-    per_run = np.empty((replicates, len(keys)))
-    for j, key in enumerate(keys):
-        w = weights[key[0]]
-        ious = []
-        for runs in (a.runs, b.runs):
-            c = np.asarray(runs[key], dtype=float)
-            pooled = (w @ c.reshape(len(c), -1)).reshape(replicates, *c.shape[1:])
-            ious.append(foreground_iou(pooled))
-        per_run[:, j] = ious[0] - ious[1]
-    r = len(keys)
-    picks = rng.multinomial(r, np.full(r, 1.0 / r), size=replicates).astype(float)  # (B, runs)
-    return (picks * per_run).sum(axis=1) / r
+def run_score(counts: np.ndarray, metric: str = DEFAULT_METRIC) -> float:
+    """A run's scored metric (IoU, Dice or recall, ``--objective``): its tiles' counts pooled."""
+    return float(foreground_score(np.asarray(counts).sum(axis=0), metric))
 
 
 def simplicity_rank(loss: str) -> int:
@@ -173,66 +99,15 @@ def _single_explanation(winner, finalists) -> str:
     )
 
 
-def decide(
-    finalists: Sequence[FinalistRuns], *, margin: float = DEFAULT_MARGIN, seed: int = 0,
-    replicates: int = BOOTSTRAP_REPLICATES,
-) -> Verdict:  # fmt: skip
-    """The verdict over the finalists' confirmation runs.
-
-    The winner has the highest mean IoU over its runs. It is compared with every other finalist; it is the
-    clear winner when every comparison is clear. Otherwise the finalists it does not clearly beat are tied
-    with it, and the simplest of them (:data:`SIMPLICITY_ORDER`) is recommended.
-
-    Returns:
-        The :class:`Verdict`: ``kind`` "clear", "tie", "single" or "none"; ``winner``, ``recommended`` and
-        ``tied`` are the finalists' ``entry`` ids.
-    """
-    scored = [(f, _mean_iou(f)) for f in finalists if f.runs]
-    if not scored:
-        return Verdict(
-            kind="none", winner=None, recommended=None, tied=(), comparisons=(), margin=margin,
-            order=_order(finalists), explanation="No confirmation run finished, so there is no verdict.",
-        )  # fmt: skip
-    scored.sort(key=lambda p: (-p[1], simplicity_rank(p[0].loss)))
-    winner = scored[0][0]
-    if len(scored) == 1:
-        return Verdict(
-            kind="single", winner=winner.entry, recommended=winner.entry, tied=(winner.entry,),
-            comparisons=(), margin=margin, order=_order(finalists),
-            explanation=_single_explanation(winner, finalists),
-        )  # fmt: skip
-    comparisons = tuple(
-        paired_comparison(winner, other, seed=seed + i, replicates=replicates, margin=margin)
-        for i, (other, _) in enumerate(scored[1:])
-    )
-    by_entry = {f.entry: f for f, _ in scored}
-    tied = [winner.entry] + [c.against for c in comparisons if not c.clear]
-    if len(tied) == 1:
-        kind, recommended = "clear", winner.entry
-    else:
-        kind = "tie"
-        recommended = min(tied, key=lambda e: (simplicity_rank(by_entry[e].loss), tied.index(e)))
-    return Verdict(
-        kind=kind,
-        winner=winner.entry,
-        recommended=recommended,
-        tied=tuple(tied),
-        comparisons=comparisons,
-        margin=margin,
-        order=_order(finalists),
-        explanation=_explain(kind, winner, by_entry[recommended], comparisons, by_entry, margin),
-    )
+def _mean_iou(f: FinalistRuns, metric: str = DEFAULT_METRIC) -> float:
+    return float(np.mean([run_score(c, metric) for c in f.runs.values()]))
 
 
-def _mean_iou(f: FinalistRuns) -> float:
-    return float(np.mean([run_iou(c) for c in f.runs.values()]))
-
-
-def _order(finalists: Sequence[FinalistRuns]) -> OrderCheck:
+def _order(finalists: Sequence[FinalistRuns], metric: str = DEFAULT_METRIC) -> OrderCheck:
     """Does the search's order of the finalists hold after the longer confirmation runs? Who overtook whom."""
     searched = [f for f in finalists if f.search_value is not None and f.runs]
     before = [f.entry for f in sorted(searched, key=lambda f: -f.search_value)]
-    means = {f.entry: _mean_iou(f) for f in searched}
+    means = {f.entry: _mean_iou(f, metric) for f in searched}
     value = {f.entry: f.search_value for f in searched}
     after = sorted(before, key=lambda e: -means[e])
     overtook = tuple(  # x was strictly below y in the search and is above it after confirmation
@@ -244,27 +119,209 @@ def _order(finalists: Sequence[FinalistRuns]) -> OrderCheck:
     return OrderCheck(search=tuple(before), confirmation=tuple(after), held=not overtook, overtook=overtook)
 
 
-def _fmt_cmp(c: Comparison) -> str:
+def still_improving(records: Sequence[dict], entry: str, level: int, margin: float) -> bool | None:
+    """Was ``entry`` still improving when its runs at ``level`` ended? Its validation IoU rose by at least
+    the practical margin over the last two epochs, on average over those runs (``None``: too few epochs)."""
+    gains = []
+    for r in records:
+        ious = [e["val_iou"] for e in r.get("epochs") or [] if e.get("val_iou") is not None]
+        if r["entry"] == entry and r.get("level") == level and len(ious) >= 3:
+            gains.append(ious[-1] - ious[-3])
+    return bool(np.mean(gains) >= margin) if gains else None
+
+
+@dataclass(frozen=True)
+class RaceOutcome:
+    """What the race measured, for the verdict: see :func:`lossadvisor.tune.confirm._race.final_decision`."""
+
+    decision: object | None  # _posterior.Decision
+    final_level: int | None
+    rival_level: dict[str, int]
+    state: object  # _race.RaceState
+    between_levels: list[dict]
+    steps_of_level: dict[int, int]
+    budget: str
+    folds: int
+    per_run: dict[str, list[dict]] = field(
+        default_factory=dict
+    )  # rival -> [{"level", "rep", "fold", "diff"}]
+
+
+def race_verdict(
+    finalists: Sequence[FinalistRuns],
+    race: RaceOutcome,
+    records: Sequence[dict],
+    *,
+    margin: float,
+    metric: str = DEFAULT_METRIC,
+) -> Verdict:
+    """The verdict (result.json's ``verdict``) from the race: outcome, the three probabilities per comparison,
+    whether the order held between budgets, who was still improving, and what to do next when undecided."""
+    from lossadvisor.runfolder import json_clean
+
+    return Verdict.from_dict(json_clean(_verdict(finalists, race, records, margin=margin, metric=metric)))
+
+
+def _verdict(
+    finalists: Sequence[FinalistRuns],
+    race: RaceOutcome,
+    records: Sequence[dict],
+    *,
+    margin: float,
+    metric: str = DEFAULT_METRIC,
+) -> dict:
+    by_entry = {f.entry: f for f in finalists}
+    d = race.decision
+    base = {
+        "margin": margin, "decision_level": DECISION_LEVEL, "simpler_if": SIMPLER_IF_AS_GOOD,
+        "order": _order(finalists, metric).to_dict(), "race": _race_block(race),
+    }  # fmt: skip
+    with_runs = [f for f in finalists if f.runs]
+    if d is None:
+        if not with_runs:
+            return base | {
+                "kind": "none", "winner": None, "recommended": None, "tied": [], "comparisons": [],
+                "explanation": "No confirmation run finished, so there is no verdict.",
+            }  # fmt: skip
+        only = with_runs[0]
+        return base | {
+            "kind": "single", "winner": only.entry, "recommended": only.entry, "tied": [only.entry],
+            "comparisons": [], "explanation": _single_explanation(only, finalists),
+        }  # fmt: skip
+    comparisons = []
+    for other, p in d.posteriors.items():
+        state = comparison_state(p)
+        lv = race.rival_level[other]
+        diffs = np.array([r["diff"] for r in race.per_run.get(other, [])])
+        comparisons.append(
+            p.to_dict() | {
+                "against": other, "against_loss": by_entry[other].loss, "state": state, "level": lv,
+                "steps": race.steps_of_level.get(lv), "clear": state == "better",
+                "runs_won": int((diffs > 0).sum()), "runs_lost": int((diffs < 0).sum()),
+                "runs_to_decide": runs_to_decide(p, per_step=race.folds) if state == "open" else None,
+                "per_run": race.per_run.get(other, []),
+            }
+        )  # fmt: skip
+    improving = [
+        f.entry for f in finalists
+        if still_improving(records, f.entry, race.rival_level.get(f.entry, race.final_level), margin)
+    ]  # fmt: skip
+    held = all(x["held"] for x in race.between_levels) if race.between_levels else None
+    verdict = base | {
+        "kind": d.outcome,
+        "winner": d.leader,
+        "recommended": d.recommended,
+        "tied": list(d.equivalent),
+        "equivalent": list(d.equivalent),
+        "open": list(d.open),
+        "comparisons": comparisons,
+        "final_level": race.final_level,
+        "final_steps": race.steps_of_level.get(race.final_level),
+        "order_between_budgets": race.between_levels,
+        "order_held_between_budgets": held,
+        "still_improving": improving,
+        "simpler_reason": d.simpler_reason,
+    }
+    verdict["explanation"] = _explain(verdict, by_entry)
+    verdict["next_steps"] = _next_steps(verdict) if d.outcome == "undecided" else None
+    return verdict
+
+
+def _race_block(race: RaceOutcome) -> dict:
+    s = race.state
+    return {
+        "budget": race.budget,
+        "stop_reason": s.stop_reason,
+        "spent_runs": s.spent_runs,
+        "spent_s": round(s.spent_s, 1),
+        "runs_by_level": {str(lv): n for lv, n in sorted(s.runs_by_level.items())},
+        "steps_by_level": {str(lv): race.steps_of_level[lv] for lv in sorted(s.runs_by_level)},
+        "dropped": s.dropped,
+        "looks": s.looks,
+        "bought": bought(race),
+    }
+
+
+def bought(race: RaceOutcome) -> str:
+    """What the confirmation budget bought, in one sentence."""
+    s = race.state
+    parts = [f"{n} at {race.steps_of_level[lv]} steps" for lv, n in sorted(s.runs_by_level.items())]
+    why = {
+        "clear": "stopped early: clear", "equivalent": "stopped early: equivalent", "budget": "budget spent",
+        "single": "one finalist", "futile": "stopped: more runs would likely not decide it",
+    }.get(s.stop_reason, s.stop_reason or "running")  # fmt: skip
+    total = sum(s.runs_by_level.values())
     return (
-        f"{c.mean_diff:+.3f} IoU over {c.against_loss} "
-        f"(95% CI {c.ci_low:+.3f} to {c.ci_high:+.3f}, won {c.runs_won} of {c.runs} paired runs)"
+        f"The confirmation budget {race.budget} bought {total} runs ({', '.join(parts) or 'none'}) in "
+        f"{s.spent_s / 60:.1f} min of training ({why})."
     )
 
 
-def _explain(kind, winner, recommended, comparisons, by_entry, margin) -> str:
-    shown = "; ".join(_fmt_cmp(c) for c in comparisons if c.mean_diff is not None)
-    if kind == "clear":
-        return (
-            f"{winner.loss} wins clearly: {shown}. Every interval excludes 0 and every gain is at least the "
-            f"practical margin of {margin:g} IoU."
+def _pct(p: float) -> str:
+    return f"{100 * p:.0f}%"
+
+
+def _cmp_text(c: dict) -> str:
+    return (
+        f"vs {c['against_loss']}: {c['mean_diff']:+.3f} IoU over {c['runs']} paired runs at {c['steps']} "
+        "steps, "
+        f"P(better) {_pct(c['p_better'])}, P(equivalent) {_pct(c['p_equivalent'])}, "
+        f"P(worse) {_pct(c['p_worse'])}"
+    )
+
+
+def _explain(v: dict, by_entry: dict) -> str:
+    leader, rec = by_entry[v["winner"]].loss, by_entry[v["recommended"]].loss
+    shown = "; ".join(_cmp_text(c) for c in v["comparisons"])
+    m, level = v["margin"], f"{100 * v['decision_level']:.0f}%"
+    if v["kind"] == "clear":
+        text = f"{leader} is clearly better ({shown}): P(better by more than {m:g} IoU) >= {level} each time."
+    elif v["kind"] == "equivalent":
+        text = (
+            f"Equivalent: {', '.join(by_entry[e].loss for e in v['equivalent'])} are practically the same "
+            f"(P(|difference| <= {m:g} IoU) >= {level}); {shown}. The simplest, {rec}, is recommended "
+            f"({SIMPLICITY_WHY})."
         )
-    tied = [by_entry[c.against].loss for c in comparisons if not c.clear]
-    text = (
-        f"Tie: {winner.loss} scored highest but does not clearly beat {', '.join(tied)}. Paired: {shown}. A "
-        f"difference counts only when its 95% interval excludes 0 and the gain is at least {margin:g} IoU."
-    )
-    if recommended.entry != winner.entry:
-        text += f" Among the tied losses the simplest, {recommended.loss}, is recommended ({SIMPLICITY_WHY})."
     else:
-        text += f" {winner.loss} is also the simplest of them, so it is recommended."
+        text = (
+            f"Undecided: {leader} leads at the longest budget measured, but the runs cannot yet tell it from "
+            f"{', '.join(by_entry[e].loss for e in v['open'])} ({shown})."
+        )
+        if v["simpler_reason"]:
+            text += f" {rec} is recommended instead: {v['simpler_reason']}."
+        else:
+            text += (
+                f" {leader} is recommended: it has the highest expected IoU, and no simpler finalist is "
+                f"probably practically as good (P >= {v['simpler_if']:g} that the lead is within {m:g} IoU)."
+            )
+    held = v["order_held_between_budgets"]
+    if held is not None:
+        text += " The order held between run lengths." if held else " The order changed between run lengths."
+    if v["still_improving"]:
+        text += (
+            " Still improving when their runs ended: "
+            f"{', '.join(by_entry[e].loss for e in v['still_improving'])}"
+            " (longer training could change the order)."
+        )
     return text
+
+
+def _next_steps(v: dict) -> str:
+    """What an undecided verdict means and what would decide it."""
+    more = [c["runs_to_decide"] for c in v["comparisons"] if c["state"] == "open"]
+    if more and all(n is not None for n in more):
+        runs = max(more)
+        total = runs * (len(more) + 1)
+        budget = (
+            f"about {runs} more paired runs per finalist ({total} runs of {v['final_steps']} steps: raise "
+            "--confirm-budget by at least that and run the same command again)"
+        )
+    else:
+        budget = (
+            "more repetitions alone will not decide it at this spread (runs on one data set stay "
+            "correlated): use more --folds, more tiles, or quieter runs"
+        )
+    return (
+        "Undecided means the data and budget cannot yet tell these losses apart, not that they are equal. "
+        f"To decide: {budget}; on a GPU, longer runs (--epochs, --steps-per-epoch) and a larger --size."
+    )

@@ -85,7 +85,8 @@ def export_study(storage: str, study_name: str, out: str | Path) -> Path:
     plan = study.user_attrs.get(PLAN_ATTR)
     if plan and companion_name(study_name, "confirm") in names:
         cstudy = optuna.load_study(study_name=companion_name(study_name, "confirm"), storage=rdb)
-        confirmation, _, tiles = collect(cstudy, finalists_from_json(plan))
+        got = collect(cstudy, finalists_from_json(plan))
+        confirmation, tiles = got.records, got.tiles
     write_tables(folder, study, diagnostics=diagnostics, confirmation=confirmation, tiles=tiles)
     logger.info("Exported study %s from %s to %s", study_name, redact_url(storage), folder)
     return folder

@@ -87,12 +87,12 @@ def epoch_rows(study, diagnostics: list[dict], confirmation: list[dict]) -> list
             )
     for phase, records in (("diagnostic", diagnostics), ("confirmation", confirmation)):
         for r in records:
-            fold = f"_f{r['fold']}" if "fold" in r else ""
+            run_id = r["unit"] if "unit" in r else f"{r['config_id']}_s{r['seed']}"
             for e in r.get("epochs", []):
                 rows.append(
                     {
                         "phase": phase,
-                        "run_id": f"{r['config_id']}{fold}_s{r['seed']}",
+                        "run_id": run_id,
                         "trial": None,
                         "loss": r["loss"],
                         **e,

@@ -35,6 +35,7 @@ from lossadvisor.tune.training import (
 
 logger = logging.getLogger(__name__)
 # How the report's "What was validated" sentence names a preset; a MODULE:CALLABLE is shown as given.
+METRIC_LABELS = {"iou": "foreground IoU", "dice": "foreground Dice", "recall": "foreground pixel recall"}
 MODEL_LABELS = {"compact": "compact U-Net", "monai-unet": "MONAI UNet", "monai-segresnet": "MONAI SegResNet"}
 
 
@@ -93,7 +94,8 @@ def finalist_ranking(finalists, verdict: Verdict, records: list[dict]) -> tuple[
 
 
 def confidence_from_verdict(verdict: Verdict) -> Confidence:
-    """The ``confidence`` block older readers expect: level "clear" or "tie", margin and interval."""
+    """The ``confidence`` block older readers expect: the verdict kind as level, the nearest rival's mean
+    difference as margin (the interval only in older verdicts; the comparisons hold the probabilities)."""
     comparisons = [c for c in verdict.comparisons if c.mean_diff is not None]
     nearest = min(comparisons, key=lambda c: c.mean_diff, default=None)
     return Confidence(
@@ -185,9 +187,10 @@ def _training_setup(
     scored = "of the weights' moving average " if ctx.recipe.ema_decay is not None else ""
     return TrainingSetup(
         steps_per_run=total_steps,
-        objective=f"search: validation foreground IoU {scored}(best epoch) on one stratified split; "
-        f"confirmation: final-epoch foreground IoU {scored}pooled over each fold's validation tiles, paired "
-        "across finalists",
+        objective=f"search: validation {METRIC_LABELS[ctx.objective]} {scored}(best epoch) on one stratified "
+        f"split; confirmation: final-epoch {METRIC_LABELS[ctx.objective]} {scored}pooled over each fold's "
+        "validation tiles, paired across finalists",
+        scored_metric=ctx.objective,
         model=MODEL_LABELS.get(name, name or "model"),
         parameters=model.parameters if model is not None else None,
         optimizer="AdamW",

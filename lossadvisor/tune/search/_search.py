@@ -107,7 +107,7 @@ def _run_trial(study, space: SearchSpace, ctx: RunContext, trial) -> None:
         trial.set_user_attr("params", jsonable_params(config.params))
 
         def on_epoch(record, trial=trial) -> bool:
-            trial.report(record.val_iou, record.epoch)
+            trial.report(record.val_score, record.epoch)
             return trial.should_prune()
 
         outcome = ctx.train(config, seed=ctx.seed, on_epoch=on_epoch, keep_samples=True)
@@ -129,4 +129,4 @@ def _run_trial(study, space: SearchSpace, ctx: RunContext, trial) -> None:
     elif outcome.stopped_early:
         study.tell(trial, state=TrialState.PRUNED)
     else:
-        study.tell(trial, outcome.best.val_iou)
+        study.tell(trial, outcome.best.val_score)

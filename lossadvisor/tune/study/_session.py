@@ -7,7 +7,9 @@ shared files. The rules it keeps:
 - The trial budget is the study's: a trial is claimed (counted, then asked for) under the study lock, so
   workers together run exactly ``n_trials`` counted trials.
 - The search is over for everyone when the budget is used and no trial is still running anywhere; only then
-  is the stability plan made, once, and stored, so every worker re-runs the same configurations.
+  are the confirmation's finalists chosen, once, and stored, so every worker races the same configurations.
+  A larger budget later (a raised ``--n-trials`` on a finished run) reopens the search, and the finalists are
+  chosen again from the larger set of trials.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from lossadvisor.tune.study._workers import (
 logger = logging.getLogger(__name__)
 
 PLAN_ATTR = "finalists"  # the confirmation's finalists, chosen once when the search is over everywhere
+PLAN_TRIALS_ATTR = "finalists_after_trials"  # counted trials when they were chosen (more later: re-chosen)
 
 
 @dataclass
@@ -109,7 +112,7 @@ class Session:
         return heartbeat(self.storage, trial_id)
 
     def search_open(self, n_trials: int) -> bool:
-        return PLAN_ATTR not in self.study.user_attrs and counted_trials(self.study) < n_trials
+        return counted_trials(self.study) < n_trials
 
     def claim(self, n_trials: int):
         """The next trial of the study's budget for this worker, or ``None`` when the budget is used."""
@@ -193,6 +196,23 @@ class Session:
             value = compute()
             self.study.set_user_attr(key, value)
             return value
+
+    def finalists(self, choose) -> tuple[list, bool]:
+        """The confirmation's finalists: ``choose()`` (a pure function of the finished trials and
+        ``--finalists``) by the first worker after the search, stored for the rest; chosen again when the
+        choice changed since (a raised ``--n-trials`` grew the search, or another ``--finalists``). Returns
+        ``(finalists, re-chosen?)``."""
+        import json
+
+        with self.lock():
+            attrs = self.study.user_attrs
+            plan = choose()
+            stored = attrs.get(PLAN_ATTR)
+            if stored is not None and json.dumps(stored, sort_keys=True) == json.dumps(plan, sort_keys=True):
+                return stored, False
+            self.study.set_user_attr(PLAN_ATTR, plan)
+            self.study.set_user_attr(PLAN_TRIALS_ATTR, counted_trials(self.study))
+            return plan, stored is not None
 
     def share_run_files(self, run_dir: Path, names: tuple[str, ...], *, replace: bool) -> None:
         """Store run-folder files in the storage for ``report --storage`` on any machine.

@@ -12,10 +12,13 @@ from lossadvisor.tune.training._memory import (
     estimate_step_memory,
 )
 from lossadvisor.tune.training._metrics import (
+    DEFAULT_METRIC,
     OBJECT_FOUND_OVERLAP,
+    SCORED_METRICS,
     ObjectRecallTally,
     SegmentationTally,
     collapse_kind,
+    foreground_score,
 )
 from lossadvisor.tune.training._models import DEFAULT_MODEL, check_model, for_volumes, resolve_model
 from lossadvisor.tune.training._recipe import DEFAULT_RECIPE, LEGACY_RECIPE, TrainingRecipe
@@ -49,6 +52,7 @@ __getattr__, __dir__ = lazy_names(globals(), _LAZY)
 
 __all__ = [
     "Configuration",
+    "DEFAULT_METRIC",
     "DEFAULT_MODEL",
     "DEFAULT_RECIPE",
     "DeviceChoice",
@@ -57,6 +61,7 @@ __all__ = [
     "LRRangeResult",
     "MemoryEstimate",
     "OBJECT_FOUND_OVERLAP",
+    "SCORED_METRICS",
     "ObjectRecallTally",
     "RunContext",
     "SegmentationTally",
@@ -73,6 +78,7 @@ __all__ = [
     "config_id",
     "describe",
     "for_volumes",
+    "foreground_score",
     "image_counts",
     "jsonable_params",
     "lr_range_test",

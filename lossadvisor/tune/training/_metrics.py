@@ -24,6 +24,35 @@ COLLAPSE_FOREGROUND_SHARE = 0.95
 # overlap criterion of detection recall, Everingham et al. 2010, "The PASCAL VOC challenge").
 OBJECT_FOUND_OVERLAP = 0.5
 COLLAPSE_KINDS = ("none", "background", "foreground")
+# The metrics a run can be scored by (``--objective``): foreground IoU (the default), Dice, or pixel recall,
+# each pooled over the validation tiles and averaged over the foreground classes.
+SCORED_METRICS = ("iou", "dice", "recall")
+DEFAULT_METRIC = "iou"
+
+
+def foreground_score(counts: np.ndarray, metric: str = DEFAULT_METRIC) -> np.ndarray:
+    """The scored metric from pooled counts ``(..., 3, C)`` (intersection, predicted, labelled per class).
+
+    IoU and Dice average the foreground classes present in labels or predictions, recall those present in the
+    labels; with none of them the score is 1.0 (predicting nothing where there is nothing is right).
+
+    Example:
+        >>> counts = np.array([[5, 3], [5, 6], [5, 4]])  # class 1: 3 hit, 6 predicted, 4 labelled
+        >>> [round(float(foreground_score(counts, m)), 3) for m in SCORED_METRICS]
+        [0.429, 0.6, 0.75]
+    """
+    if metric not in SCORED_METRICS:
+        raise ValueError(f"metric must be one of {', '.join(SCORED_METRICS)}; got {metric!r}")
+    counts = np.asarray(counts, dtype=float)
+    inter, pred, lab = counts[..., 0, 1:], counts[..., 1, 1:], counts[..., 2, 1:]
+    if metric == "recall":
+        present, denominator = lab > 0, lab
+    else:
+        present = (pred + lab) > 0
+        denominator = pred + lab - inter if metric == "iou" else (pred + lab) / 2.0
+    values = np.where(present, inter / np.where(present, denominator, 1.0), 0.0)
+    n = present.sum(axis=-1)
+    return np.where(n > 0, values.sum(axis=-1) / np.maximum(n, 1), 1.0)
 
 
 @dataclass
@@ -65,6 +94,11 @@ class SegmentationTally:
         if not present.any():
             return 1.0, 1.0, iou.tolist(), dice.tolist()
         return float(fg_iou[present].mean()), float(fg_dice[present].mean()), iou.tolist(), dice.tolist()
+
+    def score(self, metric: str = DEFAULT_METRIC) -> float:
+        """The scored metric (:func:`foreground_score`) of the counts so far."""
+        counts = np.stack([self.intersection, self.predicted, self.labelled])
+        return float(foreground_score(counts, metric))
 
     def foreground_shares(self) -> tuple[float, float]:
         """(predicted foreground share, labelled foreground share) of the counted pixels."""

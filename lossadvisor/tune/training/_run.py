@@ -75,6 +75,7 @@ class RunContext:
     model_factory: Callable | None = None
     ignore_index: int | None = None
     files: object | None = None  # SharedFiles: predictions every worker (and the report) can read
+    objective: str = "iou"  # the metric runs are scored by (SCORED_METRICS; --objective)
     recipe: TrainingRecipe = DEFAULT_RECIPE  # the study's (LEGACY_RECIPE for a study older than the recipe)
     timings: dict = field(default_factory=lambda: {"train_s": 0.0, "data_s": 0.0, "images": 0, "runs": 0})
 
@@ -90,6 +91,7 @@ class RunContext:
             batch_size=self.batch_size,
             warmup_steps=self.warmup_steps,
             seed=seed,
+            objective=self.objective,
             recipe=self.recipe,
         )
         outcome = train_trial(
@@ -141,6 +143,8 @@ def outcome_summary(outcome: TrialOutcome) -> dict:
         "val_iou": final.val_iou if final else None,
         "val_dice": final.val_dice if final else None,
         "best_iou": best.val_iou if best else None,
+        "val_score": final.val_score if final else None,  # the scored metric (--objective) of the final model
+        "best_score": best.val_score if best else None,
         "best_epoch": best.epoch if best else None,
         "epochs_run": len(outcome.epochs),
         "collapse": final.collapse if final else "none",

@@ -50,6 +50,7 @@ class TrialConfig:
     batch_size: int = 8
     warmup_steps: int = 0  # linear warm-up from lr/100 (0 = none)
     seed: int = 0
+    objective: str = "iou"  # the metric a run is scored by (_metrics.SCORED_METRICS): val_score, best
     recipe: TrainingRecipe = DEFAULT_RECIPE  # weight average validated, foreground crops, schedule (_recipe)
 
 
@@ -70,6 +71,7 @@ class EpochRecord:
     grad_spikes: int
     nonfinite: int
     seconds: float
+    val_score: float = math.nan  # the run's scored metric (TrialConfig.objective); val_iou under IoU
 
 
 @dataclass
@@ -93,7 +95,8 @@ class TrialOutcome:
 
     @property
     def best(self) -> EpochRecord | None:
-        return max(self.epochs, key=lambda r: r.val_iou) if self.epochs else None
+        """The epoch with the best scored metric (``val_score``)."""
+        return max(self.epochs, key=lambda r: r.val_score) if self.epochs else None
 
     @property
     def final(self) -> EpochRecord | None:
@@ -315,6 +318,7 @@ def train_trial(
                 grad_spikes=spikes,
                 nonfinite=0,
                 seconds=time.perf_counter() - t_epoch,
+                val_score=tally.score(config.objective),
             )
             outcome.epochs.append(record)
             if recall is not None:
