@@ -307,6 +307,7 @@ class TrainingSetup(_Record):
     steps_per_run: int | None = None
     objective: str = ""  # in words: what the search and the confirmation scored
     scored_metric: str = "iou"  # --objective: "iou", "dice" or "recall" (files before it: IoU)
+    objective: str = ""
     recipe: dict[str, Any] = field(default_factory=dict)  # TrainingRecipe (older files: none, the plain one)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -60,7 +60,7 @@ def test_the_tally_scores_what_it_counted() -> None:
 
 def test_the_race_ranks_by_the_scored_metric() -> None:
     # "greedy" predicts twice the foreground: recall 1.0 but IoU 0.5; "tight" finds 6 of 10 pixels exactly:
-    # recall 0.6, IoU 0.6. The same counts in every run (with a little noise so the spread is not zero), so the
+    # recall 0.6, IoU 0.6. The same counts in every run (a little noise so the spread is not zero): the
     # ranking flips with the metric alone.
     greedy = _counts((10, 20, 10))
     tight = _counts((6, 6, 10))
