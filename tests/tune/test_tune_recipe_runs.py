@@ -109,21 +109,23 @@ def _study(tmp_path, settings: dict | None):
 
 def test_a_new_study_gets_the_default_recipe(tmp_path):
     assert (
-        study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s") == DEFAULT_RECIPE
-    )
+        study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s")
+        == (DEFAULT_RECIPE, True)
+    )  # recorded in the new study's objective settings
 
 
 def test_a_study_older_than_the_recipe_keeps_training_the_legacy_way(tmp_path, caplog):
     url = _study(tmp_path, {"size": 128, "epochs": 6})  # objective settings without the recipe
+    # not recorded: the resume is checked against the study's own settings, which have no recipe
     with caplog.at_level(logging.WARNING, logger="lossadvisor"):  # a CLI test may have quietened it
-        assert study_recipe(None, tmp_path, url, "study.db", "s") == LEGACY_RECIPE
+        assert study_recipe(None, tmp_path, url, "study.db", "s") == (LEGACY_RECIPE, False)
     assert "made before the training recipe was recorded" in caplog.text
 
 
 def test_a_study_keeps_the_recipe_it_was_made_with(tmp_path):
     made_with = TrainingRecipe(ema_decay=0.95, foreground_share=0.5)
     url = _study(tmp_path, {"size": 128, RECIPE_KEY: made_with.to_dict()})
-    assert study_recipe(None, tmp_path, url, "study.db", "s") == made_with
+    assert study_recipe(None, tmp_path, url, "study.db", "s") == (made_with, True)
 
 
 def test_the_recipe_is_said_where_the_setup_is_described():

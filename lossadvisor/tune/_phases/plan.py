@@ -177,7 +177,7 @@ def plan(
     storage_url = storage or default_storage_url(run_dir)
     storage_label = redact_url(storage) if storage else display_path(run_dir / STUDY_DB)
     name = opts.study_name or DEFAULT_STUDY_NAME
-    recipe = study_recipe(storage, run_dir, storage_url, storage_label, name)
+    recipe, recorded = study_recipe(storage, run_dir, storage_url, storage_label, name)
     # run.json's settings: every option as this run resolved it, and what the run derived besides
     resolved = dataclasses.replace(
         opts,
@@ -202,7 +202,7 @@ def plan(
         settings |= {"patch": list(data.patch), "spacing": "native"}
     objective_settings = {k: settings[k] for k in TuneOptions.objective_names()} | {
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
-        RECIPE_KEY: recipe.to_dict(),
+        **({RECIPE_KEY: recipe.to_dict()} if recorded else {}),  # a study older than the recipe has none
         "model": model_info.name,
         "model_parameters": model_info.parameters,
     }
@@ -218,17 +218,21 @@ def plan(
     )  # fmt: skip
 
 
-def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, name: str) -> TrainingRecipe:
-    """The training recipe this run trains with: the one its study was made with, so a resumed or joined study
-    never mixes runs of two recipes; :data:`DEFAULT_RECIPE` for a new study; :data:`LEGACY_RECIPE` (the last
-    step's weights validated, uniform crops) for a study made before the recipe was stored. Reads only."""
+def study_recipe(
+    storage, run_dir: Path, storage_url: str, storage_label: str, name: str
+) -> tuple[TrainingRecipe, bool]:
+    """The training recipe this run trains with, and whether the study records it (so it is one of the
+    objective settings a resume is checked against): the one its study was made with, so a resumed or joined
+    study never mixes runs of two recipes; :data:`DEFAULT_RECIPE` for a new study; :data:`LEGACY_RECIPE` (the
+    last step's weights validated, uniform crops), not recorded, for a study made before the recipe was
+    stored. Reads only."""
     if storage is None and not (run_dir / STUDY_DB).is_file():
-        return DEFAULT_RECIPE
+        return DEFAULT_RECIPE, True
     stored = stored_settings(open_storage(storage_url, label=storage_label), study_name=name)
     if stored is None:
-        return DEFAULT_RECIPE
+        return DEFAULT_RECIPE, True
     if RECIPE_KEY in stored:
-        return TrainingRecipe.from_dict(stored[RECIPE_KEY])
+        return TrainingRecipe.from_dict(stored[RECIPE_KEY]), True
     logger.warning(
         "Study %r in %s was made before the training recipe was recorded; it goes on with the recipe its "
         "runs were trained with (the last step's weights validated, uniform crops), so old and new runs stay "
@@ -236,7 +240,9 @@ def study_recipe(storage, run_dir: Path, storage_url: str, storage_label: str, n
         name,
         storage_label,
     )
-    return LEGACY_RECIPE
+    return LEGACY_RECIPE, False
+
+
 def _volume_data(source, spec, *, crop, run_dir, seed, ignore_index, train_ignore, max_pixels, data_settings):
     """The search split of 3-D cases, the label reader and the model spec that builds the 3-D network."""
     from lossadvisor.io import read_volume
