@@ -165,7 +165,10 @@ def test_sigkilled_worker_trial_is_failed_and_rerun(tiny_dataset, tmp_path, empt
     assert trials[killed].state == TrialState.FAIL  # the dead worker's trial ended failed
     reruns = [t for t in trials.values() if t.user_attrs.get(RETRY_ATTR) == killed]
     assert len(reruns) == 1 and reruns[0].state in (TrialState.COMPLETE, TrialState.PRUNED)
-    assert reruns[0].params == trials[killed].params  # re-run with the same configuration
+    # re-run with the same configuration: what it had drawn, and its fixed parameters (a default trial killed
+    # before it drew anything has only those; issue 20.9)
+    same = {**trials[killed].system_attrs.get("fixed_params", {}), **trials[killed].params}
+    assert same and reruns[0].params == same
     assert reruns[0].user_attrs[WORKER_ATTR]["pid"] == survivor.pid
     assert counted_trials(study) == 4  # the failed trial no longer counts; the budget was completed
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials.values()) == 4
