@@ -125,11 +125,14 @@ def run_key(set_id: str, arm: str, lr: float, seed: int, settings: dict) -> str:
 def train_once(data, num_classes: int, loss: str, params: dict, lr: float, seed: int, settings: dict) -> dict:
     """One run with the tool's training function; the final model's IoU, Dice, pixel recall and precision."""
     from lossadvisor.tune._phases.plan import loss_factory
-    from lossadvisor.tune.training import TrialConfig, resolve_device, train_trial
+    from lossadvisor.tune.training import LEGACY_RECIPE, TrialConfig, resolve_device, train_trial
 
+    # The evidence is an independent ground truth, not the tool's confirmation: its runs keep the recipe they
+    # were first measured with (the last step's weights; the resize mode never crops), so every row of the
+    # table is comparable with every other.
     config = TrialConfig(
         loss, dict(params), lr, epochs=settings["epochs"], steps_per_epoch=settings["steps_per_epoch"],
-        batch_size=8, seed=seed,
+        batch_size=8, seed=seed, recipe=LEGACY_RECIPE,
     )  # fmt: skip
     start = time.perf_counter()
     outcome = train_trial(
