@@ -331,6 +331,7 @@ class TuneOutcome(_Record):
     search: dict[str, Any] = field(default_factory=dict)
     rules_first_choice: dict[str, Any] = field(default_factory=dict)
     agrees_with_rules: bool | None = None
+    budget: dict[str, Any] = field(default_factory=dict)  # what --time-budget bought, kept or exceeded
     extra: dict[str, Any] = field(default_factory=dict)
 
     def config(self, config_id: str) -> RankedConfig | None:

@@ -15,7 +15,8 @@ EXIT_INTERRUPTED = 130  # the shell convention for a command stopped by Ctrl-C (
 
 def _format_table(result) -> str:
     """The final summary: finalists with their confirmation IoU, the verdict with its probabilities, what
-    the budget bought, what to do next when undecided, and the diagnostics."""
+    the confirmation budget bought, what to do next when undecided, the diagnostics, and what the time budget
+    bought."""
     header = f"{'finalist':<48} {'search':>7} {'confirm':>8} {'std':>6} {'collapse':>8} {'runs':>5}"
     lines = [header, "-" * len(header)]
     verdict = result.verdict
@@ -63,6 +64,9 @@ def _format_table(result) -> str:
         ]
         if verdict is not None and verdict.next_steps:
             lines.append(f"  {verdict.next_steps}")
+    budget = result.outcome.budget if result.outcome is not None else {}
+    if budget.get("bought"):
+        lines += ["", budget["bought"]]
     if result.model is not None and result.model.name:
         count = result.model.parameters
         size = f", {count:,} parameters" if count is not None else ""
@@ -160,6 +164,7 @@ def _param_name(flag: str) -> str:
 @tune_option("finalists")
 @tune_option("margin")
 @tune_option("confirm_budget")
+@tune_option("time_budget")
 @tune_option("storage")
 @tune_option("study_name")
 @tune_option("model", shell_complete=_complete_model)

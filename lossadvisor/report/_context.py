@@ -183,6 +183,7 @@ def verdict_section(run: RunFolder) -> dict[str, Any]:
             probability_plot=_probability_plot(result),
             next_steps=result.verdict.next_steps if result.verdict else None,
             bought=(result.verdict.race.get("bought") if result.verdict else None),
+            time_budget=result.budget.get("bought"),
             comparisons=_comparisons_table(result),
             diagnostics=_diagnostics_table(result.diagnostics),
             order=_order_text(result),

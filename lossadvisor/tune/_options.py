@@ -157,7 +157,8 @@ class TuneOptions:
     # of the time where the verdict is decided: a search of 10 trials of 6 epochs x >= 20 steps (120 AdamW
     # steps, pruned by the median rule), 2 x 2 diagnostic runs at the search budget, then the confirmation
     # race within --confirm-budget (5 minutes of training, measured as it goes). See README ("Time
-    # allocation").
+    # allocation"). --time-budget (auto: 10 minutes on a CPU) cuts the search and the race when the data or
+    # the machine make them slower.
     epochs: int = option(
         6,
         flag="--epochs",
@@ -235,6 +236,16 @@ class TuneOptions:
         help="Budget of the confirmation race: a number of runs (30; a run twice as long counts 2) or a "
         "training time (8m, 90s; converted with the time per run measured on the first runs). Raising it on "
         "a finished run folder extends the race.",
+    )
+    time_budget: str = option(
+        "auto",
+        flag="--time-budget",
+        accepts=Accepts(str),  # checked in __post_init__ (a duration, none or auto)
+        metavar="TIME|none|auto",
+        help="Wall time of the whole job (10m, 90s, 1.5h or none; auto: 10m on a CPU, none on a GPU). The "
+        "search stops starting trials once its share (35%) is used, the confirmation gets "
+        "min(--confirm-budget, the time left) and races fewer finalists when its minimum would not fit; the "
+        "summary says what the budget bought. Raising it on a finished run folder extends the run.",
     )
     storage: str | None = option(
         None,
@@ -345,6 +356,9 @@ class TuneOptions:
         from lossadvisor.tune.confirm import parse_budget  # here too, not for --help
 
         parse_budget(self.confirm_budget)  # refused with the forms it accepts
+        from lossadvisor.tune.confirm import parse_time_budget
+
+        parse_time_budget(self.time_budget)  # a duration, none or auto
 
     @classmethod
     def from_keywords(cls, keywords: Mapping[str, Any]) -> TuneOptions:

@@ -37,6 +37,8 @@ def _other_value(f: dataclasses.Field, tmp_path):
         return 0.25 if accepts.high is not None else 7.5
     if f.name == "confirm_budget":  # runs or a time, checked by its own parser
         return "12m"
+    if f.name == "time_budget":  # a duration, none or auto, checked by its own parser
+        return "7m"
     if accepts.choices is not None:  # a named choice (objective): the last one that is not the default
         return next(c for c in reversed(accepts.choices) if c != f.default)
     return f"{f.name}-value"  # storage, study name, model, device: strings

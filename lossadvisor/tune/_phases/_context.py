@@ -39,6 +39,7 @@ class TuneContext:
     command: str | None
     progress: bool
     recipe: Any = None  # TrainingRecipe: the study's (see plan.study_recipe)
+    time_budget: Any = None  # TimeBudget: --time-budget resolved for the device (auto: 10m on a CPU)
 
     @property
     def profile(self):
@@ -59,6 +60,7 @@ class Live:
     bars: Any  # Progress
     clock: dict = field(default_factory=dict)  # phase -> time.monotonic() when it ended
     diag_records: list = field(default_factory=list)  # diagnostic runs, once the diagnostics phase ran
+    job: Any = None  # _clock.JobClock: the job's time against --time-budget
 
     @property
     def study(self):

@@ -9,24 +9,30 @@ what runs next and when it stops; the units of the next repetition are enqueued 
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 from dataclasses import dataclass, replace
 
 from lossadvisor import runfolder
 from lossadvisor.errors import LossAdvisorError
+from lossadvisor.tune._phases._clock import finished_seconds, full_trial_seconds, trial_seconds
 from lossadvisor.tune._phases._context import Live, TuneContext
-from lossadvisor.tune._phases.search import Searched
+from lossadvisor.tune._phases.search import DIAGNOSTIC_PREFIX, Searched
 from lossadvisor.tune.confirm import (
     CONFIRM_STEP_FACTOR,
+    Budget,
     Finalist,
     RaceConfig,
+    RacePlan,
     RaceState,
     Unit,
     collect,
+    end_reserve,
     enqueue_units,
     finalists_from_json,
     finalists_to_json,
     parse_budget,
+    plan_race,
     race_state,
     run_units,
     select_finalists,
@@ -37,6 +43,9 @@ from lossadvisor.tune.training import RunContext
 logger = logging.getLogger("lossadvisor.tune._api")
 
 
+RACE_PLAN_ATTR = "race_plan"  # {"key": what it was planned for, "plan": RacePlan}: decided once, stored
+
+
 @dataclass
 class Confirmed:
     """The finalists, the race's settings and state, and the training contexts built so far."""
@@ -45,35 +54,95 @@ class Confirmed:
     race: RaceConfig
     contexts: dict  # (rep, fold) -> RunContext at level 0 (longer levels: more steps per epoch)
     state: RaceState | None = None
+    plan: RacePlan | None = None  # what the time budget left the race (None: a phase re-run without one)
 
     def entries(self) -> dict[str, str]:
         return {f.entry: f.config.loss for f in self.picks}
 
 
-def race_config(tc: TuneContext) -> RaceConfig:
+def race_config(tc: TuneContext, plan: RacePlan | None = None) -> RaceConfig:
+    """The race's settings: the options, with the time and repetitions the time budget's plan left it."""
+    budget = parse_budget(tc.options.confirm_budget)
+    if plan is not None and plan.seconds is not None:
+        seconds = plan.seconds if budget.seconds is None else min(budget.seconds, plan.seconds)
+        text = budget.text
+        if budget.seconds is None or seconds < budget.seconds:
+            text += f" (within the {seconds / 60:.1f} min of training --time-budget {tc.time_budget} left)"
+        budget = Budget(runs=budget.runs, seconds=seconds, text=text)
     return RaceConfig(
         folds=tc.options.folds,
         margin=tc.options.margin,
-        budget=parse_budget(tc.options.confirm_budget),
-        min_reps=tc.options.seeds,
+        budget=budget,
+        min_reps=plan.min_reps if plan is not None else tc.options.seeds,
     )
 
 
+def race_plan(tc: TuneContext, live: Live) -> RacePlan:
+    """The race's finalists, repetitions before its first look and time, for the time budget left: planned by
+    the first worker to get here and stored in the study, so every worker races the same plan and a resumed
+    run keeps it. Planned again (and said) when the budgets, --finalists or --seeds differ from the stored
+    plan's, e.g. a raised --time-budget on a finished run."""
+    opts, session = tc.options, live.session
+    budget = tc.time_budget.seconds if tc.time_budget is not None else None
+    key = {
+        "time_budget_s": budget, "confirm_budget": str(opts.confirm_budget), "finalists": opts.finalists,
+        "seeds": opts.seeds, "folds": opts.folds,
+    }  # fmt: skip
+    with session.lock():
+        stored = live.study.user_attrs.get(RACE_PLAN_ATTR)
+        if stored is not None and stored.get("key") == key:
+            return RacePlan.from_dict(stored["plan"])
+        left = None
+        if budget is not None:  # the race's earlier runs count in its budget: what is left is added to them
+            left = finished_seconds(live.cstudy) + budget - live.job.spent() - end_reserve(budget)
+        per_run, share = _run_time(live, opts.epochs)
+        plan = plan_race(
+            finalists=opts.finalists, seeds=opts.seeds, folds=opts.folds,
+            confirm_s=parse_budget(opts.confirm_budget).seconds, left_s=left, per_run_s=per_run,
+            train_share=share,
+        )  # fmt: skip
+        live.study.set_user_attr(RACE_PLAN_ATTR, {"key": key, "plan": plan.to_dict()})
+    if stored is not None:
+        logger.warning(
+            "The confirmation race is planned again for --time-budget %s, --confirm-budget %s (it was "
+            "planned for other budgets or finalists); runs already done are kept.",
+            tc.time_budget, opts.confirm_budget,
+        )  # fmt: skip
+    if plan.note:
+        logger.warning("Time budget: %s.", plan.note)
+    return plan
+
+
+def _run_time(live: Live, epochs: int) -> tuple[float | None, float]:
+    """The wall time of one run of the race's first level, and the share of it spent training: measured on
+    the diagnostic runs (runs of that length), else on the search trials."""
+    walls = [
+        s for t in live.session.tasks.study.get_trials(deepcopy=False)
+        if str(t.user_attrs.get("task", "")).startswith(DIAGNOSTIC_PREFIX) and (s := trial_seconds(t))
+    ]  # fmt: skip
+    trained = sum(r.get("duration_s") or 0.0 for r in live.diag_records)
+    share = min(1.0, trained / sum(walls)) if walls and trained else 1.0
+    if walls:
+        return statistics.median(walls), share
+    return full_trial_seconds(live.study, epochs), share
+
+
 def prepare(tc: TuneContext, live: Live, searched: Searched) -> Confirmed:
-    """The study's finalists (picked by the first worker to get here, for every worker)."""
+    """The study's finalists (picked by the first worker to get here, for every worker), as many as the time
+    budget's race plan affords."""
+    plan = race_plan(tc, live) if live.job is not None else None
+    count = plan.finalists if plan is not None else tc.options.finalists
     stored, again = live.session.finalists(
-        lambda: finalists_to_json(
-            select_finalists(live.study, searched.space, max_finalists=tc.options.finalists)
-        )
+        lambda: finalists_to_json(select_finalists(live.study, searched.space, max_finalists=count))
     )
     picks = finalists_from_json(stored)
     if again:
         logger.warning(
-            "The finalists changed since they were chosen (a larger search or another --finalists): now %s; "
-            "runs already done for a finalist kept, only new ones are trained.",
+            "The finalists changed since they were chosen (a larger search, another --finalists or the time "
+            "budget's plan): now %s; runs already done for a finalist kept, only new ones are trained.",
             ", ".join(f.config.loss for f in picks),
         )
-    return Confirmed(picks, race_config(tc), {})
+    return Confirmed(picks, race_config(tc, plan), {}, plan=plan)
 
 
 def context_for(tc: TuneContext, live: Live, confirmed: Confirmed, unit: Unit) -> RunContext:

@@ -20,7 +20,7 @@ from lossadvisor.tune._options import TuneOptions
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
 from lossadvisor.tune._phases._context import TuneContext
-from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR
+from lossadvisor.tune.confirm import CONFIRM_STEP_FACTOR, parse_time_budget
 from lossadvisor.tune.data import (
     build_train_data,
     build_volume_train_data,
@@ -192,8 +192,10 @@ def plan(
         class_map=display_path(opts.class_map) if isinstance(opts.class_map, (str, Path)) else None,
         rules_config=display_path(opts.rules_config) if opts.rules_config else None,
     )
+    time_budget = parse_time_budget(opts.time_budget, device=choice.name)
     settings = resolved.to_dict() | {
         "data": source.description,
+        "time_budget_s": time_budget.seconds,  # --time-budget as resolved for the device
         "confirm_step_factor": CONFIRM_STEP_FACTOR,
         "size_switch": size_switch,
         RECIPE_KEY: recipe.to_dict(),
@@ -214,7 +216,7 @@ def plan(
         data_settings=data_settings, size=size, crop=crop, size_switch=size_switch, num_classes=num_classes,
         steps=steps, train_ignore=train_ignore, storage_url=storage_url, storage_label=storage_label,
         name=name, settings=settings, objective_settings=objective_settings, command=command,
-        progress=progress, recipe=recipe,
+        progress=progress, recipe=recipe, time_budget=time_budget,
     )  # fmt: skip
 
 

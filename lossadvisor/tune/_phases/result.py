@@ -12,19 +12,24 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._run_records import ModelUsed, Timings
+from lossadvisor.tune._phases._clock import finished_seconds
 from lossadvisor.tune._phases._context import Live, TuneContext
 from lossadvisor.tune._phases.confirmation import Confirmed, context_for
-from lossadvisor.tune._phases.search import Searched
+from lossadvisor.tune._phases.search import DIAGNOSTIC_PREFIX as DIAG
+from lossadvisor.tune._phases.search import Searched, search_limit
 from lossadvisor.tune.confirm import (
     CONFIRM_STEP_FACTOR,
+    SEARCH_SHARE,
     RaceOutcome,
     Unit,
     collect,
     final_decision,
     level_runs,
     order_between_levels,
+    parse_time_budget,
     race_state,
     race_verdict,
+    what_it_bought,
 )
 from lossadvisor.tune.outputs import finalist_ranking, write_result, write_tables
 from lossadvisor.tune.search import summarise
@@ -74,11 +79,51 @@ def write_outcome(tc: TuneContext, live: Live, searched: Searched, confirmed: Co
         contexts=first_partition(tc, live, confirmed),
         finalist_trials={f.entry: f.search_trial for f in picks},
         model=ModelUsed(name=tc.model_info.name, parameters=tc.model_info.parameters),
+        budget=budget_block(tc, live, confirmed, len(confirm_records), race),
     )  # fmt: skip
     live.clock["end"] = time.monotonic()
     live.record.finish("complete", trials=counted_trials(study), timings=timings(live.run, live.clock))
     live.session.share_run_files(tc.run_dir, SHARED_AT_END, replace=True)
     return result_path
+
+
+def budget_block(
+    tc: TuneContext, live: Live, confirmed: Confirmed, race_runs: int, race: RaceOutcome
+) -> dict:
+    """result.json's ``budget``: what the time budget bought (the work of every run of this study, by its
+    recorded durations, and the job's time up to now), and whether it was kept."""
+    budget = tc.time_budget if tc.time_budget is not None else parse_time_budget("none")
+    study, tasks = live.study, live.session.tasks.study
+    trials = counted_trials(study)
+    closed = search_limit(tc, study) < tc.options.n_trials
+    job_s = live.job.spent() if live.job is not None else 0.0
+    search_s = finished_seconds(study)
+    diag_s = finished_seconds(tasks, lambda t: str(t.user_attrs.get("task", "")).startswith(DIAG))
+    race_s = finished_seconds(live.cstudy)
+    levels = len(race.state.runs_by_level) if race.state is not None else 0
+    text, kept, over = what_it_bought(
+        budget, search_trials=trials, search_s=search_s, search_stopped=closed, n_trials=tc.options.n_trials,
+        diag_runs=len(live.diag_records), diag_s=diag_s, race_runs=race_runs, race_levels=levels,
+        race_s=race_s, job_s=job_s, plan=confirmed.plan,
+    )  # fmt: skip
+    plan = confirmed.plan
+    return {
+        "time_budget": tc.options.time_budget,
+        "seconds": budget.seconds,
+        "spent_s": round(job_s, 1),
+        "kept": kept,
+        "over_s": round(over, 1),
+        "search": {
+            "trials": trials, "n_trials": tc.options.n_trials, "seconds": round(search_s, 1),
+            "stopped_by_budget": closed, "share": SEARCH_SHARE,
+        },
+        "diagnostics": {"runs": len(live.diag_records), "seconds": round(diag_s, 1)},
+        "confirmation": {
+            "runs": race_runs, "run_lengths": levels, "seconds": round(race_s, 1),
+            "plan": plan.to_dict() if plan is not None else None,
+        },
+        "bought": text,
+    }  # fmt: skip
 
 
 def first_partition(tc: TuneContext, live: Live, confirmed: Confirmed) -> list[RunContext]:

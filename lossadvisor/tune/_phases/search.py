@@ -13,7 +13,9 @@ from pathlib import Path
 
 from lossadvisor import runfolder
 from lossadvisor._run_records import LRRangeTest, LRRangeTests
+from lossadvisor.tune._phases._clock import finished_seconds, full_trial_seconds
 from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune.confirm import end_reserve, race_minimum, search_may_continue
 from lossadvisor.tune.outputs import write_tables
 from lossadvisor.tune.search import (
     DIAGNOSTIC_SEEDS,
@@ -29,6 +31,9 @@ from lossadvisor.tune.study import PLAN_ATTR, Session, counted_trials
 from lossadvisor.tune.training import RunContext, lr_range_test
 
 LR_TEST_ATTR = "lr_range_test"
+SEARCH_CLOSED_ATTR = "search_closed_by_budget"  # {"time_budget_s", "n_trials", "trials"}: stored once
+DIAGNOSTIC_PREFIX = "diagnostic:"  # the diagnostic runs' keys in the task queue
+DIAGNOSTIC_RUNS = len(LR_TEST_LOSSES) * DIAGNOSTIC_SEEDS
 logger = logging.getLogger("lossadvisor.tune._api")
 
 
@@ -112,33 +117,92 @@ def search(tc: TuneContext, live: Live, lr_results: tuple[LRRangeTest, ...]) -> 
         n_startup_trials=len(space.losses), n_warmup_steps=max(1, tc.options.epochs // 2)
     )
     live.clock["lr_tests"] = time.monotonic()
-    done = counted_trials(study)
-    if done and done < tc.options.n_trials and PLAN_ATTR in study.user_attrs:
+    done, limit = counted_trials(study), search_limit(tc, study)
+    if done and done < limit and PLAN_ATTR in study.user_attrs:
         logger.warning(
             "Extending the finished search from %d to %d trials; the finalists are then chosen again.",
-            done, tc.options.n_trials,
+            done, limit,
         )  # fmt: skip
     with session.lock():  # exactly once per study, whatever the number of workers
-        enqueue_defaults(study, space, limit=tc.options.n_trials - counted_trials(study))
-    bars.start_search(total=tc.options.n_trials, done=counted_trials(study))
+        enqueue_defaults(study, space, limit=limit - counted_trials(study))
+    bars.start_search(total=limit, done=counted_trials(study))
 
     def after_trial(trial) -> None:  # keep trials.csv / epochs.csv current for a report mid-study
         bars.trial_done(trial)
         write_tables(tc.run_dir, study)
 
-    def run(limit: float | None = None) -> int:
+    may_start = _budget_check(tc, live)
+
+    def run(timeout: float | None = None) -> int:
         return run_search(
-            study, space, live.run, n_trials=tc.options.n_trials, timeout=limit, on_trial=after_trial,
-            claim=lambda: session.claim(tc.options.n_trials), beat=session.beat,
+            study, space, live.run, n_trials=tc.options.n_trials, timeout=timeout, on_trial=after_trial,
+            claim=lambda: session.claim(search_limit(tc, study)), beat=session.beat, may_start=may_start,
         )  # fmt: skip
 
     run(tc.options.timeout)
     # other workers' trials still running: wait, re-running those of dead workers (unless out of time), so
     # that every worker picks the finalists from the same finished trials
-    session.wait_for_search(tc.options.n_trials, run_more=None if tc.options.timeout else run)
+    out_of_time = tc.options.timeout is not None or not may_start()
+    session.wait_for_search(lambda: search_limit(tc, study), run_more=None if out_of_time else run)
     bars.close()
     live.clock["search"] = time.monotonic()
     return searched
+
+
+def search_limit(tc: TuneContext, study) -> int:
+    """The trials the search runs: ``--n-trials``, or fewer when the time budget closed the search (stored in
+    the study, so every worker and every resume with the same or a smaller budget stops there; a larger
+    budget or more trials reopens it)."""
+    closed = study.user_attrs.get(SEARCH_CLOSED_ATTR)
+    if closed is None or tc.options.n_trials > closed["n_trials"]:
+        return tc.options.n_trials
+    budget, stored = tc.time_budget.seconds if tc.time_budget else None, closed["time_budget_s"]
+    if budget is None or budget > stored:
+        return tc.options.n_trials
+    return min(tc.options.n_trials, closed["trials"])
+
+
+def _budget_check(tc: TuneContext, live: Live):
+    """``may_start()``: may this worker start another search trial within the time budget? When it may not,
+    the search is closed for every worker at the trials counted now (stored in the study)."""
+    study, session, opts = live.study, live.session, tc.options
+    minimum = min(opts.n_trials, opts.finalists)  # one default trial of as many losses as finalists
+    race_min = race_minimum(opts.finalists, opts.folds, opts.seeds)
+    stopped = []  # set once this worker is out of time
+
+    def may_start() -> bool:
+        if tc.time_budget is None or tc.time_budget.seconds is None:
+            return True
+        if stopped:
+            return False
+        done = counted_trials(study)
+        if done >= search_limit(tc, study):
+            return False
+        trial_s = full_trial_seconds(study, opts.epochs)
+        stored_diag = len([k for k in session.tasks.records() if k.startswith(DIAGNOSTIC_PREFIX)])
+        stored_race = len(live.cstudy.get_trials(deepcopy=False))
+        after_s = end_reserve(tc.time_budget.seconds)
+        if trial_s is not None:
+            after_s += trial_s * (max(0, DIAGNOSTIC_RUNS - stored_diag) + max(0, race_min - stored_race))
+        ok = search_may_continue(
+            done=done, minimum=minimum, budget_s=tc.time_budget.seconds, job_s=live.job.spent(),
+            search_s=finished_seconds(study), trial_s=trial_s, after_s=after_s,
+        )  # fmt: skip
+        if not ok:
+            stopped.append(done)
+            with session.lock():
+                if search_limit(tc, study) > done:
+                    study.set_user_attr(
+                        SEARCH_CLOSED_ATTR,
+                        {"time_budget_s": tc.time_budget.seconds, "n_trials": opts.n_trials, "trials": done},
+                    )
+            logger.warning(
+                "The search stopped at %d of %d trials: the time budget (%s) keeps the rest for the "
+                "diagnostics and the confirmation race.", done, opts.n_trials, tc.time_budget,
+            )  # fmt: skip
+        return ok
+
+    return may_start
 
 
 def diagnostics(live: Live, searched: Searched) -> list[dict]:

@@ -6,13 +6,17 @@ From here on run.json says how the run ends (complete, interrupted, failed).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from lossadvisor import runfolder
 from lossadvisor._text import safe_text
 from lossadvisor.tune._phases import advise as advise_phase
 from lossadvisor.tune._phases import profile as profile_phase
+from lossadvisor.tune._phases._clock import JobClock, finished_seconds
 from lossadvisor.tune._phases._context import Live, TuneContext
+from lossadvisor.tune.confirm import parse_time_budget
 from lossadvisor.tune.data import save_cache
 from lossadvisor.tune.outputs import RunRecord, environment
 from lossadvisor.tune.study import DEFAULT_STORAGE_LABEL, Session, hold_folder
@@ -74,9 +78,13 @@ def join(tc: TuneContext, session: Session, record: RunRecord, bars, clock: dict
         recipe=tc.recipe,
     )
     session.share_run_files(tc.run_dir, SHARED_AT_START, replace=False)
+    # the work earlier runs of this study stored counts against the budget: a resumed run spends what is left
+    prior = sum(finished_seconds(s) for s in (session.study, session.tasks.study, cstudy))
+    budget = tc.time_budget if tc.time_budget is not None else parse_time_budget("none")
+    job = JobClock(budget, clock.get("entered", time.monotonic()), prior_s=prior)
     return Live(
         session=session, cstudy=cstudy, run=run, rec=rec, base_space=base_space, record=record, bars=bars,
-        clock=clock,
+        clock=clock, job=job,
     )  # fmt: skip
 
 

@@ -3,6 +3,17 @@ correlated t-test over the runs, and the verdict."""
 
 from __future__ import annotations
 
+from lossadvisor.tune.confirm._budget import (
+    SEARCH_SHARE,
+    RacePlan,
+    TimeBudget,
+    end_reserve,
+    parse_time_budget,
+    plan_race,
+    race_minimum,
+    search_may_continue,
+    what_it_bought,
+)
 from lossadvisor.tune.confirm._confirm import (
     CONFIRM_STEP_FACTOR,
     DEFAULT_CONFIRM_SEEDS,
@@ -19,6 +30,7 @@ from lossadvisor.tune.confirm._confirm import (
 )
 from lossadvisor.tune.confirm._race import (
     DEFAULT_CONFIRM_BUDGET,
+    Budget,
     RaceConfig,
     RaceState,
     Unit,
@@ -31,6 +43,7 @@ from lossadvisor.tune.confirm._race import (
 from lossadvisor.tune.confirm._verdict import DEFAULT_MARGIN, RaceOutcome, race_verdict, run_iou
 
 __all__ = [
+    "Budget",
     "CONFIRM_STEP_FACTOR",
     "DEFAULT_CONFIRM_BUDGET",
     "DEFAULT_CONFIRM_SEEDS",
@@ -40,9 +53,13 @@ __all__ = [
     "Finalist",
     "RaceConfig",
     "RaceOutcome",
+    "RacePlan",
     "RaceState",
+    "SEARCH_SHARE",
+    "TimeBudget",
     "Unit",
     "collect",
+    "end_reserve",
     "enqueue_units",
     "final_decision",
     "finalists_from_json",
@@ -50,10 +67,15 @@ __all__ = [
     "level_runs",
     "order_between_levels",
     "parse_budget",
+    "parse_time_budget",
+    "plan_race",
+    "race_minimum",
     "race_alone",
     "race_state",
     "race_verdict",
     "run_iou",
     "run_units",
+    "search_may_continue",
     "select_finalists",
+    "what_it_bought",
 ]

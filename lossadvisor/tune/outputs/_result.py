@@ -123,6 +123,7 @@ def write_result(
     contexts: list[RunContext],
     finalist_trials: dict[str, int | None],
     model: ModelUsed | None = None,
+    budget: dict | None = None,
 ) -> Path:
     """Write ``result.json`` (contract in docs/ARCHITECTURE.md) and ``samples.npz``; return the JSON's path.
 
@@ -172,6 +173,7 @@ def write_result(
         search=runfolder.json_clean(search),
         rules_first_choice={"loss": rec.top.loss, "params": dict(rec.top.params)},
         agrees_with_rules=bool(best and best.loss == rec.top.loss),
+        budget=runfolder.json_clean(budget or {}),
     )
     _write_sample_file(run_dir, ranking, verdict, ctx, finalist_trials)
     return outcome.save(run_dir / runfolder.RESULT_JSON)

@@ -60,8 +60,10 @@ def run_search(
     on_trial: Callable[[object], None] | None = None,
     claim: Callable[[], object | None] | None = None,
     beat: Callable[[int], contextlib.AbstractContextManager] | None = None,
+    may_start: Callable[[], bool] | None = None,
 ) -> int:
-    """Run trials until ``n_trials`` are counted in the study or ``timeout`` seconds pass.
+    """Run trials until ``n_trials`` are counted in the study or ``timeout`` seconds pass, or ``may_start()``
+    says no more may start (the time budget, measured as the trials finish).
 
     ``claim`` returns the next trial, or ``None`` when the budget is used up (several workers: it counts
     and asks under the study lock, so the workers together never overshoot); ``beat(trial_id)`` keeps the
@@ -84,6 +86,8 @@ def run_search(
     while True:
         if timeout is not None and time.monotonic() - start >= timeout:
             logger.info("Search stopped by --timeout after %d trial(s).", ran)
+            break
+        if may_start is not None and not may_start():
             break
         trial = claim()
         if trial is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,11 +128,13 @@ class Session:
 
         return bool(self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
-    def wait_for_search(self, n_trials: int, run_more) -> None:
+    def wait_for_search(self, n_trials: int | Callable[[], int], run_more) -> None:
         """Wait until no trial runs anywhere; meanwhile ``run_more()`` runs what the budget has left (a dead
-        worker's re-queued trial), unless it is ``None`` (this worker is out of time)."""
+        worker's re-queued trial), unless it is ``None`` (this worker is out of time). ``n_trials`` may be a
+        function, read at each look (the time budget can close the search meanwhile)."""
         while True:
-            if run_more is not None and self.search_open(n_trials):
+            limit = n_trials() if callable(n_trials) else n_trials
+            if run_more is not None and self.search_open(limit):
                 run_more()
                 continue
             if not self.others_running():
