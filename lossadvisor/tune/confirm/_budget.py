@@ -214,7 +214,7 @@ def _plan_note(finalists, seeds, folds, k, r, runs, per_run_s, seconds, fits) ->
     full = race_minimum(finalists, folds, seeds)
     head = (
         f"the race's minimum ({finalists} finalists x {folds} folds x {reps_before_look(folds, seeds)} "
-        f"repetitions = {full} runs, {_min(full * per_run_s)} at {per_run_s:.0f} s per run) did not fit in "
+        f"repetitions = {full} runs, {_min(full * per_run_s)} at {_sec(per_run_s)} per run) did not fit in "
         f"the {_min(seconds)} left"
     )
     if (k, r) == (finalists, seeds):
@@ -230,6 +230,10 @@ def _plan_note(finalists, seeds, folds, k, r, runs, per_run_s, seconds, fits) ->
         over = _min(runs * per_run_s - seconds)
         text += f", the smallest race; the budget will be exceeded by about {over}"
     return text
+
+
+def _sec(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:.0f} s"
 
 
 def _min(seconds: float) -> str:
@@ -281,7 +285,7 @@ def what_it_bought(
         why = " (the smallest race did not fit)"
     elif plan is not None and plan.per_run_s and race_runs and race_s / race_runs > 1.1 * plan.per_run_s:
         why = (
-            f" (runs took {race_s / race_runs:.0f} s in the race against {plan.per_run_s:.0f} s measured "
+            f" (runs took {_sec(race_s / race_runs)} in the race against {_sec(plan.per_run_s)} measured "
             "before it: a busier machine)"
         )
     return f"{text}. {_min(job_s)} in all: exceeded by {_min(over)}{why}.", False, over
