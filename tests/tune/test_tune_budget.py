@@ -106,7 +106,12 @@ def test_two_finalists_when_three_would_not_fit():
     plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=250, per_run_s=16)
     assert (plan.finalists, plan.min_reps, plan.minimum_runs, plan.seconds) == (2, 2, 12, 250.0)
     assert plan.fits
-    assert "18 runs" in plan.note and "2 finalists (the search's leader and CE)" in plan.note
+    assert plan.note == (
+        "the race ran 2 finalists (the search's leader and CE), 12 runs (3.2 min): its minimum of 18 "
+        "runs (3 finalists x 3 folds x 2 repetitions) would have taken 4.8 min at the 16 s per run "
+        "measured before it, more than the 4.2 min left"
+    )
+    assert plan.expected_over_s() == 0.0
 
 
 def test_fewer_repetitions_before_the_first_look_come_before_fewer_finalists():
@@ -121,7 +126,8 @@ def test_when_nothing_fits_the_smallest_race_runs_and_the_overrun_is_said():
     # the smallest race, 2 x 3 x 2 = 12 runs x 16 s = 192 s, against 100 s left: about 92 s over
     plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=100, per_run_s=16)
     assert (plan.finalists, plan.minimum_runs, plan.fits) == (2, 12, False)
-    assert "exceeded by about 1.5 min" in plan.note  # 92 s
+    assert "even that smallest race did not fit, and ran anyway" in plan.note
+    assert plan.expected_over_s() == pytest.approx(92.0)
 
 
 def test_no_time_left_at_all_gives_the_race_no_time_beyond_its_smallest_minimum():

@@ -109,7 +109,11 @@ def race_plan(tc: TuneContext, live: Live) -> RacePlan:
             tc.time_budget, opts.confirm_budget,
         )  # fmt: skip
     if plan.note:
-        logger.warning("Time budget: %s.", plan.note)
+        over = plan.expected_over_s()
+        logger.warning(
+            "Time budget: %s%s.", plan.note,
+            f"; the budget will likely be exceeded by about {over:.0f} s" if over > 0 else "",
+        )  # fmt: skip
     return plan
 
 

@@ -154,6 +154,12 @@ class RacePlan:
     note: str | None  # what was reduced and why, or by how much the budget will be exceeded
     train_share: float = 1.0  # of a run's wall time, training: converts the wall time left into ``seconds``
 
+    def expected_over_s(self) -> float:
+        """By how much the race's minimum is expected to overrun the time left (0 when it fits)."""
+        if self.fits or self.per_run_s is None or self.left_s is None:
+            return 0.0
+        return self.minimum_runs * self.per_run_s - max(0.0, self.left_s)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -210,25 +216,24 @@ def plan_race(
     return RacePlan(k, r, seconds, runs, per_run_s, left_s, fits, note, train_share)
 
 
-def _plan_note(finalists, seeds, folds, k, r, runs, per_run_s, seconds, fits) -> str:
+def _plan_note(finalists, seeds, folds, k, r, runs, per_run_s, wall, fits) -> str:
+    """What the plan changed and why, in the past tense (it goes into the summary of the finished run)."""
     full = race_minimum(finalists, folds, seeds)
-    head = (
-        f"the race's minimum ({finalists} finalists x {folds} folds x {reps_before_look(folds, seeds)} "
-        f"repetitions = {full} runs, {_min(full * per_run_s)} at {_sec(per_run_s)} per run) did not fit in "
-        f"the {_min(seconds)} left"
+    need = (
+        f"its minimum of {full} runs ({finalists} finalists x {folds} folds x "
+        f"{reps_before_look(folds, seeds)} repetitions) would have taken {_min(full * per_run_s)} at the "
+        f"{_sec(per_run_s)} per run measured before it, more than the {_min(wall)} left"
     )
     if (k, r) == (finalists, seeds):
-        over = _min(full * per_run_s - seconds)
-        return f"{head}; it runs anyway, so the budget will be exceeded by about {over}"
+        return f"the race ran its minimum though {need}"
     what = []
     if k < finalists:
         what.append(f"{k} finalists (the search's leader and CE)" if k == 2 else f"{k} finalists")
     if reps_before_look(folds, r) < reps_before_look(folds, seeds):
         what.append(f"{reps_before_look(folds, r)} repetition(s) before the first look")
-    text = f"{head}: raced {' and '.join(what)}, {runs} runs ({_min(runs * per_run_s)})"
+    text = f"the race ran {' and '.join(what)}, {runs} runs ({_min(runs * per_run_s)}): {need}"
     if not fits:
-        over = _min(runs * per_run_s - seconds)
-        text += f", the smallest race; the budget will be exceeded by about {over}"
+        text += "; even that smallest race did not fit, and ran anyway"
     return text
 
 
