@@ -410,6 +410,13 @@ def make_result() -> dict:
             "c2": {"tiny": 0.25, "small": 0.85, "medium": None, "large": None},
         },
         "validation": {"tiles": 4, "objects": {"tiny": 4, "small": 20, "medium": 0, "large": 0}},
+        "budget": {
+            "time_budget": "10m",
+            "seconds": 600.0,
+            "kept": True,
+            "bought": "The 10-minute budget bought: 7 search trials (2.1 min), 4 diagnostic runs (36 s), "
+            "24 confirmation runs at 2 run lengths (5.8 min). 9.4 min in all: kept.",
+        },
         "training": {
             "steps_per_run": 60,
             "objective": "validation foreground IoU (best epoch) in the search",

@@ -35,6 +35,13 @@ def test_verdict_matches_result_json(complete_report: Path) -> None:
     assert "Confidence medium: Use it; the runner-up is close" in text
 
 
+def test_the_verdict_says_what_the_time_budget_bought(complete_report: Path) -> None:
+    result = json.loads((complete_report.parent / "result.json").read_text())
+    html = complete_report.read_text(encoding="utf-8")
+    assert '<p id="time-budget">The <span class="nowrap">10-minute</span> budget bought: 7 search' in html
+    assert result["budget"]["bought"] in parse(html).section_text["verdict"]
+
+
 def test_paired_comparison_is_result_json(complete_report: Path) -> None:
     result = json.loads((complete_report.parent / "result.json").read_text())
     parser = parse(complete_report.read_text(encoding="utf-8"))
