@@ -131,18 +131,19 @@ def search(tc: TuneContext, live: Live, lr_results: tuple[LRRangeTest, ...]) -> 
         bars.trial_done(trial)
         write_tables(tc.run_dir, study)
 
-    may_start = _budget_check(tc, live)
+    budget = SearchBudget(tc, live)
 
     def run(timeout: float | None = None) -> int:
         return run_search(
             study, space, live.run, n_trials=tc.options.n_trials, timeout=timeout, on_trial=after_trial,
-            claim=lambda: session.claim(search_limit(tc, study)), beat=session.beat, may_start=may_start,
+            claim=lambda: session.claim(search_limit(tc, study)), beat=session.beat,
+            may_start=budget.may_start,
         )  # fmt: skip
 
     run(tc.options.timeout)
     # other workers' trials still running: wait, re-running those of dead workers (unless out of time), so
     # that every worker picks the finalists from the same finished trials
-    out_of_time = tc.options.timeout is not None or not may_start()
+    out_of_time = tc.options.timeout is not None or budget.stopped
     session.wait_for_search(lambda: search_limit(tc, study), run_more=None if out_of_time else run)
     bars.close()
     live.clock["search"] = time.monotonic()
@@ -162,47 +163,48 @@ def search_limit(tc: TuneContext, study) -> int:
     return min(tc.options.n_trials, closed["trials"])
 
 
-def _budget_check(tc: TuneContext, live: Live):
-    """``may_start()``: may this worker start another search trial within the time budget? When it may not,
-    the search is closed for every worker at the trials counted now (stored in the study)."""
-    study, session, opts = live.study, live.session, tc.options
-    minimum = min(opts.n_trials, opts.finalists)  # one default trial of as many losses as finalists
-    race_min = race_minimum(opts.finalists, opts.folds, opts.seeds)
-    stopped = []  # set once this worker is out of time
+class SearchBudget:
+    """This worker's search against the time budget: :meth:`may_start` says whether another trial may start;
+    when it may not, the search is closed for every worker at the trials counted then (stored in the
+    study), and :attr:`stopped` is set."""
 
-    def may_start() -> bool:
-        if tc.time_budget is None or tc.time_budget.seconds is None:
+    def __init__(self, tc: TuneContext, live: Live) -> None:
+        self.tc, self.live = tc, live
+        opts = tc.options
+        self.minimum = min(opts.n_trials, opts.finalists)  # one default trial of as many losses as finalists
+        self.race_minimum = race_minimum(opts.finalists, opts.folds, opts.seeds)
+        self.stopped = False
+
+    def may_start(self) -> bool:
+        tc, live, opts = self.tc, self.live, self.tc.options
+        budget = tc.time_budget.seconds if tc.time_budget is not None else None
+        if budget is None:
             return True
-        if stopped:
+        if self.stopped:
             return False
+        study = live.study
         done = counted_trials(study)
-        if done >= search_limit(tc, study):
-            return False
         trial_s = full_trial_seconds(study, opts.epochs)
-        stored_diag = len([k for k in session.tasks.records() if k.startswith(DIAGNOSTIC_PREFIX)])
-        stored_race = len(live.cstudy.get_trials(deepcopy=False))
-        after_s = end_reserve(tc.time_budget.seconds)
-        if trial_s is not None:
-            after_s += trial_s * (max(0, DIAGNOSTIC_RUNS - stored_diag) + max(0, race_min - stored_race))
+        after_s = end_reserve(budget)
+        if trial_s is not None:  # the diagnostics and the race's minimum not run yet, at the time per run
+            diag = len([k for k in live.session.tasks.records() if k.startswith(DIAGNOSTIC_PREFIX)])
+            race = len(live.cstudy.get_trials(deepcopy=False))
+            after_s += trial_s * (max(0, DIAGNOSTIC_RUNS - diag) + max(0, self.race_minimum - race))
         ok = search_may_continue(
-            done=done, minimum=minimum, budget_s=tc.time_budget.seconds, job_s=live.job.spent(),
+            done=done, minimum=self.minimum, budget_s=budget, job_s=live.job.spent(),
             search_s=finished_seconds(study), trial_s=trial_s, after_s=after_s,
         )  # fmt: skip
-        if not ok:
-            stopped.append(done)
-            with session.lock():
-                if search_limit(tc, study) > done:
-                    study.set_user_attr(
-                        SEARCH_CLOSED_ATTR,
-                        {"time_budget_s": tc.time_budget.seconds, "n_trials": opts.n_trials, "trials": done},
-                    )
+        if not ok and done < search_limit(tc, study):
+            self.stopped = True
+            with live.session.lock():
+                study.set_user_attr(
+                    SEARCH_CLOSED_ATTR, {"time_budget_s": budget, "n_trials": opts.n_trials, "trials": done}
+                )
             logger.warning(
                 "The search stopped at %d of %d trials: the time budget (%s) keeps the rest for the "
                 "diagnostics and the confirmation race.", done, opts.n_trials, tc.time_budget,
             )  # fmt: skip
         return ok
-
-    return may_start
 
 
 def diagnostics(live: Live, searched: Searched) -> list[dict]:
