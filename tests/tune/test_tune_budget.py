@@ -233,3 +233,29 @@ def test_no_time_budget_says_so():
     assert text.startswith("No time budget (--time-budget none): 10 search trials (2.7 min), ")
     assert "18 confirmation runs (4.3 min)" in text and (kept, over) == (None, 0.0)
     assert not math.isnan(over)
+
+
+def _limit(n_trials: int, budget: str, closed: dict | None) -> int:
+    from types import SimpleNamespace
+
+    from lossadvisor.tune._phases.search import SEARCH_CLOSED_ATTR, search_limit
+
+    tc = SimpleNamespace(options=SimpleNamespace(n_trials=n_trials), time_budget=parse_time_budget(budget))
+    study = SimpleNamespace(user_attrs={} if closed is None else {SEARCH_CLOSED_ATTR: closed})
+    return search_limit(tc, study)
+
+
+def test_a_search_closed_by_the_budget_stays_closed_for_the_same_or_a_smaller_budget():
+    closed = {"time_budget_s": 600.0, "n_trials": 10, "trials": 7}
+    assert _limit(10, "10m", None) == 10  # never closed
+    assert _limit(10, "10m", closed) == 7  # a resume, or another worker: stops where it was closed
+    assert _limit(10, "5m", closed) == 7
+    assert _limit(8, "10m", closed) == 7
+    assert _limit(5, "10m", closed) == 5
+
+
+def test_a_larger_budget_or_more_trials_reopens_the_search():
+    closed = {"time_budget_s": 600.0, "n_trials": 10, "trials": 7}
+    assert _limit(10, "15m", closed) == 10
+    assert _limit(10, "none", closed) == 10
+    assert _limit(12, "10m", closed) == 12
