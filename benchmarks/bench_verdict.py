@@ -142,38 +142,76 @@ def aa(s: dict, threads: int, workdir: Path) -> dict:
     return {"false_clear": outcomes["clear"], "repeats": n, **dict(outcomes)}
 
 
-def aa_simulated(n: int = 2000, folds: int = 3, max_reps: int = 10, seed: int = 0) -> dict:
-    """The sequential rule's false-clear rate (either side), every look taken (no futility stop), margin 0,
-    no training, so it isolates what repeated looks do:
+def simulated_race(
+    sd: float, gap: float, *, level: float, races: int, budget_runs: int = 40, folds: int = 3, seed: int = 0
+) -> dict:
+    """The race itself (:func:`~lossadvisor.tune.confirm.race_state`, every look, futility stop and
+    promotion as in ``tune``) on simulated runs: two finalists ``a`` (true mean ``gap`` above ``b``) and ``b``;
+    a run's score is its finalist's mean + a data-set offset shared by all its runs + independent run noise,
+    sized so that the per-run paired differences have SD ``sd`` and correlation 1/k (the correlated t-test's
+    own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share of races that ended
+    clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
+    import functools
 
-    - *twins*: one loss under two names: the per-run differences are independent N(0, 1) (the twins are
-      exchangeable, nothing about the data set favours one);
-    - *test's model*: the differences share a correlation of 1/k (Nadeau & Bengio's model of k-fold runs on
-      one data set: a data-set draw common to every run), the worst case the correlated t-test is built for.
-    """
     import numpy as np
 
-    from lossadvisor.tune.confirm._posterior import comparison_state, correlated_posterior
+    import lossadvisor.tune.confirm._race as race_module
+    from lossadvisor.tune.confirm._posterior import decide_three, runs_to_decide
 
     rng = np.random.default_rng(seed)
     rho = 1.0 / folds
+    saved = race_module.decide_three, race_module.runs_to_decide
+    race_module.decide_three = functools.partial(decide_three, level=level)
+    race_module.runs_to_decide = functools.partial(runs_to_decide, level=level)
+    tally, spent = Counter(), []
+    try:
+        for _ in range(races):
+            entries, mean = {"a": "ce", "b": "ce"}, {"a": gap, "b": 0.0}
+            offset = {e: rng.normal(0.0, np.sqrt(rho / 2) * sd) for e in entries}
+            cfg = race_module.RaceConfig(folds=folds, margin=0.01, budget=race_module.Budget(runs=budget_runs))
+            results: dict = {}
+            while not (state := race_module.race_state(entries, results, {}, cfg)).finished:
+                for u in state.pending:
+                    noise = rng.normal(0.0, np.sqrt((1 - rho) / 2) * sd)
+                    results[u] = 0.5 + mean[u.entry] + offset[u.entry] + noise
+            decision = race_module.final_decision(entries, results, state, cfg)[0]
+            if decision is not None and decision.outcome == "clear":
+                tally["right" if decision.leader == "a" or gap == 0 else "wrong"] += 1
+            spent.append(state.spent_runs)
+    finally:
+        race_module.decide_three, race_module.runs_to_decide = saved
+    return {"right": tally["right"] / races, "wrong": tally["wrong"] / races, "runs": float(np.mean(spent))}
+
+
+SIM_NOISE = (0.01, 0.015, 0.02, 0.04, 1.0)  # SD of paired differences; 1.0: noise far above the margin
+SIM_GAPS = (0.03, 0.05)
+
+
+def simulated(races: int = 1000) -> dict:
+    """A/A and power of the sequential race at the decision level in use and at a single look's 0.95, on
+    simulated runs (no training: isolates what the repeated looks and the level do)."""
+    from lossadvisor.tune.confirm._posterior import DECISION_LEVEL
+
     out = {}
-    for model, shared_var in (("twins", 0.0), ("test's model", rho)):
-        clear = 0
-        for _ in range(n):
-            shared = rng.normal(0, np.sqrt(shared_var)) if shared_var else 0.0
-            runs = shared + rng.normal(0, np.sqrt(1 - shared_var), size=max_reps * folds)
-            for reps in range(2, max_reps + 1):
-                p = correlated_posterior(runs[: reps * folds], rho=rho, margin=0.0)
-                if comparison_state(p) in ("better", "worse"):
-                    clear += 1
-                    break
-        print(
-            f"  simulated A/A, {model} ({n} races, {folds} folds, a look after each of 2..{max_reps} "
-            f"repetitions, margin 0): false clear (either side) {clear}/{n} = {clear / n:.1%}",
-            flush=True,
-        )
-        out[model] = clear / n
+    for level in dict.fromkeys((0.95, DECISION_LEVEL)):
+        tag = f"level {level:g}" + (" (in use)" if level == DECISION_LEVEL else "")
+        for sd in SIM_NOISE:
+            r = simulated_race(sd, 0.0, level=level, races=races)
+            print(
+                f"  {tag}: A/A at SD {sd:g}: false clear {r['right']:.1%} "
+                f"(target <= {TARGET_FALSE_WINNER_RATE:.0%}), {r['runs']:.0f} runs on average",
+                flush=True,
+            )
+            out[f"aa level={level:g} sd={sd:g}"] = r["right"]
+        for sd in SIM_NOISE[:4]:
+            for gap in SIM_GAPS:
+                r = simulated_race(sd, gap, level=level, races=races // 2, seed=1)
+                print(
+                    f"  {tag}: gap {gap:g} at SD {sd:g}: right side clear {r['right']:.1%}, wrong side clear "
+                    f"{r['wrong']:.1%}, {r['runs']:.0f} runs on average",
+                    flush=True,
+                )
+                out[f"power level={level:g} sd={sd:g} gap={gap:g}"] = r["right"]
     return out
 
 
@@ -303,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=None, help="A/A and power repetitions")
     parser.add_argument(
-        "--only", default="aa-sim,aa,power,regret", help="comma-separated: aa-sim, aa, power, regret"
+        "--only", default="sim,aa,power,regret", help="comma-separated: sim, aa, power, regret"
     )
     args = parser.parse_args(argv)
     import optuna
@@ -319,9 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     summary = {}
     steps = s["epochs"] * s["steps"]
     try:
-        if "aa-sim" in only:
-            print("A/A, simulated under the test's model (sequential looks, no training):", flush=True)
-            summary["aa_simulated"] = aa_simulated()
+        if "sim" in only:
+            print(
+                "The race on simulated runs (3 folds, margin 0.01, a 40-run budget; paired differences "
+                "correlated 1/k, the test's own model):",
+                flush=True,
+            )
+            summary["simulated"] = simulated()
         if "aa" in only:
             print(
                 f"A/A: CE against itself, independent streams, 3 folds per repetition, {s['size']} px, "
