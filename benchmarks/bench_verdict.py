@@ -146,8 +146,8 @@ def simulated_race(
     sd: float, gap: float, *, level: float, races: int, budget_runs: int = 40, folds: int = 3, seed: int = 0
 ) -> dict:
     """The race itself (:func:`~lossadvisor.tune.confirm.race_state`, every look, futility stop and
-    promotion as in ``tune``) on simulated runs: two finalists ``a`` (true mean ``gap`` above ``b``) and ``b``;
-    a run's score is its finalist's mean + a data-set offset shared by all its runs + independent run noise,
+    promotion as in ``tune``) on simulated runs: two finalists, ``a`` (true mean ``gap`` above ``b``) and
+    ``b``; a run's score is its finalist's mean + a data-set offset shared by all its runs + independent run noise,
     sized so that the per-run paired differences have SD ``sd`` and correlation 1/k (the correlated t-test's
     own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share of races that ended
     clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
@@ -168,7 +168,8 @@ def simulated_race(
         for _ in range(races):
             entries, mean = {"a": "ce", "b": "ce"}, {"a": gap, "b": 0.0}
             offset = {e: rng.normal(0.0, np.sqrt(rho / 2) * sd) for e in entries}
-            cfg = race_module.RaceConfig(folds=folds, margin=0.01, budget=race_module.Budget(runs=budget_runs))
+            budget = race_module.Budget(runs=budget_runs)
+            cfg = race_module.RaceConfig(folds=folds, margin=0.01, budget=budget)
             results: dict = {}
             while not (state := race_module.race_state(entries, results, {}, cfg)).finished:
                 for u in state.pending:
