@@ -149,8 +149,8 @@ def simulated_race(
     promotion as in ``tune``) on simulated runs: two finalists, ``a`` (true mean ``gap`` above ``b``) and
     ``b``; a run's score is its finalist's mean + a data-set offset shared by all its runs + independent
     run noise, sized so that the per-run paired differences have SD ``sd`` and correlation 1/k (the
-    correlated t-test's own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share of races that ended
-    clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
+    correlated t-test's own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share
+    of races that ended clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
     import functools
 
     import numpy as np
