@@ -61,7 +61,6 @@ def check_schema_version(data: Any, *, supported: int, what: str) -> None:
             f"read it."
         )
 
-
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 

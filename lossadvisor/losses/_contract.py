@@ -282,6 +282,7 @@ def _range_hint(bad: int, channels: int) -> str:
     return "Set ignore_index for a 'don't care' value such as 255."
 
 
+
 def prepare(
     logits: torch.Tensor,
     targets: torch.Tensor,

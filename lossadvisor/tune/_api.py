@@ -61,7 +61,6 @@ __all__ = [
     "TuneResult", "follow_size_advice", "tune",
 ]  # fmt: skip
 
-
 @dataclass(frozen=True)
 class TuneResult:
     """What :func:`tune` found and where it wrote it."""
@@ -129,47 +128,47 @@ def tune(
 ) -> TuneResult:
     """Profile the masks, advise, search with Optuna, confirm the finalists by paired k-fold runs, verdict.
 
-        Args:
-            images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem (default
-                "images").
-            masks: Folder of masks (default "masks").
-            train: Instead of folders: a ``torch.utils.data.Dataset`` of ``(image, mask)`` items, or a pair
-                ``(images, masks)`` of arrays, images ``(N, H, W[, C])`` and masks ``(N, H, W)`` (see
-                ``lossadvisor/tune/data/_sources.py`` for the layouts). Needs ``out``.
-            val: Validation data in the same form as ``train``; default: a stratified 20 % of ``train``.
-            model_factory: The same as the ``model`` option (its name before ``--model`` existed).
-            progress: Show progress bars.
-            command: The command line to record in ``run.json`` (the CLI passes what the user typed, passwords
-                redacted); default: rebuilt from the options.
-            options: A :class:`TuneOptions` record; keywords given as well override its fields.
-            **keywords: Any option of :class:`TuneOptions`, by name (listed below). ``model`` also takes a
-                callable ``(in_channels, num_classes) -> nn.Module`` returning logits ``(N, C, H, W)``, and
-                ``class_map`` a ``ClassMap``; the model is run once on a small batch before anything is written,
-                and refused if it fails or its output shape is wrong. ``max_pixels=None``: no limit.
+    Args:
+        images: Folder of images (grey or RGB PNG/JPEG/TIFF), paired with masks by file stem (default
+            "images").
+        masks: Folder of masks (default "masks").
+        train: Instead of folders: a ``torch.utils.data.Dataset`` of ``(image, mask)`` items, or a pair
+            ``(images, masks)`` of arrays, images ``(N, H, W[, C])`` and masks ``(N, H, W)`` (see
+            ``lossadvisor/tune/data/_sources.py`` for the layouts). Needs ``out``.
+        val: Validation data in the same form as ``train``; default: a stratified 20 % of ``train``.
+        model_factory: The same as the ``model`` option (its name before ``--model`` existed).
+        progress: Show progress bars.
+        command: The command line to record in ``run.json`` (the CLI passes what the user typed, passwords
+            redacted); default: rebuilt from the options.
+        options: A :class:`TuneOptions` record; keywords given as well override its fields.
+        **keywords: Any option of :class:`TuneOptions`, by name (listed below). ``model`` also takes a
+            callable ``(in_channels, num_classes) -> nn.Module`` returning logits ``(N, C, H, W)``, and
+            ``class_map`` a ``ClassMap``; the model is run once on a small batch before anything is written,
+            and refused if it fails or its output shape is wrong. ``max_pixels=None``: no limit.
 
-        Options (the fields of :class:`TuneOptions`; the CLI flag in brackets):
-    {options}
+    Options (the fields of :class:`TuneOptions`; the CLI flag in brackets):
+{options}
 
-        Returns:
-            A :class:`TuneResult`; the run folder holds run.json, study.db, trials.csv, epochs.csv,
-            confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json, result.json,
-            samples.npz and report.html.
+    Returns:
+        A :class:`TuneResult`; the run folder holds run.json, study.db, trials.csv, epochs.csv,
+        confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json, result.json,
+        samples.npz and report.html.
 
-        Raises:
-            ConfigError: A bad option (the message names it); ``ModelError`` for a model that cannot be imported,
-                raises, or returns the wrong shape.
-            DataError: Missing folders or no usable pairs.
-            StudyMismatchError: The run folder's study was made from other data or settings (checked before
-                anything is written, so a finished run is never touched).
-            RunFolderBusyError: Another live process is running tune in the same run folder.
-            KeyboardInterrupt: On Ctrl-C or SIGTERM (a :class:`Terminated`), after marking the running trial and
-                ``run.json`` as interrupted.
+    Raises:
+        ConfigError: A bad option (the message names it); ``ModelError`` for a model that cannot be imported,
+            raises, or returns the wrong shape.
+        DataError: Missing folders or no usable pairs.
+        StudyMismatchError: The run folder's study was made from other data or settings (checked before
+            anything is written, so a finished run is never touched).
+        RunFolderBusyError: Another live process is running tune in the same run folder.
+        KeyboardInterrupt: On Ctrl-C or SIGTERM (a :class:`Terminated`), after marking the running trial and
+            ``run.json`` as interrupted.
 
-        Example:
-            >>> result = tune("examples/buildings/images", "examples/buildings/masks",
-            ...               out="reports/buildings")  # doctest: +SKIP
-            >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
-            ('ce', 'tie')
+    Example:
+        >>> result = tune("examples/buildings/images", "examples/buildings/masks",
+        ...               out="reports/buildings")  # doctest: +SKIP
+        >>> result.recommended.loss, result.confidence.level  # doctest: +SKIP
+        ('ce', 'tie')
     """
     opts = _options(images, masks, options, keywords)
     spec = _resolve_model(opts, model_factory)

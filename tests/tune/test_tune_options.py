@@ -134,7 +134,9 @@ def test_objective_options_are_those_a_resumed_study_must_share():
 
 
 @pytest.mark.slow
-def test_a_python_run_resumes_from_its_recorded_command(tiny_dataset, tmp_path, tiny, monkeypatch):
+def test_a_python_run_resumes_from_its_recorded_command(
+    tiny_dataset, tmp_path, tiny, monkeypatch
+):
     """The bug the record fixes: run.json's command lacked --folds/--finalists/--margin/--heartbeat, so the
     command it recorded for ``tune(folds=2)`` was refused as another study when run again."""
     out = tmp_path / "run"

@@ -108,9 +108,9 @@ def _study(tmp_path, settings: dict | None):
 
 
 def test_a_new_study_gets_the_default_recipe(tmp_path):
-    assert study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s") == (
-        DEFAULT_RECIPE,
-        True,
+    assert (
+        study_recipe(None, tmp_path, f"sqlite:///{tmp_path / 'study.db'}", "study.db", "s")
+        == (DEFAULT_RECIPE, True)
     )  # recorded in the new study's objective settings
 
 

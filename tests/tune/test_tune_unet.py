@@ -33,10 +33,8 @@ def test_3d_unet_keeps_the_patch_shape_and_uses_3d_layers():
 
     net = CompactUNet3d(1, 3)
     # 3x3x3 kernels: about 3x the 2-D network's 3x3 weights (27 / 9 per channel pair)
-    assert (
-        2.5 * count_parameters(CompactUNet(1, 3))
-        < count_parameters(net)
-        < 3.5 * count_parameters(CompactUNet(1, 3))
+    assert 2.5 * count_parameters(CompactUNet(1, 3)) < count_parameters(net) < 3.5 * count_parameters(
+        CompactUNet(1, 3)
     )
     assert any(isinstance(m, torch.nn.InstanceNorm3d) for m in net.modules())
     assert net(torch.zeros(2, 1, 16, 32, 48)).shape == (2, 3, 16, 32, 48)

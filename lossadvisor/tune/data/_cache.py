@@ -314,14 +314,7 @@ def _folds(
         fractions = np.array([_foreground_fraction(m, ignore_index) for m in masks])
     return [
         assemble(
-            images,
-            masks,
-            names,
-            train_idx=list(t),
-            val_idx=list(v),
-            mode=mode,
-            side=side,
-            skipped=skipped,
+            images, masks, names, train_idx=list(t), val_idx=list(v), mode=mode, side=side, skipped=skipped,
             native_side=native_side,
         )  # fmt: skip
         for t, v in stratified_folds(fractions, folds=folds, seed=seed)

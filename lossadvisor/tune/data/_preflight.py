@@ -43,3 +43,4 @@ def tile_count(data) -> int:
     """Tiles (not crop windows) in a :class:`~lossadvisor.tune.data.TrainData`."""
     val = {n.rsplit("@", 1)[0] for n in data.val_names} if data.mode == "crop" else set(data.val_names)
     return len(data.train_names) + len(val)
+

@@ -240,14 +240,17 @@ def snippets(
         )
     pytorch = (
         header + "import torch\n"
-        "from lossadvisor.losses import build_loss\n" + average + "\n"
+        "from lossadvisor.losses import build_loss\n"
+        + average
+        + "\n"
         f"loss_fn = {call}\n"
         f"optimizer = torch.optim.AdamW(model.parameters(), lr={lr:.3g}, weight_decay=1e-4)\n\n"
         "for images, masks in train_loader:  # masks: int64 class indices (N, H, W)\n"
         "    optimizer.zero_grad()\n"
         "    loss = loss_fn(model(images), masks)  # logits (N, C, H, W); C == 1 for binary (sigmoid)\n"
         "    loss.backward()\n"
-        "    optimizer.step()\n" + ("    average.update_parameters(model)\n" if ema_decay is not None else "")
+        "    optimizer.step()\n"
+        + ("    average.update_parameters(model)\n" if ema_decay is not None else "")
     )
     fastai = (
         header

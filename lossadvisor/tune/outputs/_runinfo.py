@@ -20,8 +20,6 @@ from lossadvisor.tune.study import redact_url
 from lossadvisor.tune.training import DEFAULT_MODEL
 
 RUN_JSON = runfolder.RUN_JSON
-
-
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 

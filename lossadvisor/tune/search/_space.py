@@ -10,7 +10,7 @@ Parameters of a trial:
   two or three a loss gets in a short study, also when a rules config gives a family another range; (b)
   parameter importance (Optuna evaluates only parameters every trial has) can then compare the loss against
   the learning rate. The actual rate is stored on each trial as the ``lr`` user attribute. *
-  ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss."""
+  ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss. """
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ CHUNK_CHARS = 60_000  # below MySQL's 64 KiB TEXT; PostgreSQL and SQLite take an
 _PREFIX = "file:"
 
 
+
 def encode_array(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.asarray(array), allow_pickle=False)

@@ -89,8 +89,6 @@ def counted_trials(study) -> int:
 
     counted = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.FAIL)
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state in counted and not redone(t))
-
-
 def open_study(
     storage,
     *,

@@ -297,11 +297,8 @@ def check_model(
             f"{expected} {axes} with C = {out_channels} "
             f"({'one sigmoid channel for binary masks' if out_channels == 1 else 'one channel per class'}) "
             f"and the input's {'depth, height and width' if patch is not None else 'height and width'}."
-            + (
-                " For volumes, accept a spatial_dims keyword (called with 3) or build a 3-D network."
-                if patch is not None
-                else ""
-            )
+            + (" For volumes, accept a spatial_dims keyword (called with 3) or build a 3-D network."
+               if patch is not None else "")
         )
     if not torch.is_floating_point(out):
         raise ModelError(

@@ -38,6 +38,7 @@ def jsonable_params(params: dict) -> dict:
     return json.loads(json.dumps(params, default=list))
 
 
+
 def config_id(config: Configuration) -> str:
     """A stable id from the loss, its parameters and the learning rate (4 significant digits).
 
