@@ -44,7 +44,7 @@ QUICK_MAIN = {"size": 64, "epochs": 3, "steps_per_epoch": 10, "n_trials": 5, "co
 SWEEP = (1e-3, 3e-3, 1e-2)
 TRUTH_SEEDS = 3
 TRUTH_FACTOR = 3
-TRUTH_LOSSES = ("ce", "weighted_ce", "dice_ce")
+TRUTH_LOSSES = ("ce", "weighted_ce", "dice_ce", "dice", "focal")
 
 
 def _datasets() -> list[tuple[str, Path]]:
@@ -217,32 +217,63 @@ def simulated(races: int = 1000) -> dict:
     return out
 
 
-def truth(root: Path, configs: dict, s: dict, threads: int, workdir: Path) -> dict:
-    """Mean and standard error of the final IoU of longer independent runs (TRUTH_FACTOR x a first-level run,
+def truth(
+    root: Path, configs: dict, s: dict, threads: int, workdir: Path, *, crop: int | None = None
+) -> dict:
+    """Mean and standard error of the final IoU of longer independent runs (TRUTH_FACTOR x ``s``'s run,
     TRUTH_SEEDS seeds, one stratified split) of each named configuration."""
+    ctx = _truth_context(root, s, threads, workdir, crop=crop)
+    out = {}
+    for name, config in configs.items():
+        ious = [_final_iou(ctx, config, 100 + k) for k in range(TRUTH_SEEDS)]
+        out[name] = (statistics.mean(ious), statistics.stdev(ious) / TRUTH_SEEDS**0.5)
+    return out
+
+
+def _truth_context(root: Path, s: dict, threads: int, workdir: Path, *, crop: int | None = None):
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
     from lossadvisor.tune.data import build_train_data
-    from lossadvisor.tune.training import RunContext, outcome_summary
+    from lossadvisor.tune.training import RunContext
 
     pairs = pair_files(root / "images", root / "masks").pairs
     data = build_train_data(
         pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=workdir / "cache", fingerprint=root.name,
-        size=s["size"], seed=0,
+        size=s["size"], crop=crop, seed=0,
     )  # fmt: skip
-    ctx = RunContext(
+    return RunContext(
         data=data, num_classes=2, loss_factory=lambda n, p: build_loss(n, **p),
         device=resolve_device("cpu", threads=threads), epochs=s["epochs"],
-        steps_per_epoch=s["steps"] * TRUTH_FACTOR, batch_size=8, warmup_steps=0, seed=0,
+        steps_per_epoch=s["steps"] * TRUTH_FACTOR, batch_size=s.get("batch_size", 8), warmup_steps=0, seed=0,
         preds_dir=workdir / "preds", sample_indices=[],
     )  # fmt: skip
+
+
+def _final_iou(ctx, config, seed: int) -> float:
+    from lossadvisor.tune.training import outcome_summary
+
+    return outcome_summary(ctx.train(config, seed=seed))["val_iou"] or 0.0
+
+
+def truth_swept(ctx, params: dict[str, dict]) -> dict[str, tuple[float, float, float]]:
+    """Per loss (with its parameters): the learning rate of SWEEP whose seed-0 run scored best, then
+    TRUTH_SEEDS - 1 more seeds there; ``loss -> (lr, mean IoU, standard error)``."""
+    from lossadvisor.tune.training import Configuration
+
     out = {}
-    for name, config in configs.items():
-        ious = [
-            outcome_summary(ctx.train(config, seed=100 + k))["val_iou"] or 0.0 for k in range(TRUTH_SEEDS)
+    for loss, p in params.items():
+        swept = {lr: _final_iou(ctx, Configuration(loss, dict(p), lr), 100) for lr in SWEEP}
+        lr = max(swept, key=swept.get)
+        ious = [swept[lr]] + [
+            _final_iou(ctx, Configuration(loss, dict(p), lr), 100 + k) for k in range(1, TRUTH_SEEDS)
         ]
-        out[name] = (statistics.mean(ious), statistics.stdev(ious) / TRUTH_SEEDS**0.5)
+        out[loss] = (lr, statistics.mean(ious), statistics.stdev(ious) / TRUTH_SEEDS**0.5)
+        print(
+            f"    truth {loss:<12} {p or ''} sweep {', '.join(f'{k:g}: {v:.3f}' for k, v in swept.items())}; "
+            f"{TRUTH_SEEDS} seeds at {lr:g}: {out[loss][1]:.3f} +- {out[loss][2]:.3f}",
+            flush=True,
+        )
     return out
 
 
@@ -291,19 +322,21 @@ def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0) -> dict:
 
 
 def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[dict]:
-    """The main job's recommended loss against the best loss by longer, LR-swept runs."""
+    """The main job's recommended loss against the best loss by longer, LR-swept runs on the same tiles at the
+    same size, each loss with the parameters the main job gave it (a finalist's, else the rules')."""
+    from lossadvisor._run_records import TuneOutcome
     from lossadvisor.tune import tune
-    from lossadvisor.tune.training import Configuration
 
     rows = []
     for name, root in _datasets():
         out = workdir / f"main-{name}"
         start = time.perf_counter()
-        result = tune(
+        tune(
             root / "images", root / "masks", out=out, threads=threads, progress=False, report=False,
             **main_settings,
         )  # fmt: skip
         wall = time.perf_counter() - start
+        result = TuneOutcome.load(out / "result.json")
         v = result.verdict
         rec = result.recommended.loss if result.recommended else None
         print(f"  {name}: main job {wall:.0f} s, verdict {v.kind if v else None}, recommends {rec}")
@@ -316,28 +349,39 @@ def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[di
                 )
         if v is not None and v.race.get("bought"):
             print(f"    {v.race['bought']}")
-        configs = {
-            (loss, lr): Configuration(loss, {}, lr) for loss in TRUTH_LOSSES for lr in SWEEP
-        }  # defaults of each loss's other parameters
+        training = result.training
+        crop = training.tile_px if training.tile_mode == "crop" else None
+        size = training.tile_px or s["size"]
         # 3x the steps of the race's second level (twice a search trial's steps per epoch)
-        level1 = {**s, "steps": 2 * main_settings.get("steps_per_epoch", s["steps"])}
-        measured = truth(root, configs, level1, threads, workdir / name)
-        best_of = {
-            loss: max((measured[(loss, lr)] for lr in SWEEP), key=lambda m: m[0]) for loss in TRUTH_LOSSES
-        }
-        best = max(best_of, key=lambda k: best_of[k][0])
-        for loss in TRUTH_LOSSES:
-            m = best_of[loss]
-            print(f"    truth {loss:<12} {m[0]:.3f} +- {m[1]:.3f} (the sweep's best learning rate)")
-        if rec in best_of:
-            gap = best_of[best][0] - best_of[rec][0]
-            noise = best_of[best][1]
+        search_steps = training.extra.get("steps_per_search_trial") or s["epochs"] * s["steps"]
+        level1 = {**s, "size": size, "steps": 2 * search_steps // s["epochs"]}
+        level1["batch_size"] = training.batch_size or 8
+        # each loss with the parameters the rules gave it in this run, a finalist's where it was one
+        advice = json.loads((out / "recommendation.json").read_text())
+        params = {loss: {} for loss in TRUTH_LOSSES}
+        params |= {c["loss"]: dict(c["params"]) for c in advice["candidates"] if c["loss"] in params}
+        params |= {r.loss: dict(r.params) for r in result.ranking if r.loss in params}
+        print(
+            f"    ground truth: {TRUTH_FACTOR * 2 * search_steps} steps, {size} px "
+            f"{'crops' if crop else 'resized'}, lr swept over {SWEEP} with seed 0, "
+            f"{TRUTH_SEEDS} seeds at the best",
+            flush=True,
+        )
+        ctx = _truth_context(root, level1, threads, workdir / name, crop=crop)
+        measured = truth_swept(ctx, params)
+        best = max(measured, key=lambda k: measured[k][1])
+        if rec in measured:
+            gap = measured[best][1] - measured[rec][1]
+            noise = (measured[best][2] ** 2 + measured[rec][2] ** 2) ** 0.5
             print(
-                f"    regret of {rec}: {gap:.3f} IoU against {best} (seeds' noise {noise:.3f}): "
-                + ("within the noise" if gap <= noise else "ABOVE the noise"),
+                f"    regret of {rec}: {gap:.3f} IoU against {best} (noise: the two means' standard errors "
+                f"combined, {noise:.3f}): " + ("within the noise" if gap <= noise else "ABOVE the noise"),
                 flush=True,
             )
-            rows.append({"dataset": name, "recommended": rec, "best": best, "regret": gap, "noise": noise})
+            rows.append(
+                {"dataset": name, "recommended": rec, "best": best, "regret": gap, "noise": noise,
+                 "main_job_s": round(wall), "verdict": v.kind if v else None}
+            )  # fmt: skip
     return rows
 
 
