@@ -391,6 +391,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=None, help="A/A and power repetitions")
     parser.add_argument(
+        "--budget",
+        default=None,
+        help="the race's --confirm-budget (runs or a time; default 5m, --quick 30): "
+        "a number of runs keeps the races alike whatever the machine's load",
+    )
+    parser.add_argument(
         "--handicap",
         type=float,
         default=3.0,
@@ -407,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     s = dict(QUICK if args.quick else FULL)
+    if args.budget:
+        s["budget"] = args.budget
     if args.repeats:
         s["repeats"] = s["power_repeats"] = args.repeats
     only = set(args.only.split(","))
