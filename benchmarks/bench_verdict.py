@@ -321,7 +321,15 @@ def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0) -> dict:
     return {"gap": gap["full"][0] - gap["slow"][0], "repeats": n, **dict(tally)}
 
 
-def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[dict]:
+def regret(
+    main_settings: dict,
+    s: dict,
+    threads: int,
+    workdir: Path,
+    *,
+    names: set[str] | None = None,
+    main_out: Path | None = None,
+) -> list[dict]:
     """The main job's recommended loss against the best loss by longer, LR-swept runs on the same tiles at the
     same size, each loss with the parameters the main job gave it (a finalist's, else the rules')."""
     from lossadvisor._run_records import TuneOutcome
@@ -329,7 +337,9 @@ def regret(main_settings: dict, s: dict, threads: int, workdir: Path) -> list[di
 
     rows = []
     for name, root in _datasets():
-        out = workdir / f"main-{name}"
+        if names and name not in names:
+            continue
+        out = (main_out or workdir) / f"main-{name}"
         start = time.perf_counter()
         tune(
             root / "images", root / "masks", out=out, threads=threads, progress=False, report=False,
@@ -396,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         help="the race's --confirm-budget (runs or a time; default 5m, --quick 30): "
         "a number of runs keeps the races alike whatever the machine's load",
     )
+    parser.add_argument("--datasets", default=None, help="regret: buildings, dsb2018-nuclei (default both)")
+    parser.add_argument(
+        "--main-out",
+        type=Path,
+        default=None,
+        help="regret: keep the main jobs' run folders under this folder",
+    )
     parser.add_argument(
         "--handicap",
         type=float,
@@ -445,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
         if "regret" in only:
             main_settings = QUICK_MAIN if args.quick else {}
             print(f"Regret: the main job ({main_settings or 'defaults'}) against longer LR-swept runs:")
-            summary["regret"] = regret(main_settings, s, args.threads, workdir)
+            names = set(args.datasets.split(",")) if args.datasets else None
+            summary["regret"] = regret(
+                main_settings, s, args.threads, workdir, names=names, main_out=args.main_out
+            )
         print("summary: " + json.dumps(summary))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
