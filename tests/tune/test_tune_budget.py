@@ -95,6 +95,13 @@ def test_time_enough_keeps_the_full_race_and_the_confirm_budget():
     assert plan.fits and plan.note is None
 
 
+def test_the_minimum_is_held_against_the_time_left_not_the_confirm_budget():
+    # 18 runs x 20 s = 360 s: over the 300 s of --confirm-budget (which the minimum could always exceed)
+    # but within the 400 s the job has left, so the full race runs; what it spends beyond: capped at 300 s
+    plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=400, per_run_s=20)
+    assert (plan.finalists, plan.seconds, plan.fits, plan.note) == (3, 300.0, True, None)
+
+
 def test_the_race_gets_the_time_left_when_it_is_less_than_the_confirm_budget():
     plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=280, per_run_s=15)
     assert plan.seconds == 280.0 and plan.finalists == 3  # 270 s fits in 280 s
@@ -259,3 +266,12 @@ def test_a_larger_budget_or_more_trials_reopens_the_search():
     assert _limit(10, "15m", closed) == 10
     assert _limit(10, "none", closed) == 10
     assert _limit(12, "10m", closed) == 12
+
+
+def test_a_new_plan_never_sets_aside_finalists_that_already_raced():
+    # 3 finalists already have runs (a study raced before plans were stored): however little time is left,
+    # the plan keeps all 3, so the verdict stays over the runs done
+    plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=100, per_run_s=16, raced=3)
+    assert plan.finalists == 3 and not plan.fits
+    plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=100, per_run_s=16, raced=2)
+    assert plan.finalists == 2

@@ -50,6 +50,10 @@ def test_the_example_folder_resumes_from_its_command_and_reports(tmp_path, monke
     after = json.loads((out / "result.json").read_text())
     # Optuna's parameter importances are a random forest's (unseeded): everything else is the stored runs'
     before.pop("param_importances"), after.pop("param_importances")
+    # the committed example predates the time budget: the rewritten file says what it bought, and the plan
+    # made now keeps the 3 finalists that raced (a new plan never sets completed runs aside)
+    budget = after.pop("budget")
+    assert budget["confirmation"]["plan"]["finalists"] == 3 and budget["confirmation"]["runs"] == 18
     # the committed example predates schema versions (issue 20.12): the rewritten file gains its version only
     assert after == {**before, "schema_version": 1}
     assert (out / "report.html").stat().st_size > 10_000

@@ -82,6 +82,8 @@ def race_plan(tc: TuneContext, live: Live) -> RacePlan:
     the first worker to get here and stored in the study, so every worker races the same plan and a resumed
     run keeps it. Planned again (and said) when the budgets, --finalists or --seeds differ from the stored
     plan's, e.g. a raised --time-budget on a finished run."""
+    from optuna.trial import TrialState
+
     opts, session = tc.options, live.session
     budget = tc.time_budget.seconds if tc.time_budget is not None else None
     key = {
@@ -96,10 +98,12 @@ def race_plan(tc: TuneContext, live: Live) -> RacePlan:
         if budget is not None:  # the race's earlier runs count in its budget: what is left is added to them
             left = finished_seconds(live.cstudy) + budget - live.job.spent() - end_reserve(budget)
         per_run, share = _run_time(live, opts.epochs)
+        done = live.cstudy.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        raced = {t.user_attrs.get("entry") for t in done}
         plan = plan_race(
             finalists=opts.finalists, seeds=opts.seeds, folds=opts.folds,
             confirm_s=parse_budget(opts.confirm_budget).seconds, left_s=left, per_run_s=per_run,
-            train_share=share,
+            train_share=share, raced=len(raced - {None}),
         )  # fmt: skip
         live.study.set_user_attr(RACE_PLAN_ATTR, {"key": key, "plan": plan.to_dict()})
     if stored is not None:

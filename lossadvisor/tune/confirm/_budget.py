@@ -10,11 +10,11 @@ The rules (issue 17, point 3: the main job stays within its budget on real data 
   losses as there are finalists).
 - The diagnostic runs (2 x 2, never ranked) always run, and their time is counted.
 - The race gets ``min(--confirm-budget, what is left less the end reserve)`` (:func:`plan_race`). When its
-  minimum (finalists x folds x the repetitions before its first look) would not fit at the time per run
-  measured so far, it runs fewer before it starts: fewer repetitions before the first look (never under
-  :data:`~._posterior.MIN_DECISION_RUNS` paired runs per comparison), then 2 finalists (the search's leader
-  and CE). When even that does not fit, the smallest race runs anyway and the plan says by how much the budget
-  will be exceeded: a verdict needs a comparison.
+  minimum (finalists x folds x the repetitions before its first look) would not fit in the time left at the
+  time per run measured so far, it runs fewer before it starts: fewer repetitions before the first look
+  (never under :data:`~._posterior.MIN_DECISION_RUNS` paired runs per comparison), then 2 finalists (the
+  search's leader and CE). When even that does not fit, the smallest race runs anyway and the plan says so:
+  a verdict needs a comparison.
 """
 
 from __future__ import annotations
@@ -177,6 +177,7 @@ def plan_race(
     left_s: float | None,
     per_run_s: float | None,
     train_share: float = 1.0,
+    raced: int = 0,
 ) -> RacePlan:
     """The race's finalists, repetitions before its first look and time, for the time left.
 
@@ -189,6 +190,8 @@ def plan_race(
         per_run_s: The measured wall time of one run of the race's first level (``None``: not measured).
         train_share: The share of a run's wall time spent training, measured: the race counts its budget in
             training time (as ``--confirm-budget``), so the wall time left is converted with it.
+        raced: Finalists that already have runs stored (a race planned again, or made before plans were
+            stored): never fewer finalists than that, so a new plan never sets completed runs aside.
 
     Example:
         >>> p = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=250, per_run_s=16)
@@ -198,12 +201,15 @@ def plan_race(
     full = race_minimum(finalists, folds, seeds)
     if left_s is None:
         return RacePlan(finalists, seeds, None, full, per_run_s, None, True, None)
-    wall = max(0.0, left_s) if confirm_s is None else min(confirm_s / train_share, max(0.0, left_s))
-    seconds = float(wall * train_share)  # the race's training time
+    # the race's minimum is held against the job's time left (the promise); --confirm-budget, training time
+    # the minimum may exceed as it always could, caps what the race spends beyond it
+    wall = max(0.0, left_s)
+    seconds = float(wall * train_share if confirm_s is None else min(confirm_s, wall * train_share))
     if per_run_s is None:
         return RacePlan(finalists, seeds, seconds, full, None, left_s, True, None, train_share)
     options = []
-    for k, r in ((finalists, seeds), (finalists, 1), (MIN_RACE_FINALISTS, seeds), (MIN_RACE_FINALISTS, 1)):
+    fewest = min(finalists, max(MIN_RACE_FINALISTS, raced))
+    for k, r in ((finalists, seeds), (finalists, 1), (fewest, seeds), (fewest, 1)):
         k = min(k, finalists)
         runs = race_minimum(k, folds, r)
         if all(runs < o[2] for o in options):  # only a smaller race is another option
