@@ -48,6 +48,7 @@ MAX_AUTO_PATCH_SIDE = 64
 # Smallest automatic side: the compact U-Net's four halvings leave 2 voxels of 32 (instance norm needs more
 # than one voxel per channel at the bottleneck); smaller cases are zero-padded up to the patch.
 MIN_AUTO_PATCH_SIDE = 2 * PATCH_MULTIPLE
+MIN_CROP = 8  # the floor of --crop, as for tiles; a network that needs more says so in its model check
 LabelReader = Callable[[Path], np.ndarray]
 
 
@@ -66,16 +67,28 @@ def default_patch(shapes: Sequence[Sequence[int]], *, multiple: int = PATCH_MULT
     )
 
 
+def crop_patch(crop: int | None) -> tuple[int, int, int] | None:
+    """``--crop N`` on volumes: the ``N x N x N`` training patch (None without ``--crop``).
+
+    Also the patch the profile measures its empty patches and small lesions at, so the 3-D rules reason about
+    the patch that is trained.
+    """
+    if crop is None:
+        return None
+    if crop < MIN_CROP:
+        raise ConfigError(f"The 'crop' option must be at least {MIN_CROP} voxels; got {crop}.")
+    return (int(crop),) * 3
+
+
 def patch_from_crop(
     crop: int | None, shapes: Sequence[Sequence[int]], profiled: Sequence[int] | None = None
 ) -> tuple[int, int, int]:
     """``--crop N`` on volumes: an ``N x N x N`` patch; otherwise the patch the profile measured its empty
     patches at (``profile.volume.patch_size``, the same rule), or :func:`default_patch` of the shapes."""
-    if crop is None:
-        return tuple(int(p) for p in profiled) if profiled else default_patch(shapes)  # type: ignore[return-value]
-    if crop < 8:
-        raise ConfigError(f"The 'crop' option must be at least 8 voxels; got {crop}.")
-    return (int(crop),) * 3  # type: ignore[return-value]
+    cropped = crop_patch(crop)
+    if cropped is not None:
+        return cropped
+    return tuple(int(p) for p in profiled) if profiled else default_patch(shapes)  # type: ignore[return-value]
 
 
 def zscore(image: np.ndarray) -> np.ndarray:
