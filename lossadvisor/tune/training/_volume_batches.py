@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.data import TrainData, counted_foreground
 from lossadvisor.tune.training._lesion_views import sample_views, stack_slices
 
 FOREGROUND_EVERY = 3  # every third patch centred on foreground: nnU-Net's 0.33
@@ -72,8 +72,7 @@ class VolumeBatchSource:
 
     def _foreground_voxels(self, mask: np.ndarray) -> np.ndarray:
         """Coordinates of (at most :data:`FOREGROUND_SAMPLE`) counted foreground voxels of one volume."""
-        foreground = mask > 0 if self.ignore_index is None else (mask > 0) & (mask != self.ignore_index)
-        coords = np.argwhere(foreground)
+        coords = np.argwhere(counted_foreground(mask, self.ignore_index))
         if len(coords) > FOREGROUND_SAMPLE:
             coords = coords[self.rng.choice(len(coords), FOREGROUND_SAMPLE, replace=False)]
         return coords
