@@ -8,6 +8,7 @@ import pytest
 from scipy.stats import t
 
 from lossadvisor.tune.confirm._posterior import (
+    DECISION_LEVEL,
     comparison_state,
     correlated_posterior,
     decide_three,
@@ -76,16 +77,28 @@ def test_more_repetitions_cannot_beat_the_rho_floor() -> None:
 
 
 def test_runs_to_decide_counts_repetitions() -> None:
-    # rho = 1/4, mean 0.05, s = 0.0374 (6 runs), margin 0: today scale = sqrt((1/6 + 1/3)) * s = 0.0265,
-    # P(mu > 0) = T5.sf(-0.05 / 0.0265) = 0.940 < 0.95; with 4 more runs scale = sqrt(0.1 + 1/3) * s = 0.0246
-    # and P = T9.sf(-2.03) = 0.963 >= 0.95.
+    # rho = 1/4, mean 0.05, s = 0.0369 (6 runs), margin 0: today scale = sqrt((1/6 + 1/3)) * s = 0.0261,
+    # P(mu > 0) = T5.sf(-0.05 / 0.0261) = 0.943 < 0.95; with 4 more runs scale = sqrt(0.1 + 1/3) * s = 0.0243
+    # and P = T9.sf(-2.06) = 0.965 >= 0.95.
     diffs = [0.05, 0.0, 0.1, 0.02, 0.08, 0.05]
     p = correlated_posterior(diffs, rho=0.25, margin=0.0)
     s = p.sd
     assert t.sf(-0.05 / (math.sqrt(1 / 6 + 1 / 3) * s), 5) < 0.95
     assert t.sf(-0.05 / (math.sqrt(1 / 10 + 1 / 3) * s), 9) >= 0.95
-    assert comparison_state(p) == "open"
-    assert runs_to_decide(p, per_step=4) == 4
+    assert comparison_state(p, level=0.95) == "open"
+    assert runs_to_decide(p, per_step=4, level=0.95) == 4
+
+
+def test_runs_to_decide_at_the_race_level() -> None:
+    # The same runs at the race's 0.975: 14 runs give T13.sf(-0.05 / (sqrt(1/14 + 1/3) * s)) = 0.9736 < 0.975,
+    # 18 runs T17.sf(-0.05 / (sqrt(1/18 + 1/3) * s)) = 0.9779: three more repetitions of 4 folds.
+    diffs = [0.05, 0.0, 0.1, 0.02, 0.08, 0.05]
+    p = correlated_posterior(diffs, rho=0.25, margin=0.0)
+    s = p.sd
+    assert DECISION_LEVEL == 0.975
+    assert t.sf(-0.05 / (math.sqrt(1 / 14 + 1 / 3) * s), 13) < 0.975
+    assert t.sf(-0.05 / (math.sqrt(1 / 18 + 1 / 3) * s), 17) >= 0.975
+    assert runs_to_decide(p, per_step=4) == 12
 
 
 LOSSES = {"a": "dice_ce", "b": "ce", "c": "weighted_ce"}

@@ -273,7 +273,7 @@ def _cmp_text(c: dict) -> str:
 def _explain(v: dict, by_entry: dict) -> str:
     leader, rec = by_entry[v["winner"]].loss, by_entry[v["recommended"]].loss
     shown = "; ".join(_cmp_text(c) for c in v["comparisons"])
-    m, level = v["margin"], f"{100 * v['decision_level']:.0f}%"
+    m, level = v["margin"], f"{100 * v['decision_level']:g}%"
     if v["kind"] == "clear":
         text = f"{leader} is clearly better ({shown}): P(better by more than {m:g} IoU) >= {level} each time."
     elif v["kind"] == "equivalent":
