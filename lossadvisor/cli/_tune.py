@@ -189,7 +189,7 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
     configuration of each top loss, CE always among them): repetitions of k-fold on fresh partitions, paired,
     with the clearly worse dropped and the rest promoted to runs twice as long, within --confirm-budget. The
     Bayesian correlated t-test gives P(better), P(equivalent within --margin) and P(worse) for the leader
-    against each finalist: "clear" (better than all at 95%), "equivalent" (the simplest is recommended) or
+    against each finalist: "clear" (better than all at 97.5%), "equivalent" (the simplest is recommended) or
     "undecided" (the leader is recommended, with what would decide it). Plain CE and plain Dice at an LR
     range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
     trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,

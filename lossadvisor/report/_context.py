@@ -285,7 +285,8 @@ def _comparisons_table(result: TuneOutcome) -> Table | None:
             id="comparisons",
             caption="Bayesian correlated t-test (Benavoli et al. 2017) on the paired runs at the longest run "
             f"length both finalists reached; equivalent = within ±{fmt.num(verdict.margin)} IoU. A side is "
-            "taken at 95%; open = not yet told apart.",
+            f"taken at {100 * float(verdict.extra.get('decision_level', 0.95)):g}%; open = not yet told "
+            "apart.",
         )  # fmt: skip
     rows = [
         [

@@ -112,7 +112,7 @@ def probability_bars(comparisons: Sequence[Comparison], *, leader: str, level: f
             ax.axvline(x, color="black", linewidth=0.8, linestyle=":")
         ax.set_xlim(0, 1)
         ax.invert_yaxis()
-        ax.set_xlabel(f"posterior probability (dotted: the {level:.0%} a side needs to decide)")
+        ax.set_xlabel(f"posterior probability (dotted: the {100 * level:g}% a side needs to decide)")
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize=8)
 
     return render(
