@@ -381,6 +381,12 @@ def samples_section(run: RunFolder) -> dict[str, Any]:
         ("false positive", stability_plots.FALSE_POSITIVE),
         ("missed foreground", stability_plots.FALSE_NEGATIVE),
     ]
+    section["shows"] = (
+        "validation volumes, each on the slice through the largest and the smallest lesion of each class; "
+        "foreground IoU on the slice"
+        if samples.captions
+        else "validation tiles, foreground IoU per tile"
+    )
     return section
 
 

@@ -26,7 +26,7 @@ TRUE_POSITIVE = (240, 228, 66)  # Okabe-Ito yellow (kept out of the loss colours
 FALSE_POSITIVE = (255, 0, 255)  # magenta
 FALSE_NEGATIVE = (0, 255, 255)  # cyan
 MAX_SAMPLES = 4
-MAX_CAPTIONED_SAMPLES = 6  # volumes: three cases, each through its largest and its smallest lesion
+MAX_CAPTIONED_SAMPLES = 12  # volumes: three cases x two classes x (largest, smallest lesion), as tune writes
 
 
 def seed_spread(stability: pd.DataFrame, order: list[str]) -> Plot:
@@ -123,7 +123,7 @@ class SampleRow:
     image: str  # data URIs
     truth: str
     predictions: list[tuple[str, str]]  # (data URI, "IoU 0.81")
-    caption: str = ""  # what the row shows (volumes: "case · slice 17 · largest lesion, 1 234 mm³")
+    caption: str = ""  # what the row shows (volumes: "case · slice 17 of D · largest of 3 lesions: ...")
 
 
 def sample_rows(samples: Samples, config_ids: list[str]) -> list[SampleRow]:

@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from lossadvisor.losses import BOUNDED_LR_TEST_NOTE, get_spec
-from lossadvisor.rules._outcome import RuleOutcome
-from lossadvisor.rules._schema import RuleTrace
+from lossadvisor.rules._outcome import RuleOutcome, threshold_trace
 
 STABLE_MIX = "dice_ce"  # the compound every Dice-family recommendation keeps beside it
 
@@ -44,7 +43,6 @@ def rule_dice_family(losses: Sequence[str], thresholds: Mapping[str, float]) -> 
     stay unreliable for bounded losses (the suggestion reflects the sweep, not the data).
     """
     dice_like = [loss for loss in losses if is_dice_family(loss)]
-    fired = bool(dice_like)
     low, high = thresholds["lr_region_low"], thresholds["lr_region_high"]
     ce_low, ce_high = thresholds["lr_distribution_low"], thresholds["lr_distribution_high"]
     if (low, high) == (ce_low, ce_high):
@@ -54,24 +52,19 @@ def rule_dice_family(losses: Sequence[str], thresholds: Mapping[str, float]) -> 
             f"LR in [{low:g}, {high:g}] instead of CE's [{ce_low:g}, {ce_high:g}], as set by the rules "
             "config (from evidence on this data, not from the family)"
         )
-    trace = RuleTrace(
-        rule="rule_dice_family",
-        question="Is any candidate a Dice-family (region or compound) loss?",
-        measured_name="Dice-family candidates",
-        measured=float(len(dice_like)),
-        threshold=1.0,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{', '.join(dice_like)}: {lr_text}, {STABLE_MIX} kept as the stable mix, and no trust in an LR "
-            "range test for them."
-            if fired
-            else f"No Dice-family candidate; every loss is searched over [{ce_low:g}, {ce_high:g}]."
-        ),
+    trace = threshold_trace(
+        "rule_dice_family",
+        "Is any candidate a Dice-family (region or compound) loss?",
+        "Dice-family candidates",
+        float(len(dice_like)),
+        1.0,
+        when_fired=f"{', '.join(dice_like)}: {lr_text}, {STABLE_MIX} kept as the stable mix, and no trust in "
+        "an LR range test for them.",
+        otherwise=f"No Dice-family candidate; every loss is searched over [{ce_low:g}, {ce_high:g}].",
         reference="Milletari et al. 2016 (V-Net, Dice gradient); Taghanaki et al. 2019 (Combo loss); "
         "Kingma & Ba 2015 (Adam); Smith 2017 (LR range test, cyclical LRs).",
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     fallback = (
         f"A bounded overlap loss with no CE term: if early epochs predict all background or all foreground, "

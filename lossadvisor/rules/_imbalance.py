@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from lossadvisor.errors import DataError
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.rules._evidence import cite
-from lossadvisor.rules._outcome import LEVEL_STEP, PROMOTE, RuleOutcome, not_applicable
+from lossadvisor.rules._outcome import LEVEL_STEP, PROMOTE, RuleOutcome, not_applicable, threshold_trace
 from lossadvisor.rules._schema import RuleTrace
 
 # Candidates of each level, best first, with the reason each is there ({share}, {ratio}, {minority} filled
@@ -248,24 +248,18 @@ def rule_rare_classes(profile: DatasetProfile, thresholds: Mapping[str, float]) 
     ratio = largest / min(c.pixel_count for c in foreground)
     bound = thresholds["foreground_class_ratio"]
     rare = [c.name for c in foreground if largest / c.pixel_count >= bound]
-    fired = ratio >= bound
     names = ", ".join(f"'{n}'" for n in rare)
-    trace = RuleTrace(
-        rule="rule_rare_classes",
-        question=question,
-        measured_name="foreground_class_ratio (largest / rarest foreground class)",
-        measured=ratio,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"Rare foreground classes {names}: weigh classes (weighted CE) or use generalized Dice."
-            if fired
-            else "Foreground classes are comparably frequent; no extra class weighting needed."
-        ),
+    trace = threshold_trace(
+        "rule_rare_classes",
+        question,
+        "foreground_class_ratio (largest / rarest foreground class)",
+        ratio,
+        bound,
+        when_fired=f"Rare foreground classes {names}: weigh classes (weighted CE) or use generalized Dice.",
+        otherwise="Foreground classes are comparably frequent; no extra class weighting needed.",
         reference=reference,
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     weight_cap = thresholds["max_class_weight"]
     return RuleOutcome(

@@ -69,3 +69,34 @@ def not_applicable(rule: str, question: str, measured_name: str, why: str, refer
         reference=reference,
     )
     return RuleOutcome(trace=trace)
+
+
+def threshold_trace(
+    rule: str,
+    question: str,
+    measured_name: str,
+    measured: float,
+    threshold: float,
+    *,
+    when_fired: str,
+    otherwise: str,
+    reference: str,
+    strict: bool = False,
+) -> RuleTrace:
+    """The trace of a rule that fires when ``measured >= threshold`` (``>`` with ``strict``).
+
+    The comparison the trace records is the one applied, so the two cannot drift apart; the conclusion is
+    ``when_fired`` or ``otherwise``.
+    """
+    fired = measured > threshold if strict else measured >= threshold
+    return RuleTrace(
+        rule=rule,
+        question=question,
+        measured_name=measured_name,
+        measured=measured,
+        threshold=threshold,
+        comparison=">" if strict else ">=",
+        fired=fired,
+        conclusion=when_fired if fired else otherwise,
+        reference=reference,
+    )

@@ -19,7 +19,7 @@ from lossadvisor.profile._schema import (
     DatasetProfile,
     ScaleEffect,
 )
-from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable
+from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable, threshold_trace
 from lossadvisor.rules._schema import RuleTrace
 
 # An overlap term with a pixel term beside it, per the registry.
@@ -48,38 +48,22 @@ def rule_empty_masks(profile: DatasetProfile, thresholds: Mapping[str, float]) -
     name = (
         "empty_mask_share" if profile.task == "binary" or worst is None else f"absent_share ('{worst.name}')"
     )
-    bound = thresholds["empty_mask_share"]
-    fired = share >= bound
     unit = _unit(profile)
-    trace = RuleTrace(
-        rule="rule_empty_masks",
-        question=f"Do many {unit} have no foreground (per class in multi-class tasks)?",
-        measured_name=name,
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{share:.0%} of {unit} are empty: no per-image Dice; Dice summed over the batch, mixed with CE."
-            if fired
-            else f"Few empty {unit}: per-image or batch Dice both work."
-        ),
+    question = f"Do many {unit} have no foreground (per class in multi-class tasks)?"
+    trace = threshold_trace(
+        "rule_empty_masks", question, name, share, thresholds["empty_mask_share"],
+        when_fired=f"{share:.0%} of {unit} are empty: no per-image Dice; Dice summed over the batch, mixed "
+        "with CE.",
+        otherwise=f"Few empty {unit}: per-image or batch Dice both work.",
         reference="Milletari et al. 2016 (V-Net Dice gradient); Isensee et al. 2021 (nnU-Net batch Dice).",
-    )
-    if not fired:
+    )  # fmt: skip
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     why = (
         f"{share:.0%} of {unit} have no foreground, where per-image Dice is undefined (0/0) or all-or-nothing"
     )
-    return RuleOutcome(
-        trace=trace,
-        scores={"dice": -2 * NUDGE},  # Dice + CE is preferred over plain Dice, not over CE
-        reasons={
-            "dice_ce": f"Dice summed over the whole batch (batch_dice): {why}; the CE term still punishes "
-            "false-positive pixels on empty images.",
-            "dice": f"Dice summed over the whole batch (batch_dice): {why}.",
-        },
-        batch_dice=True,
+    return prefer_batch_dice(
+        trace, why, ce_tail="; the CE term still punishes false-positive pixels on empty images."
     )
 
 
@@ -101,25 +85,18 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
     if total == 0:
         return not_applicable("rule_tiny_objects", question, "tiny_object_share", "No objects.", reference)
     share = sum(o.size_buckets.get("tiny", 0) for o in objects) / total
-    bound = thresholds["tiny_object_share"]
-    fired = share >= bound
-    trace = RuleTrace(
-        rule="rule_tiny_objects",
-        question=question,
-        measured_name="tiny_object_share",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{share:.0%} of objects are tiny: Dice is very sensitive to a few wrong pixels there; favour "
-            "compound losses (Dice + CE) and more CE in the mix."
-            if fired
-            else "Few tiny objects at native resolution."
-        ),
+    trace = threshold_trace(
+        "rule_tiny_objects",
+        question,
+        "tiny_object_share",
+        share,
+        thresholds["tiny_object_share"],
+        when_fired=f"{share:.0%} of objects are tiny: Dice is very sensitive to a few wrong pixels there; "
+        "favour compound losses (Dice + CE) and more CE in the mix.",
+        otherwise="Few tiny objects at native resolution.",
         reference=reference,
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     warning = (
         f"{share:.0%} of objects are smaller than 8x8 px at native resolution: one wrong pixel changes their "
@@ -132,7 +109,7 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
             "wrong voxels change their Dice by tens of percent. Train at native spacing (never coarser), and "
             "prefer Dice + CE over plain Dice."
         )
-    return _favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
+    return favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
 
 
 def rule_objects_lost_at_train_size(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
@@ -154,33 +131,22 @@ def rule_objects_lost_at_train_size(profile: DatasetProfile, thresholds: Mapping
     smallest = effects[0]
     share = _share_lost(smallest)
     bound = thresholds["lost_object_share"]
-    fired = share >= bound
-    trace = RuleTrace(
-        rule="rule_objects_lost_at_train_size",
-        question=question,
-        measured_name=f"{measured_name} at {smallest.train_size} px",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"At {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px across: "
-            f"{_size_advice(profile, effects, bound)}"
-            if fired
-            else f"At {smallest.train_size} px objects stay large enough."
-        ),
-        reference=reference,
-    )
-    if not fired:
-        return RuleOutcome(trace=trace)
     advice = _size_advice(profile, effects, bound)
+    trace = threshold_trace(
+        "rule_objects_lost_at_train_size", question, f"{measured_name} at {smallest.train_size} px", share,
+        bound,
+        when_fired=f"At {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px "
+        f"across: {advice}",
+        otherwise=f"At {smallest.train_size} px objects stay large enough.",
+        reference=reference,
+    )  # fmt: skip
+    if not trace.fired:
+        return RuleOutcome(trace=trace)
     warning = (
         f"Resized to {smallest.train_size} px, {share:.0%} of objects are under {LOST_DIAMETER_PX:g} px: "
         f"Dice is very sensitive to a few wrong pixels on them. {advice[:1].upper()}{advice[1:]}"
     )
-    return _favour_compounds(
-        trace, warning, f"at {smallest.train_size} px many objects are only a few pixels"
-    )
+    return favour_compounds(trace, warning, f"at {smallest.train_size} px many objects are only a few pixels")
 
 
 def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
@@ -193,33 +159,27 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
     share = profile.boundary_share
     volumes = profile.dimensionality == 3
     bound = thresholds["thin_surface_share" if volumes else "thin_boundary_share"]
-    fired = share >= bound
     # a line w px wide has a boundary share of 2/w; a discretised tube d voxels across about 3/d (measured:
     # 2.7/d to 3.2/d for d = 4..8, _thresholds.THIN_SURFACE_SHARE)
     width = (3.0 if volumes else 2.0) / share if share > 0 else math.inf
     px = "voxels" if volumes else "px"
-    trace = RuleTrace(
-        rule="rule_thin_structures",
-        question=(
+    trace = threshold_trace(
+        "rule_thin_structures",
+        (
             "Are the structures thin (share of foreground voxels on the surface)?"
             if volumes
             else "Are the structures thin (share of foreground pixels on a boundary)?"
         ),
-        measured_name="surface share (boundary_share)" if volumes else "boundary_share",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"Thin structures (typical width about {width:.0f} {px}): consider Lovász, Tversky, and "
-            "topology-aware losses (clDice, boundary loss)."
-            if fired
-            else "Structures are not thin; no boundary-specific loss needed."
-        ),
+        "surface share (boundary_share)" if volumes else "boundary_share",
+        share,
+        bound,
+        when_fired=f"Thin structures (typical width about {width:.0f} {px}): consider Lovász, Tversky, and "
+        "topology-aware losses (clDice, boundary loss).",
+        otherwise="Structures are not thin; no boundary-specific loss needed.",
         reference="Berman et al. 2018 (Lovász-Softmax); Kervadec et al. 2019 (boundary loss, MIDL); "
         "Shit et al. 2021 (clDice, CVPR).",
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     return RuleOutcome(
         trace=trace,
@@ -248,8 +208,9 @@ def _unit(profile: DatasetProfile) -> str:
     return "volumes" if profile.dimensionality == 3 else "images"
 
 
-def _favour_compounds(trace: RuleTrace, warning: str, why: str) -> RuleOutcome:
-    """Shared effect of the two small-object rules: pure overlap losses down (compounds pass them), more CE.
+def favour_compounds(trace: RuleTrace, warning: str, why: str) -> RuleOutcome:
+    """Shared effect of the small-object rules (tiny objects, objects lost at the training size, and in 3-D
+    objects few voxels across): pure overlap losses down (compounds pass them), more CE in the mix.
 
     Compounds are not pushed up: tiny objects are a reason to prefer Dice + CE over plain Dice, not over CE.
     """
@@ -259,6 +220,22 @@ def _favour_compounds(trace: RuleTrace, warning: str, why: str) -> RuleOutcome:
     }
     return RuleOutcome(
         trace=trace, scores=scores, reasons=reasons, warnings=(warning,), favour_ce_in_mix=True
+    )
+
+
+def prefer_batch_dice(
+    trace: RuleTrace, why: str, *, ce_tail: str, warnings: tuple[str, ...] = ()
+) -> RuleOutcome:
+    """Shared effect of the empty-sample rules (empty images, empty 3-D patches): Dice summed over the whole
+    batch, and Dice + CE before plain Dice (not before CE). ``ce_tail`` ends Dice + CE's reason after ``why``:
+    what its CE term still does there."""
+    batch = "Dice summed over the whole batch (batch_dice): "
+    return RuleOutcome(
+        trace=trace,
+        scores={"dice": -2 * NUDGE},  # Dice + CE is preferred over plain Dice, not over CE
+        reasons={"dice_ce": f"{batch}{why}{ce_tail}", "dice": f"{batch}{why}."},
+        warnings=warnings,
+        batch_dice=True,
     )
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from lossadvisor.losses import LOSSES
 from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.profile._volume_stats import SMALL_IN_PATCH_FRACTION, voxel_threshold_key
-from lossadvisor.rules._outcome import NUDGE, RuleOutcome, not_applicable
+from lossadvisor.rules._outcome import NUDGE, RuleOutcome, not_applicable, threshold_trace
 from lossadvisor.rules._schema import RuleTrace
+from lossadvisor.rules._structure import COMPOUND_LOSSES, favour_compounds, prefer_batch_dice
 
-COMPOUND_LOSSES = tuple(name for name, spec in LOSSES.items() if spec.compound)
 # Objects spanning at most this many slices along the through-plane axis (median) gain little from 3-D
 # context on an anisotropic grid: a 3-D kernel sees them in one or two of its three taps.
 FEW_SLICES = 3
@@ -37,6 +36,11 @@ _AXES = ("D", "H", "W")
 
 def _not_3d(rule: str, question: str, measured: str, reference: str) -> RuleOutcome:
     return not_applicable(rule, question, measured, "A 2-D profile: this rule reads volumes only.", reference)
+
+
+def _patch(profile: DatasetProfile) -> str:
+    """The training patch the profile measured at, as ``32x48x32``."""
+    return "x".join(str(n) for n in profile.volume.patch_size)  # type: ignore[union-attr]
 
 
 def rule_small_lesions_in_patch(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
@@ -55,29 +59,21 @@ def rule_small_lesions_in_patch(profile: DatasetProfile, thresholds: Mapping[str
     reference = f"Milletari et al. 2016 (V-Net); {NNUNET_REFERENCE}."
     if profile.volume is None:
         return _not_3d(rule, question, "small_in_patch_share", reference)
-    v = profile.volume
-    share = v.small_in_patch_share
-    bound = thresholds["small_in_patch_share"]
-    fired = share >= bound
-    patch = "x".join(str(n) for n in v.patch_size)
-    trace = RuleTrace(
-        rule=rule,
-        question=question,
-        measured_name=f"small_in_patch_share (patch {patch})",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{share:.0%} of lesions fill under {SMALL_IN_PATCH_FRACTION:.1%} of a {patch} patch: a voxel "
-            "mean (CE, focal) barely sees them; keep a Dice term (Dice + CE, as nnU-Net), summed over the "
-            "batch."
-            if fired
-            else f"Lesions are not tiny next to a {patch} patch."
-        ),
+    share = profile.volume.small_in_patch_share
+    patch = _patch(profile)
+    trace = threshold_trace(
+        rule,
+        question,
+        f"small_in_patch_share (patch {patch})",
+        share,
+        thresholds["small_in_patch_share"],
+        when_fired=f"{share:.0%} of lesions fill under {SMALL_IN_PATCH_FRACTION:.1%} of a {patch} patch: a "
+        "voxel mean (CE, focal) barely sees them; keep a Dice term (Dice + CE, as nnU-Net), summed over the "
+        "batch.",
+        otherwise=f"Lesions are not tiny next to a {patch} patch.",
         reference=reference,
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     why = f"{share:.0%} of lesions fill under {SMALL_IN_PATCH_FRACTION:.1%} of the training patch"
     return RuleOutcome(
@@ -111,45 +107,29 @@ def rule_empty_patches(profile: DatasetProfile, thresholds: Mapping[str, float])
     reference = f"{NNUNET_REFERENCE}; Milletari et al. 2016 (V-Net Dice gradient)."
     if profile.volume is None:
         return _not_3d(rule, question, "empty_patch_share", reference)
-    v = profile.volume
-    share = v.empty_patch_share.mean
-    bound = thresholds["empty_patch_share"]
-    fired = share >= bound
-    patch = "x".join(str(n) for n in v.patch_size)
+    share = profile.volume.empty_patch_share.mean
+    patch = _patch(profile)
     with_nnunet = share * (1 - NNUNET_FOREGROUND_OVERSAMPLING)
-    trace = RuleTrace(
-        rule=rule,
-        question=question,
-        measured_name=f"empty_patch_share (patch {patch}, mean over volumes)",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{share:.0%} of uniformly placed {patch} patches hold no foreground ({with_nnunet:.0%} with "
-            "nnU-Net's third of patches on foreground): Dice summed over the batch, mixed with CE, and "
-            "foreground oversampling."
-            if fired
-            else f"Few {patch} patches are empty ({share:.0%}): per-patch or batch Dice both work."
-        ),
+    trace = threshold_trace(
+        rule, question, f"empty_patch_share (patch {patch}, mean over volumes)", share,
+        thresholds["empty_patch_share"],
+        when_fired=f"{share:.0%} of uniformly placed {patch} patches hold no foreground ({with_nnunet:.0%} "
+        "with nnU-Net's third of patches on foreground): Dice summed over the batch, mixed with CE, and "
+        "foreground oversampling.",
+        otherwise=f"Few {patch} patches are empty ({share:.0%}): per-patch or batch Dice both work.",
         reference=reference,
-    )
-    if not fired:
+    )  # fmt: skip
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     why = f"{share:.0%} of uniformly placed {patch} patches hold no foreground"
-    return RuleOutcome(
-        trace=trace,
-        scores={"dice": -2 * NUDGE},
-        reasons={
-            "dice_ce": f"Dice summed over the whole batch (batch_dice): {why}, where per-patch Dice is 0/0; "
-            "the CE term still punishes false positives there.",
-            "dice": f"Dice summed over the whole batch (batch_dice): {why}.",
-        },
+    return prefer_batch_dice(
+        trace,
+        why,
+        ce_tail=", where per-patch Dice is 0/0; the CE term still punishes false positives there.",
         warnings=(
             f"{why}. Sample patches around foreground (nnU-Net forces a third of them to hold some; "
             f"{with_nnunet:.0%} would still be empty) and compute Dice over the batch.",
         ),
-        batch_dice=True,
     )
 
 
@@ -168,40 +148,22 @@ def rule_objects_few_voxels_across(profile: DatasetProfile, thresholds: Mapping[
     if profile.volume is None:
         return _not_3d(rule, question, f"share of objects under {FEW_VOXELS:g} voxels", reference)
     share = profile.volume.share_objects_below_voxels.get(key, 0.0)
-    bound = thresholds["lost_object_share"]
-    fired = share >= bound
-    trace = RuleTrace(
-        rule=rule,
-        question=question,
-        measured_name=f"share of objects under {FEW_VOXELS:g} voxels across (coarsest axis)",
-        measured=share,
-        threshold=bound,
-        comparison=">=",
-        fired=fired,
-        conclusion=(
-            f"{share:.0%} of objects span under {FEW_VOXELS:g} voxels along the coarsest axis: Dice swings "
-            "with a few voxels there; favour Dice + CE, train at native spacing (never coarser)."
-            if fired
-            else f"Objects span at least {FEW_VOXELS:g} voxels along every axis."
-        ),
+    trace = threshold_trace(
+        rule, question, f"share of objects under {FEW_VOXELS:g} voxels across (coarsest axis)", share,
+        thresholds["lost_object_share"],
+        when_fired=f"{share:.0%} of objects span under {FEW_VOXELS:g} voxels along the coarsest axis: Dice "
+        "swings with a few voxels there; favour Dice + CE, train at native spacing (never coarser).",
+        otherwise=f"Objects span at least {FEW_VOXELS:g} voxels along every axis.",
         reference=reference,
-    )
-    if not fired:
+    )  # fmt: skip
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     why = f"{share:.0%} of objects span under {FEW_VOXELS:g} voxels along the coarsest axis"
-    return RuleOutcome(
-        trace=trace,
-        scores={loss: -NUDGE for loss in ("dice", "tversky", "generalized_dice")},
-        reasons={
-            loss: f"Favoured because {why}: the pixel term bounds Dice's gradient."
-            for loss in COMPOUND_LOSSES
-        },
-        warnings=(
-            f"{why}: train at native spacing (a coarser resampling, such as a low-resolution cascade stage, "
-            "would lose them) and prefer Dice + CE over plain Dice.",
-        ),
-        favour_ce_in_mix=True,
+    warning = (
+        f"{why}: train at native spacing (a coarser resampling, such as a low-resolution cascade stage, "
+        "would lose them) and prefer Dice + CE over plain Dice."
     )
+    return favour_compounds(trace, warning, why)
 
 
 def rule_anisotropy(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
@@ -220,8 +182,6 @@ def rule_anisotropy(profile: DatasetProfile, thresholds: Mapping[str, float]) ->
         return _not_3d(rule, question, "anisotropy", reference)
     v = profile.volume
     ratio = v.anisotropy
-    bound = thresholds["anisotropy"]
-    fired = ratio > bound
     axis = _AXES[v.slice_axis]
     slices = [
         c.objects.slices.median
@@ -240,22 +200,18 @@ def rule_anisotropy(profile: DatasetProfile, thresholds: Mapping[str, float]) ->
             f"use in-plane patches: fewer voxels along {axis} than in-plane (about 1/{ratio:.0f} of the "
             "in-plane side in physical size), or a 2-D network on in-plane slices as a comparison"
         )
-    trace = RuleTrace(
-        rule=rule,
-        question=question,
-        measured_name=f"anisotropy (median spacing {spacing} mm)",
-        measured=ratio,
-        threshold=bound,
-        comparison=">",
-        fired=fired,
-        conclusion=(
-            f"Anisotropic ({ratio:.1f}:1, through-plane axis {axis}): {advice}."
-            if fired
-            else f"Spacing ratio {ratio:.1f}:1: cubic 3-D patches are fine."
-        ),
+    trace = threshold_trace(
+        rule,
+        question,
+        f"anisotropy (median spacing {spacing} mm)",
+        ratio,
+        thresholds["anisotropy"],
+        when_fired=f"Anisotropic ({ratio:.1f}:1, through-plane axis {axis}): {advice}.",
+        otherwise=f"Spacing ratio {ratio:.1f}:1: cubic 3-D patches are fine.",
         reference=reference,
+        strict=True,
     )
-    if not fired:
+    if not trace.fired:
         return RuleOutcome(trace=trace)
     return RuleOutcome(
         trace=trace, warnings=(f"The voxel grid is anisotropic ({ratio:.1f}:1 along {axis}): {advice}.",)

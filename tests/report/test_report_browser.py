@@ -191,9 +191,22 @@ def _keep(shot: Path) -> None:
         shutil.copy(shot, Path(keep_dir) / shot.name)
 
 
+# What tune's sample_views writes for two two-class volumes: per class the slice through its largest and its
+# smallest lesion (one slice where the class has one lesion), the size in voxels and mm³, the slice and axis.
+VOLUME_CAPTIONS = [
+    "hippocampus_004 · slice 17 of D · class 1, largest of 2 lesions: 2,104 voxels, 2,104 mm³, "
+    "centre (17, 20, 14)",
+    "hippocampus_004 · slice 9 of D · class 1, smallest of 2 lesions: 3 voxels, 3 mm³, centre (9, 31, 12)",
+    "hippocampus_011 · slice 20 of D · class 1, the only lesion: 1,877 voxels, 1,877 mm³, "
+    "centre (20, 22, 15)",
+    "hippocampus_011 · slice 12 of D · class 2, the only lesion: 25 voxels, 25 mm³, centre (12, 28, 18)",
+]
+
+
 def _as_volume_run(folder: Path) -> Path:
     """The fixture run folder turned into a 3-D one: validation over volumes with spacing, mm³ buckets, and
-    sample rows that are slices through the largest and smallest lesion of two volumes, captioned."""
+    sample rows that are slices through the largest and smallest lesion of each class of two volumes,
+    captioned."""
     import json
 
     import numpy as np
@@ -211,13 +224,7 @@ def _as_volume_run(folder: Path) -> Path:
     take = [0, 1, 0, 2]  # four slices of two volumes
     for key in [k for k in arrays if k in ("images", "masks") or k.startswith("pred__")]:
         arrays[key] = arrays[key][take]
-    captions = [
-        "hippocampus_004 · slice 17 · largest lesion, 2,104 mm³",
-        "hippocampus_004 · slice 9 · smallest lesion, 3 mm³",
-        "hippocampus_011 · slice 20 · largest lesion, 1,877 mm³",
-        "hippocampus_011 · slice 12 · smallest lesion, 25 mm³",
-    ]
-    arrays["captions"] = np.array(json.dumps(captions))
+    arrays["captions"] = np.array(json.dumps(VOLUME_CAPTIONS))
     np.savez(folder / "samples.npz", **arrays)
     return folder
 
@@ -239,12 +246,10 @@ def test_volume_sections_in_chromium(browser: Any, tmp_path: Path) -> None:
     assert "mm³" in header and " px" not in header
     assert "20 volumes holding" in page.locator("#validation-set").inner_text()
     captions = page.locator("#samples tr.sample-caption").all_inner_texts()
-    assert [c.strip() for c in captions] == [
-        "hippocampus_004 · slice 17 · largest lesion, 2,104 mm³",
-        "hippocampus_004 · slice 9 · smallest lesion, 3 mm³",
-        "hippocampus_011 · slice 20 · largest lesion, 1,877 mm³",
-        "hippocampus_011 · slice 12 · smallest lesion, 25 mm³",
-    ]
+    assert [c.strip() for c in captions] == VOLUME_CAPTIONS
+    legend = page.locator("#samples p.legend").inner_text()
+    assert "slice through the largest and the smallest lesion of each class" in legend
+    assert "validation tiles" not in legend
     images = page.eval_on_selector_all("#samples img", "els => els.map(e => [e.complete, e.naturalWidth])")
     assert len(images) == 4 * 5 and all(complete and width > 0 for complete, width in images)
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")

@@ -16,7 +16,6 @@ from lossadvisor.tune.training._train import TrialConfig, train_trial  # noqa: E
 from lossadvisor.tune.training._volume_batches import (  # noqa: E402
     FOREGROUND_EVERY,
     VolumeBatchSource,
-    lesion_slices,
     sliding_window,
     window_starts,
 )
@@ -119,20 +118,6 @@ def test_recall_in_3d_joins_diagonal_neighbours():
     tally = ObjectRecallTally(physical=True)
     tally.add(target, target, num_classes=2)
     assert sum(tally.total.values()) == 1
-
-
-def test_lesion_slices_pass_through_the_largest_and_the_smallest_lesion():
-    m = np.zeros((12, 10, 10), np.int16)
-    m[2:6, 2:8, 2:8] = 1  # 144 voxels, most on every slice 2..5: the first, slice 2
-    m[9, 1, 1] = 2  # one voxel on slice 9
-    expected = [(2, "largest lesion, 288 mm³"), (9, "smallest lesion, 2 mm³")]
-    assert lesion_slices(m, (2.0, 1.0, 1.0)) == expected
-    assert lesion_slices(np.zeros((6, 4, 4), np.int16)) == [(3, "no lesion, middle slice")]
-    # two classes that touch (hippocampus head and tail) are two lesions, as object recall counts them
-    touching = np.zeros((8, 6, 6), np.int16)
-    touching[0:5, 1:4, 1:4] = 1  # 45 voxels, 9 on each of slices 0..4
-    touching[5:7, 1:3, 1:3] = 2  # 8 voxels on slices 5, 6
-    assert lesion_slices(touching) == [(0, "largest lesion, 45 mm³"), (5, "smallest lesion, 8 mm³")]
 
 
 def test_a_trial_on_volumes_counts_each_validation_volume_once():

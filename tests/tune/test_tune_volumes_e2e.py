@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,11 @@ def test_a_tiny_3d_study_gives_a_verdict_paired_over_volumes(tmp_path):
     with np.load(out / "samples.npz") as samples:
         captions = json.loads(str(samples["captions"]))
         assert len(captions) == len(samples["masks"]) and samples["masks"].ndim == 3
-    assert any("largest lesion" in c or "no lesion" in c for c in captions)
+    # one cube lesion per case (4, 6 or 8 voxels a side at 2 mm³ a voxel) or none; D is the coarse axis
+    one_lesion = (
+        r"case_\d · slice \d+ of D · (no lesion, middle slice|the only lesion: "
+        r"(64 voxels, 128|216 voxels, 432|512 voxels, 1,024) mm³, centre \(\d+, \d+, \d+\))"
+    )
+    assert captions and all(re.fullmatch(one_lesion, c) for c in captions), captions
     html = (out / "report.html").read_text()
     assert 'id="spacing-table"' in html and "mm³" in html

@@ -96,7 +96,7 @@ def plan(
         train_ignore = DEFAULT_IGNORE_INDEX
     source = profile_phase.read_data(
         opts.images, opts.masks, train=train, val=val, out=opts.out, side=side, cmap=cmap,
-        ignore_index=ignore_index, progress=progress, max_pixels=opts.max_pixels,
+        ignore_index=ignore_index, progress=progress, max_pixels=opts.max_pixels, crop=crop,
     )  # fmt: skip
     profile = source.profile
     run_dir = Path(opts.out) if opts.out is not None else Path(default_run_dir(source.masks))

@@ -9,11 +9,11 @@ from lossadvisor.tune._phases._context import TuneContext
 from lossadvisor.tune.data import load_source
 
 
-def read_data(images, masks, *, train, val, out, side, cmap, ignore_index, progress, max_pixels):
-    """The training pairs (or arrays) with their profile; reads only."""
+def read_data(images, masks, *, train, val, out, side, cmap, ignore_index, progress, max_pixels, crop=None):
+    """The training pairs (or arrays) with their profile (volumes: at the ``--crop`` patch); reads only."""
     return load_source(
         images, masks, train=train, val=val, out=out, side=side, class_map=cmap,
-        ignore_index=ignore_index, progress=progress, max_pixels=max_pixels,
+        ignore_index=ignore_index, progress=progress, max_pixels=max_pixels, crop=crop,
     )  # fmt: skip
 
 

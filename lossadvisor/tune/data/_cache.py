@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,10 +82,16 @@ class TrainData:
 
 def cache_key(pairs: list[Pair], *, fingerprint: str, settings: dict) -> str:
     """A short hash of everything that changes the decoded arrays."""
+    files = (f"{p.stem}|{p.image.stat().st_size}|{p.mask.stat().st_size}" for p in pairs)
+    return hash_key(fingerprint, settings, files)
+
+
+def hash_key(fingerprint: str, settings: dict, files: Iterable[str]) -> str:
+    """The cache key of the tile and the volume caches: a short hash of the cache format, the dataset
+    fingerprint, the ``settings`` and one line per file (its name and sizes)."""
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_FORMAT_VERSION, "fp": fingerprint, **settings}, sort_keys=True).encode())
-    for p in pairs:
-        line = f"{p.stem}|{p.image.stat().st_size}|{p.mask.stat().st_size}"
+    for line in files:
         h.update(line.encode("utf-8", "surrogateescape"))  # a non-UTF-8 file name hashes to its own bytes
     return h.hexdigest()[:16]
 
@@ -100,6 +106,11 @@ def _resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray,
         img = img[:, :, None]
     msk = cv2.resize(mask.astype(np.int16), (size, size), interpolation=cv2.INTER_NEAREST)
     return img, msk
+
+
+def _layout(size: int, crop: int | None) -> tuple[str, int]:
+    """``("crop", crop)`` with a crop (native-resolution windows), else ``("resize", size)``."""
+    return ("crop", int(crop)) if crop else ("resize", int(size))
 
 
 def _grid_windows(height: int, width: int, crop: int) -> list[tuple[int, int]]:
@@ -129,6 +140,7 @@ class _Decoded:
 def _decode(
     pairs: list[Pair], read_mask: MaskReader, *, mode: str, side: int, ignore_index: int | None
 ) -> _Decoded:
+    """Read every pair (a failing one is skipped and listed); raises NoUsableDataError when none can be."""
     images, masks, names, skipped, fractions, sides = [], [], [], [], [], []
     for pair in pairs:
         try:
@@ -143,7 +155,7 @@ def _decode(
                 f"{mask.shape[0]}x{mask.shape[1]}; they must match pixel for pixel"
             )
             continue
-        fractions.append(_foreground_fraction(mask, ignore_index))
+        fractions.append(foreground_fraction(mask, ignore_index))
         sides.append(max(mask.shape))
         if mode == "resize":  # keep what training needs, not the raw tile (memory grows with the tiles)
             image, mask = _resize(image, mask, side)
@@ -152,14 +164,22 @@ def _decode(
         names.append(pair.stem)
     for line in skipped:
         logger.warning("Skipped %s", line)
+    if not images:
+        raise NoUsableDataError(f"None of the {len(pairs)} image/mask pairs could be read: {skipped[:3]}.")
     native = float(np.median(sides)) if sides else 0.0
     return _Decoded(images, masks, names, skipped, np.array(fractions), native)
 
 
-def _foreground_fraction(mask: np.ndarray, ignore_index: int | None) -> float:
-    valid = mask != ignore_index if ignore_index is not None else np.ones(mask.shape, bool)
-    n = int(valid.sum())
-    return float(((mask > 0) & valid).sum() / n) if n else 0.0
+def counted_foreground(mask: np.ndarray, ignore_index: int | None) -> np.ndarray:
+    """The foreground that counts: pixels (voxels) labelled above 0 that are not ``ignore_index``. What the
+    split stratifies on and what foreground-centred crops and patches are centred on."""
+    return mask > 0 if ignore_index is None else (mask > 0) & (mask != ignore_index)
+
+
+def foreground_fraction(mask: np.ndarray, ignore_index: int | None) -> float:
+    """Share of the counted pixels (voxels), those not ``ignore_index``, that are foreground."""
+    n = mask.size if ignore_index is None else int((mask != ignore_index).sum())
+    return float(counted_foreground(mask, ignore_index).sum() / n) if n else 0.0
 
 
 def build_train_data(
@@ -201,8 +221,7 @@ def build_train_data(
         raise ConfigError(f"The 'crop' option must be at least 8 pixels; got {crop}.")
     if size < 8:
         raise ConfigError(f"The 'size' option must be at least 8 pixels; got {size}.")
-    mode = "crop" if crop else "resize"
-    side = int(crop or size)
+    mode, side = _layout(size, crop)
     settings = {
         "mode": mode,
         "side": side,
@@ -216,10 +235,6 @@ def build_train_data(
         return _load(path)
 
     dec = _decode(pairs, read_mask, mode=mode, side=side, ignore_index=ignore_index)
-    if not dec.images:
-        raise NoUsableDataError(
-            f"None of the {len(pairs)} image/mask pairs could be read: {dec.skipped[:3]}."
-        )
     train_idx, val_idx = stratified_split(dec.fractions, val_fraction=val_fraction, seed=seed)
     data = assemble(
         dec.images,
@@ -253,8 +268,7 @@ def build_fold_data(
 ) -> list[TrainData]:
     """One :class:`TrainData` per fold of a stratified k-fold split (every tile validated once), cached like
     :func:`build_train_data` (``cache/data_<key>_fold<i>.npz``); the tiles are decoded once for all folds."""
-    mode = "crop" if crop else "resize"
-    side = int(crop or size)
+    mode, side = _layout(size, crop)
     settings = {
         "mode": mode, "side": side, "folds": folds, "seed": seed, "ignore_index": ignore_index,
         **(key_settings or {}),
@@ -264,10 +278,6 @@ def build_fold_data(
     if all(p.is_file() for p in paths):
         return [_load(p) for p in paths]
     dec = _decode(pairs, read_mask, mode=mode, side=side, ignore_index=ignore_index)
-    if not dec.images:
-        raise NoUsableDataError(
-            f"None of the {len(pairs)} image/mask pairs could be read: {dec.skipped[:3]}."
-        )
     out = []
     built = _folds(
         dec.images, dec.masks, dec.names, dec.skipped, folds, seed, mode, side, ignore_index,
@@ -303,15 +313,14 @@ def fold_data_from_memory(
         masks += list(val.labels)
         names += list(val.names)
         skipped += list(val.skipped)
-    mode = "crop" if crop else "resize"
-    return _folds(images, masks, names, skipped, folds, seed, mode, int(crop or size), ignore_index)
+    return _folds(images, masks, names, skipped, folds, seed, *_layout(size, crop), ignore_index)
 
 
 def _folds(
     images, masks, names, skipped, folds, seed, mode, side, ignore_index, *, fractions=None, native_side=None
 ) -> list[TrainData]:
     if fractions is None:
-        fractions = np.array([_foreground_fraction(m, ignore_index) for m in masks])
+        fractions = np.array([foreground_fraction(m, ignore_index) for m in masks])
     return [
         assemble(
             images, masks, names, train_idx=list(t), val_idx=list(v), mode=mode, side=side, skipped=skipped,
@@ -336,12 +345,11 @@ def train_data_from_memory(
     With ``val`` the split is the user's; without it, ``train`` is split as folders are. Nothing is cached:
     the arrays are already decoded.
     """
-    mode = "crop" if crop else "resize"
-    side = int(crop or size)
+    mode, side = _layout(size, crop)
     images, masks, names = list(train.images), list(train.labels), list(train.names)
     skipped = list(train.skipped)
     if val is None:
-        frac = np.array([_foreground_fraction(m, ignore_index) for m in masks])
+        frac = np.array([foreground_fraction(m, ignore_index) for m in masks])
         train_idx, val_idx = (list(i) for i in stratified_split(frac, val_fraction=val_fraction, seed=seed))
     else:
         if val.channels != train.channels:

@@ -16,6 +16,7 @@ from lossadvisor.errors import ConfigError
 from lossadvisor.profile import DatasetProfile
 from lossadvisor.tune.data._pairing import Pairing, pair_files
 from lossadvisor.tune.data._sources import InMemoryData, collect
+from lossadvisor.tune.data._volumes import crop_patch
 
 FILE_CHANNELS = 3  # image files are read as RGB (grey repeated)
 DEFAULT_IMAGES = "images"
@@ -50,8 +51,12 @@ def load_source(
     ignore_index: int | None,
     progress: bool,
     max_pixels: int | None,
+    crop: int | None = None,
 ) -> DataSource:
     """Pair the folders or read the in-memory data, and profile the masks (nothing is written).
+
+    Tiles are profiled at the training side ``side``; volumes at the training patch: ``crop`` (``--crop N``,
+    an ``N x N x N`` patch) or, without it, the default patch, which training then uses too.
 
     Raises:
         ConfigError: Folders and ``train`` both given, ``val`` without ``train``, or in-memory data without
@@ -67,6 +72,7 @@ def load_source(
             images or DEFAULT_IMAGES,
             masks or DEFAULT_MASKS,
             side=side,
+            crop=crop,
             class_map=class_map,
             ignore_index=ignore_index,
             progress=progress,
@@ -96,12 +102,14 @@ def holds_volumes(masks) -> bool:
     return bool(files) and is_volume_file(files[0])
 
 
-def _from_volume_folders(images, masks, *, class_map, ignore_index, progress, max_pixels) -> DataSource:
-    """3-D cases: image and label volumes paired by case name (nnU-Net and per-channel layouts included)."""
+def _from_volume_folders(images, masks, *, crop, class_map, ignore_index, progress, max_pixels) -> DataSource:
+    """3-D cases: image and label volumes paired by case name (nnU-Net and per-channel layouts included),
+    profiled at the patch ``crop`` sets (the default patch without it): the patch that is trained."""
     from lossadvisor._text import display_path
     from lossadvisor.io import pair_volumes, read_volume_image
     from lossadvisor.profile import profile_masks_detailed
 
+    patch = crop_patch(crop)  # checked before anything is read
     pairs = pair_volumes(images, masks)
     if not pairs.pairs:
         raise ConfigError(
@@ -111,7 +119,7 @@ def _from_volume_folders(images, masks, *, class_map, ignore_index, progress, ma
     channels = read_volume_image(pairs.pairs[0].images).channels
     profile, frame = profile_masks_detailed(
         masks, class_map=class_map, ignore_index=ignore_index, workers=1, progress=progress,
-        max_pixels=max_pixels,
+        max_pixels=max_pixels, patch_size=patch,
     )  # fmt: skip
     return DataSource(
         profile=profile,
@@ -125,12 +133,12 @@ def _from_volume_folders(images, masks, *, class_map, ignore_index, progress, ma
     )
 
 
-def _from_folders(images, masks, *, side, class_map, ignore_index, progress, max_pixels) -> DataSource:
+def _from_folders(images, masks, *, side, crop, class_map, ignore_index, progress, max_pixels) -> DataSource:
     from lossadvisor.profile import profile_masks_detailed
 
     if holds_volumes(masks):
         return _from_volume_folders(
-            images, masks, class_map=class_map, ignore_index=ignore_index, progress=progress,
+            images, masks, crop=crop, class_map=class_map, ignore_index=ignore_index, progress=progress,
             max_pixels=max_pixels,
         )  # fmt: skip
     pairing = pair_files(images, masks)

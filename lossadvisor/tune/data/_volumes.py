@@ -18,7 +18,6 @@ One validation case is one volume (no windows), so the per-case counts the verdi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -29,7 +28,7 @@ import numpy as np
 from lossadvisor._atomic import write_npz
 from lossadvisor._text import safe_text
 from lossadvisor.errors import ConfigError, DataError, NoUsableDataError
-from lossadvisor.tune.data._cache import CACHE_FORMAT_VERSION, TrainData
+from lossadvisor.tune.data._cache import TrainData, foreground_fraction, hash_key
 from lossadvisor.tune.data._split import (
     DEFAULT_FOLDS,
     DEFAULT_VAL_FRACTION,
@@ -48,6 +47,7 @@ MAX_AUTO_PATCH_SIDE = 64
 # Smallest automatic side: the compact U-Net's four halvings leave 2 voxels of 32 (instance norm needs more
 # than one voxel per channel at the bottleneck); smaller cases are zero-padded up to the patch.
 MIN_AUTO_PATCH_SIDE = 2 * PATCH_MULTIPLE
+MIN_CROP = 8  # the floor of --crop, as for tiles; a network that needs more says so in its model check
 LabelReader = Callable[[Path], np.ndarray]
 
 
@@ -66,16 +66,28 @@ def default_patch(shapes: Sequence[Sequence[int]], *, multiple: int = PATCH_MULT
     )
 
 
+def crop_patch(crop: int | None) -> tuple[int, int, int] | None:
+    """``--crop N`` on volumes: the ``N x N x N`` training patch (None without ``--crop``).
+
+    Also the patch the profile measures its empty patches and small lesions at, so the 3-D rules reason about
+    the patch that is trained.
+    """
+    if crop is None:
+        return None
+    if crop < MIN_CROP:
+        raise ConfigError(f"The 'crop' option must be at least {MIN_CROP} voxels; got {crop}.")
+    return (int(crop),) * 3
+
+
 def patch_from_crop(
     crop: int | None, shapes: Sequence[Sequence[int]], profiled: Sequence[int] | None = None
 ) -> tuple[int, int, int]:
     """``--crop N`` on volumes: an ``N x N x N`` patch; otherwise the patch the profile measured its empty
     patches at (``profile.volume.patch_size``, the same rule), or :func:`default_patch` of the shapes."""
-    if crop is None:
-        return tuple(int(p) for p in profiled) if profiled else default_patch(shapes)  # type: ignore[return-value]
-    if crop < 8:
-        raise ConfigError(f"The 'crop' option must be at least 8 voxels; got {crop}.")
-    return (int(crop),) * 3  # type: ignore[return-value]
+    cropped = crop_patch(crop)
+    if cropped is not None:
+        return cropped
+    return tuple(int(p) for p in profiled) if profiled else default_patch(shapes)  # type: ignore[return-value]
 
 
 def zscore(image: np.ndarray) -> np.ndarray:
@@ -86,12 +98,11 @@ def zscore(image: np.ndarray) -> np.ndarray:
 
 
 def _case_key(pairs, *, fingerprint: str, settings: dict) -> str:
-    h = hashlib.sha256()
-    h.update(json.dumps({"v": CACHE_FORMAT_VERSION, "fp": fingerprint, **settings}, sort_keys=True).encode())
-    for pair in pairs:
-        sizes = "|".join(str(p.stat().st_size) for p in (pair.label, *pair.images))
-        h.update(f"{pair.case}|{sizes}".encode("utf-8", "surrogateescape"))
-    return h.hexdigest()[:16]
+    files = (
+        f"{pair.case}|" + "|".join(str(p.stat().st_size) for p in (pair.label, *pair.images))
+        for pair in pairs
+    )
+    return hash_key(fingerprint, settings, files)
 
 
 def decode_cases(pairs, read_label: LabelReader) -> tuple[list, list, list, list, list[str]]:
@@ -119,12 +130,6 @@ def decode_cases(pairs, read_label: LabelReader) -> tuple[list, list, list, list
     for line in skipped:
         logger.warning("Skipped %s", line)
     return images, labels, spacings, names, skipped
-
-
-def _foreground_fraction(mask: np.ndarray, ignore_index: int | None) -> float:
-    valid = mask != ignore_index if ignore_index is not None else np.ones(mask.shape, bool)
-    n = int(valid.sum())
-    return float(((mask > 0) & valid).sum() / n) if n else 0.0
 
 
 def assemble_volumes(
@@ -191,7 +196,7 @@ def build_volume_train_data(
     if path.is_file():
         return load_volume_cache(path)
     images, labels, spacings, names, skipped = _decode_or_fail(pairs, read_label)
-    frac = np.array([_foreground_fraction(m, ignore_index) for m in labels])
+    frac = np.array([foreground_fraction(m, ignore_index) for m in labels])
     train_idx, val_idx = stratified_split(frac, val_fraction=val_fraction, seed=seed)
     data = assemble_volumes(
         images, labels, spacings, names, train_idx=list(train_idx), val_idx=list(val_idx),
@@ -225,7 +230,7 @@ def build_volume_fold_data(
         return [load_volume_cache(p) for p in paths]
     images, labels, spacings, names, skipped = _decode_or_fail(pairs, read_label)
     patch = patch_from_crop(crop, [m.shape for m in labels], patch)
-    frac = np.array([_foreground_fraction(m, ignore_index) for m in labels])
+    frac = np.array([foreground_fraction(m, ignore_index) for m in labels])
     out = []
     for path, (t, v) in zip(paths, stratified_folds(frac, folds=folds, seed=seed), strict=True):
         data = assemble_volumes(

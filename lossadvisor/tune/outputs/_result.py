@@ -315,9 +315,9 @@ def _write_sample_file(
         from lossadvisor.tune.training import sample_views, stack_slices
 
         views = sample_views(ctx.data, idx)
-        images = stack_slices({i: ctx.data.val_images[i] for i, _, _ in views}, views)
-        masks = stack_slices({i: ctx.data.val_masks[i] for i, _, _ in views}, views)
-        captions = [caption for _, _, caption in views]
+        images = stack_slices({v.volume: ctx.data.val_images[v.volume] for v in views}, views)
+        masks = stack_slices({v.volume: ctx.data.val_masks[v.volume] for v in views}, views)
+        captions = [v.caption for v in views]
     else:
         images, masks = ctx.data.val_images[idx], ctx.data.val_masks[idx]
     write_samples(

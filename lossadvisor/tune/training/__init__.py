@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lossadvisor._lazy import lazy_names
 from lossadvisor.tune.training._device import DeviceChoice, choose_threads, resolve_device
+from lossadvisor.tune.training._lesion_views import SliceView, lesion_slices, sample_views, stack_slices
 from lossadvisor.tune.training._lr_range import LRRangeResult, lr_range_test
 from lossadvisor.tune.training._memory import (
     MemoryEstimate,
@@ -38,7 +39,6 @@ from lossadvisor.tune.training._train import (
     image_counts,
     train_trial,
 )
-from lossadvisor.tune.training._volume_batches import sample_views, stack_slices
 
 # Public names that need torch, and the private module that defines each.
 _LAZY = {
@@ -65,6 +65,7 @@ __all__ = [
     "ObjectRecallTally",
     "RunContext",
     "SegmentationTally",
+    "SliceView",
     "TrialConfig",
     "TrainingRecipe",
     "TrialOutcome",
@@ -81,6 +82,7 @@ __all__ = [
     "foreground_score",
     "image_counts",
     "jsonable_params",
+    "lesion_slices",
     "lr_range_test",
     "outcome_summary",
     "resolve_device",

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.data import TrainData, counted_foreground
 from lossadvisor.tune.training._recipe import forced_foreground, foreground_window
 
 
@@ -54,9 +54,7 @@ class BatchSource:
         self._forced = forced_foreground(batch_size, foreground_share) if data.mode == "crop" else 0
         self._fg: list[np.ndarray] = []
         if self._forced:
-            for m in data.train_masks:
-                fg = (m > 0) if ignore_index is None else (m > 0) & (m != ignore_index)
-                self._fg.append(np.flatnonzero(fg))
+            self._fg = [np.flatnonzero(counted_foreground(m, ignore_index)) for m in data.train_masks]
         if data.mode == "resize":
             self._images = np.stack(data.train_images)
             self._masks = np.stack(data.train_masks)

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from lossadvisor.tune.data import TrainData
+from lossadvisor.tune.data import TrainData, counted_foreground
+from lossadvisor.tune.training._lesion_views import sample_views, stack_slices
 
 FOREGROUND_EVERY = 3  # every third patch centred on foreground: nnU-Net's 0.33
 FOREGROUND_SAMPLE = 10_000  # foreground voxels kept per volume to centre patches on (nnU-Net keeps 10 000)
@@ -71,8 +72,7 @@ class VolumeBatchSource:
 
     def _foreground_voxels(self, mask: np.ndarray) -> np.ndarray:
         """Coordinates of (at most :data:`FOREGROUND_SAMPLE`) counted foreground voxels of one volume."""
-        foreground = mask > 0 if self.ignore_index is None else (mask > 0) & (mask != self.ignore_index)
-        coords = np.argwhere(foreground)
+        coords = np.argwhere(counted_foreground(mask, self.ignore_index))
         if len(coords) > FOREGROUND_SAMPLE:
             coords = coords[self.rng.choice(len(coords), FOREGROUND_SAMPLE, replace=False)]
         return coords
@@ -141,7 +141,7 @@ class VolumeBatchSource:
         views = sample_views(self.data, indices)
         predicted = {
             i: predict_classes(self.predict_volume(model, i, autocast)[None])[0].astype(np.int16)
-            for i in dict.fromkeys(i for i, _, _ in views)
+            for i in dict.fromkeys(v.volume for v in views)
         }
         return stack_slices(predicted, views)
 
@@ -220,59 +220,3 @@ def sliding_window(model, image, patch: tuple[int, ...], *, device: str, autocas
         model.train()
     d, h, w = shape
     return (total / norm)[:, :d, :h, :w].cpu()
-
-
-SAMPLE_VOLUMES = 3  # validation volumes shown in samples.npz, two slices each
-
-
-def lesion_slices(mask: np.ndarray, spacing: tuple[float, ...] | None = None) -> list[tuple[int, str]]:
-    """``(slice index along D, caption)`` through the largest and through the smallest lesion of a volume.
-
-    Lesions are the 26-connected regions of one class (as object recall counts them); each is shown on the
-    slice holding most of its voxels. One lesion gives one slice; an empty volume its middle slice.
-
-    Example:
-        >>> m = np.zeros((6, 8, 8), np.int16); m[1:4, 1:5, 1:5] = 1; m[5, 6, 6] = 2
-        >>> lesion_slices(m)
-        [(1, 'largest lesion, 48 mm³'), (5, 'smallest lesion, 1 mm³')]
-    """
-    from scipy import ndimage
-
-    voxel_mm3 = float(np.prod(spacing)) if spacing else 1.0
-    lesions = []  # (voxels, slice with most of them)
-    for cls in np.unique(mask[mask > 0]):
-        labels, n = ndimage.label(mask == cls, structure=np.ones((3, 3, 3), dtype=bool))
-        if n == 0:
-            continue
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        per_slice = np.stack([np.bincount(labels[k].ravel(), minlength=n + 1) for k in range(mask.shape[0])])
-        lesions += [(int(sizes[i]), int(np.argmax(per_slice[:, i]))) for i in range(1, n + 1)]
-    if not lesions:
-        return [(mask.shape[0] // 2, "no lesion, middle slice")]
-    picks = [("largest", max(lesions, key=lambda v: v[0]))]
-    if len(lesions) > 1:
-        picks.append(("smallest", min(lesions, key=lambda v: v[0])))
-    return [(k, f"{what} lesion, {voxels * voxel_mm3:,.0f} mm³") for what, (voxels, k) in picks]
-
-
-def sample_views(data: TrainData, indices: list[int]) -> list[tuple[int, int, str]]:
-    """``(volume, slice, caption)`` of the samples: two slices of each of the first sample volumes."""
-    spacing = data.val_spacing or [None] * len(data.val_masks)
-    views = []
-    for i in indices[:SAMPLE_VOLUMES]:
-        for k, what in lesion_slices(data.val_masks[i], spacing[i]):
-            views.append((i, k, f"{data.val_names[i]} · slice {k} · {what}"))
-    return views
-
-
-def stack_slices(volumes: dict[int, np.ndarray], views: list[tuple[int, int, str]]) -> np.ndarray:
-    """The views' slices of ``volumes`` (volume index -> ``(D, H, W[, C])``), zero-padded to one shape."""
-    slices = [volumes[i][k] for i, k, _ in views]
-    height = max(s.shape[0] for s in slices)
-    width = max(s.shape[1] for s in slices)
-    return np.stack([_pad_to_2d(s, height, width) for s in slices])
-
-
-def _pad_to_2d(array: np.ndarray, height: int, width: int) -> np.ndarray:
-    pad = [(0, height - array.shape[0]), (0, width - array.shape[1])] + [(0, 0)] * (array.ndim - 2)
-    return np.pad(array, pad)
