@@ -198,10 +198,12 @@ def tune_command(click_ctx, as_json, quiet, **params) -> None:
     "undecided" (the leader is recommended, with what would decide it). Plain CE and plain Dice at an LR
     range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
     trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,
-    result.json, samples.npz and report.html to --out.
+    result.json, samples.npz and report.html to --out. The whole job keeps --time-budget (10 minutes on a
+    CPU by default): the search and the race are cut to fit, and the summary says what the budget bought.
 
     Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. On a finished
-    run folder, a larger --n-trials or --confirm-budget extends the run (only new work is trained).
+    run folder, a larger --n-trials, --confirm-budget or --time-budget extends the run (only new work is
+    trained).
     Everything is checked before anything is written, so a refused run never touches a finished run folder.
 
     \b
