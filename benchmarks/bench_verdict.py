@@ -408,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the race's --confirm-budget (runs or a time; default 5m, --quick 30): "
         "a number of runs keeps the races alike whatever the machine's load",
     )
+    parser.add_argument(
+        "--size", type=int, default=None, help="A/A and power: tile size (default 128, --quick 64)"
+    )
     parser.add_argument("--datasets", default=None, help="regret: buildings, dsb2018-nuclei (default both)")
     parser.add_argument(
         "--main-out",
@@ -434,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
     s = dict(QUICK if args.quick else FULL)
     if args.budget:
         s["budget"] = args.budget
+    if args.size:
+        s["size"] = args.size
     if args.repeats:
         s["repeats"] = s["power_repeats"] = args.repeats
     only = set(args.only.split(","))
