@@ -229,13 +229,14 @@ class TuneOptions:
         "it are 'equivalent', and the simplest is recommended.",
     )
     confirm_budget: str | int = option(
-        "5m",
+        "auto",
         flag="--confirm-budget",
-        accepts=Accepts(object),  # checked in __post_init__ (runs or a time)
-        metavar="RUNS|TIME",
-        help="Budget of the confirmation race: a number of runs (30; a run twice as long counts 2) or a "
-        "training time (8m, 90s; converted with the time per run measured on the first runs). Raising it on "
-        "a finished run folder extends the race.",
+        accepts=Accepts(object),  # checked in __post_init__ (runs, a time or auto)
+        metavar="RUNS|TIME|auto",
+        help="Budget of the confirmation race: a number of runs (30; a run twice as long counts 2), a "
+        "training time (8m, 90s; converted with the time per run measured on the first runs), or auto: what "
+        "--time-budget leaves (5m of training without a time budget). Raising it on a finished run folder "
+        "extends the race.",
     )
     time_budget: str = option(
         "auto",

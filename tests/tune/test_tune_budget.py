@@ -275,3 +275,11 @@ def test_a_new_plan_never_sets_aside_finalists_that_already_raced():
     assert plan.finalists == 3 and not plan.fits
     plan = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=100, per_run_s=16, raced=2)
     assert plan.finalists == 2
+
+
+def test_an_auto_confirm_budget_lets_the_race_spend_what_the_time_budget_leaves():
+    # 400 s of wall time left, 90 % of a run's wall time training: the race may train 360 s, above the 300 s
+    # a fixed 5m would have allowed
+    auto = plan_race(finalists=3, seeds=2, folds=3, confirm_s=None, left_s=400, per_run_s=10, train_share=0.9)
+    fixed = plan_race(finalists=3, seeds=2, folds=3, confirm_s=300, left_s=400, per_run_s=10, train_share=0.9)
+    assert auto.seconds == pytest.approx(360.0) and fixed.seconds == pytest.approx(300.0)

@@ -91,7 +91,9 @@ def test_a_bad_value_is_refused_by_name(field):
 
 
 def test_a_bad_confirm_budget_is_refused_with_the_forms_it_takes():
-    with pytest.raises(ConfigError, match=r"--confirm-budget.*number of runs .* or a time such as 8m"):
+    with pytest.raises(
+        ConfigError, match=r"--confirm-budget.*number of runs .*, a time such as 8m .* or auto"
+    ):
         TuneOptions(confirm_budget="soon")
     assert TuneOptions(confirm_budget=30).confirm_budget == 30
 
@@ -136,9 +138,7 @@ def test_objective_options_are_those_a_resumed_study_must_share():
 
 
 @pytest.mark.slow
-def test_a_python_run_resumes_from_its_recorded_command(
-    tiny_dataset, tmp_path, tiny, monkeypatch
-):
+def test_a_python_run_resumes_from_its_recorded_command(tiny_dataset, tmp_path, tiny, monkeypatch):
     """The bug the record fixes: run.json's command lacked --folds/--finalists/--margin/--heartbeat, so the
     command it recorded for ``tune(folds=2)`` was refused as another study when run again."""
     out = tmp_path / "run"

@@ -114,3 +114,16 @@ def test_budget_parsing(text, runs, seconds):
 def test_bad_budget_refused_by_name(bad):
     with pytest.raises(ConfigError, match="--confirm-budget"):
         parse_budget(bad)
+
+
+def test_auto_confirm_budget_is_the_time_left_or_five_minutes():
+    from lossadvisor.tune.confirm._race import parse_budget
+
+    # with a time budget the race has no limit of its own: the time budget's plan gives it the time left
+    assert (parse_budget("auto", time_left=True).runs, parse_budget("auto", time_left=True).seconds) == (
+        None,
+        None,
+    )
+    # without one, 5 minutes of training, said as such
+    fallback = parse_budget("auto")
+    assert (fallback.runs, fallback.seconds, fallback.text) == (None, 300.0, "auto (5m)")

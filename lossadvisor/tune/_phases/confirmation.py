@@ -62,8 +62,9 @@ class Confirmed:
 
 def race_config(tc: TuneContext, plan: RacePlan | None = None) -> RaceConfig:
     """The race's settings: the options, with the time and repetitions the time budget's plan left it."""
-    budget = parse_budget(tc.options.confirm_budget)
-    if plan is not None and plan.seconds is not None:
+    timed = plan is not None and plan.seconds is not None
+    budget = parse_budget(tc.options.confirm_budget, time_left=timed)
+    if timed:
         seconds = plan.seconds if budget.seconds is None else min(budget.seconds, plan.seconds)
         text = budget.text
         if budget.seconds is None or seconds < budget.seconds:
@@ -102,7 +103,8 @@ def race_plan(tc: TuneContext, live: Live) -> RacePlan:
         raced = {t.user_attrs.get("entry") for t in done}
         plan = plan_race(
             finalists=opts.finalists, seeds=opts.seeds, folds=opts.folds,
-            confirm_s=parse_budget(opts.confirm_budget).seconds, left_s=left, per_run_s=per_run,
+            confirm_s=parse_budget(opts.confirm_budget, time_left=left is not None).seconds, left_s=left,
+            per_run_s=per_run,
             train_share=share, raced=len(raced - {None}),
         )  # fmt: skip
         live.study.set_user_attr(RACE_PLAN_ATTR, {"key": key, "plan": plan.to_dict()})

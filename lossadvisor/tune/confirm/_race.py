@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune.confirm._posterior import (
@@ -34,7 +34,11 @@ from lossadvisor.tune.confirm._posterior import (
     runs_to_decide,
 )
 
-DEFAULT_CONFIRM_BUDGET = "5m"
+# "auto": the race spends what --time-budget leaves it (a race cut at a fixed 5 minutes while half of a
+# 10-minute job was left stopped undecided on the bundled example, without the longer runs that could have
+# decided it); with no time budget (a GPU by default, or --time-budget none), 5 minutes of training.
+DEFAULT_CONFIRM_BUDGET = "auto"
+AUTO_CONFIRM_FALLBACK = "5m"
 DEFAULT_MAX_LEVEL = 3  # at most 8x a search trial's steps
 LEVEL_FACTOR = 2  # each level trains twice the steps of the one below (level 0: a search trial's steps)
 DEFAULT_MIN_REPS = 2  # repetitions per level before a promotion: 2 x 3 folds = 6 paired runs
@@ -71,19 +75,26 @@ class Budget:
         return self.text
 
 
-def parse_budget(value: str | int | float) -> Budget:
-    """``"30"`` (runs of the first level's length), ``"8m"`` (minutes) or ``"90s"`` (seconds).
+def parse_budget(value: str | int | float, *, time_left: bool = False) -> Budget:
+    """``"30"`` (runs of the first level's length), ``"8m"`` (minutes), ``"90s"`` (seconds) or ``"auto"``.
+
+    ``"auto"`` sets no limit of its own when the job's time budget gives the race one (``time_left``: the
+    time budget's plan caps it) and is :data:`AUTO_CONFIRM_FALLBACK` otherwise.
 
     Example:
         >>> parse_budget("8m").seconds, parse_budget(30).runs
         (480.0, 30.0)
     """
     text = str(value).strip().lower()
+    if text == "auto":
+        if time_left:
+            return Budget(text="auto")
+        return replace(parse_budget(AUTO_CONFIRM_FALLBACK), text=f"auto ({AUTO_CONFIRM_FALLBACK})")
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(m|min|s|runs?)?", text)
     if not m or float(m.group(1)) <= 0:
         raise ConfigError(
-            "The confirm budget (--confirm-budget) must be a number of runs (e.g. 30) or a time such as 8m "
-            f"or 90s; got {value!r}."
+            "The confirm budget (--confirm-budget) must be a number of runs (e.g. 30), a time such as 8m "
+            f"or 90s, or auto; got {value!r}."
         )
     number, unit = float(m.group(1)), m.group(2)
     if unit in ("m", "min"):
