@@ -1,14 +1,14 @@
 """Rules about class imbalance: how rare the rarest class is, and how uneven the foreground classes are.
 
 The imbalance level decides the family of the first choice, following the practitioners' heuristic (no
-imbalance, plain CE; moderate, weighted CE; severe, Dice mixed with CE; extreme, losses built for it),
-checked against measured outcomes (docs/EVIDENCE.md, ``python -m benchmarks rules``) for the metric the user
-scores. Weighted CE earned its first place at moderate imbalance only with moderate weights: for IoU and Dice
-no class weighs more than ``max_class_weight_overlap`` times the background (larger inverse-frequency
-weights buy recall with more precision than IoU can afford). Recall-first users get the full weights, and
-weighted CE first at severe imbalance too (``rule_objective``). Extreme imbalance keeps the losses built for
-it, with Dice computed over the whole batch; no evidence set of this benchmark is that rare, so those rungs
-rest on their papers.
+imbalance, plain CE; moderate, weighted CE; severe, Dice mixed with CE; extreme, losses built for it), checked
+against measured outcomes (docs/EVIDENCE.md, ``python -m benchmarks rules``) for the metric the user scores.
+Weighted CE earned its first place at moderate imbalance only with moderate weights: for IoU and Dice the
+square roots of the inverse frequencies, no class above ``max_class_weight_overlap`` times the background (the
+full inverse-frequency weights buy recall with more precision than IoU can afford). Recall-first users get the
+full weights, and weighted CE first at severe imbalance too (``rule_objective``). Extreme imbalance keeps the
+losses built for it, with Dice computed over the whole batch; no evidence set of this benchmark is that rare,
+so those rungs rest on their papers.
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "moderate": (
         (
             "weighted_ce",
-            "'{minority}' has {share:.1%} of the {px} ({ratio:.1f}:1): weighting its {px} by the "
-            "inverse frequency keeps CE's steady training and recovers its recall. Measured at 3x a "
-            "confirmation run's steps, these weights gave the best IoU, or one within the seed noise of the "
-            f"best, where they stayed under 5x the background's ({cite('moderate_weighted_ce')}); larger "
-            f"ones cost IoU ({cite('weighted_ce_costs_iou')}), so for IoU and Dice they are capped there.",
+            "'{minority}' has {share:.1%} of the {px} ({ratio:.1f}:1): weighting its {px} keeps CE's "
+            "steady training and recovers its recall. Measured at 3x a confirmation run's steps, weights of "
+            "the square root of the inverse frequency gave the best IoU, or one within the seed noise of the "
+            f"best ({cite('moderate_weighted_ce')}); the full inverse-frequency weights cost IoU "
+            f"({cite('weighted_ce_costs_iou')}), so for IoU and Dice the weights are those square roots "
+            "(capped at 5x the background's), and the full ones only for recall.",
         ),
         (
             "dice_ce",

@@ -22,8 +22,8 @@ from lossadvisor.rules._schema import RuleTrace
 OBJECTIVES = ("iou", "dice", "recall")
 DEFAULT_OBJECTIVE = "iou"
 OBJECTIVE_LABELS = {"iou": "foreground IoU", "dice": "foreground Dice", "recall": "foreground pixel recall"}
-# Class weights capped (the `max_class_weight_overlap` threshold) where overlap is scored, the full ones where
-# recall is (rules/_params.py).
+# Where overlap is scored, class weights are the square roots of the inverse frequencies, capped at the
+# `max_class_weight_overlap` threshold; where recall is, the full ones (rules/_params.py).
 CAPPED_WEIGHTS = {"iou": True, "dice": True, "recall": False}
 # Imbalance levels where recall puts weighted CE first: those the evidence table measured it on.
 RECALL_LEVELS = ("moderate", "severe")
@@ -73,7 +73,8 @@ def rule_objective(
             else f"{OBJECTIVE_LABELS[objective]} is scored at imbalance level {level}: the level's order "
             "stands"
             + (
-                ", and class weights are capped (max_class_weight_overlap)."
+                ", and class weights are the square roots of the inverse frequencies, capped "
+                "(max_class_weight_overlap)."
                 if CAPPED_WEIGHTS[objective]
                 else "."
             )

@@ -49,12 +49,12 @@ FOREGROUND_CLASS_RATIO = 4.0
 # below the severe bound, so this clip only binds for --objective recall): the full weights cost IoU on rows
 # `nuclei` and `hippocampus` of docs/EVIDENCE.md.
 MAX_CLASS_WEIGHT = 20.0
-# Where IoU or Dice is scored, no class weighs more than this times the majority class. Set from the evidence
-# table (docs/EVIDENCE.md): full inverse-frequency weights at a ratio of 4.6 gave the best IoU on row
-# `buildings` and at 6.0 were within the seed noise of the best on `nuclei`; at ratios of 12 to 20 they cost
-# IoU against CE (`hippocampus`, `nuclei-outline`, `hippocampus-dropped`), where weights of about 3.5x (the
-# square-root ones) gave the best IoU of all (and tied on `buildings-outline`). 5 keeps the weights that
-# helped and cuts the ones that hurt. Recall ignores it (only MAX_CLASS_WEIGHT applies).
+# Where IoU or Dice is scored, the weights are the square roots of the inverse frequencies (rules/_params.py)
+# and no class weighs more than this times the majority class. From the evidence table (docs/EVIDENCE.md):
+# full inverse-frequency weights cost IoU against the square-root ones by 0.04-0.06 on rows `nuclei`,
+# `hippocampus`, `nuclei-outline` and `hippocampus-dropped` and gained at most 0.014 elsewhere; the square
+# roots stay under 5 up to a 25:1 ratio, so the cap binds only at severe imbalance, where Dice + CE leads.
+# Recall ignores it (only MAX_CLASS_WEIGHT applies).
 MAX_CLASS_WEIGHT_OVERLAP = 5.0
 
 # --- empty masks, tiny objects, thin structures -------------------------------------------------------------

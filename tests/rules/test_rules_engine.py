@@ -56,33 +56,43 @@ def _weighted(rec: Recommendation):
     return next(c for c in rec.candidates if c.loss == "weighted_ce")
 
 
-def test_pos_weight_is_the_inverse_frequency_ratio_capped_for_iou_and_dice() -> None:
-    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground.
+def test_pos_weight_is_the_inverse_frequency_ratio_for_recall_its_square_root_for_iou_and_dice() -> None:
+    # Binary inverse-frequency weighting: pos_weight = f_background / f_foreground (recall); where IoU or Dice
+    # is scored, the square roots of the inverse frequencies: pos_weight = sqrt(f_background / f_foreground).
     under, over = build_profile((0.18,)), build_profile((0.15,))  # 0.82 / 0.18 = 4.56; 0.85 / 0.15 = 5.67
-    for objective in ("iou", "dice", "recall"):
-        weighted = _weighted(recommend(under, objective=objective))
-        assert weighted.params["pos_weight"] == pytest.approx(0.82 / 0.18, rel=1e-3)
-    assert _weighted(recommend(over, objective="recall")).params["pos_weight"] == pytest.approx(
-        0.85 / 0.15, rel=1e-3
-    )
-    for objective in ("iou", "dice"):  # over the max_class_weight_overlap cap of 5
-        assert _weighted(recommend(over, objective=objective)).params["pos_weight"] == 5.0
-    lifted = recommend(over, thresholds={"max_class_weight_overlap": 6.0})
-    assert _weighted(lifted).params["pos_weight"] == pytest.approx(0.85 / 0.15, rel=1e-3)
+    for profile, ratio in ((under, 0.82 / 0.18), (over, 0.85 / 0.15)):
+        recall = _weighted(recommend(profile, objective="recall")).params["pos_weight"]
+        assert recall == pytest.approx(ratio, rel=1e-3)
+        for objective in ("iou", "dice"):
+            weight = _weighted(recommend(profile, objective=objective)).params["pos_weight"]
+            assert weight == pytest.approx(math.sqrt(ratio), rel=1e-3)
 
 
-def test_multiclass_weights_are_capped_at_five_times_the_background_for_iou() -> None:
+def test_square_root_weights_are_still_capped_for_iou() -> None:
+    # 3 % foreground (kept moderate by a lower severe bound): sqrt(0.97 / 0.03) = 5.69, over the
+    # max_class_weight_overlap cap of 5
+    rare, moderate = build_profile((0.03,)), {"minority_share_severe": 0.02}
+    assert _weighted(recommend(rare, thresholds=moderate)).params["pos_weight"] == 5.0
+    lifted = recommend(rare, thresholds={**moderate, "max_class_weight_overlap": 6.0})
+    assert _weighted(lifted).params["pos_weight"] == pytest.approx(math.sqrt(0.97 / 0.03), rel=1e-3)
+
+
+def test_multiclass_weights_for_iou_are_square_roots_then_capped() -> None:
     # Median frequency balancing of (0.60, 0.35, 0.05), presence 1: w_c = median(f) / f_c = 0.35 / f_c,
     # i.e. (0.5833, 1, 7), normalised so that sum(f * w) = 1: sum = 0.35 + 0.35 + 0.35 = 1.05 -> / 1.05.
     profile = build_profile((0.35, 0.05), names=("road", "car"))
     bg, road, car = 0.35 / 0.60 / 1.05, 1.0 / 1.05, 7.0 / 1.05
     recall = _weighted(recommend(profile, objective="recall")).params["class_weights"]
     assert recall == pytest.approx((bg, road, car), rel=1e-3)
+    # IoU: w_c proportional to 1 / sqrt(f_c): car / background = sqrt(0.60 / 0.05) = 3.46 (under the cap),
+    # road / background = sqrt(0.60 / 0.35); the mean over pixels stays 1
     iou = _weighted(recommend(profile)).params["class_weights"]
-    # car was 11.4x the background: capped at 5x; road keeps its ratio; the mean over pixels stays 1
-    assert iou[2] / iou[0] == pytest.approx(5.0, rel=1e-3)
-    assert iou[1] / iou[0] == pytest.approx(road / bg, rel=1e-3)
+    assert iou[2] / iou[0] == pytest.approx(math.sqrt(0.60 / 0.05), rel=1e-3)
+    assert iou[1] / iou[0] == pytest.approx(math.sqrt(0.60 / 0.35), rel=1e-3)
     assert 0.60 * iou[0] + 0.35 * iou[1] + 0.05 * iou[2] == pytest.approx(1.0, abs=1e-3)
+    # a rarer car (1 %, background 64 %): sqrt(64) = 8 times the background, capped at 5
+    rarer = _weighted(recommend(build_profile((0.35, 0.01), names=("road", "car")))).params["class_weights"]
+    assert rarer[2] / rarer[0] == pytest.approx(5.0, rel=1e-3)
 
 
 def test_pos_weight_is_clipped_at_max_class_weight() -> None:
