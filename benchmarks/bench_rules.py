@@ -399,7 +399,14 @@ def _header(settings: dict, lrs) -> list[str]:
         f"learning rate swept over {', '.join(f'{lr:g}' for lr in lrs)} with seed 0, then up to "
         f"{settings['seeds']} seeds at each loss's best; a fixed split (75 / 25 %) of up to "
         f"{settings['tiles']} tiles. Scores: the final model's foreground IoU / Dice / pixel recall on the",
-        "validation tiles, mean +- SD over seeds (`n` runs). The row ids (the `set_id` column of",
+        "validation tiles, mean +- SD over seeds (`n` runs). The model scored: "
+        + (
+            "the weights' moving average (the tool's recipe)."
+            if settings.get("recipe") == "default"
+            else "the last step's weights (the recipe before issue 17; `--recipe legacy`), so a seed whose "
+            "last step landed badly counts in full: the SDs are wider than the tool's own runs'."
+        ),
+        "The row ids (the `set_id` column of",
         "`docs/evidence_rules.csv`) are what the rules' rationales cite.",
         "",
         "## Profiles (what the rules read)",
@@ -492,8 +499,8 @@ def write_docs(table, figures: dict[str, dict], settings: dict, lrs, before, aft
     lines.append("Noise: the pooled seed SD of the two losses compared, sqrt((SD_best^2 + SD_first^2) / 2).")
     lines.append(
         "A rules candidate is scored by the measured loss it names; weighted CE by the measured weights "
-        "nearest to its own (capped weights of 5 count as the full ones where those are 6, as the "
-        "square-root ones where the full ones are 12 or more: an approximation, stated here). Dice + CE is "
+        "nearest to its own (square-root weights, capped at 5, count as the measured square-root ones, full "
+        "weights as the full ones). Dice + CE is "
         "measured with mix 0.5 and without batch Dice whatever the rules set."
     )
     DOCS_MD.write_text("\n".join(lines) + "\n")
@@ -511,6 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--losses", default=None, help=f"comma-separated arms (default {','.join(ARMS)})")
     parser.add_argument("--lrs", default=None, help="comma-separated learning rates (default 3e-3,1e-2,1e-3)")
     parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument(
+        "--recipe",
+        choices=("default", "legacy"),
+        default="default",
+        help="default: the weights' moving average validated (as tune); legacy: the last step's weights",
+    )
     parser.add_argument("--steps-per-epoch", type=int, default=None)
     parser.add_argument("--deadline", default=None, help="HH:MM: start no run after this time")
     parser.add_argument("--report-only", action="store_true", help="train nothing; report from the cache")
@@ -525,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     settings = dict(QUICK if args.quick else FULL)
+    if args.recipe == "legacy":
+        settings.pop("recipe", None)
     if args.seeds:
         settings["seeds"] = args.seeds
     if args.steps_per_epoch:
