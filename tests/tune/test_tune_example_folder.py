@@ -50,10 +50,11 @@ def test_the_example_folder_resumes_from_its_command_and_reports(tmp_path, monke
     after = json.loads((out / "result.json").read_text())
     # Optuna's parameter importances are a random forest's (unseeded): everything else is the stored runs'
     before.pop("param_importances"), after.pop("param_importances")
-    # the committed example predates the time budget: the rewritten file says what it bought, and the plan
-    # made now keeps the 3 finalists that raced (a new plan never sets completed runs aside)
-    budget = after.pop("budget")
-    assert budget["confirmation"]["plan"]["finalists"] == 3 and budget["confirmation"]["runs"] == 18
-    # the committed example predates schema versions (issue 20.12): the rewritten file gains its version only
-    assert after == {**before, "schema_version": 1}
+    # what the budget bought is counted from the stored runs (30: 18 at the first level, 12 at the second),
+    # and the plan made when the example ran is read back, not made again; the wall time of this resume is not
+    # the example's, so the rest of the budget block is compared field by field where it is about the runs
+    budget, kept = after.pop("budget"), before.pop("budget")
+    assert budget["confirmation"]["runs"] == kept["confirmation"]["runs"] == 30
+    assert budget["confirmation"]["plan"] == kept["confirmation"]["plan"]
+    assert after == before
     assert (out / "report.html").stat().st_size > 10_000
