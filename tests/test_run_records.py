@@ -68,12 +68,12 @@ def test_round_trip_is_exact(tmp_path: Path) -> None:
 
 def test_keys_this_version_does_not_declare_are_kept(tmp_path: Path) -> None:
     data = _outcome().to_dict()
-    data["budget"] = [{"label": "search", "seconds": 0.2}]  # a key a newer writer added
+    data["energy"] = [{"label": "search", "seconds": 0.2}]  # a key a newer writer added
     data["verdict"]["bootstrap_draws"] = 2000  # inside a nested record
     data["ranking"][0]["duration_s"] = 12.5
     (tmp_path / "result.json").write_text(json.dumps(data), encoding="utf-8")
     outcome = TuneOutcome.load(tmp_path / "result.json")
-    assert outcome.extra["budget"][0]["seconds"] == 0.2
+    assert outcome.extra["energy"][0]["seconds"] == 0.2
     assert outcome.verdict.extra == {"bootstrap_draws": 2000}
     assert outcome.ranking[0].extra == {"duration_s": 12.5}
     assert outcome.to_dict() == data  # saved again, nothing is lost
