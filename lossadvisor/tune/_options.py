@@ -150,8 +150,9 @@ class TuneOptions:
         accepts=_SIDE,
         objective=True,
         help="Train on random NxN crops at native resolution instead of resizing (large aerial tiles "
-        "whose small objects vanish when resized). Volumes: an NxNxN training patch [default: the median "
-        "case shape rounded down to a multiple of 16, within 32-64].",
+        "whose small objects vanish when resized). Volumes: an NxNxN training patch, also the patch the "
+        "profile's empty-patch and tiny-lesion figures are measured at [default: the median case shape "
+        "rounded down to a multiple of 16, within 32-64].",
     )
     # CPU defaults, so `make example` (31 tiles, 128 px) stays within about 10 minutes on 2 cores, with most
     # of the time where the verdict is decided: a search of 10 trials of 6 epochs x >= 20 steps (120 AdamW
