@@ -245,8 +245,8 @@ class TuneOptions:
         accepts=Accepts(str),  # checked in __post_init__ (a duration, none or auto)
         metavar="TIME|none|auto",
         help="Wall time of the whole job (10m, 90s, 1.5h or none; auto: 10m on a CPU, none on a GPU). The "
-        "search stops starting trials once its share (35%) is used, the confirmation gets "
-        "min(--confirm-budget, the time left) and races fewer finalists when its minimum would not fit; the "
+        "search stops starting trials once its share (35%) is used, the confirmation gets the time left "
+        "(less with a --confirm-budget) and races fewer finalists when its minimum would not fit; the "
         "summary says what the budget bought. Raising it on a finished run folder extends the run.",
     )
     storage: str | None = option(
