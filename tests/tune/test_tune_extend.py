@@ -8,9 +8,9 @@ import json
 import logging
 import shlex
 
-import optuna
 from click.testing import CliRunner
 from optuna.trial import TrialState
+from tune_studies import finished_units, open_studies
 
 from lossadvisor.cli import cli
 from lossadvisor.tune import tune
@@ -18,39 +18,23 @@ from lossadvisor.tune.study import counted_trials
 from lossadvisor.tune.study._session import PLAN_ATTR, PLAN_TRIALS_ATTR
 
 
-def _studies(out):
-    url = f"sqlite:///{out / 'study.db'}"
-    return optuna.load_study(study_name="lossadvisor", storage=url), optuna.load_study(
-        study_name="lossadvisor:confirm", storage=url
-    )
-
-
-def _units(cstudy) -> dict[str, int]:
-    """Finished confirmation units: key -> trial number (which trial trained it)."""
-    return {
-        t.user_attrs["unit"]: t.number
-        for t in cstudy.get_trials(states=(TrialState.COMPLETE,))
-        if "unit" in t.user_attrs
-    }
-
-
 def test_a_raised_n_trials_extends_the_finished_run(tiny_dataset, tmp_path, tiny, caplog):
     out = tmp_path / "run"
     settings = dict(out=out, folds=2, finalists=2, report=False, **{**tiny, "confirm_budget": "12"})
     tune(tiny_dataset / "images", tiny_dataset / "masks", n_trials=2, **settings)
-    study, cstudy = _studies(out)
-    before_units = _units(cstudy)
+    study, cstudy = open_studies(out)
+    before_units = finished_units(cstudy)
     before_finalists = study.user_attrs[PLAN_ATTR]
     assert counted_trials(study) == 2 and study.user_attrs[PLAN_TRIALS_ATTR] == 2
 
     with caplog.at_level(logging.WARNING, logger="lossadvisor"):  # a CLI test may have quietened it
         tune(tiny_dataset / "images", tiny_dataset / "masks", n_trials=3, **settings)
-    study, cstudy = _studies(out)
+    study, cstudy = open_studies(out)
     assert counted_trials(study) == 3  # the new trials ran
     assert not study.get_trials(states=(TrialState.WAITING,))  # no default trial left waiting
     assert not cstudy.get_trials(states=(TrialState.WAITING, TrialState.RUNNING))
     assert "Extending the finished search from 2 to 3 trials" in caplog.text
-    after = _units(cstudy)
+    after = finished_units(cstudy)
     if study.user_attrs[PLAN_ATTR] != before_finalists:  # the new trial changed the choice: chosen again
         assert study.user_attrs[PLAN_TRIALS_ATTR] == 3
     else:  # the same finalists as before: nothing re-chosen, and every run read back, none trained again
@@ -82,10 +66,10 @@ def test_the_recorded_command_of_a_finished_run_is_accepted_again(tiny_dataset, 
     assert recorded[:2] == ["lossadvisor", "tune"]
     for flag in ("--folds", "--finalists", "--margin", "--confirm-budget"):
         assert flag in recorded
-    study, cstudy = _studies(out)
-    units = _units(cstudy)
+    study, cstudy = open_studies(out)
+    units = finished_units(cstudy)
     again = CliRunner().invoke(cli, recorded[1:])
     assert again.exit_code == 0, again.output
     assert "nothing new to train" in again.output  # said, not silent
-    study, cstudy = _studies(out)
-    assert counted_trials(study) == 2 and _units(cstudy) == units  # nothing trained twice
+    study, cstudy = open_studies(out)
+    assert counted_trials(study) == 2 and finished_units(cstudy) == units  # nothing trained twice

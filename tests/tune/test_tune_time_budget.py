@@ -8,28 +8,11 @@ import json
 import logging
 import shlex
 
-import optuna
 from click.testing import CliRunner
-from optuna.trial import TrialState
+from tune_studies import finished_units, open_studies
 
 from lossadvisor.cli import cli
 from lossadvisor.tune.study import counted_trials
-
-
-def _studies(out):
-    url = f"sqlite:///{out / 'study.db'}"
-    return optuna.load_study(study_name="lossadvisor", storage=url), optuna.load_study(
-        study_name="lossadvisor:confirm", storage=url
-    )
-
-
-def _units(cstudy) -> dict[str, int]:
-    """Finished confirmation units: key -> trial number (which trial trained it)."""
-    return {
-        t.user_attrs["unit"]: t.number
-        for t in cstudy.get_trials(states=(TrialState.COMPLETE,))
-        if "unit" in t.user_attrs
-    }
 
 
 def _args(data, out, budget: str) -> list[str]:
@@ -65,21 +48,21 @@ def test_a_tiny_time_budget_cuts_the_search_and_the_race_and_says_so(tiny_datase
     assert "stopped by the budget before 6" in bought and "4 diagnostic runs" in bought
     assert "2 finalists (the search's leader and CE)" in bought and "exceeded by" in bought
     assert bought in first.output  # the terminal summary says it too
-    study, cstudy = _studies(out)
+    study, cstudy = open_studies(out)
     assert counted_trials(study) == 3
 
     # the recorded command resumes the finished folder: nothing is trained again, nothing re-planned
     run = json.loads((out / "run.json").read_text())
     words = shlex.split(run["command"])
     assert words[words.index("--time-budget") + 1] == "1s"
-    units = _units(cstudy)
+    units = finished_units(cstudy)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lossadvisor"):  # a CLI test may have quietened it
         again = CliRunner().invoke(cli, words[1:])
     assert again.exit_code == 0, again.output
     assert "nothing new to train" in caplog.text and "planned again" not in caplog.text
-    study, cstudy = _studies(out)
-    assert counted_trials(study) == 3 and _units(cstudy) == units
+    study, cstudy = open_studies(out)
+    assert counted_trials(study) == 3 and finished_units(cstudy) == units
     assert json.loads((out / "result.json").read_text())["ranking"] == result["ranking"]
 
     # a larger budget extends: the search goes on to --n-trials, the race is planned again for the time
@@ -89,9 +72,9 @@ def test_a_tiny_time_budget_cuts_the_search_and_the_race_and_says_so(tiny_datase
         bigger = CliRunner().invoke(cli, _args(tiny_dataset, out, "10m"))
     assert bigger.exit_code == 0, bigger.output
     assert "planned again for --time-budget 10m" in caplog.text
-    study, cstudy = _studies(out)
+    study, cstudy = open_studies(out)
     assert counted_trials(study) == 6
-    after = _units(cstudy)
+    after = finished_units(cstudy)
     extended = json.loads((out / "result.json").read_text())
     kept = {r["config_id"] for r in result["ranking"]} & {r["config_id"] for r in extended["ranking"]}
     assert kept  # CE's best is still a finalist: its runs are read back, not trained again
