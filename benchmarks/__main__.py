@@ -1,7 +1,8 @@
 """``python -m benchmarks [NAME ...] [--quick] [--list] [options]``: run all benchmarks or the named ones.
 
 Benchmarks are found by name (``benchmarks/bench_<name>.py``), so a new one needs no registration here.
-Options the runner does not know (e.g. ``--data-dir``) are passed on to each benchmark's ``main(argv)``.
+Options the runner does not know (e.g. ``--data DIR``, the real datasets' folder, else LOSSADVISOR_DATA) are
+passed on to each benchmark's ``main(argv)``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ rules read and the tiles the network trains on are the same arrays. The variants
 
 Real sets: ``examples/buildings`` (128-px quadrants of the 256-px tiles, resized by 2), ``dsb2018-nuclei``
 (a centred 128-px crop, resized by 2) and ``msd-hippocampus`` (per volume the axial slice with the most
-foreground, padded square, intensities stretched to 0-255 between the 1st and 99th percentile). The shared
-sets are looked for beside the repository (``../shared/data``) and skipped with a note when absent.
+foreground, padded square, intensities stretched to 0-255 between the 1st and 99th percentile). The last two
+are read from the folder named by LOSSADVISOR_DATA (or ``--data DIR``; see ``benchmarks/_data_root.py``) and
+skipped with a note when absent.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._data_root import missing_note, real_set
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "buildings"
-SHARED_DIRS = (ROOT.parent / "shared" / "data", Path("/work/shared/data"))
 OUTLINE_WIDTH = 2  # px of rim kept by the outline variant
 GROW_PX = 3  # px added around each object by the grown variant
 
@@ -39,13 +41,6 @@ class BenchSet:
     variant: str
     images: list[np.ndarray]  # (S, S, C) uint8
     masks: list[np.ndarray]  # (S, S) int16 class indices
-
-
-def _shared(name: str) -> Path | None:
-    for folder in SHARED_DIRS:
-        if (folder / name).is_dir():
-            return folder / name
-    return None
 
 
 def _resize(image: np.ndarray, mask: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,8 +60,8 @@ def _evenly(items: list, count: int) -> list:
     return [items[i] for i in picks]
 
 
-def load_buildings(size: int, tiles: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """128-px quadrants of the example's 256-px tiles, resized to ``size``."""
+def load_buildings(size: int, tiles: int, data: Path | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """128-px quadrants of the example's 256-px tiles, resized to ``size`` (bundled: ``data`` is not read)."""
     from lossadvisor.io import read_mask
     from lossadvisor.tune.data import pair_files, read_image
 
@@ -80,12 +75,15 @@ def load_buildings(size: int, tiles: int) -> list[tuple[np.ndarray, np.ndarray]]
     return [_resize(i, m, size) for i, m in _evenly(quads, tiles)]
 
 
-def load_nuclei(size: int, tiles: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """A centred 128-px crop of each dsb2018-nuclei image, resized to ``size``; None without the set."""
+def load_nuclei(
+    size: int, tiles: int, data: Path | None = None
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """A centred 128-px crop of each dsb2018-nuclei image, resized to ``size``; None without the set
+    (``data``: the ``--data`` folder, else LOSSADVISOR_DATA's)."""
     from lossadvisor.io import read_mask
     from lossadvisor.tune.data import pair_files, read_image
 
-    root = _shared("dsb2018-nuclei")
+    root = real_set("dsb2018-nuclei", data)
     if root is None:
         return None
     out = []
@@ -97,10 +95,12 @@ def load_nuclei(size: int, tiles: int) -> list[tuple[np.ndarray, np.ndarray]] | 
     return out
 
 
-def load_hippocampus(size: int, tiles: int) -> list[tuple[np.ndarray, np.ndarray]] | None:
+def load_hippocampus(
+    size: int, tiles: int, data: Path | None = None
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """Per volume, the axial slice with the most foreground (3 classes); None when the set or nibabel is
-    absent."""
-    root = _shared("msd-hippocampus")
+    absent (``data``: the ``--data`` folder, else LOSSADVISOR_DATA's)."""
+    root = real_set("msd-hippocampus", data)
     try:
         import nibabel
     except ImportError:
@@ -165,6 +165,8 @@ def dropped(mask: np.ndarray, cls: int = 2) -> np.ndarray:
 MaskVariant = Callable[[np.ndarray], np.ndarray]
 VARIANTS: dict[str, MaskVariant] = {"outline": outline, "grown": grown, "dropped": dropped}
 LOADERS = {"buildings": load_buildings, "nuclei": load_nuclei, "hippocampus": load_hippocampus}
+# base set -> its folder in the real datasets' folder (LOSSADVISOR_DATA)
+REAL_SETS = {"nuclei": "dsb2018-nuclei", "hippocampus": "msd-hippocampus"}
 # Every set id the benchmark knows, in the order it runs them by default (most informative first).
 SET_IDS = (
     "buildings", "nuclei", "hippocampus", "buildings-outline", "nuclei-shrunk", "buildings-grown",
@@ -172,12 +174,13 @@ SET_IDS = (
 )  # fmt: skip
 
 
-def build_set(set_id: str, *, size: int, tiles: int) -> BenchSet | None:
-    """The tiles of ``set_id`` (``base`` or ``base-variant``); None when its base set is not available."""
+def build_set(set_id: str, *, size: int, tiles: int, data: Path | None = None) -> BenchSet | None:
+    """The tiles of ``set_id`` (``base`` or ``base-variant``); None when its base set is not available
+    (:func:`unavailable_note` says why). ``data``: the ``--data`` folder, else LOSSADVISOR_DATA's."""
     base, _, variant = set_id.partition("-")
     if base not in LOADERS:
         raise ValueError(f"Unknown set {set_id!r}; known: {', '.join(SET_IDS)}.")
-    pairs = LOADERS[base](size, tiles)
+    pairs = LOADERS[base](size, tiles, data)
     if pairs is None:
         return None
     if variant == "shrunk":
@@ -191,3 +194,12 @@ def build_set(set_id: str, *, size: int, tiles: int) -> BenchSet | None:
     images = [np.ascontiguousarray(i) for i, _ in pairs]
     masks = [np.ascontiguousarray(m).astype(np.int16) for _, m in pairs]
     return BenchSet(set_id, base, variant or "base", images, masks)
+
+
+def unavailable_note(set_id: str, data: Path | None = None) -> str:
+    """The one line printed when :func:`build_set` returns None for ``set_id``: which real set is missing and
+    where it was looked for (or that nibabel, which reads the hippocampus volumes, is not installed)."""
+    real = REAL_SETS.get(set_id.partition("-")[0])
+    if real is not None and real_set(real, data) is None:
+        return missing_note(real, data, instead=f"{set_id} skipped")
+    return f"  ({set_id}: nibabel is not installed: skipped)"

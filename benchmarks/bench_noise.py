@@ -7,11 +7,12 @@ Dice+CE (mix 0.5), both at lr 2e-3 (the rate the search picked for both on the b
 machine), on three sets:
 
 - ``buildings``: examples/buildings (31 tiles, resized);
-- ``nuclei``: ../shared/data/dsb2018-nuclei (170 tiles, resized);
+- ``nuclei``: dsb2018-nuclei (the 2018 Data Science Bowl nuclei set, 170 tiles, resized) from the folder
+  named by LOSSADVISOR_DATA (or ``--data DIR``), skipped without it;
 - ``outlines``: a thin, rare-foreground set built on the fly (in a temporary folder, never committed) from
   the nuclei masks: the 2-px inner outline of every nucleus, on the 84 tiles of 256 px, trained on
-  native-resolution crops (validated on the grid of windows, as ``--crop`` does). ``--quick`` builds it
-  from the buildings masks instead.
+  native-resolution crops (validated on the grid of windows, as ``--crop`` does). ``--quick``, or a run
+  without the nuclei set, builds it from the buildings masks instead.
 
 Design, per set, recipe and loss: 3 stratified folds (as the confirmation's) x 3 runs per fold in an "L":
 initialisation seed and data-stream seed (batch order, crops, flips) crossed as (0, 0), (0, 1), (1, 0).
@@ -39,9 +40,9 @@ on foreground. The independent reference is a plain MONAI ``UNet`` (16-32-64-128
 instance norm) with Adam at lr 1e-3 on the same batch stream (fold 0, 3 seeds per loss, 240 steps).
 
 Usage: ``python -m benchmarks noise [--quick] [--sets buildings,nuclei,outlines] [--recipes base,gn,...]
-[--size 64] [--threads 1]``. Raw scores are written to ``benchmarks/_out/noise-<set>.json`` (runs already
-there are kept, so recipes can be run one at a time), and ``--summary`` prints the tables from those files
-without training.
+[--size 64] [--threads 1] [--data DIR]``. Raw scores are written to ``benchmarks/_out/noise-<set>.json``
+(runs already there are kept, so recipes can be run one at a time), and ``--summary`` prints the tables from
+those files without training.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._data_root import add_data_option, missing_note, real_set
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "buildings"
-NUCLEI = ROOT.parent / "shared" / "data" / "dsb2018-nuclei"
-SHARED_NUCLEI = Path("/work/shared/data/dsb2018-nuclei")
 OUT = ROOT / "benchmarks" / "_out"
 LOSSES = (("ce", {}, 2e-3), ("dice_ce", {"mix": 0.5}, 2e-3))
 CELLS = ((0, 0), (0, 1), (1, 0))  # (initialisation seed, data-stream seed) per fold: the "L" design
@@ -108,13 +109,6 @@ def _seed(*parts) -> int:
     return int(hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8], 16) % (2**31 - 1)
 
 
-def _nuclei() -> Path | None:
-    for root in (NUCLEI, SHARED_NUCLEI):
-        if (root / "images").is_dir():
-            return root
-    return None
-
-
 def build_outlines(src: Path, dst: Path, *, width: int = 2, max_side: int | None = None) -> int:
     """Write the ``width``-px inner outlines of ``src``'s mask foreground to ``dst/masks`` (images linked);
     return the number of tiles. The outline is the foreground less its erosion by ``width`` 3x3 steps."""
@@ -143,9 +137,9 @@ def build_outlines(src: Path, dst: Path, *, width: int = 2, max_side: int | None
     return n
 
 
-def _sets(size: int, quick: bool, workdir: Path, names: list[str]) -> list[SetSpec]:
+def _sets(size: int, quick: bool, workdir: Path, names: list[str], data: Path | None = None) -> list[SetSpec]:
     out = []
-    nuclei = _nuclei()
+    nuclei = real_set("dsb2018-nuclei", data)
     for name in names:
         if name == "buildings":
             out.append(
@@ -153,7 +147,7 @@ def _sets(size: int, quick: bool, workdir: Path, names: list[str]) -> list[SetSp
             )
         elif name == "nuclei":
             if nuclei is None:
-                print(f"  (dsb2018-nuclei not found at {NUCLEI} or {SHARED_NUCLEI}: skipped)")
+                print(missing_note("dsb2018-nuclei", data))
                 continue
             out.append(
                 SetSpec(name, nuclei / "images", nuclei / "masks", size, None, f"170 tiles, {size} px")
@@ -512,6 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         "--after", default="auto", help="recipe/scoring compared with base/last (auto: the default recipe)"
     )
     parser.add_argument("--summary", action="store_true", help="print the tables from benchmarks/_out only")
+    add_data_option(parser)
     args = parser.parse_args(argv)
     names = [n for n in args.sets.split(",") if n]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -524,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         recipes = [RECIPES[r] for r in args.recipes.split(",") if r]
         with tempfile.TemporaryDirectory(prefix="bench-noise-") as tmp:
-            for spec in _sets(32 if args.quick else args.size, args.quick, Path(tmp), names):
+            for spec in _sets(32 if args.quick else args.size, args.quick, Path(tmp), names, args.data):
                 print(f"{spec.name}: {spec.note}", flush=True)
                 run_set(spec, recipes, quick=args.quick, threads=args.threads, workdir=Path(tmp),
                         monai=not args.no_monai)  # fmt: skip

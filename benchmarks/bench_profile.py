@@ -171,7 +171,11 @@ def _verdict(ok: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks profile", description=__doc__.splitlines()[0])
+    # no abbreviations: the runner passes every benchmark the others' options, and `--data` (the real
+    # datasets' folder) must not be read as `--data-dir` (where this benchmark writes its masks)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks profile", description=__doc__.splitlines()[0], allow_abbrev=False
+    )
     parser.add_argument("--quick", action="store_true", help=f"small set: {QUICK}")
     parser.add_argument(
         "--data-dir", type=Path, default=None, help=f"where masks go [default: {DEFAULT_DATA_ROOT}]"

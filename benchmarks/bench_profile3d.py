@@ -1,7 +1,7 @@
 """How fast ``lossadvisor profile`` is on 3-D NIfTI label volumes, next to its floor and MONAI's DataAnalyzer.
 
-On the MSD hippocampus volumes (``../shared/data/msd-hippocampus``, 100 cases; else the bundled 20 of
-``examples/hippocampus``), one run measures, side by side:
+On the MSD hippocampus volumes (msd-hippocampus, 100 cases, from the folder named by LOSSADVISOR_DATA or
+``--data DIR``; else the bundled 20 of ``examples/hippocampus``), one run measures, side by side:
 
 - the floor: decompressing and decoding every label volume with nibabel plus one cc3d labelling pass per
   foreground class (26-connectivity), the least any 3-D profiler must do (one core);
@@ -14,7 +14,7 @@ On the MSD hippocampus volumes (``../shared/data/msd-hippocampus``, 100 cases; e
 - the peak memory of one fresh profile worker on a large label volume (the hippocampus labels tiled into a
   CT-sized volume), as a multiple of the decoded volume; target at most 3x.
 
-Usage: ``python -m benchmarks profile3d [--quick] [--repeat N]``.
+Usage: ``python -m benchmarks profile3d [--quick] [--repeat N] [--data DIR]``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks._data_root import add_data_option, missing_note, real_set
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "hippocampus"
-HIPPOCAMPUS = ROOT.parent / "shared" / "data" / "msd-hippocampus"
-SHARED_HIPPOCAMPUS = Path("/work/shared/data/msd-hippocampus")
 TARGET_MEMORY_MULTIPLE = 3.0
 # The large volume for the memory probe: the first label tiled (D, H, W) times; 8 x 10 x 7 gives about
 # 280 x 510 x 245 voxels (35 M, a CT's size), --quick 3 x 3 x 3.
@@ -43,11 +43,12 @@ QUICK_TILES = (3, 3, 3)
 QUICK_CASES = 10
 
 
-def dataset() -> tuple[str, Path]:
-    for folder in (HIPPOCAMPUS, SHARED_HIPPOCAMPUS):
-        if (folder / "labels").is_dir():
-            return "msd-hippocampus", folder
-    print(f"  (msd-hippocampus not found at {HIPPOCAMPUS} or {SHARED_HIPPOCAMPUS}: the bundled example)")
+def dataset(data: Path | None = None) -> tuple[str, Path]:
+    """The real msd-hippocampus set when the data folder has it, else the bundled 20 cases."""
+    folder = real_set("msd-hippocampus", data)
+    if folder is not None:
+        return "msd-hippocampus", folder
+    print(missing_note("msd-hippocampus", data, instead="the bundled examples/hippocampus"))
     return "examples/hippocampus", EXAMPLE
 
 
@@ -162,12 +163,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_CASES} cases, a smaller memory volume")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs for each timing (default 3)")
+    add_data_option(parser)
     args = parser.parse_args(argv)
     import nibabel
 
     from lossadvisor.profile import profile_masks
 
-    name, folder = dataset()
+    name, folder = dataset(args.data)
     files = sorted((folder / "labels").glob("*.nii.gz"))
     if args.quick:
         files = files[:QUICK_CASES]

@@ -5,7 +5,8 @@ issue 21, and ``weighted_ce_sqrt`` with square-root weights; ``dice``, ``dice_ce
 is trained with the tool's own recipe (:func:`lossadvisor.tune.training.train_trial`: the compact U-Net,
 AdamW, batch 8) for 720 steps (6 epochs x 120 steps: 3x a default confirmation run's 240), on a fixed split,
 at each learning rate of ``--lrs`` with seed 0; each loss's best learning rate is then run with the other
-seeds. The sets are the real sets and controlled variants of ``benchmarks/_rules_data.py`` (64-px tiles).
+seeds. The sets are the real sets and controlled variants of ``benchmarks/_rules_data.py`` (64-px tiles);
+the nuclei and hippocampus sets are read from the folder named by LOSSADVISOR_DATA (or ``--data DIR``).
 
 Every finished run is appended to ``benchmarks/_out/rules.jsonl`` and skipped when met again, so the
 benchmark resumes where it stopped and can be run in pieces (``--sets``, ``--losses``, ``--deadline``).
@@ -16,7 +17,7 @@ another version of them (``benchmarks/rules_rankings_before.json``: the rules be
 
 Usage: ``python -m benchmarks rules [--quick] [--sets IDS] [--losses NAMES] [--lrs LRS] [--seeds N]
 [--steps-per-epoch N] [--deadline HH:MM] [--report-only] [--write-docs] [--save-rankings FILE]
-[--before FILE]``.
+[--before FILE] [--data DIR]``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks._rules_data import ROOT, SET_IDS, BenchSet, build_set
+from benchmarks._data_root import add_data_option
+from benchmarks._rules_data import ROOT, SET_IDS, BenchSet, build_set, unavailable_note
 
 OUT = ROOT / "benchmarks" / "_out"
 CACHE = OUT / "rules.jsonl"
@@ -217,14 +219,16 @@ def plan(
     return stages + [(arm, None, seed) for seed in range(1, settings["seeds"]) for arm in arms]
 
 
-def execute(settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache: Path) -> None:
+def execute(
+    settings: dict, sets, arms, lrs, deadline: dt.datetime | None, cache: Path, data: Path | None = None
+) -> None:
     """Run what is missing of the grid, set by set (see :func:`plan`); the cache is re-read before every run,
-    so several processes can share it (each appends whole lines)."""
+    so several processes can share it (each appends whole lines). ``data``: the ``--data`` folder."""
     cache.parent.mkdir(parents=True, exist_ok=True)
     for set_id in sets:
-        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
+        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"], data=data)
         if bench is None:
-            print(f"  {set_id}: base set not found (or nibabel missing); skipped", flush=True)
+            print(unavailable_note(set_id, data), flush=True)
             continue
         profile = profile_of(bench)
         data = split(bench)
@@ -297,11 +301,11 @@ def rules_rankings(profiles: dict) -> dict[str, dict[str, list[dict]]]:
     return out
 
 
-def set_profiles(set_ids, settings: dict) -> dict:
+def set_profiles(set_ids, settings: dict, data: Path | None = None) -> dict:
     """The profile of every set that can be built (each set built once)."""
     profiles = {}
     for set_id in set_ids:
-        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"])
+        bench = build_set(set_id, size=settings["size"], tiles=settings["tiles"], data=data)
         if bench is not None:
             profiles[set_id] = profile_of(bench)
     return profiles
@@ -533,6 +537,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", type=Path, default=None, help=f"runs cache (default {CACHE.relative_to(ROOT)})"
     )
+    add_data_option(parser)
     args = parser.parse_args(argv)
     import torch
 
@@ -556,11 +561,11 @@ def main(argv: list[str] | None = None) -> int:
         deadline = dt.datetime.now().replace(hour=hour, minute=minute, second=0, microsecond=0)
     print(f"Rules benchmark: {settings}, sets {sets}, losses {arms}, LRs {lrs}; cache {cache}", flush=True)
     if not args.report_only:
-        execute(settings, sets, arms, lrs, deadline, cache)
+        execute(settings, sets, arms, lrs, deadline, cache, args.data)
     table = summarise(load_cache(cache), settings, lrs)
     table = {s: table[s] for s in sets if s in table}
     profiles = set_profiles(
-        args.sets.split(",") if args.save_rankings and args.sets else list(table), settings
+        args.sets.split(",") if args.save_rankings and args.sets else list(table), settings, args.data
     )
     rankings = rules_rankings(profiles)
     if args.save_rankings:

@@ -8,16 +8,17 @@
   by default). The gap is measured by longer independent runs (3x the race's first-level steps, 3 seeds, on
   one stratified split); the race is repeated and counted as clear for the right side, equivalent,
   undecided, or clear for the wrong side.
-- **Regret**: the main job (``tune``) on examples/buildings and dsb2018-nuclei (beside the repository,
-  ``../shared/data``) against ground truth from longer independent runs on the same tiles at the same size
-  (3x the race's second-level steps; every finalist of the main job, the rules' first three and CE, each
-  with the parameters the run gave it; learning rate swept over 3e-3 and 1e-2 with one seed, then 3 seeds at
-  the best): the recommended loss's true IoU against the best one's, and the noise of the two means.
+- **Regret**: the main job (``tune``) on examples/buildings and dsb2018-nuclei (in the folder named by
+  LOSSADVISOR_DATA, or ``--data DIR``; skipped without it) against ground truth from longer independent
+  runs on the same tiles at the same size (3x the race's second-level steps; every finalist of the main job,
+  the rules' first three and CE, each with the parameters the run gave it; learning rate swept over 3e-3 and
+  1e-2 with one seed, then 3 seeds at the best): the recommended loss's true IoU against the best one's, and
+  the noise of the two means.
 
 Every figure is printed with the settings that produced it. ``--quick`` uses small settings (64 px, short
 runs, fewer repetitions) that fit a shared 2-core machine; its figures check the machinery and give a first
 reading, not the defaults' final word. Usage: ``python -m benchmarks verdict [--quick] [--threads N]
-[--repeats N] [--only aa,power,regret]``.
+[--repeats N] [--only aa,power,regret] [--data DIR]``.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from benchmarks._data_root import add_data_option, missing_note, real_set
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "buildings"
-NUCLEI = ROOT.parent / "shared" / "data" / "dsb2018-nuclei"
-SHARED_NUCLEI = Path("/work/shared/data/dsb2018-nuclei")
 TARGET_FALSE_WINNER_RATE = 0.05
 TARGET_POWER = 0.80
 LR = 3e-3
@@ -49,13 +50,14 @@ TRUTH_FACTOR = 3
 RULES_TOP = 3
 
 
-def _datasets() -> list[tuple[str, Path]]:
-    nuclei = NUCLEI if NUCLEI.is_dir() else SHARED_NUCLEI
+def _datasets(data: Path | None = None) -> list[tuple[str, Path]]:
+    """The regret's sets: the bundled buildings, and dsb2018-nuclei when the data folder has it."""
     out = [("buildings", EXAMPLE)]
-    if (nuclei / "images").is_dir():
+    nuclei = real_set("dsb2018-nuclei", data)
+    if nuclei is not None:
         out.append(("dsb2018-nuclei", nuclei))
     else:
-        print(f"  (dsb2018-nuclei not found at {NUCLEI} or {SHARED_NUCLEI}: skipped)")
+        print(missing_note("dsb2018-nuclei", data))
     return out
 
 
@@ -331,6 +333,7 @@ def regret(
     *,
     names: set[str] | None = None,
     main_out: Path | None = None,
+    data: Path | None = None,
 ) -> list[dict]:
     """The main job's recommended loss against the best loss by longer, LR-swept runs on the same tiles at the
     same size, each loss with the parameters the main job gave it (a finalist's, else the rules')."""
@@ -338,7 +341,7 @@ def regret(
     from lossadvisor.tune import tune
 
     rows = []
-    for name, root in _datasets():
+    for name, root in _datasets(data):
         if names and name not in names:
             continue
         out = (main_out or workdir) / f"main-{name}"
@@ -428,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="sim,aa,power,regret", help="comma-separated: sim, aa, power, regret"
     )
+    add_data_option(parser)
     args = parser.parse_args(argv)
     import optuna
     import torch
@@ -471,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Regret: the main job ({main_settings or 'defaults'}) against longer LR-swept runs:")
             names = set(args.datasets.split(",")) if args.datasets else None
             summary["regret"] = regret(
-                main_settings, s, args.threads, workdir, names=names, main_out=args.main_out
+                main_settings, s, args.threads, workdir, names=names, main_out=args.main_out, data=args.data
             )
         print("summary: " + json.dumps(summary))
     finally:
