@@ -1,4 +1,5 @@
-"""Shared fixtures: where the real data lives, and the switches for the real-server and real-browser tests."""
+"""Shared fixtures: where the real data lives (LOSSADVISOR_DATA), and the switches for the real-server and
+real-browser tests."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_DATA = REPO_ROOT / "examples" / "buildings"
 EXAMPLE_HIPPOCAMPUS = REPO_ROOT / "examples" / "hippocampus"
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+DATA_ENV = "LOSSADVISOR_DATA"  # the folder of the real datasets (README, Data)
+REAL_SETS = ("inria-buildings", "dsb2018-nuclei", "msd-hippocampus")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -28,12 +30,21 @@ def example_hippocampus() -> Path:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data (real datasets). Present in CI; a local checkout without it skips these tests."""
-    if not SHARED_DATA.is_dir():
+    """The folder named by LOSSADVISOR_DATA, holding the real datasets (README, Data). CI sets it (.ci/run); a
+    local run without it skips these tests."""
+    value = os.environ.get(DATA_ENV, "").strip()
+    root = Path(value).expanduser() if value else None
+    missing = [name for name in REAL_SETS if root is None or not (root / name).is_dir()]
+    if missing:
+        if root is None:
+            why = f"{DATA_ENV} is not set"
+        else:
+            why = f"{DATA_ENV}={root} has no {', '.join(f'{name}/' for name in missing)}"
+        needs = f"the real-data tests need {DATA_ENV} to name a folder holding {', '.join(REAL_SETS)}"
         if IN_CI:
-            pytest.fail(f"{SHARED_DATA} is missing; CI runs with ../shared beside the checkout.")
-        pytest.skip(f"{SHARED_DATA} not present")
-    return SHARED_DATA
+            pytest.fail(f"{why}: {needs}; .ci/run sets it to the shared/data folder beside the checkout.")
+        pytest.skip(f"{why}: {needs} (see README, Data)")
+    return root
 
 
 @pytest.fixture(scope="session")

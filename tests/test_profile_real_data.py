@@ -1,4 +1,4 @@
-"""The real datasets in ../shared/data and the bundled example, profiled end to end."""
+"""The real datasets (the folder named by LOSSADVISOR_DATA) and the bundled example, profiled end to end."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The MSD hippocampus volumes (../shared/data, 100 cases) and the bundled 20, profiled in 3-D end to end."""
+"""The MSD hippocampus volumes (100 cases, in the folder named by LOSSADVISOR_DATA) and the bundled 20,
+profiled in 3-D end to end."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def dataset_name_for(source: str | os.PathLike[str]) -> str:
     ``train``).
 
     Example:
-        >>> dataset_name_for("../shared/data/inria-buildings/masks")
+        >>> dataset_name_for("data/inria-buildings/masks")
         'inria-buildings'
     """
     text = os.fspath(source)
