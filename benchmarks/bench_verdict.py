@@ -156,36 +156,27 @@ def simulated_race(
     run noise, sized so that the per-run paired differences have SD ``sd`` and correlation 1/k (the
     correlated t-test's own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share
     of races that ended clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
-    import functools
-
     import numpy as np
 
-    import lossadvisor.tune.confirm._race as race_module
-    from lossadvisor.tune.confirm._posterior import decide_three, runs_to_decide
+    from lossadvisor.tune.confirm import _race as race_module
 
     rng = np.random.default_rng(seed)
     rho = 1.0 / folds
-    saved = race_module.decide_three, race_module.runs_to_decide
-    race_module.decide_three = functools.partial(decide_three, level=level)
-    race_module.runs_to_decide = functools.partial(runs_to_decide, level=level)
     tally, spent = Counter(), []
-    try:
-        for _ in range(races):
-            entries, mean = {"a": "ce", "b": "ce"}, {"a": gap, "b": 0.0}
-            offset = {e: rng.normal(0.0, np.sqrt(rho / 2) * sd) for e in entries}
-            budget = race_module.Budget(runs=budget_runs)
-            cfg = race_module.RaceConfig(folds=folds, margin=0.01, budget=budget)
-            results: dict = {}
-            while not (state := race_module.race_state(entries, results, {}, cfg)).finished:
-                for u in state.pending:
-                    noise = rng.normal(0.0, np.sqrt((1 - rho) / 2) * sd)
-                    results[u] = 0.5 + mean[u.entry] + offset[u.entry] + noise
-            decision = race_module.final_decision(entries, results, state, cfg)[0]
-            if decision is not None and decision.outcome == "clear":
-                tally["right" if decision.leader == "a" or gap == 0 else "wrong"] += 1
-            spent.append(state.spent_runs)
-    finally:
-        race_module.decide_three, race_module.runs_to_decide = saved
+    for _ in range(races):
+        entries, mean = {"a": "ce", "b": "ce"}, {"a": gap, "b": 0.0}
+        offset = {e: rng.normal(0.0, np.sqrt(rho / 2) * sd) for e in entries}
+        budget = race_module.Budget(runs=budget_runs)
+        cfg = race_module.RaceConfig(folds=folds, margin=0.01, budget=budget, decision_level=level)
+        results: dict = {}
+        while not (state := race_module.race_state(entries, results, {}, cfg)).finished:
+            for u in state.pending:
+                noise = rng.normal(0.0, np.sqrt((1 - rho) / 2) * sd)
+                results[u] = 0.5 + mean[u.entry] + offset[u.entry] + noise
+        decision = race_module.final_decision(entries, results, state, cfg)[0]
+        if decision is not None and decision.outcome == "clear":
+            tally["right" if decision.leader == "a" or gap == 0 else "wrong"] += 1
+        spent.append(state.spent_runs)
     return {"right": tally["right"] / races, "wrong": tally["wrong"] / races, "runs": float(np.mean(spent))}
 
 

@@ -189,17 +189,17 @@ def _param_name(flag: str) -> str:
 def tune_command(click_ctx, as_json, quiet, **params) -> None:
     """Profile the masks, advise, and confirm the advice with short U-Net trials on your own data.
 
-    Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over
-    the same learning-rate range, with their parameters and pruning; then races the finalists (the best
-    configuration of each top loss, CE always among them): repetitions of k-fold on fresh partitions, paired,
-    with the clearly worse dropped and the rest promoted to runs twice as long, within --confirm-budget. The
-    Bayesian correlated t-test gives P(better), P(equivalent within --margin) and P(worse) for the leader
-    against each finalist: "clear" (better than all at 97.5%), "equivalent" (the simplest is recommended) or
-    "undecided" (the leader is recommended, with what would decide it). Plain CE and plain Dice at an LR
-    range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
+    Runs an Optuna study over the recommended losses (plain CE always included as the baseline), all over the
+    same learning-rate range, with their parameters and pruning; then races the finalists (the best
+    configuration of each top loss, CE and the rules' first choice always among them): repetitions of k-fold
+    on fresh partitions, paired, with the clearly worse dropped and the rest promoted to runs twice as long,
+    within --confirm-budget. The Bayesian correlated t-test gives P(better), P(equivalent within --margin) and
+    P(worse) for the leader against each finalist: "clear" (better than all at 97.5%), "equivalent" (the
+    simplest is recommended) or "undecided" (the leader is recommended, with what would decide it). Plain CE
+    and plain Dice at an LR range test's rate are shown apart, as diagnostics. Writes run.json, study.db,
     trials.csv, epochs.csv, confirmation.csv, confirmation_tiles.csv, diagnostics.csv, lr_range_test.json,
-    result.json, samples.npz and report.html to --out. The whole job keeps --time-budget (10 minutes on a
-    CPU by default): the search and the race are cut to fit, and the summary says what the budget bought.
+    result.json, samples.npz and report.html to --out. The whole job keeps --time-budget (10 minutes on a CPU
+    by default): the search and the race are cut to fit, and the summary says what the budget bought.
 
     Ctrl-C or SIGTERM stops cleanly; run the same command again to resume where it stopped. On a finished
     run folder, a larger --n-trials, --confirm-budget or --time-budget extends the run (only new work is

@@ -220,7 +220,10 @@ class TuneOptions:
         3,
         flag="--finalists",
         accepts=Accepts(int, low=2),
-        help="Losses confirmed: the best configuration of each top loss of the search, CE always among them.",
+        help=(
+            "Losses confirmed: the best configuration of each top loss of the search, CE always among them, "
+            "and the rules' first choice from 3 finalists on."
+        ),
     )
     margin: float = option(
         0.01,

@@ -148,3 +148,54 @@ def test_tune_follows_the_lost_objects_rule_to_native_crops_unless_a_size_is_giv
     chosen = tune(data / "images", data / "masks", out=tmp_path / "chosen", size=32, **tiny)
     assert chosen.size_switch is None
     assert json.loads((tmp_path / "chosen" / "run.json").read_text())["settings"]["crop"] is None
+
+
+def _searched_study(values: dict[str, float]):
+    """An in-memory study with one finished search trial per loss, scored ``values``."""
+    from optuna.distributions import CategoricalDistribution
+
+    study = optuna.create_study(direction="maximize")
+    for loss, value in values.items():
+        study.add_trial(
+            optuna.trial.create_trial(
+                params={"loss": loss}, distributions={"loss": CategoricalDistribution(list(values))},
+                value=value, user_attrs={"params": {}, "lr": 1e-3},
+            )
+        )  # fmt: skip
+    return study
+
+
+def test_the_rules_first_choice_is_a_finalist_even_when_the_search_ranked_it_low():
+    from lossadvisor.rules import SearchSpaceEntry
+    from lossadvisor.tune.confirm import select_finalists
+    from lossadvisor.tune.search import SearchSpace
+
+    entries = [
+        SearchSpaceEntry(loss, (1e-4, 1e-2), {}, ()) for loss in ("ce", "weighted_ce", "dice", "dice_ce")
+    ]
+    # the rules ranked weighted CE first; the search put it last
+    space = SearchSpace(entries, starting_points={"weighted_ce": {}, "dice_ce": {}, "dice": {}, "ce": {}})
+    study = _searched_study({"dice": 0.60, "ce": 0.55, "dice_ce": 0.52, "weighted_ce": 0.30})
+
+    def picked(n):
+        return [f.config.loss for f in select_finalists(study, space, max_finalists=n)]
+
+    assert picked(3) == [
+        "dice",
+        "ce",
+        "weighted_ce",
+    ]  # the search's best, CE, the rules' first; in search order
+    assert picked(4) == ["dice", "ce", "dice_ce", "weighted_ce"]
+    assert picked(2) == ["dice", "ce"]  # two places: the search's best against the baseline, as before
+    # the rules' first choice without any finished trial enters at its default configuration
+    unsearched = _searched_study({"dice": 0.60, "ce": 0.55, "dice_ce": 0.52})
+    finalists = select_finalists(unsearched, space, max_finalists=3)
+    assert [f.config.loss for f in finalists] == ["dice", "ce", "weighted_ce"]
+    assert finalists[-1].search_value is None and finalists[-1].search_trial is None
+    # when the rules' first choice is CE, the places go to the search's best
+    ce_first = SearchSpace(entries, starting_points={"ce": {}, "dice": {}})
+    assert [f.config.loss for f in select_finalists(study, ce_first, max_finalists=3)] == [
+        "dice",
+        "ce",
+        "dice_ce",
+    ]

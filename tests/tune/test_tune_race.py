@@ -127,3 +127,29 @@ def test_auto_confirm_budget_is_the_time_left_or_five_minutes():
     # without one, 5 minutes of training, said as such
     fallback = parse_budget("auto")
     assert (fallback.runs, fallback.seconds, fallback.text) == (None, 300.0, "auto (5m)")
+
+
+def test_the_decision_level_is_the_configs_at_every_look_and_in_the_final_verdict():
+    """Six paired runs whose P(leader better) sits between 0.9 and 0.975 (hand-computed from the correlated
+    t posterior: Student t, 5 dof, scale^2 = (1/6 + 0.5) s^2): clear at 0.9, open at the default 0.975."""
+    from scipy import stats
+
+    diffs = [0.02, 0.09, 0.04, 0.10, 0.03, 0.08]  # mean 0.06, SD 0.0322
+    mean, sd = float(np.mean(diffs)), float(np.std(diffs, ddof=1))
+    p_better = float(stats.t.sf(0.01, df=5, loc=mean, scale=np.sqrt(1 / 6 + 0.5) * sd))
+    assert 0.9 < p_better < 0.975
+    entries = {"a": "dice_ce", "b": "ce"}
+    results = {}
+    for i, d in enumerate(diffs):
+        rep, fold = divmod(i, 3)
+        results[Unit(0, rep, fold, "a")] = 0.5 + d
+        results[Unit(0, rep, fold, "b")] = 0.5
+    outcomes = {}
+    for level in (0.9, 0.975):
+        cfg = RaceConfig(folds=3, margin=0.01, budget=Budget(runs=6), decision_level=level)
+        state = race_state(entries, results, {}, cfg)
+        decision = final_decision(entries, results, state, cfg)[0]
+        assert state.looks[0]["outcome"] == decision.outcome
+        assert decision.posteriors["b"].p_better == pytest.approx(p_better, abs=1e-6)
+        outcomes[level] = decision.outcome
+    assert outcomes == {0.9: "clear", 0.975: "undecided"}

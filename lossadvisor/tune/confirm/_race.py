@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from lossadvisor.errors import ConfigError
 from lossadvisor.tune.confirm._posterior import (
+    DECISION_LEVEL,
     MIN_DECISION_RUNS,
     Decision,
     decide_three,
@@ -112,6 +113,8 @@ class RaceConfig:
     min_reps: int = DEFAULT_MIN_REPS
     max_level: int = DEFAULT_MAX_LEVEL
     futility: bool = True  # stop when the budget left would likely not decide any open comparison
+    # P a side must reach to be taken, at every look and in the final verdict (benchmarks compare levels)
+    decision_level: float = DECISION_LEVEL
 
     def reps_before_decision(self) -> int:
         return max(self.min_reps, math.ceil(MIN_DECISION_RUNS / self.folds))
@@ -166,7 +169,9 @@ def decide_at(
         if e != leader:
             keys = sorted(set(runs[leader]) & set(runs[e]))
             diffs[e] = [runs[leader][k] - runs[e][k] for k in keys]
-    return decide_three(means, diffs, losses, rho=1.0 / cfg.folds, margin=cfg.margin)
+    return decide_three(
+        means, diffs, losses, rho=1.0 / cfg.folds, margin=cfg.margin, level=cfg.decision_level
+    )
 
 
 def race_state(
@@ -224,7 +229,7 @@ def race_state(
         if per_rep > left:
             return _stop(state, "budget")
         affordable = int(left // per_rep) * cfg.folds  # more paired runs the budget buys at this level
-        more = [runs_to_decide(d.posteriors[e], per_step=cfg.folds) for e in d.open]
+        more = [runs_to_decide(d.posteriors[e], per_step=cfg.folds, level=cfg.decision_level) for e in d.open]
         if cfg.futility and not any(m is not None and m <= affordable for m in more):
             return _stop(state, "futile")
         rep += 1
@@ -312,7 +317,7 @@ def final_decision(
     losses = dict(entries)
     decision = decide_three(
         {leader: means[leader], **{e: means.get(e, -1.0) for e in diffs}}, diffs, losses,
-        rho=1.0 / cfg.folds, margin=cfg.margin, leader=leader,
+        rho=1.0 / cfg.folds, margin=cfg.margin, leader=leader, level=cfg.decision_level,
     )  # fmt: skip
     return decision, top, rival_level
 

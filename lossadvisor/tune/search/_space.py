@@ -10,7 +10,7 @@ Parameters of a trial:
   two or three a loss gets in a short study, also when a rules config gives a family another range; (b)
   parameter importance (Optuna evaluates only parameters every trial has) can then compare the loss against
   the learning rate. The actual rate is stored on each trial as the ``lr`` user attribute. *
-  ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss. """
+  ``<loss>.<param>``: each tunable loss parameter (e.g. ``dice_ce.mix``), conditional on that loss."""
 
 from __future__ import annotations
 
@@ -140,6 +140,12 @@ class SearchSpace:
     @property
     def losses(self) -> list[str]:
         return list(self.entries)
+
+    @property
+    def rules_first_choice(self) -> str | None:
+        """The rules' first choice: the first of ``starting_points`` (the recommendation's candidates, in its
+        order); None when the space was built without them."""
+        return next(iter(self.starting_points), None)
 
     def suggest(self, trial) -> Configuration:
         """Ask an Optuna trial for a loss, a learning rate and the loss's tunable parameters."""
