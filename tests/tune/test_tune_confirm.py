@@ -192,6 +192,22 @@ def test_the_rules_first_choice_is_a_finalist_even_when_the_search_ranked_it_low
     finalists = select_finalists(unsearched, space, max_finalists=3)
     assert [f.config.loss for f in finalists] == ["dice", "ce", "weighted_ce"]
     assert finalists[-1].search_value is None and finalists[-1].search_trial is None
+    # tried by the search and failed every time (e.g. a non-finite loss): not forced in
+    from optuna.distributions import CategoricalDistribution
+    from optuna.trial import TrialState
+
+    unsearched.add_trial(
+        optuna.trial.create_trial(
+            params={"loss": "weighted_ce"},
+            distributions={"loss": CategoricalDistribution(["dice", "ce", "dice_ce", "weighted_ce"])},
+            state=TrialState.FAIL,
+        )
+    )
+    assert [f.config.loss for f in select_finalists(unsearched, space, max_finalists=3)] == [
+        "dice",
+        "ce",
+        "dice_ce",
+    ]
     # when the rules' first choice is CE, the places go to the search's best
     ce_first = SearchSpace(entries, starting_points={"ce": {}, "dice": {}})
     assert [f.config.loss for f in select_finalists(study, ce_first, max_finalists=3)] == [

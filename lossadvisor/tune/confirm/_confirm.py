@@ -74,18 +74,23 @@ def select_finalists(study, space: SearchSpace, *, max_finalists: int = DEFAULT_
     The search's order after a few short trials is noisy, and the rules' first choice is the answer a user
     gets without ``tune``: the confirmation has to measure it, not let a lucky short trial push it out (on
     the bundled buildings the search ranked dice, CE, Dice+CE; the rules' weighted CE, the best loss in longer
-    independent runs, never reached the confirmation). A loss without a finished trial (all its trials pruned
-    or failed) enters at its default configuration.
+    independent runs, never reached the confirmation). CE without a finished trial (all its trials pruned or
+    failed) enters at its default configuration; so does the rules' first choice when the search never tried
+    it (a search cut short), but not when every try of it failed or was pruned.
     """
     from optuna.trial import TrialState
 
-    done = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: -t.value)
+    trials = study.get_trials(deepcopy=False)
+    done = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: -t.value)
     best_of: dict[str, object] = {}
     for t in done:
         best_of.setdefault(t.params["loss"], t)
     must = [BASELINE_LOSS]
     first = space.rules_first_choice
-    if first is not None and first != BASELINE_LOSS and first in space.losses and max_finalists >= 3:
+    # the rules' first choice is not forced in when the search tried it and every try failed or was pruned
+    tried = {t.params.get("loss") for t in trials if t.state in (TrialState.FAIL, TrialState.PRUNED)}
+    wanted = first not in (None, BASELINE_LOSS) and first in space.losses and max_finalists >= 3
+    if wanted and (first in best_of or first not in tried):
         must.append(first)
     ranked = [loss for loss in best_of if loss not in must]
     losses = [loss for loss in best_of if loss in must or loss in ranked[: max(0, max_finalists - len(must))]]
