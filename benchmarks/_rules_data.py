@@ -170,7 +170,7 @@ REAL_SETS = {"nuclei": "dsb2018-nuclei", "hippocampus": "msd-hippocampus"}
 # Every set id the benchmark knows, in the order it runs them by default (most informative first).
 SET_IDS = (
     "buildings", "nuclei", "hippocampus", "buildings-outline", "nuclei-shrunk", "buildings-grown",
-    "hippocampus-dropped", "nuclei-outline", "buildings-shrunk",
+    "hippocampus-dropped", "nuclei-outline", "buildings-shrunk", "nuclei-grown",
 )  # fmt: skip
 
 

@@ -17,8 +17,8 @@ from lossadvisor.profile._schema import DatasetProfile
 from lossadvisor.rules._config import load_rules_config
 from lossadvisor.rules._dice import LR_RANGE_TEST_NOTE, lr_range_for, rule_dice_family
 from lossadvisor.rules._imbalance import (
-    LEVEL_CHOICES,
     imbalance_level,
+    level_choices,
     measure_imbalance,
     rule_imbalance_level,
     rule_rare_classes,
@@ -116,7 +116,7 @@ def recommend(
     outcomes = [rule(profile, merged) for rule in rules]
     outcomes.append(rule_objective(profile, merged, objective))
     supported = _supported_losses(profile.task)
-    ranked = _rank(outcomes, level, supported)
+    ranked = _rank(outcomes, level_choices(level, profile.dimensionality), supported)
     names = _select(ranked, required=(BASELINE,))
     dice = rule_dice_family(names, merged)
     outcomes.append(dice)
@@ -158,13 +158,15 @@ def _supported_losses(task: str) -> tuple[str, ...]:
     return tuple(name for name, spec in LOSSES.items() if getattr(spec, key))
 
 
-def _rank(outcomes: Sequence[RuleOutcome], level: str, supported: Sequence[str]) -> list[str]:
+def _rank(
+    outcomes: Sequence[RuleOutcome], choices: Sequence[tuple[str, str]], supported: Sequence[str]
+) -> list[str]:
     """Losses with a positive total score, best first; ties keep the level's order, then the registry's."""
     totals: dict[str, float] = {}
     for outcome in outcomes:
         for loss, points in outcome.scores.items():
             totals[loss] = totals.get(loss, 0.0) + points
-    level_order = [loss for loss, _ in LEVEL_CHOICES[level]]
+    level_order = [loss for loss, _ in choices]
     registry_order = list(LOSSES)
 
     def key(loss: str) -> tuple[float, int, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lossadvisor.losses import LOSSES
 from lossadvisor.profile._schema import (
@@ -19,6 +19,7 @@ from lossadvisor.profile._schema import (
     DatasetProfile,
     ScaleEffect,
 )
+from lossadvisor.rules._evidence import cite
 from lossadvisor.rules._outcome import NUDGE, PROMOTE, RuleOutcome, not_applicable, threshold_trace
 from lossadvisor.rules._schema import RuleTrace
 
@@ -73,6 +74,8 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
     Why: on an object of n pixels each wrong pixel moves its Dice by about 1/n, so a few pixels decide the
     score of a tiny object and its gradient is large and noisy (the V-Net gradient divides by the object's
     size). A CE term beside Dice bounds those gradients; pure overlap losses are left lower in the ranking.
+    Where most objects are tiny (``tiny_object_share_dominant``), Dice + CE goes first: measured, it was
+    within the noise of the best there while weighted CE, the moderate level's first, was not.
     """
     objects = [c.objects for c in profile.foreground_classes if c.objects is not None]
     total = sum(o.count for o in objects)
@@ -109,7 +112,26 @@ def rule_tiny_objects(profile: DatasetProfile, thresholds: Mapping[str, float]) 
             "wrong voxels change their Dice by tens of percent. Train at native spacing (never coarser), and "
             "prefer Dice + CE over plain Dice."
         )
-    return favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
+    outcome = favour_compounds(trace, warning, "many objects are tiny, where Dice swings with a few pixels")
+    dominant = thresholds["tiny_object_share_dominant"]
+    if share < dominant:
+        return outcome
+    # most objects tiny: Dice + CE first (measured: within the noise of the best there, weighted CE not)
+    reason = (
+        f"Most objects are tiny ({share:.0%}, at least {dominant:g}): measured, Dice + CE was within the "
+        f"seed noise of the best IoU there and weighted CE was not ({cite('tiny_dominant_dice_ce')})."
+    )
+    trace = replace(
+        trace,
+        conclusion=f"{trace.conclusion} Most objects are tiny (>= tiny_object_share_dominant {dominant:g}): "
+        "Dice + CE goes first.",
+    )
+    return replace(
+        outcome,
+        trace=trace,
+        scores={**outcome.scores, "dice_ce": PROMOTE},
+        reasons={**outcome.reasons, "dice_ce": reason},
+    )
 
 
 def rule_objects_lost_at_train_size(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:
@@ -153,8 +175,9 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
     """Is the foreground thin (most of its pixels on a boundary)? Note boundary- and topology-aware options.
 
     Why: on thin structures (vessels, roads, cracks) a one-pixel shift breaks connectivity while barely moving
-    pixel losses. Lovász optimises IoU directly and Tversky's larger false-negative weight keeps thin parts;
-    clDice (Shit et al. 2021) and boundary loss (Kervadec et al. 2019) target topology and contours.
+    pixel losses. Tversky's larger false-negative weight keeps thin parts (measured: the best IoU on thin
+    rims); Lovász, which optimises IoU directly, was the worst there and is nudged down. clDice (Shit et al.
+    2021) and boundary loss (Kervadec et al. 2019) target topology and contours.
     """
     share = profile.boundary_share
     volumes = profile.dimensionality == 3
@@ -173,8 +196,8 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
         "surface share (boundary_share)" if volumes else "boundary_share",
         share,
         bound,
-        when_fired=f"Thin structures (typical width about {width:.0f} {px}): consider Lovász, Tversky, and "
-        "topology-aware losses (clDice, boundary loss).",
+        when_fired=f"Thin structures (typical width about {width:.0f} {px}): Tversky up (measured best on "
+        "thin rims, Lovász worst); consider topology-aware losses (clDice, boundary loss).",
         otherwise="Structures are not thin; no boundary-specific loss needed.",
         reference="Berman et al. 2018 (Lovász-Softmax); Kervadec et al. 2019 (boundary loss, MIDL); "
         "Shit et al. 2021 (clDice, CVPR).",
@@ -183,11 +206,12 @@ def rule_thin_structures(profile: DatasetProfile, thresholds: Mapping[str, float
         return RuleOutcome(trace=trace)
     return RuleOutcome(
         trace=trace,
-        scores={"lovasz": PROMOTE, "tversky": NUDGE},
+        scores={"tversky": NUDGE, "lovasz": -NUDGE},
         reasons={
-            "lovasz": "The structures are thin: Lovász optimises IoU directly, so a broken thin part costs "
-            "what it costs the metric.",
-            "tversky": "The structures are thin: weighting false negatives keeps thin parts from vanishing.",
+            "tversky": "The structures are thin: weighting false negatives keeps thin parts from vanishing; "
+            f"measured, the best IoU on thin rims or one within the noise of it ({cite('thin_tversky')}).",
+            "lovasz": "The structures are thin. Lovász optimises IoU directly, but measured on thin rims it "
+            f"had the worst IoU of eight losses ({cite('thin_lovasz_worst')}): not promoted here.",
         },
         warnings=(
             f"The foreground is thin ({share:.0%} of its {'voxels' if volumes else 'pixels'} on a boundary). "

@@ -85,9 +85,9 @@ def test_value_out_of_range_names_key_expected_and_got(tmp_path: Path) -> None:
 
 
 def test_bounds_that_cross_are_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, "[thresholds]\nminority_share_severe = 0.3\n")
-    with pytest.raises(ConfigError, match=r"'minority_share_severe' threshold \(0\.3\) must be below "
-                       r"'minority_share_moderate' \(0\.2\)"):  # fmt: skip
+    path = _write(tmp_path, "[thresholds]\nminority_share_severe = 0.5\n")
+    with pytest.raises(ConfigError, match=r"'minority_share_severe' threshold \(0\.5\) must be below "
+                       r"'minority_share_moderate' \(0\.4\)"):  # fmt: skip
         load_rules_config(path)
     with pytest.raises(
         ConfigError, match=r"'lr_region_low' threshold \(0\.05\) must be below 'lr_region_high'"

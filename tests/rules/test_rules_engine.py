@@ -30,10 +30,19 @@ def test_top_choice_table(kwargs: dict, expected: set[str]) -> None:
 
 @pytest.mark.parametrize(
     ("share", "level"),
-    [(0.4, "none"), (0.2, "none"), (0.15, "moderate"), (0.03, "severe"), (0.004, "extreme")],
+    [
+        (0.45, "none"),
+        (0.4, "none"),
+        (0.3, "moderate"),
+        (0.15, "moderate"),
+        (0.1, "moderate"),
+        (0.08, "severe"),
+        (0.03, "severe"),
+        (0.004, "extreme"),
+    ],  # fmt: skip
 )
 def test_imbalance_levels_at_the_documented_bounds(share: float, level: str) -> None:
-    # 20 % is the moderate bound itself (strict "<"), so it is still "none".
+    # 40 % and 10 % are the moderate and severe bounds themselves (strict "<"): still "none" and "moderate".
     assert recommend(build_profile((share,))).imbalance_level == level
 
 
@@ -105,7 +114,8 @@ def test_pos_weight_is_clipped_at_max_class_weight() -> None:
 
 
 def test_multiclass_rare_classes_get_class_weights_and_generalized_dice() -> None:
-    rec = recommend(build_profile((0.35, 0.05), names=("road", "car")))
+    # car has 10 % (moderate: the severe bound is a strict "<") and road 40 %: 4 times car, the 4:1 bound
+    rec = recommend(build_profile((0.4, 0.1), names=("road", "car")))
     assert rec.top.loss == "weighted_ce"
     weights = rec.top.params["class_weights"]
     assert len(weights) == 3
@@ -115,13 +125,13 @@ def test_multiclass_rare_classes_get_class_weights_and_generalized_dice() -> Non
     assert max(weights) <= DEFAULT_THRESHOLDS["max_class_weight"]
     assert "generalized_dice" in _losses(rec)
     trace = {t.rule: t for t in rec.trace}["rule_rare_classes"]
-    assert trace.fired and trace.measured == pytest.approx(0.35 / 0.05, rel=1e-3)
+    assert trace.fired and trace.measured == pytest.approx(0.4 / 0.1, rel=1e-3)
     assert "'car'" in trace.conclusion
 
 
 def test_severe_multiclass_rare_keeps_a_class_weighting_option() -> None:
     rec = recommend(build_profile((0.19, 0.01)))
-    assert rec.top.loss == "dice_ce"
+    assert rec.top.loss == "tversky"  # the severe level's first (measured: within the noise of the best)
     assert {"weighted_ce", "generalized_dice"} & set(_losses(rec))
 
 
@@ -161,10 +171,14 @@ def test_objects_lost_at_the_training_size_estimate_a_size_from_diameters() -> N
     assert any("native-resolution crops" in w for w in recommend(small).warnings)
 
 
-def test_thin_structures_bring_lovasz_and_the_topology_note() -> None:
-    rec = recommend(build_profile((0.15,), boundary_share=0.8))
-    assert "lovasz" in _losses(rec)
-    assert any("clDice" in w for w in rec.warnings)
+def test_thin_structures_nudge_tversky_up_and_lovasz_down_with_the_topology_note() -> None:
+    # measured on 2-px rims: Tversky the best IoU or within the noise of it, Lovász the worst of eight
+    thick, thin = recommend(build_profile((0.03,))), recommend(build_profile((0.03,), boundary_share=0.8))
+    assert _losses(thin).index("tversky") <= _losses(thick).index("tversky")
+    assert "lovasz" not in _losses(thin)
+    rule = {t.rule: t for t in thin.trace}["rule_thin_structures"]
+    assert rule.fired and "Lovász worst" in rule.conclusion
+    assert any("clDice" in w for w in thin.warnings)
 
 
 def test_every_loss_gets_the_same_lr_range_by_default_and_dice_keeps_its_note() -> None:
@@ -196,9 +210,9 @@ def test_ignore_index_is_passed_to_every_candidate() -> None:
 
 
 def test_a_class_that_never_occurs_is_warned_about() -> None:
-    rec = recommend(build_profile((0.3, 0.0), names=("road", "car")))
+    rec = recommend(build_profile((0.45, 0.0), names=("road", "car")))
     assert any("'car' never occurs" in w for w in rec.warnings)
-    assert rec.imbalance_level == "none"  # 0.7 : 0.3 among the classes that occur
+    assert rec.imbalance_level == "none"  # 0.55 : 0.45 among the classes that occur
 
 
 def test_all_empty_masks_is_a_data_error() -> None:
@@ -257,18 +271,18 @@ def test_an_unscored_rare_background_does_not_set_the_imbalance_level() -> None:
 # (minority share just above, just below) each imbalance bound, and the first choice on each side per
 # objective: recall keeps weighted CE from the moderate bound down to the extreme one.
 BOUND_SIDES = [
-    ("minority_share_moderate", 0.21, 0.19, {"iou": ("ce", "weighted_ce"), "recall": ("ce", "weighted_ce")}),
+    ("minority_share_moderate", 0.41, 0.39, {"iou": ("ce", "weighted_ce"), "recall": ("ce", "weighted_ce")}),
     (
         "minority_share_severe",
-        0.051,
-        0.049,
-        {"iou": ("weighted_ce", "dice_ce"), "recall": ("weighted_ce",) * 2},
+        0.101,
+        0.099,
+        {"iou": ("weighted_ce", "tversky"), "recall": ("weighted_ce",) * 2},
     ),
     (
         "minority_share_extreme",
         0.011,
         0.009,
-        {"iou": ("dice_ce", "focal_tversky"), "recall": ("weighted_ce", "focal_tversky")},
+        {"iou": ("tversky", "focal_tversky"), "recall": ("weighted_ce", "focal_tversky")},
     ),
 ]
 
@@ -311,7 +325,7 @@ def test_recall_puts_weighted_ce_first_only_where_the_evidence_measured_it() -> 
         "focal_tversky",
         "unified_focal",
     }
-    rec = recommend(build_profile((0.03,)), objective="recall")  # severe: Dice + CE first for IoU
+    rec = recommend(build_profile((0.03,)), objective="recall")  # severe: Tversky first for IoU
     assert rec.top.loss == "weighted_ce" and rec.objective == "recall"
     assert "tversky" in [c.loss for c in rec.candidates]
     assert {t.rule: t for t in rec.trace}["rule_objective"].fired
@@ -321,3 +335,15 @@ def test_recall_puts_weighted_ce_first_only_where_the_evidence_measured_it() -> 
 def test_an_unknown_objective_names_the_valid_ones() -> None:
     with pytest.raises(ConfigError, match="Unknown objective 'recal'. Did you mean 'recall'"):
         recommend(build_profile((0.15,)), objective="recal")
+
+
+def test_most_objects_tiny_puts_dice_ce_first_only_past_its_bound() -> None:
+    bound = DEFAULT_THRESHOLDS["tiny_object_share_dominant"]
+    assert DEFAULT_THRESHOLDS["tiny_object_share"] < 0.61 < bound < 0.63
+    below, above = (recommend(build_profile((0.15,), tiny_share=s)) for s in (0.61, 0.63))
+    assert below.top.loss == "weighted_ce" and above.top.loss == "dice_ce"
+    trace = {t.rule: t for t in above.trace}["rule_tiny_objects"]
+    assert "Dice + CE goes first" in trace.conclusion
+    assert "docs/EVIDENCE.md rows buildings-shrunk" in above.top.rationale
+    # the tiny-objects rule still favours more CE in the mix on both sides
+    assert above.top.params["mix"] == next(c for c in below.candidates if c.loss == "dice_ce").params["mix"]

@@ -129,3 +129,11 @@ def test_framework_trace_names_the_rules_when_the_advice_differs():
         "rule_imbalance_level" in defaults.conclusion
         and "not the frameworks' Dice + CE" in defaults.conclusion
     )
+
+
+def test_severe_volumes_keep_dice_ce_first_where_2d_tiles_get_tversky():
+    # the evidence rows that put Tversky first at severe imbalance are 2-D tiles: volumes keep nnU-Net's
+    assert recommend(build_profile((0.03,))).top.loss == "tversky"
+    rec = recommend(volume_profile())
+    assert rec.imbalance_level == "severe" and rec.top.loss == "dice_ce"
+    assert "Isensee et al. 2021" in rec.top.rationale
