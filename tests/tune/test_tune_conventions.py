@@ -66,9 +66,16 @@ def test_csvs_load_flat_in_pandas(json_run):
     trials = pd.read_csv(out / "trials.csv")
     study = json.loads((out / "result.json").read_text())
     assert study["rules_first_choice"]["loss"] in set(trials["loss"])
+    # the imbalance-aware parameter of whichever of weighted CE / Tversky the rules ranked in: a float column,
+    # on the side of the rare foreground (pos_weight above 1; Tversky's false-negative weight beta, searched
+    # over [0.5, 0.9], at least 0.5)
     weighted = trials[trials["loss"] == "weighted_ce"]
-    assert not weighted.empty and weighted["param_pos_weight"].dtype.kind == "f"
-    assert (weighted["param_pos_weight"] > 1).all()  # foreground is the minority: weighted up
+    tversky = trials[trials["loss"] == "tversky"]
+    assert not (weighted.empty and tversky.empty)
+    if not weighted.empty:
+        assert weighted["param_pos_weight"].dtype.kind == "f" and (weighted["param_pos_weight"] > 1).all()
+    if not tversky.empty:
+        assert tversky["param_beta"].dtype.kind == "f" and (tversky["param_beta"] >= 0.5).all()
     dice_ce = trials[trials["loss"] == "dice_ce"]
     assert not dice_ce.empty and dice_ce["param_mix"].between(0, 1).all()
     # a loss without the parameter leaves the cell empty
