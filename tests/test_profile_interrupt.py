@@ -25,8 +25,22 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in text.split()]
 
 
+def test_a_ctrl_c_while_the_pool_starts_is_held_and_then_acted_on():
+    """While the workers are forked SIGINT is held, not ignored: a Ctrl-C in that window is recorded (and the
+    profile stops once the pool exists) instead of being lost, which let the profile run to its end."""
+    from lossadvisor.profile._parallel import _sigint_held
+
+    before = signal.getsignal(signal.SIGINT)
+    with _sigint_held() as held:
+        os.kill(os.getpid(), signal.SIGINT)  # no KeyboardInterrupt here
+        time.sleep(0.05)  # the handler runs between bytecodes of the main thread
+    assert held == [signal.SIGINT]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc and forks workers (Linux)")
-def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path):
+@pytest.mark.parametrize("delay", [0.0, 0.3], ids=["as-the-workers-start", "while-they-work"])
+def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path, delay):
     masks = tmp_path / "masks"
     masks.mkdir()
     rng = np.random.default_rng(0)
@@ -52,10 +66,11 @@ def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path):
     )
     try:
         deadline = time.monotonic() + 60
-        while len(_children(child.pid)) < 2 and time.monotonic() < deadline and child.poll() is None:
-            time.sleep(0.05)
-        assert len(_children(child.pid)) >= 2, "the workers never started"
-        time.sleep(0.3)
+        wanted = 1 if delay == 0 else 2
+        while len(_children(child.pid)) < wanted and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.002 if delay == 0 else 0.05)
+        assert len(_children(child.pid)) >= wanted, "the workers never started"
+        time.sleep(delay)
         os.killpg(child.pid, signal.SIGINT)
         _, err = child.communicate(timeout=60)
     finally:

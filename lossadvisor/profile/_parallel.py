@@ -80,26 +80,32 @@ def _iterate(
     with warnings.catch_warnings():
         # Python >= 3.12 warns on any fork of a threaded process; the workers never use the caller's threads.
         warnings.filterwarnings("ignore", message=".*fork.*", category=DeprecationWarning)
-        # Workers are born ignoring SIGINT (a forked child inherits the disposition), so a Ctrl-C that lands
-        # while a worker is still starting cannot reach it before its initializer runs.
-        with _sigint_ignored():
+        # Workers are born with SIGINT held (a forked child inherits the handler), so a Ctrl-C that lands
+        # while a worker is still starting cannot raise in it before its initializer ignores it; the parent
+        # acts on a Ctrl-C held meanwhile as soon as the pool exists (ignoring it instead lost it: the
+        # profile then ran to the end).
+        with _sigint_held() as held:
             pool = context.Pool(workers, initializer=_init_worker, initargs=(settings,))
     # Largest files first (longest-processing-time-first): a 5000x5000 tile left for the end would keep one
     # worker busy while the others idle. chunksize 1: tiles of very different sizes balance better one by one.
     order = sorted(range(len(paths)), key=lambda i: -_file_size(paths[i]))
     with pool:  # on Ctrl-C (or any error) in the parent, __exit__ terminates the workers
+        if held:
+            raise KeyboardInterrupt
         yield from pool.imap_unordered(_measure_indexed, [(i, paths[i]) for i in order], chunksize=1)
 
 
 @contextlib.contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT in this process for the duration (only the main thread may change signal handlers)."""
+def _sigint_held() -> Iterator[list[int]]:
+    """Hold SIGINT for the duration: a Ctrl-C is recorded in the yielded list instead of raising, and the
+    caller acts on it afterwards (only the main thread may change signal handlers)."""
+    held: list[int] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield held
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
     try:
-        yield
+        yield held
     finally:
         signal.signal(signal.SIGINT, previous)
 
