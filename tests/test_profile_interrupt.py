@@ -63,6 +63,9 @@ def test_ctrl_c_during_a_parallel_profile_prints_no_worker_traceback(tmp_path, d
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # its own process group, like a terminal job
+        # and Ctrl-C at its default, as a terminal's foreground job has it: a test run started in the
+        # background of a non-interactive shell (`make test &`) inherits SIGINT ignored, so would the child
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
