@@ -79,7 +79,8 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
         if unit.rep not in built:
             built[unit.rep] = build_fold_data(
                 pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=workdir / "cache",
-                fingerprint=root.name, size=s["size"], folds=3, seed=partition_seed + unit.rep,
+                fingerprint=root.name, size=s["size"], folds=s.get("folds", 3),
+                seed=partition_seed + unit.rep,
             )  # fmt: skip
         ctx = RunContext(
             data=built[unit.rep][unit.fold], num_classes=2, loss_factory=lambda n, p: build_loss(n, **p),
@@ -97,7 +98,7 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
 
     from lossadvisor.tune.confirm import RaceConfig, final_decision, parse_budget, race_alone
 
-    cfg = RaceConfig(folds=3, margin=0.01, budget=parse_budget(s["budget"]))
+    cfg = RaceConfig(folds=s.get("folds", 3), margin=0.01, budget=parse_budget(s["budget"]))
     study = optuna.create_study(direction="maximize")
     start = time.perf_counter()
     context_for = _context_for(root, s, threads, workdir, partition_seed=1000 * rep)
@@ -422,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="sim,aa,power,regret", help="comma-separated: sim, aa, power, regret"
     )
+    parser.add_argument(
+        "--folds", type=int, default=3, help="A/A and power: folds per repetition of the race (default 3)"
+    )
     add_data_option(parser)
     args = parser.parse_args(argv)
     import optuna
@@ -434,6 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         s["budget"] = args.budget
     if args.size:
         s["size"] = args.size
+    s["folds"] = args.folds
     if args.repeats:
         s["repeats"] = s["power_repeats"] = args.repeats
     only = set(args.only.split(","))
