@@ -40,8 +40,8 @@ TARGET_FALSE_WINNER_RATE = 0.05
 TARGET_POWER = 0.80
 LR = 3e-3
 # size, epochs and steps per epoch of a first-level run (level L: 2**L times the steps), race budget in runs
-QUICK = {"size": 64, "epochs": 3, "steps": 10, "budget": "30", "repeats": 20, "power_repeats": 10}
-FULL = {"size": 128, "epochs": 6, "steps": 20, "budget": "5m", "repeats": 20, "power_repeats": 20}
+QUICK = {"size": 64, "epochs": 3, "steps": 10, "budget": "30", "repeats": 20, "power_repeats": 10, "folds": 3}
+FULL = {"size": 128, "epochs": 6, "steps": 20, "budget": "5m", "repeats": 20, "power_repeats": 20, "folds": 3}
 QUICK_MAIN = {"size": 64, "epochs": 3, "steps_per_epoch": 10, "n_trials": 5, "confirm_budget": "30"}
 SWEEP = (3e-3, 1e-2)  # as the rules evidence: where every loss did best on these sets at this budget
 TRUTH_SEEDS = 3
@@ -79,7 +79,7 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
         if unit.rep not in built:
             built[unit.rep] = build_fold_data(
                 pairs, read_mask=lambda p: read_mask(p).labels, cache_dir=workdir / "cache",
-                fingerprint=root.name, size=s["size"], folds=s.get("folds", 3),
+                fingerprint=root.name, size=s["size"], folds=s["folds"],
                 seed=partition_seed + unit.rep,
             )  # fmt: skip
         ctx = RunContext(
@@ -98,7 +98,7 @@ def race(finalists, s: dict, threads: int, workdir: Path, rep: int, root: Path =
 
     from lossadvisor.tune.confirm import RaceConfig, final_decision, parse_budget, race_alone
 
-    cfg = RaceConfig(folds=s.get("folds", 3), margin=0.01, budget=parse_budget(s["budget"]))
+    cfg = RaceConfig(folds=s["folds"], margin=0.01, budget=parse_budget(s["budget"]))
     study = optuna.create_study(direction="maximize")
     start = time.perf_counter()
     context_for = _context_for(root, s, threads, workdir, partition_seed=1000 * rep)

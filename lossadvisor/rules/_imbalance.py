@@ -98,38 +98,6 @@ LEVEL_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
             f"to under CE's IoU on thin rims at this level ({cite('severe_focal')}): last.",
         ),
     ),
-    # Volumes: the evidence rows above are 2-D tiles; in 3-D nnU-Net's Dice + CE default, validated on dozens
-    # of volume tasks (Isensee et al. 2021), stays first until volumes are measured here.
-    "severe_3d": (
-        (
-            "dice_ce",
-            "'{minority}' has only {share:.1%} of the {px} ({ratio:.0f}:1): Dice scores overlap whatever the "
-            "class ratio and mixing it with CE keeps training stable; nnU-Net's default for volumes "
-            "(Isensee et al. 2021). On 2-D slices of this kind Tversky was within the noise of the best "
-            f"({cite('severe_tversky')}); volumes are not measured yet.",
-        ),
-        (
-            "tversky",
-            "Tversky weighs false negatives above false positives, keeping the rare class (Salehi et al. "
-            "2017); within the seed noise of the best on every 2-D set at this level "
-            f"({cite('severe_tversky')}).",
-        ),
-        (
-            "dice",
-            "Plain Dice copes with the imbalance but is the least stable of the overlap losses "
-            f"({cite('severe_dice')}).",
-        ),
-        (
-            "weighted_ce",
-            "Weighted CE needs large weights at this ratio, and they cost IoU "
-            f"({cite('weighted_ce_costs_iou')}).",
-        ),
-        (
-            "focal",
-            "Focal loss down-weights the many easy background {px} (Lin et al. 2017); it collapsed under "
-            f"CE's IoU on thin 2-D rims at this level ({cite('severe_focal')}).",
-        ),
-    ),
     "extreme": (
         (
             "focal_tversky",
@@ -214,9 +182,44 @@ def imbalance_level(measure: ImbalanceMeasure, thresholds: Mapping[str, float]) 
     return "none"
 
 
+# The severe level on volumes: the evidence rows of LEVEL_CHOICES["severe"] are 2-D tiles; in 3-D nnU-Net's
+# Dice + CE default, validated on dozens of volume tasks (Isensee et al. 2021), stays first until volumes are
+# measured here.
+SEVERE_VOLUME_CHOICES: tuple[tuple[str, str], ...] = (
+    (
+        "dice_ce",
+        "'{minority}' has only {share:.1%} of the {px} ({ratio:.0f}:1): Dice scores overlap whatever the "
+        "class ratio and mixing it with CE keeps training stable; nnU-Net's default for volumes "
+        "(Isensee et al. 2021). On 2-D slices of this kind Tversky was within the noise of the best "
+        f"({cite('severe_tversky')}); volumes are not measured yet.",
+    ),
+    (
+        "tversky",
+        "Tversky weighs false negatives above false positives, keeping the rare class (Salehi et al. "
+        "2017); within the seed noise of the best on every 2-D set at this level "
+        f"({cite('severe_tversky')}).",
+    ),
+    (
+        "dice",
+        "Plain Dice copes with the imbalance but is the least stable of the overlap losses "
+        f"({cite('severe_dice')}).",
+    ),
+    (
+        "weighted_ce",
+        "Weighted CE needs large weights at this ratio, and they cost IoU "
+        f"({cite('weighted_ce_costs_iou')}).",
+    ),
+    (
+        "focal",
+        "Focal loss down-weights the many easy background {px} (Lin et al. 2017); it collapsed under "
+        f"CE's IoU on thin 2-D rims at this level ({cite('severe_focal')}).",
+    ),
+)
+
+
 def level_choices(level: str, dimensionality: int = 2) -> tuple[tuple[str, str], ...]:
-    """The ranked ``(loss, reason)`` rungs of ``level``; severe volumes keep Dice + CE first (severe_3d)."""
-    return LEVEL_CHOICES["severe_3d" if level == "severe" and dimensionality == 3 else level]
+    """The ranked ``(loss, reason)`` rungs of ``level``; severe volumes keep Dice + CE first."""
+    return SEVERE_VOLUME_CHOICES if level == "severe" and dimensionality == 3 else LEVEL_CHOICES[level]
 
 
 def rule_imbalance_level(profile: DatasetProfile, thresholds: Mapping[str, float]) -> RuleOutcome:

@@ -92,9 +92,9 @@ def select_finalists(study, space: SearchSpace, *, max_finalists: int = DEFAULT_
     wanted = first not in (None, BASELINE_LOSS) and first in space.losses and max_finalists >= 3
     if wanted and (first in best_of or first not in tried):
         must.append(first)
-    ranked = [loss for loss in best_of if loss not in must]
-    losses = [loss for loss in best_of if loss in must or loss in ranked[: max(0, max_finalists - len(must))]]
-    losses += [loss for loss in must if loss not in losses]  # never trained: after the measured ones
+    # the places left go to the search's best other losses; all in search order, untrained ones last
+    keep = set(must) | set([loss for loss in best_of if loss not in must][: max_finalists - len(must)])
+    losses = [loss for loss in best_of if loss in keep] + [loss for loss in must if loss not in best_of]
     picks = []
     for loss in losses:
         t = best_of.get(loss)
