@@ -1,13 +1,17 @@
 """Can the verdict be trusted? The A/A false-winner rate, the power on a planted difference, and the regret.
 
 - **A/A**: plain CE entered twice as two finalists whose runs use independent random streams (initialisation,
-  batch order), raced on examples/buildings with the sequential rule (a look after every repetition, from 5
-  paired runs on) and judged by the correlated t-test. A "clear" verdict is a false winner; target: at most
-  5 % of repetitions.
+  batch order), raced on examples/buildings with the sequential
+  rule (a look after every repetition, from 5 paired runs on) and judged by the correlated t-test. A
+  "clear" verdict is a false winner; target: at most 5 % of repetitions.
 - **Power**: CE against itself with a lower learning rate (a planted handicap, ``--handicap`` times lower, 3
-  by default). The gap is measured by longer independent runs (3x the race's first-level steps, 3 seeds, on
-  one stratified split); the race is repeated and counted as clear for the right side, equivalent,
-  undecided, or clear for the wrong side.
+  by default), on examples/buildings or ``--power-set dsb2018-nuclei``. The gap is measured by longer
+  independent runs (3x the race's first-level steps, 3 seeds, on one stratified split); the race is repeated
+  and counted as clear for the right side, equivalent, undecided, or clear for the wrong side.
+- **Streams**: would common random numbers (one seed per unit, shared by the finalists) steady the paired
+  differences? A pair trained on the same units twice, with the tuner's seeds (each finalist its own stream)
+  and with shared seeds: the standard deviations of the paired differences, and each configuration's
+  within-unit seed spread.
 - **Regret**: the main job (``tune``) on examples/buildings and dsb2018-nuclei (in the folder named by
   LOSSADVISOR_DATA, or ``--data DIR``; skipped without it) against ground truth from longer independent
   runs on the same tiles at the same size (3x the race's second-level steps; every finalist of the main job,
@@ -273,13 +277,13 @@ def truth_swept(ctx, params: dict[str, dict]) -> dict[str, tuple[float, float, f
     return out
 
 
-def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0) -> dict:
-    """CE against CE at a ``handicap`` times lower learning rate: the gap by longer runs, then the race's
-    outcomes."""
+def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0, root: Path = EXAMPLE) -> dict:
+    """CE against CE at a ``handicap`` times lower learning rate on ``root``: the gap by longer runs, then the
+    race's outcomes."""
     from lossadvisor.tune.training import Configuration
 
     gap = truth(
-        EXAMPLE,
+        root,
         {"full": Configuration("ce", {}, LR), "slow": Configuration("ce", {}, LR / handicap)},
         s,
         threads,
@@ -296,7 +300,7 @@ def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0) -> dict:
     tally = Counter()
     start = time.perf_counter()
     for rep in range(s["power_repeats"]):
-        outcome, decision, stop, runs, _ = race(pair, s, threads, workdir, 500 + rep)
+        outcome, decision, stop, runs, _ = race(pair, s, threads, workdir, 500 + rep, root)
         if outcome == "clear":
             outcome = "right clear" if decision.recommended == right else "WRONG clear"
         tally[outcome] += 1
@@ -315,6 +319,66 @@ def power(s: dict, threads: int, workdir: Path, handicap: float = 3.0) -> dict:
         flush=True,
     )
     return {"gap": gap["full"][0] - gap["slow"][0], "repeats": n, **dict(tally)}
+
+
+def streams(
+    s: dict, threads: int, workdir: Path, handicap: float, root: Path = EXAMPLE, levels=(0, 1), reps: int = 4,
+    pair: str = "power",
+) -> dict:  # fmt: skip
+    """A pair trained on the same units twice: with the tuner's seeds (each finalist its own stream) and with
+    one seed per level, repetition and fold shared by both (common random numbers). ``pair``: "power" (CE
+    against CE at a ``handicap`` times lower rate) or "losses" (CE against Dice + CE, mix 0.5, both at LR).
+    Returns, per level, the SD of the paired differences both ways and each configuration's within-unit seed
+    spread."""
+    from lossadvisor.tune.confirm import Unit
+    from lossadvisor.tune.confirm._confirm import run_seed
+    from lossadvisor.tune.training import Configuration, outcome_summary
+
+    slow = Configuration("ce", {}, LR / handicap)
+    other = Configuration("dice_ce", {"mix": 0.5}, LR) if pair == "losses" else slow
+    configs = {"ce-full": Configuration("ce", {}, LR), "ce-slow": other}
+    context_for = _context_for(root, s, threads, workdir, partition_seed=7000)
+    iou: dict[tuple, float] = {}
+    start = time.perf_counter()
+    out = {}
+    for level in levels:
+        for rep in range(reps):
+            for fold in range(s["folds"]):
+                for entry, config in configs.items():
+                    unit = Unit(level, rep, fold, entry)
+                    shared = Unit(level, rep, fold, "shared")  # the same key, so the same seed, for both
+                    for mode, seed_unit in (("shared", shared), ("own", unit)):
+                        run = context_for(unit).train(config, seed=run_seed(0, seed_unit))
+                        iou[(level, rep, fold, entry, mode)] = outcome_summary(run)["val_score"] or 0.0
+        row = {}
+        for mode in ("shared", "own"):
+            d = [
+                iou[(level, r, f, "ce-full", mode)] - iou[(level, r, f, "ce-slow", mode)]
+                for r in range(reps)
+                for f in range(s["folds"])
+            ]
+            row[mode] = (statistics.mean(d), statistics.stdev(d))
+        spread = {
+            e: statistics.stdev(
+                [iou[(level, r, f, e, "shared")] - iou[(level, r, f, e, "own")] for r in range(reps)
+                 for f in range(s["folds"])]
+            ) / 2**0.5
+            for e in configs
+        }  # fmt: skip
+        n = reps * s["folds"]
+        print(
+            f"  level {level} ({s['epochs'] * s['steps'] * 2**level} steps, {n} paired runs): mean gap "
+            f"{row['shared'][0]:+.3f} shared / {row['own'][0]:+.3f} own; SD of paired differences "
+            f"{row['shared'][1]:.3f} with shared seeds, {row['own'][1]:.3f} with the tuner's own streams "
+            f"(x{row['shared'][1] / row['own'][1]:.2f}); seed spread within a unit: "
+            f"{spread['ce-full']:.3f} and {spread['ce-slow']:.3f}; "
+            f"{time.perf_counter() - start:.0f} s so far",
+            flush=True,
+        )
+        out[f"level {level}"] = {
+            "sd_shared": row["shared"][1], "sd_own": row["own"][1], "gap": row["shared"][0], "runs": n,
+        }  # fmt: skip
+    return out
 
 
 def regret(
@@ -421,7 +485,19 @@ def main(argv: list[str] | None = None) -> int:
         "times lower (3: a gap of about 0.03 IoU on the example; 10: larger)",
     )
     parser.add_argument(
-        "--only", default="sim,aa,power,regret", help="comma-separated: sim, aa, power, regret"
+        "--only",
+        default="sim,aa,power,regret",
+        help="comma-separated: sim, aa, power, regret, streams (not in the default set)",
+    )
+    parser.add_argument(
+        "--pair",
+        default="power",
+        help="streams: power (CE against CE at a --handicap times lower rate) or losses (CE, Dice + CE)",
+    )
+    parser.add_argument(
+        "--power-set",
+        default="buildings",
+        help="power and streams: buildings (the bundled example) or dsb2018-nuclei (in the data folder)",
     )
     parser.add_argument(
         "--folds", type=int, default=3, help="A/A and power: folds per repetition of the race (default 3)"
@@ -460,12 +536,28 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             summary["aa"] = aa(s, args.threads, workdir)
+        power_root = EXAMPLE
+        if args.power_set != "buildings" and only & {"power", "streams"}:
+            power_root = real_set(args.power_set, args.data)
+            if power_root is None:
+                print(missing_note(args.power_set, args.data))
+                return 1
         if "power" in only:
             print(
-                f"Power: CE at lr {LR:g} against CE at {LR / args.handicap:.0e}, {s['power_repeats']} races:",
+                f"Power on {power_root.name}: CE at lr {LR:g} against CE at {LR / args.handicap:.0e}, "
+                f"{s['folds']} folds per repetition, {s['size']} px, {steps} steps at the first level, race "
+                f"budget {s['budget']}, {s['power_repeats']} races:",
                 flush=True,
             )
-            summary["power"] = power(s, args.threads, workdir, args.handicap)
+            summary["power"] = power(s, args.threads, workdir, args.handicap, power_root)
+        if "streams" in only:
+            print(
+                f"Streams on {power_root.name}: CE at lr {LR:g} against "
+                + ("Dice + CE (mix 0.5), " if args.pair == "losses" else f"CE at {LR / args.handicap:.0e}, ")
+                + f"{s['folds']} folds, {s['size']} px, shared seeds against the tuner's own streams:",
+                flush=True,
+            )
+            summary["streams"] = streams(s, args.threads, workdir, args.handicap, power_root, pair=args.pair)
         if "regret" in only:
             main_settings = QUICK_MAIN if args.quick else {}
             print(f"Regret: the main job ({main_settings or 'defaults'}) against longer LR-swept runs:")

@@ -196,6 +196,7 @@ class Comparison(_Record):
     level: int | None = None
     steps: int | None = None
     runs_to_decide: int | None = None
+    resolvable_diff: float | None = None  # the smallest difference more repetitions at this spread can call
     ci_low: float | None = None
     ci_high: float | None = None
     ci_level: float | None = None

@@ -82,6 +82,8 @@ def _comparison_line(c) -> str:
         return head + f", 95% CI [{c.ci_low:+.3f}, {c.ci_high:+.3f}]: " + ("clear" if c.clear else "tie")
     steps = f" at {c.steps} steps" if c.steps else ""
     more = f", ~{c.runs_to_decide} more runs would likely decide" if c.runs_to_decide else ""
+    if c.state == "open" and not c.runs_to_decide and c.resolvable_diff is not None:
+        more = f" (more runs at this spread resolve only differences over {c.resolvable_diff:.3f} IoU)"
     return (
         f"{head}{steps}: P(better) {c.p_better:.0%}, P(equivalent) {c.p_equivalent:.0%}, "
         f"P(worse) {c.p_worse:.0%} -> {c.state}{more}"

@@ -12,6 +12,7 @@ from lossadvisor.tune.confirm._posterior import (
     comparison_state,
     correlated_posterior,
     decide_three,
+    resolvable_difference,
     runs_to_decide,
 )
 
@@ -99,6 +100,21 @@ def test_runs_to_decide_at_the_race_level() -> None:
     assert t.sf(-0.05 / (math.sqrt(1 / 14 + 1 / 3) * s), 13) < 0.975
     assert t.sf(-0.05 / (math.sqrt(1 / 18 + 1 / 3) * s), 17) >= 0.975
     assert runs_to_decide(p, per_step=4) == 12
+
+
+def test_resolvable_difference_is_the_floor_of_the_posterior() -> None:
+    # by hand: 0.01 + z_0.975 * sqrt((1/3) / (2/3)) * 0.04 = 0.01 + 1.959964 * 0.707107 * 0.04 = 0.065436
+    assert resolvable_difference(0.04, rho=1 / 3, margin=0.01) == pytest.approx(0.065436, abs=1e-6)
+    # 5 folds halve the floor's variance: 0.01 + 1.959964 * 0.5 * 0.04 = 0.049199
+    assert resolvable_difference(0.04, rho=0.2, margin=0.01) == pytest.approx(0.049199, abs=1e-6)
+    # the invariant it promises: a mean difference a little above it is decided by enough repetitions, one a
+    # little below never is (the same spread, 6 runs measured so far)
+    spread = [-1.118, 1.118, 0.0, -1.118, 1.118, 0.0]  # SD 1 (see the rho-floor test)
+    floor = resolvable_difference(0.04, rho=1 / 3, margin=0.01)
+    above = correlated_posterior([floor * 1.1 + 0.04 * z for z in spread], rho=1 / 3, margin=0.01)
+    below = correlated_posterior([floor * 0.95 + 0.04 * z for z in spread], rho=1 / 3, margin=0.01)
+    assert runs_to_decide(above, per_step=3, max_more=3000) is not None
+    assert runs_to_decide(below, per_step=3, max_more=3000) is None
 
 
 LOSSES = {"a": "dice_ce", "b": "ce", "c": "weighted_ce"}

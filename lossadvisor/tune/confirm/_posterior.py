@@ -140,6 +140,21 @@ def runs_to_decide(
     return None
 
 
+def resolvable_difference(sd: float, *, rho: float, margin: float, level: float = DECISION_LEVEL) -> float:
+    """The smallest true difference that repetitions at this spread could ever call clear: with unlimited
+    runs the posterior's scale falls to its floor ``sqrt(ρ/(1-ρ)) · sd`` and the t to the normal, so a
+    difference is resolvable only above ``margin + z_level · sqrt(ρ/(1-ρ)) · sd``. Below it, the answer is
+    more folds (a lower ρ) or quieter runs (a lower sd), not a larger budget.
+
+    Example:
+        >>> round(resolvable_difference(0.04, rho=1 / 3, margin=0.01), 4)  # 0.01 + 1.96 * sqrt(0.5) * 0.04
+        0.0654
+    """
+    from scipy.stats import norm
+
+    return margin + float(norm.ppf(level)) * math.sqrt(rho / (1 - rho)) * sd
+
+
 def simplicity_rank(loss: str) -> int:
     from lossadvisor.tune.confirm._verdict import simplicity_rank as rank
 

@@ -23,6 +23,7 @@ from lossadvisor.tune.confirm._posterior import (
     DECISION_LEVEL,
     SIMPLER_IF_AS_GOOD,
     comparison_state,
+    resolvable_difference,
     runs_to_decide,
 )
 from lossadvisor.tune.training import DEFAULT_METRIC, foreground_score
@@ -199,6 +200,7 @@ def _verdict(
                 "steps": race.steps_of_level.get(lv), "clear": state == "better",
                 "runs_won": int((diffs > 0).sum()), "runs_lost": int((diffs < 0).sum()),
                 "runs_to_decide": runs_to_decide(p, per_step=race.folds) if state == "open" else None,
+                "resolvable_diff": resolvable_difference(p.sd, rho=p.rho, margin=p.margin),
                 "per_run": race.per_run.get(other, []),
             }
         )  # fmt: skip
@@ -317,9 +319,19 @@ def _next_steps(v: dict) -> str:
             "--confirm-budget by at least that and run the same command again)"
         )
     else:
+        stuck = [c for c in v["comparisons"] if c["state"] == "open" and c["runs_to_decide"] is None]
+        worst = max(stuck, key=lambda c: c["resolvable_diff"]) if stuck else None
+        floor = (
+            f" (at the spread measured, SD {worst['sd_diff']:.3f} IoU of the paired differences against "
+            f"{worst['against_loss']}, no number of repetitions with {round(1 / worst['rho'])} folds can "
+            f"call a difference under {worst['resolvable_diff']:.3f} IoU clear, and the measured one is "
+            f"{abs(worst['mean_diff']):.3f})"
+            if worst is not None and worst["rho"] > 0
+            else ""
+        )
         budget = (
             "more repetitions alone will not decide it at this spread (runs on one data set stay "
-            "correlated): use more --folds, more tiles, or quieter runs"
+            f"correlated{floor}): use more --folds, more tiles, or quieter runs"
         )
     return (
         "Undecided means the data and budget cannot yet tell these losses apart, not that they are equal. "
