@@ -96,7 +96,7 @@ def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next()
     # +-0.09, so s^2 = 2 * (0.01 + 0.0064 + 0.0081) / 5 = 0.0098, s = 0.098995, and the smallest resolvable
     # difference is 0.01 + 1.959964 * sqrt(0.5) * 0.098995 = 0.1472
     assert c.runs_to_decide is None and c.resolvable_diff == pytest.approx(0.1472, abs=1e-4)
-    assert "can call a difference under 0.147 IoU clear, and the measured one is 0.020" in v.next_steps
+    assert "can call a difference under 0.147 IoU clear; the measured one is 0.020." in v.next_steps
     line = _comparison_line(c)
     assert f"P(better) {c.p_better:.0%}" in line and "-> open" in line
     assert line.endswith("(more runs at this spread resolve only differences over 0.147 IoU)")

@@ -322,16 +322,17 @@ def _next_steps(v: dict) -> str:
         stuck = [c for c in v["comparisons"] if c["state"] == "open" and c["runs_to_decide"] is None]
         worst = max(stuck, key=lambda c: c["resolvable_diff"]) if stuck else None
         floor = (
-            f" (at the spread measured, SD {worst['sd_diff']:.3f} IoU of the paired differences against "
-            f"{worst['against_loss']}, no number of repetitions with {round(1 / worst['rho'])} folds can "
-            f"call a difference under {worst['resolvable_diff']:.3f} IoU clear, and the measured one is "
-            f"{abs(worst['mean_diff']):.3f})"
+            f" At the spread measured (SD {worst['sd_diff']:.3f} IoU of the paired differences against "
+            f"{worst['against_loss']}), no number of repetitions with {round(1 / worst['rho'])} folds can "
+            f"call a difference under {worst['resolvable_diff']:.3f} IoU clear; the measured one is "
+            f"{abs(worst['mean_diff']):.3f}."
             if worst is not None and worst["rho"] > 0
             else ""
         )
         budget = (
-            "more repetitions alone will not decide it at this spread (runs on one data set stay "
-            f"correlated{floor}): use more --folds, more tiles, or quieter runs"
+            "more repetitions alone will not decide it: runs on one data set stay correlated, so their "
+            f"posterior cannot narrow below a floor set by the spread of the runs and the folds.{floor} Use "
+            "more --folds, more tiles, or quieter runs"
         )
     return (
         "Undecided means the data and budget cannot yet tell these losses apart, not that they are equal. "
