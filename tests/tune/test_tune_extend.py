@@ -73,3 +73,16 @@ def test_the_recorded_command_of_a_finished_run_is_accepted_again(tiny_dataset, 
     assert "nothing new to train" in again.output  # said, not silent
     study, cstudy = open_studies(out)
     assert counted_trials(study) == 2 and finished_units(cstudy) == units  # nothing trained twice
+    # run.json now describes the re-read, and keeps the record of the run that did the training
+    rerun = json.loads((out / "run.json").read_text())
+    assert rerun["timings"]["runs"] == 0 and run["timings"]["runs"] > 0
+    (kept,) = rerun["earlier_invocations"]
+    assert kept == {
+        "command": run["command"], "status": "complete", "started": run["started"],
+        "finished": run["finished"], "duration_s": run["duration_s"], "train_s": run["timings"]["train_s"],
+        "runs": run["timings"]["runs"],
+    }  # fmt: skip
+    third = CliRunner().invoke(cli, recorded[1:])
+    assert third.exit_code == 0, third.output
+    history = json.loads((out / "run.json").read_text())["earlier_invocations"]
+    assert [h["started"] for h in history] == [run["started"], rerun["started"]]  # oldest first

@@ -20,6 +20,8 @@ from lossadvisor.tune.study import redact_url
 from lossadvisor.tune.training import DEFAULT_MODEL
 
 RUN_JSON = runfolder.RUN_JSON
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -73,6 +75,36 @@ def environment(device_name: str, threads: int) -> dict:
     }
 
 
+EARLIER = "earlier_invocations"  # run.json's record of the invocations before this one on the same folder
+
+
+def earlier_invocations(path: Path) -> list[dict]:
+    """The invocations recorded in the folder's ``run.json`` so far, oldest first: its own earlier ones and
+    the last one (command, status, start, end, time taken, training seconds and runs).
+
+    Running the recorded command again on a finished folder (to see the verdict again, or to extend it) writes
+    a new ``run.json``; without this, the record of the run that did the training (8 minutes, 44 runs) would
+    be replaced by that of a 1-second re-read. An unreadable ``run.json`` is reported as such by the report's
+    loader, and starts no history here.
+    """
+    import json
+
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(old, dict) or not old.get("started"):
+        return []
+    history = [h for h in old.get(EARLIER) or [] if isinstance(h, dict)]
+    timings = old.get("timings") if isinstance(old.get("timings"), dict) else {}
+    last = {
+        "command": old.get("command"), "status": old.get("status"), "started": old.get("started"),
+        "finished": old.get("finished"), "duration_s": old.get("duration_s"),
+        "train_s": timings.get("train_s"), "runs": timings.get("runs"),
+    }  # fmt: skip
+    return [*history, last]
+
+
 class RunRecord:
     """Keeps ``run.json`` (a typed :class:`RunSummary`) up to date as the run moves from running to complete,
     interrupted or failed.
@@ -97,6 +129,7 @@ class RunRecord:
         self.path = Path(run_dir) / RUN_JSON
         self.started = datetime.now(timezone.utc)
         public = {k: (redact_url(str(v)) if k == "storage" and v else v) for k, v in settings.items()}
+        earlier = earlier_invocations(self.path)
         self.summary = RunSummary.from_dict(
             {
                 "status": "running",
@@ -111,6 +144,7 @@ class RunRecord:
                 "fingerprint": fingerprint,
                 "left_out": left_out,
                 "model": model,
+                **({EARLIER: earlier} if earlier else {}),
             }
         )
         self.summary.save(self.path)
