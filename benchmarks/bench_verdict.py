@@ -153,14 +153,17 @@ def aa(s: dict, threads: int, workdir: Path) -> dict:
 
 
 def simulated_race(
-    sd: float, gap: float, *, level: float, races: int, budget_runs: int = 40, folds: int = 3, seed: int = 0
-) -> dict:
+    sd: float, gap: float, *, level: float, races: int, budget_runs: int = 40, folds: int = 3, seed: int = 0,
+    final_level: float | None = None,
+) -> dict:  # fmt: skip
     """The race itself (:func:`~lossadvisor.tune.confirm.race_state`, every look, futility stop and
     promotion as in ``tune``) on simulated runs: two finalists, ``a`` (true mean ``gap`` above ``b``) and
     ``b``; a run's score is its finalist's mean + a data-set offset shared by all its runs + independent
     run noise, sized so that the per-run paired differences have SD ``sd`` and correlation 1/k (the
     correlated t-test's own model of k-fold runs on one data set, Nadeau & Bengio 2003). Returns the share
-    of races that ended clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent."""
+    of races that ended clear for ``a`` ("right"), clear for ``b`` ("wrong") and the mean runs spent.
+    ``final_level``: decide a race that stopped undecided (budget or futility) at this level instead of
+    ``level`` (a group-sequential design's gentler last look)."""
     import numpy as np
 
     from lossadvisor.tune.confirm import _race as race_module
@@ -178,7 +181,12 @@ def simulated_race(
             for u in state.pending:
                 noise = rng.normal(0.0, np.sqrt((1 - rho) / 2) * sd)
                 results[u] = 0.5 + mean[u.entry] + offset[u.entry] + noise
-        decision = race_module.final_decision(entries, results, state, cfg)[0]
+        last = (
+            cfg
+            if final_level is None
+            else race_module.RaceConfig(folds=folds, margin=0.01, budget=budget, decision_level=final_level)
+        )
+        decision = race_module.final_decision(entries, results, state, last)[0]
         if decision is not None and decision.outcome == "clear":
             tally["right" if decision.leader == "a" or gap == 0 else "wrong"] += 1
         spent.append(state.spent_runs)
@@ -214,6 +222,15 @@ def simulated(races: int = 1000) -> dict:
                     flush=True,
                 )
                 out[f"power level={level:g} sd={sd:g} gap={gap:g}"] = r["right"]
+    for looks, final in ((DECISION_LEVEL, 0.95), (0.99, 0.95)):
+        tag = f"looks at {looks:g}, a race that ran out decided at {final:g}"
+        for sd in (0.02, 0.04, 1.0):
+            r = simulated_race(sd, 0.0, level=looks, final_level=final, races=races)
+            print(f"  {tag}: A/A at SD {sd:g}: false clear {r['right']:.1%}", flush=True)
+            out[f"aa looks={looks:g} final={final:g} sd={sd:g}"] = r["right"]
+        r = simulated_race(0.02, 0.05, level=looks, final_level=final, races=races // 2, seed=1)
+        print(f"  {tag}: gap 0.05 at SD 0.02: right side clear {r['right']:.1%}", flush=True)
+        out[f"power looks={looks:g} final={final:g} sd=0.02 gap=0.05"] = r["right"]
     return out
 
 
