@@ -91,7 +91,10 @@ def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_see
             device=device, epochs=s["epochs"], steps_per_epoch=s["steps"], batch_size=8, warmup_steps=0,
             seed=0, preds_dir=workdir / "preds", sample_indices=[],
         )  # fmt: skip
-        return replace(ctx, steps_per_epoch=s["steps"] * 2**unit.level)
+        ctx = replace(ctx, steps_per_epoch=s["steps"] * 2**unit.level)
+        if s.get("ema_warmup") is not None:  # streams: the weight average's warm-up, to compare recipes
+            ctx = replace(ctx, recipe=replace(ctx.recipe, ema_warmup=s["ema_warmup"]))
+        return ctx
 
     return context_for
 
@@ -507,6 +510,12 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: sim, aa, power, regret, streams (not in the default set)",
     )
     parser.add_argument(
+        "--ema-warmup",
+        type=int,
+        default=None,
+        help="streams: train with this warm-up of the weight average instead of the recipe's (10)",
+    )
+    parser.add_argument(
         "--pair",
         default="power",
         help="streams: power (CE against CE at a --handicap times lower rate) or losses (CE, Dice + CE)",
@@ -532,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.size:
         s["size"] = args.size
     s["folds"] = args.folds
+    s["ema_warmup"] = args.ema_warmup
     if args.repeats:
         s["repeats"] = s["power_repeats"] = args.repeats
     only = set(args.only.split(","))
