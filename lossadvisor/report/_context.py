@@ -272,22 +272,23 @@ def _comparisons_table(result: TuneOutcome) -> Table | None:
         css = {"better": "good", "equivalent": "good", "worse": "bad", "open": "warn"}
         return Table(
             columns=["leader against", "mean IoU difference", "P(better)", "P(equivalent)", "P(worse)",
-                     "paired runs", "run length", "state"],
+                     "paired runs", "run length", "state", "resolvable over"],
             rows=[
                 [
                     Cell(c.against_loss, "code"), fmt.num(c.mean_diff), fmt.pct(c.p_better),
                     fmt.pct(c.p_equivalent), fmt.pct(c.p_worse), str(c.runs), f"{c.steps} steps",
-                    Cell(c.state or "", css.get(c.state or "", "")),
+                    Cell(c.state or "", css.get(c.state or "", "")), fmt.num(c.resolvable_diff),
                 ]
                 for c in verdict.comparisons
             ],
-            numeric=frozenset({1, 2, 3, 4, 5}),
-            optional=frozenset({5, 6}),
+            numeric=frozenset({1, 2, 3, 4, 5, 8}),
+            optional=frozenset({5, 6, 8}),
             id="comparisons",
             caption="Bayesian correlated t-test (Benavoli et al. 2017) on the paired runs at the longest run "
             f"length both finalists reached; equivalent = within ±{fmt.num(verdict.margin)} IoU. A side is "
             f"taken at {100 * float(verdict.extra.get('decision_level', 0.95)):g}%; open = not yet told "
-            "apart.",
+            "apart. Resolvable over: the smallest difference that any number of repetitions at this spread "
+            "could call clear (runs on one data set stay correlated).",
         )  # fmt: skip
     rows = [
         [

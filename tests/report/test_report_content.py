@@ -58,6 +58,24 @@ def test_paired_comparison_is_result_json(complete_report: Path) -> None:
     assert html.index('id="paired-plot"') < html.index('id="ranking"')  # the one plot sits by the verdict
 
 
+def test_posterior_comparisons_show_their_probabilities_and_resolvable_difference(tmp_path: Path) -> None:
+    # the committed example's stored verdict (the correlated t-test's comparisons), reported again
+    example = Path(__file__).resolve().parents[2] / "reports" / "example-buildings"
+    folder = tmp_path / "example-buildings"
+    folder.mkdir()
+    for name in ("result.json", "run.json", "profile.json", "recommendation.json"):
+        (folder / name).write_bytes((example / name).read_bytes())
+    rows = body_rows(parse(build_report(folder).read_text(encoding="utf-8")), "comparisons")
+    comparisons = json.loads((example / "result.json").read_text())["verdict"]["comparisons"]
+    assert [r[0] for r in rows] == [c["against_loss"] for c in comparisons] == ["dice", "ce"]
+    for row, c in zip(rows, comparisons, strict=True):
+        assert float(row[1]) == pytest.approx(c["mean_diff"], abs=5e-4)
+        assert row[2] == f"{100 * c['p_better']:.1f} %" and row[7] == "open"  # 44.8 % and 45.3 %
+        # 0.01 + 1.96 * sqrt(0.5) * SD: SD 0.0414 against dice -> 0.0674, 0.0387 against ce -> 0.0637
+        assert float(row[8]) == pytest.approx(0.01 + 1.959964 * 0.5**0.5 * c["sd_diff"], abs=5e-4)
+    assert [r[8] for r in rows] == ["0.0674", "0.0637"]
+
+
 def test_snippets_say_what_was_validated(complete_report: Path) -> None:
     text = parse(complete_report.read_text(encoding="utf-8")).section_text["use"]
     assert "build_loss('dice_ce', mix=0.3)" in text  # PyTorch snippet (quotes shown as text)
