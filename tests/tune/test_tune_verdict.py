@@ -63,15 +63,12 @@ def test_still_improving_reads_the_last_epochs_of_the_level() -> None:
     assert still_improving(records, "c", 1, margin=0.01) is None
 
 
-def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next() -> None:
-    """result.json's verdict and the terminal summary from a race replayed over stored IoUs."""
-    from lossadvisor.cli._tune import _comparison_line
+def _replayed_verdict(diffs):
+    """result.json's verdict of a race replayed over stored IoUs: dice leads ce by ``diffs`` (6 runs)."""
     from lossadvisor.tune.confirm._race import Budget, RaceConfig, Unit, final_decision, race_state
     from lossadvisor.tune.confirm._verdict import RaceOutcome, race_verdict
 
     entries = {"dice": "dice_ce", "ce": "ce"}
-    # dice leads ce by +0.02 on average with a spread of 0.1 (6 paired runs): far from decided
-    diffs = [0.12, -0.08, 0.10, -0.06, 0.11, -0.07]
     iou = {}
     for i, d in enumerate(diffs):
         rep, fold = divmod(i, 3)
@@ -85,7 +82,16 @@ def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next()
                       zip([divmod(i, 3) for i in range(6)], diffs, strict=True)]}  # fmt: skip
     race = RaceOutcome(decision, level, rivals, state, [], {0: 120}, "12", 3, per_run)
     finalists = [FinalistRuns(e, loss, e, {}) for e, loss in entries.items()]
-    v = race_verdict(finalists, race, [], margin=0.01)
+    return race_verdict(finalists, race, [], margin=0.01)
+
+
+def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next() -> None:
+    """result.json's verdict and the terminal summary from a race replayed over stored IoUs."""
+    from lossadvisor.cli._tune import _comparison_line
+
+    # dice leads ce by +0.02 on average with a spread of 0.1 (6 paired runs): far from decided
+    diffs = [0.12, -0.08, 0.10, -0.06, 0.11, -0.07]
+    v = _replayed_verdict(diffs)
     assert (v.kind, v.winner, v.recommended) == ("undecided", "dice", "dice")
     (c,) = v.comparisons
     assert c.p_better + c.p_equivalent + c.p_worse == pytest.approx(1.0)
@@ -100,3 +106,17 @@ def test_an_undecided_race_is_shown_with_its_probabilities_and_what_to_do_next()
     line = _comparison_line(c)
     assert f"P(better) {c.p_better:.0%}" in line and "-> open" in line
     assert line.endswith("(more runs at this spread resolve only differences over 0.147 IoU)")
+
+
+def test_a_lead_above_the_floor_but_too_far_away_says_so() -> None:
+    # mean 0.152 with SD 0.1 (deviations +-0.1118 and 0, see test_tune_posterior): the floor is
+    # 0.01 + 1.959964 * sqrt(0.5) * 0.1 = 0.1486, under the lead, but 60 more runs give a scale of
+    # sqrt(1/66 + 0.5) * 0.1 = 0.0718 and (0.152 - 0.01) / 0.0718 = 1.98 < t(65, 0.975) = 1.997: not decided
+    diffs = [0.152 + 0.1 * z for z in (-1.118, 1.118, 0.0, -1.118, 1.118, 0.0)]
+    v = _replayed_verdict(diffs)
+    (c,) = v.comparisons
+    assert v.kind == "undecided" and c.runs_to_decide is None
+    assert c.resolvable_diff == pytest.approx(0.1486, abs=1e-4)
+    assert "the measured one is 0.152, above it, but more than 60 more paired runs would be needed." in (
+        v.next_steps
+    )

@@ -45,6 +45,7 @@ DECISION_LEVEL = 0.975
 # inside the margin the user called not worth a more complex loss.
 SIMPLER_IF_AS_GOOD = 0.75
 MIN_DECISION_RUNS = 5  # paired runs before the first decision: fewer leave s too uncertain (df < 4)
+MAX_MORE_RUNS = 60  # runs_to_decide looks this far ahead: beyond it the budget is not the way to decide
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def comparison_state(p: Posterior, *, level: float = DECISION_LEVEL) -> str:
 
 
 def runs_to_decide(
-    p: Posterior, *, per_step: int, level: float = DECISION_LEVEL, max_more: int = 60
+    p: Posterior, *, per_step: int, level: float = DECISION_LEVEL, max_more: int = MAX_MORE_RUNS
 ) -> int | None:
     """More paired runs (in steps of ``per_step``, a repetition of k folds) after which this comparison would
     likely be decided, if the mean and spread of the differences stay as measured; ``None`` when no number up

@@ -21,6 +21,7 @@ import numpy as np
 from lossadvisor._run_records import OrderCheck, Overtake, Verdict
 from lossadvisor.tune.confirm._posterior import (
     DECISION_LEVEL,
+    MAX_MORE_RUNS,
     SIMPLER_IF_AS_GOOD,
     comparison_state,
     resolvable_difference,
@@ -321,14 +322,20 @@ def _next_steps(v: dict) -> str:
     else:
         stuck = [c for c in v["comparisons"] if c["state"] == "open" and c["runs_to_decide"] is None]
         worst = max(stuck, key=lambda c: c["resolvable_diff"]) if stuck else None
-        floor = (
-            f" At the spread measured (SD {worst['sd_diff']:.3f} IoU of the paired differences against "
-            f"{worst['against_loss']}), no number of repetitions with {round(1 / worst['rho'])} folds can "
-            f"call a difference under {worst['resolvable_diff']:.3f} IoU clear; the measured one is "
-            f"{abs(worst['mean_diff']):.3f}."
-            if worst is not None and worst["rho"] > 0
-            else ""
-        )
+        floor = ""
+        if worst is not None and worst["rho"] > 0:
+            measured = abs(worst["mean_diff"])
+            floor = (
+                f" At the spread measured (SD {worst['sd_diff']:.3f} IoU of the paired differences against "
+                f"{worst['against_loss']}), no number of repetitions with {round(1 / worst['rho'])} folds "
+                f"can call a difference under {worst['resolvable_diff']:.3f} IoU clear; the measured one is "
+                + (
+                    f"{measured:.3f}."
+                    if measured <= worst["resolvable_diff"]
+                    else f"{measured:.3f}, above it, but more than {MAX_MORE_RUNS} more paired runs would be "
+                    "needed."
+                )
+            )
         budget = (
             "more repetitions alone will not decide it: runs on one data set stay correlated, so their "
             f"posterior cannot narrow below a floor set by the spread of the runs and the folds.{floor} Use "
