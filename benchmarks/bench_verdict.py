@@ -34,6 +34,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks._data_root import add_data_option, missing_note, real_set
@@ -67,8 +68,6 @@ def _datasets(data: Path | None = None) -> list[tuple[str, Path]]:
 
 def _context_for(root: Path, s: dict, threads: int, workdir: Path, partition_seed: int):
     """``unit -> RunContext`` on ``root``: repetition r folds with seed ``partition_seed + r``."""
-    from dataclasses import replace
-
     from lossadvisor.io import read_mask
     from lossadvisor.losses import build_loss
     from lossadvisor.tune import pair_files, resolve_device
@@ -184,11 +183,7 @@ def simulated_race(
             for u in state.pending:
                 noise = rng.normal(0.0, np.sqrt((1 - rho) / 2) * sd)
                 results[u] = 0.5 + mean[u.entry] + offset[u.entry] + noise
-        last = (
-            cfg
-            if final_level is None
-            else race_module.RaceConfig(folds=folds, margin=0.01, budget=budget, decision_level=final_level)
-        )
+        last = cfg if final_level is None else replace(cfg, decision_level=final_level)
         decision = race_module.final_decision(entries, results, state, last)[0]
         if decision is not None and decision.outcome == "clear":
             tally["right" if decision.leader == "a" or gap == 0 else "wrong"] += 1
@@ -355,8 +350,8 @@ def streams(
     from lossadvisor.tune.training import Configuration, outcome_summary
 
     slow = Configuration("ce", {}, LR / handicap)
-    other = Configuration("dice_ce", {"mix": 0.5}, LR) if pair == "losses" else slow
-    configs = {"ce-full": Configuration("ce", {}, LR), "ce-slow": other}
+    rival = Configuration("dice_ce", {"mix": 0.5}, LR) if pair == "losses" else slow
+    configs = {"ce": Configuration("ce", {}, LR), "rival": rival}
     context_for = _context_for(root, s, threads, workdir, partition_seed=7000)
     iou: dict[tuple, float] = {}
     start = time.perf_counter()
@@ -373,7 +368,7 @@ def streams(
         row = {}
         for mode in ("shared", "own"):
             d = [
-                iou[(level, r, f, "ce-full", mode)] - iou[(level, r, f, "ce-slow", mode)]
+                iou[(level, r, f, "ce", mode)] - iou[(level, r, f, "rival", mode)]
                 for r in range(reps)
                 for f in range(s["folds"])
             ]
@@ -391,7 +386,7 @@ def streams(
             f"{row['shared'][0]:+.3f} shared / {row['own'][0]:+.3f} own; SD of paired differences "
             f"{row['shared'][1]:.3f} with shared seeds, {row['own'][1]:.3f} with the tuner's own streams "
             f"(x{row['shared'][1] / row['own'][1]:.2f}); seed spread within a unit: "
-            f"{spread['ce-full']:.3f} and {spread['ce-slow']:.3f}; "
+            f"{spread['ce']:.3f} and {spread['rival']:.3f}; "
             f"{time.perf_counter() - start:.0f} s so far",
             flush=True,
         )

@@ -71,6 +71,12 @@ class Posterior:
         }  # fmt: skip
 
 
+def posterior_scale(sd: float, *, rho: float, runs: float) -> float:
+    """The Student t's scale for ``runs`` correlated differences of spread ``sd``: ``sqrt(1/n + ρ/(1-ρ)) ·
+    sd``, which falls to its floor ``sqrt(ρ/(1-ρ)) · sd`` as ``runs`` grows (``math.inf``: the floor)."""
+    return math.sqrt((1 / runs + rho / (1 - rho)) * sd**2)
+
+
 def correlated_posterior(diffs: Sequence[float], *, rho: float, margin: float) -> Posterior:
     """The correlated t-test's posterior of the mean of ``diffs`` (paired differences a - b).
 
@@ -93,7 +99,7 @@ def correlated_posterior(diffs: Sequence[float], *, rho: float, margin: float) -
     if not 0 <= rho < 1:
         raise ValueError(f"rho must be in [0, 1); got {rho}.")
     mean, sd = float(x.mean()), float(x.std(ddof=1))
-    scale = math.sqrt((1 / n + rho / (1 - rho)) * sd**2)
+    scale = posterior_scale(sd, rho=rho, runs=n)
     if scale == 0.0:  # every run gave the same difference: the posterior is that point
         p_worse = float(mean < -margin)
         p_better = float(mean > margin)
@@ -125,7 +131,7 @@ def runs_to_decide(
     Example:
         >>> p = correlated_posterior([0.05, 0.0, 0.1, 0.02, 0.08, 0.05], rho=0.25, margin=0.0)
         >>> comparison_state(p), runs_to_decide(p, per_step=4)
-        ('open', 4)
+        ('open', 12)
     """
     from scipy.stats import t
 
@@ -133,7 +139,7 @@ def runs_to_decide(
         return None
     for more in range(per_step, max_more + 1, per_step):
         n = p.runs + more
-        scale = math.sqrt((1 / n + p.rho / (1 - p.rho)) * p.sd**2)
+        scale = posterior_scale(p.sd, rho=p.rho, runs=n)
         better = t.sf(p.margin, n - 1, loc=p.mean, scale=scale)
         worse = t.cdf(-p.margin, n - 1, loc=p.mean, scale=scale)
         if max(better, worse, 1 - better - worse) >= level:
@@ -153,7 +159,7 @@ def resolvable_difference(sd: float, *, rho: float, margin: float, level: float 
     """
     from scipy.stats import norm
 
-    return margin + float(norm.ppf(level)) * math.sqrt(rho / (1 - rho)) * sd
+    return margin + float(norm.ppf(level)) * posterior_scale(sd, rho=rho, runs=math.inf)
 
 
 def simplicity_rank(loss: str) -> int:

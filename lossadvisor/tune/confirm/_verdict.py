@@ -321,21 +321,7 @@ def _next_steps(v: dict) -> str:
         )
     else:
         stuck = [c for c in v["comparisons"] if c["state"] == "open" and c["runs_to_decide"] is None]
-        worst = max(stuck, key=lambda c: c["resolvable_diff"]) if stuck else None
-        floor = ""
-        if worst is not None and worst["rho"] > 0:
-            measured = abs(worst["mean_diff"])
-            floor = (
-                f" At the spread measured (SD {worst['sd_diff']:.3f} IoU of the paired differences against "
-                f"{worst['against_loss']}), no number of repetitions with {round(1 / worst['rho'])} folds "
-                f"can call a difference under {worst['resolvable_diff']:.3f} IoU clear; the measured one is "
-                + (
-                    f"{measured:.3f}."
-                    if measured <= worst["resolvable_diff"]
-                    else f"{measured:.3f}, above it, but more than {MAX_MORE_RUNS} more paired runs would be "
-                    "needed."
-                )
-            )
+        floor = _floor_sentence(max(stuck, key=lambda c: c["resolvable_diff"])) if stuck else ""
         budget = (
             "more repetitions alone will not decide it: runs on one data set stay correlated, so their "
             f"posterior cannot narrow below a floor set by the spread of the runs and the folds.{floor} Use "
@@ -344,4 +330,20 @@ def _next_steps(v: dict) -> str:
     return (
         "Undecided means the data and budget cannot yet tell these losses apart, not that they are equal. "
         f"To decide: {budget}; on a GPU, longer runs (--epochs, --steps-per-epoch) and a larger --size."
+    )
+
+
+def _floor_sentence(c: dict) -> str:
+    """The comparison's floor in words: the smallest difference repetitions at its spread could call clear,
+    beside the one measured."""
+    measured, floor = abs(c["mean_diff"]), c["resolvable_diff"]
+    where = (
+        f"{measured:.3f}."
+        if measured <= floor
+        else f"{measured:.3f}, above it, but more than {MAX_MORE_RUNS} more paired runs would be needed."
+    )
+    return (
+        f" At the spread measured (SD {c['sd_diff']:.3f} IoU of the paired differences against "
+        f"{c['against_loss']}), no number of repetitions with {round(1 / c['rho'])} folds can call a "
+        f"difference under {floor:.3f} IoU clear; the measured one is {where}"
     )

@@ -87,20 +87,20 @@ def earlier_invocations(path: Path) -> list[dict]:
     be replaced by that of a 1-second re-read. An unreadable ``run.json`` is reported as such by the report's
     loader, and starts no history here.
     """
-    import json
+    from lossadvisor.errors import DataError
 
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        old = RunSummary.load(path)
+    except (OSError, ValueError, TypeError, DataError):
         return []
-    if not isinstance(old, dict) or not old.get("started"):
+    if not old.started:
         return []
-    history = [h for h in old.get(EARLIER) or [] if isinstance(h, dict)]
-    timings = old.get("timings") if isinstance(old.get("timings"), dict) else {}
+    history = [h for h in old.extra.get(EARLIER) or [] if isinstance(h, dict)]
+    timings = old.timings
     last = {
-        "command": old.get("command"), "status": old.get("status"), "started": old.get("started"),
-        "finished": old.get("finished"), "duration_s": old.get("duration_s"),
-        "train_s": timings.get("train_s"), "runs": timings.get("runs"),
+        "command": old.command, "status": old.status, "started": old.started, "finished": old.finished,
+        "duration_s": old.duration_s, "train_s": timings.train_s if timings else None,
+        "runs": timings.runs if timings else None,
     }  # fmt: skip
     return [*history, last]
 
